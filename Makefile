@@ -1,0 +1,35 @@
+# Verbs: `make run` starts a cluster, `make test` checks and tests everything.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data
+
+.PHONY: run test unit lint bench setup clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	$(BIN)/tinykube up --data-dir $(DATA)
+
+lint: setup
+	$(BIN)/ruff format --check tinykube tests bench
+	$(BIN)/ruff check tinykube tests bench
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -q tests
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+bench: setup
+	$(BIN)/python -m bench.api
+
+clean:
+	rm -rf $(VENV) $(DATA)
