@@ -41,3 +41,12 @@ class Compacted(StoreError):
         super().__init__(f"revision {requested} is compacted (horizon {compacted})")
         self.requested = requested
         self.compacted = compacted
+
+
+class FutureRevision(StoreError):
+    """A read asked for a revision the store has not reached yet (etcd's ErrFutureRev)."""
+
+    def __init__(self, requested: int, current: int) -> None:
+        super().__init__(f"revision {requested} is in the future (current {current})")
+        self.requested = requested
+        self.current = current
