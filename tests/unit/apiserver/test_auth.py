@@ -265,3 +265,62 @@ def test_unauthorized_response_is_a_status() -> None:
         "reason": "Unauthorized",
         "code": 401,
     }
+
+
+# ---- the token cache -------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_authenticator(pki: Pki, clock: Clock, verdicts: list[bool]) -> Authenticator:
+    """An Authenticator whose validator answers from ``verdicts`` and records each call."""
+    verdicts.reverse()
+
+    def validator(claims: tokens.ServiceAccountClaims) -> bool:
+        return verdicts.pop()
+
+    return Authenticator(pki, service_account_validator=validator, clock=clock)
+
+
+def test_success_is_cached_for_ten_seconds(pki: Pki) -> None:
+    clock = Clock(1_800_000_000)
+    verdicts = [True, False]
+    authenticator = counting_authenticator(pki, clock, verdicts)
+    token, _ = tokens.issue_service_account_token(
+        pki, namespace="n", name="s", uid="u", now=clock.now
+    )
+    assert authenticator.authenticate_token(token) is not None
+    clock.now += 9
+    assert authenticator.authenticate_token(token) is not None
+    assert verdicts == [False]  # the validator ran once
+    clock.now += 2
+    assert authenticator.authenticate_token(token) is None
+    assert verdicts == []
+
+
+def test_failure_is_not_cached(pki: Pki) -> None:
+    clock = Clock(1_800_000_000)
+    authenticator = counting_authenticator(pki, clock, [False, True])
+    token, _ = tokens.issue_service_account_token(
+        pki, namespace="n", name="s", uid="u", now=clock.now
+    )
+    assert authenticator.authenticate_token(token) is None
+    assert authenticator.authenticate_token(token) is not None
+
+
+def test_cached_token_still_expires(pki: Pki) -> None:
+    clock = Clock(1_800_000_000)
+    authenticator = Authenticator(pki, clock=clock)
+    token, _ = tokens.issue_service_account_token(
+        pki, namespace="n", name="s", uid="u", expiration_seconds=600, now=clock.now
+    )
+    clock.now += 595
+    assert authenticator.authenticate_token(token) is not None
+    clock.now += 66  # past expiry and the one-minute leeway, inside the cache TTL
+    assert authenticator.authenticate_token(token) is None
