@@ -1,0 +1,54 @@
+"""From a storage URL to an open driver, through one explicit table.
+
+Kine registers its drivers from Go ``init()`` functions; an explicit dict
+avoids import-order surprises and shows every supported scheme in one place.
+URLs:
+
+- ``sqlite:///abs/path.db`` (absolute) or ``sqlite://relative.db`` (relative
+  to the working directory): ``SqliteStore``, the embedded default.
+- ``memory://``: ``MemoryStore``, for tests; nothing survives the process.
+- ``etcd://host:2379[,host:2379...]``: reserved for the etcd driver (not yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from tinykube.store.interface import Store
+from tinykube.store.memory import MemoryStore
+from tinykube.store.sqlite import SqliteStore
+
+Opener = Callable[[str], Awaitable[Store]]
+
+
+async def _open_sqlite(location: str) -> Store:
+    if not location:
+        raise ValueError("sqlite URL needs a path: sqlite:///abs/path.db or sqlite://relative.db")
+    # Opening creates the schema: file I/O, so off the loop.
+    return await asyncio.to_thread(SqliteStore, location)
+
+
+async def _open_memory(location: str) -> Store:
+    if location:
+        raise ValueError(f"memory:// takes no location, got {location!r}")
+    return MemoryStore()
+
+
+DRIVERS: dict[str, Opener] = {
+    "memory": _open_memory,
+    "sqlite": _open_sqlite,
+    # "etcd": a later driver, opened from "etcd://host:port[,host:port]".
+}
+
+
+async def open_store(url: str) -> Store:
+    """Open the driver that ``url``'s scheme names; ``ValueError`` for a bad URL."""
+    scheme, sep, location = url.partition("://")
+    if not sep:
+        raise ValueError(f"storage URL {url!r} has no scheme (e.g. sqlite:///var/lib/tk.db)")
+    opener = DRIVERS.get(scheme)
+    if opener is None:
+        known = ", ".join(sorted(DRIVERS))
+        raise ValueError(f"unknown storage scheme {scheme!r} (known: {known})")
+    return await opener(location)
