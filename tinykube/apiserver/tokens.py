@@ -165,16 +165,9 @@ def issue_service_account_token(
         raise errors.invalid_object("TokenRequest", "authentication.k8s.io", "", problems)
     issued_at = int(time.time() if now is None else now)
     auds = list(audiences) if audiences else list(api_audiences)
-    lifetime, warn_after = expiration_seconds, 0
     is_pod = bound_object is not None and bound_object.get("kind") == "Pod"
-    # Only pod-bound tokens for the API server's own audiences get the extension.
-    if (
-        extend_expiration
-        and is_pod
-        and expiration_seconds == WARN_ONLY_EXPIRATION_SECONDS
-        and set(auds) <= set(api_audiences)
-    ):
-        lifetime, warn_after = EXTENDED_EXPIRATION_SECONDS, expiration_seconds
+    extend = extend_expiration and is_pod and set(auds) <= set(api_audiences)
+    lifetime, warn_after = _lifetime(expiration_seconds, extend=extend)
     private = _private_claims(namespace, name, uid, bound_object, node)
     if warn_after:
         private["warnafter"] = issued_at + warn_after
@@ -190,6 +183,17 @@ def issue_service_account_token(
     }
     # The status reports the requested lifetime, not the extended one, as upstream does.
     return _sign(pki.sa_key, payload), rfc3339(issued_at + expiration_seconds)
+
+
+def _lifetime(expiration_seconds: int, *, extend: bool) -> tuple[int, int]:
+    """(seconds until exp, seconds until warnafter or 0).
+
+    Only pod-bound tokens for the API server's own audiences may be extended, and only when
+    the kubelet's magic 3607 s was asked for.
+    """
+    if extend and expiration_seconds == WARN_ONLY_EXPIRATION_SECONDS:
+        return EXTENDED_EXPIRATION_SECONDS, expiration_seconds
+    return expiration_seconds, 0
 
 
 def issue_legacy_service_account_token(
