@@ -1,0 +1,73 @@
+"""Validation: every field problem of an API object, as Kubernetes words it.
+
+``validate(res, obj, old)`` returns the list of ``FieldError`` for ``obj`` (a
+dict exactly as JSON, already defaulted); ``old`` is the stored object on
+update. The registry turns a non-empty list into one 422 Invalid, so all
+problems are reported together, as upstream does.
+
+Flow: metadata first (``objectmeta.py``, with the kind's name rule from
+``NAME_RULES``), then the kind's own validator, then on update the kind's
+update rules. Validators live one module per API group and are found in one
+table keyed by (group, kind); a kind without an entry gets the metadata
+checks only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tinykube.api.errors import FieldError
+from tinykube.api.resources import Resource
+from tinykube.api.validation import apps, core, names
+from tinykube.api.validation.objectmeta import (
+    NameRule,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+
+__all__ = ["NAME_RULES", "VALIDATORS", "validate"]
+
+Create = Callable[[dict[str, Any]], list[FieldError]]
+Update = Callable[[dict[str, Any], dict[str, Any]], list[FieldError]]
+
+
+def _group(
+    group: str, table: dict[str, tuple[Create, Update | None]]
+) -> dict[tuple[str, str], tuple[Create, Update | None]]:
+    return {(group, kind): fns for kind, fns in table.items()}
+
+
+VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
+    **_group("", core.VALIDATORS),
+    **_group("apps", apps.VALIDATORS),
+}
+
+# Most kinds name objects with a DNS-1123 subdomain; these are the exceptions.
+NAME_RULES: dict[tuple[str, str], NameRule] = {
+    ("", "Namespace"): names.label_name,
+    ("", "Service"): names.dns1035_name,
+    ("rbac.authorization.k8s.io", "Role"): names.path_segment_name,
+    ("rbac.authorization.k8s.io", "ClusterRole"): names.path_segment_name,
+    ("rbac.authorization.k8s.io", "RoleBinding"): names.path_segment_name,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): names.path_segment_name,
+}
+
+
+def validate(
+    res: Resource, obj: dict[str, Any], old: dict[str, Any] | None = None
+) -> list[FieldError]:
+    """All problems with ``obj``; on update ``old`` is the currently stored object."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    if old is None:
+        rule = NAME_RULES.get((res.group, res.kind), names.subdomain_name)
+        errs = validate_object_meta(meta, res.namespaced, rule)
+    else:
+        errs = validate_object_meta_update(meta, old.get("metadata") or {})
+    create, update = VALIDATORS.get((res.group, res.kind), (None, None))
+    if create is not None:
+        errs += create(obj)
+    if old is not None and update is not None:
+        errs += update(obj, old)
+    return errs

@@ -1,0 +1,237 @@
+"""Service validation: ports, types, cluster IPs and the update rules.
+
+Node port ranges and "already allocated" are the allocator's job
+(``apiserver/allocators.py``), as upstream leaves them to the REST layer. On
+update an empty ``clusterIP`` means "keep what was allocated" (upstream
+copies allocated values into the new object before validating), so only an
+explicit different address is an error.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from tinykube.api.errors import (
+    FieldError,
+    duplicate,
+    field_forbidden,
+    invalid,
+    not_supported,
+    required,
+)
+from tinykube.api.validation import names
+from tinykube.api.validation.common import as_dict, as_list, child, index, invalid_go, is_int
+from tinykube.api.validation.objectmeta import validate_labels
+from tinykube.api.validation.pod import validate_protocol
+
+SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+SESSION_AFFINITIES = ["ClientIP", "None"]
+TRAFFIC_POLICIES = ["Cluster", "Local"]
+IP_FAMILIES = ["IPv4", "IPv6"]
+IP_FAMILY_POLICIES = ["SingleStack", "PreferDualStack", "RequireDualStack"]
+VALID_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+KUBELET_PORT = 10250
+MAX_CLIENT_IP_TIMEOUT = 86400
+
+
+def validate_service_spec(spec: dict[str, Any]) -> list[FieldError]:
+    kind = spec.get("type")
+    errs: list[FieldError] = []
+    if not kind:
+        errs.append(required("spec.type"))
+    elif kind not in SERVICE_TYPES:
+        errs.append(not_supported("spec.type", kind, SERVICE_TYPES))
+    headless = spec.get("clusterIP") == "None"
+    ports = as_list(spec.get("ports"))
+    if not ports and not headless and kind != "ExternalName":
+        errs.append(required("spec.ports"))
+    errs += _ports(ports, kind)
+    errs += _by_type(spec, kind, headless)
+    errs += _cluster_ips(spec)
+    if spec.get("selector") is not None:
+        errs += validate_labels(as_dict(spec.get("selector")), "spec.selector")
+    errs += _session_affinity(spec)
+    errs += _traffic_policies(spec, kind)
+    for i, ip in enumerate(as_list(spec.get("externalIPs"))):
+        if not _is_ip(ip):
+            errs.append(invalid(index("spec.externalIPs", i), ip, VALID_IP))
+    return errs
+
+
+def _ports(ports: list[Any], kind: Any) -> list[FieldError]:
+    errs: list[FieldError] = []
+    port_names: set[str] = set()
+    seen_ports: set[tuple[Any, Any]] = set()
+    seen_node_ports: set[tuple[Any, Any]] = set()
+    for i, port in enumerate(ports):
+        port = as_dict(port)
+        path = index("spec.ports", i)
+        errs += _port(port, path, len(ports) > 1, port_names)
+        if (port.get("protocol"), port.get("port")) in seen_ports:
+            errs.append(
+                duplicate(path, {"port": port.get("port"), "protocol": port.get("protocol")})
+            )
+        seen_ports.add((port.get("protocol"), port.get("port")))
+        node_port = port.get("nodePort")
+        if node_port:
+            if kind == "ClusterIP":
+                errs.append(
+                    field_forbidden(
+                        child(path, "nodePort"), "may not be used when `type` is 'ClusterIP'"
+                    )
+                )
+            elif (port.get("protocol"), node_port) in seen_node_ports:
+                errs.append(duplicate(child(path, "nodePort"), node_port))
+            seen_node_ports.add((port.get("protocol"), node_port))
+        if kind == "LoadBalancer" and port.get("port") == KUBELET_PORT:
+            detail = f"may not expose port {KUBELET_PORT} externally since it is used by kubelet"
+            errs.append(invalid(path, KUBELET_PORT, detail))
+    return errs
+
+
+def _port(port: dict[str, Any], path: str, require_name: bool, seen: set[str]) -> list[FieldError]:
+    errs: list[FieldError] = []
+    name = port.get("name") or ""
+    if require_name and not name:
+        errs.append(required(child(path, "name")))
+    elif name:
+        errs += [invalid(child(path, "name"), name, m) for m in names.is_dns1123_label(name)]
+        if name in seen:
+            errs.append(duplicate(child(path, "name"), name))
+        seen.add(name)
+    number = port.get("port")
+    errs += [invalid(child(path, "port"), number, m) for m in names.is_valid_port_num(number)]
+    errs += validate_protocol(port.get("protocol"), child(path, "protocol"))
+    target = port.get("targetPort")
+    if isinstance(target, str):
+        errs += [
+            invalid(child(path, "targetPort"), target, m) for m in names.is_valid_port_name(target)
+        ]
+    elif target is not None:
+        errs += [
+            invalid(child(path, "targetPort"), target, m) for m in names.is_valid_port_num(target)
+        ]
+    node_port = port.get("nodePort")
+    if node_port is not None and not (is_int(node_port) and 0 <= node_port <= 65535):
+        errs.append(
+            invalid(child(path, "nodePort"), node_port, names.inclusive_range_error(1, 65535))
+        )
+    return errs
+
+
+def _by_type(spec: dict[str, Any], kind: Any, headless: bool) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if kind in ("LoadBalancer", "NodePort") and headless:
+        detail = f"may not be set to 'None' for {kind} services"
+        errs.append(invalid("spec.clusterIPs[0]", "None", detail))
+    if kind == "ExternalName":
+        if spec.get("clusterIP") or spec.get("clusterIPs"):
+            errs.append(
+                field_forbidden("spec.clusterIPs", "may not be set for ExternalName services")
+            )
+        cname = (spec.get("externalName") or "").removesuffix(".")
+        if not cname:
+            errs.append(required("spec.externalName"))
+        else:
+            errs += [
+                invalid("spec.externalName", cname, m) for m in names.is_dns1123_subdomain(cname)
+            ]
+    return errs
+
+
+def _cluster_ips(spec: dict[str, Any]) -> list[FieldError]:
+    errs: list[FieldError] = []
+    cluster_ip = spec.get("clusterIP") or ""
+    cluster_ips = as_list(spec.get("clusterIPs"))
+    if cluster_ips and cluster_ip and cluster_ips[0] != cluster_ip:
+        errs.append(
+            invalid_go("spec.clusterIPs", cluster_ips, "first value must match `clusterIP`")
+        )
+    ips = cluster_ips or ([cluster_ip] if cluster_ip else [])
+    for i, ip in enumerate(ips):
+        path = index("spec.clusterIPs", i)
+        if ip == "None":
+            if i > 0 or len(ips) > 1:
+                errs.append(invalid(path, ip, "'None' must be the first and only value"))
+        elif not _is_ip(ip):
+            errs.append(invalid(path, ip, VALID_IP))
+    for i, family in enumerate(as_list(spec.get("ipFamilies"))):
+        if family not in IP_FAMILIES:
+            errs.append(not_supported(index("spec.ipFamilies", i), family, IP_FAMILIES))
+    policy = spec.get("ipFamilyPolicy")
+    if policy is not None and policy not in IP_FAMILY_POLICIES:
+        errs.append(not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
+    return errs
+
+
+def _session_affinity(spec: dict[str, Any]) -> list[FieldError]:
+    affinity = spec.get("sessionAffinity")
+    if not affinity:
+        return [required("spec.sessionAffinity")]
+    if affinity not in SESSION_AFFINITIES:
+        return [not_supported("spec.sessionAffinity", affinity, SESSION_AFFINITIES)]
+    config = spec.get("sessionAffinityConfig")
+    if affinity == "None" and config is not None:
+        return [
+            field_forbidden(
+                "spec.sessionAffinityConfig", "must not be set when session affinity is None"
+            )
+        ]
+    if affinity == "ClientIP":
+        timeout = as_dict(as_dict(config).get("clientIP")).get("timeoutSeconds")
+        if is_int(timeout) and not 0 < timeout <= MAX_CLIENT_IP_TIMEOUT:
+            path = "spec.sessionAffinityConfig.clientIP.timeoutSeconds"
+            return [
+                invalid(
+                    path, timeout, f"must be greater than 0 and less than {MAX_CLIENT_IP_TIMEOUT}"
+                )
+            ]
+    return []
+
+
+def _traffic_policies(spec: dict[str, Any], kind: Any) -> list[FieldError]:
+    errs: list[FieldError] = []
+    external = spec.get("externalTrafficPolicy")
+    if external:
+        if kind not in ("NodePort", "LoadBalancer"):
+            detail = "may only be set for externally-accessible services"
+            errs.append(invalid("spec.externalTrafficPolicy", external, detail))
+        elif external not in TRAFFIC_POLICIES:
+            errs.append(not_supported("spec.externalTrafficPolicy", external, TRAFFIC_POLICIES))
+    internal = spec.get("internalTrafficPolicy")
+    if internal and internal not in TRAFFIC_POLICIES:
+        errs.append(not_supported("spec.internalTrafficPolicy", internal, TRAFFIC_POLICIES))
+    health = spec.get("healthCheckNodePort")
+    if health and not (kind == "LoadBalancer" and external == "Local"):
+        detail = (
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+        )
+        errs.append(invalid("spec.healthCheckNodePort", health, detail))
+    return errs
+
+
+def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    """The primary cluster IP may not change, except to or from ExternalName."""
+    if new.get("type") == "ExternalName" or old.get("type") == "ExternalName":
+        return []
+    old_ip = _primary_ip(old)
+    new_ip = _primary_ip(new)
+    if old_ip and new_ip and new_ip != old_ip:
+        return [invalid("spec.clusterIPs[0]", new_ip, "may not change once set")]
+    return []
+
+
+def _primary_ip(spec: dict[str, Any]) -> str:
+    ips = as_list(spec.get("clusterIPs"))
+    return str(ips[0]) if ips else str(spec.get("clusterIP") or "")
+
+
+def _is_ip(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
