@@ -255,7 +255,8 @@ def write_file_atomic(path: Path, data: bytes, mode: int) -> None:
 
 def _ensure_ca(pki_dir: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     crt, key = pki_dir / "ca.crt", pki_dir / "ca.key"
-    if crt.exists() and key.exists():
+    _refuse_half_pair(crt, key)
+    if crt.exists():
         return _load_cert(crt), _load_key(key)
     ca_key = new_private_key()
     ca_cert = _ca_cert(ca_key)
@@ -302,6 +303,8 @@ def _ensure_client(
 
 def _ensure_sa_key(pki_dir: Path) -> rsa.RSAPrivateKey:
     key_path, pub_path = pki_dir / "sa.key", pki_dir / "sa.pub"
+    if pub_path.exists() and not key_path.exists():
+        _refuse_half_pair(key_path, pub_path)
     if key_path.exists():
         sa_key = _load_key(key_path)
     else:
@@ -310,6 +313,17 @@ def _ensure_sa_key(pki_dir: Path) -> rsa.RSAPrivateKey:
     if not pub_path.exists():
         write_file_atomic(pub_path, public_key_pem(sa_key.public_key()), 0o644)
     return sa_key
+
+
+def _refuse_half_pair(first: Path, second: Path) -> None:
+    """Never replace a CA or signing key whose other half is on disk: everything issued
+    under it would silently stop working. An operator must remove both or restore both."""
+    if first.exists() != second.exists():
+        present, missing = (first, second) if first.exists() else (second, first)
+        raise FileNotFoundError(
+            f"{missing.name} is missing but {present.name} exists in {present.parent}; "
+            "refusing to generate a replacement"
+        )
 
 
 def _write_pair(crt: Path, key: Path, cert: x509.Certificate, pkey: rsa.RSAPrivateKey) -> None:

@@ -122,6 +122,15 @@ def test_serving_cert_near_expiry_is_renewed(
     assert second.ca_cert == first.ca_cert
 
 
+@pytest.mark.parametrize("removed", ["ca.key", "ca.crt", "sa.key"])
+def test_half_a_ca_or_signing_key_is_not_replaced(tmp_path: Path, removed: str) -> None:
+    ensure_pki(tmp_path, hosts=[], ips=[])
+    (tmp_path / "pki" / removed).unlink()
+    with pytest.raises(FileNotFoundError, match=f"{removed} is missing"):
+        ensure_pki(tmp_path, hosts=[], ips=[])
+    assert not (tmp_path / "pki" / removed).exists()
+
+
 def test_host_given_as_address_becomes_ip_san() -> None:
     dns, ips = tls.serving_sans(["10.0.0.5", "Node1"], [])
     assert "node1" in dns
