@@ -1,14 +1,19 @@
 """The whole store conformance suite against SqliteStore on a real file, plus
 what only a durable driver has: reopening keeps data, revision and horizon."""
 
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 pytest.register_assert_rewrite("tinykube.store.conformance")
 
-from tinykube.store.conformance import StoreConformance  # noqa: E402
+from tinykube.store import sqlite, sqlschema  # noqa: E402
+from tinykube.store.conformance import StoreConformance, watching  # noqa: E402
+from tinykube.store.errors import Compacted  # noqa: E402
+from tinykube.store.registry import open_store  # noqa: E402
 from tinykube.store.sqlite import SqliteStore  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -20,3 +25,126 @@ class TestSqliteStore(StoreConformance):
         store = SqliteStore(tmp_path / "state.db")
         yield store
         await store.close()
+
+
+# -- what only the durable driver has --------------------------------------------------
+
+
+async def test_reopening_keeps_values_revision_and_horizon(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    kept = await store.create("/registry/pods/default/kept", b"v1")
+    gone = await store.create("/registry/pods/default/gone", b"x")
+    last = await store.delete(gone.key)  # the newest row is a tombstone...
+    await store.compact(last.mod_revision)  # ...which compaction deletes
+    await store.close()
+
+    store = SqliteStore(path)
+    try:
+        assert await store.get(kept.key) == kept
+        assert await store.get(gone.key) is None
+        assert await store.current_revision() == last.mod_revision  # never goes backwards
+        assert await store.compacted_revision() == last.mod_revision
+        with pytest.raises(Compacted):
+            await store.get(kept.key, last.mod_revision - 1)
+        again = await store.create(gone.key, b"y")
+        assert again.mod_revision == last.mod_revision + 1
+    finally:
+        await store.close()
+
+
+async def test_one_store_per_file(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        with pytest.raises(RuntimeError, match="open in another SqliteStore"):
+            SqliteStore(tmp_path / "state.db")
+    finally:
+        await store.close()
+    await SqliteStore(tmp_path / "state.db").close()  # released on close
+
+
+async def test_closed_store_refuses_calls_and_ends_watches(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    await store.create("/registry/pods/default/a", b"v")
+    watch = store.watch("/registry/", 0)
+    assert (await anext(watch)).kv.key == "/registry/pods/default/a"
+    await store.close()
+    with pytest.raises(StopAsyncIteration):
+        await anext(watch)
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.create("/registry/pods/default/b", b"v")
+
+
+async def test_replay_pages_through_a_long_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "REPLAY_PAGE", 7)
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        wanted = []
+        for i in range(60):
+            kv = await store.create(f"/registry/{'pods' if i % 3 else 'nodes'}/n{i:02d}", b"v")
+            if i % 3:
+                wanted.append(kv.mod_revision)
+        async with watching(store, "/registry/pods/", 0) as watch:
+            events = await watch.take(len(wanted))
+        assert [e.revision for e in events] == wanted
+    finally:
+        await store.close()
+
+
+async def test_compaction_runs_in_steps_and_deletes_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "COMPACT_STEP", 4)
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    kv = await store.create("/registry/pods/default/a", b"0")
+    for i in range(1, 30):
+        kv = await store.update(kv.key, str(i).encode(), kv.mod_revision)
+    doomed = await store.create("/registry/pods/default/doomed", b"x")
+    await store.delete(doomed.key)
+    await store.compact(await store.current_revision())
+    assert await store.get(kv.key) == kv
+    await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT id FROM kine").fetchall() == [(kv.mod_revision,)]
+
+
+async def test_database_rejects_two_writes_from_one_base(tmp_path: Path) -> None:
+    """The unique (name, prev_revision) index is the last line of the CAS guard."""
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    kv = await store.create("/registry/pods/default/a", b"0")
+    await store.update(kv.key, b"1", kv.mod_revision)
+    await store.close()
+    with closing(sqlite3.connect(path)) as db, pytest.raises(sqlite3.IntegrityError):
+        db.execute(
+            "INSERT INTO kine (name, created, deleted, create_revision, prev_revision, value)"
+            " VALUES (?, 0, 0, ?, ?, x'00')",
+            (kv.key, kv.create_revision, kv.mod_revision),
+        )
+
+
+async def test_database_settings(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        await store.create("/registry/pods/default/a", b"0")
+        conn = sqlite3.connect(tmp_path / "state.db")
+        with closing(conn):
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        # synchronous is per connection: check the driver's own settings.
+        assert "PRAGMA synchronous = FULL" in sqlschema.PRAGMAS
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+async def test_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite://via-url.db" if relative else f"sqlite://{tmp_path / 'via-url.db'}"
+    store = await open_store(url)
+    assert isinstance(store, SqliteStore)
+    await store.create("/registry/pods/default/a", b"v")
+    await store.close()
+    assert (tmp_path / "via-url.db").exists()
