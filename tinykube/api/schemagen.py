@@ -53,6 +53,7 @@ META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 TIME = f"{META}.Time"
 MICRO_TIME = f"{META}.MicroTime"
 FIELDS_V1 = f"{META}.FieldsV1"
+PATCH = f"{META}.Patch"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 RAW_EXTENSION = "io.k8s.apimachinery.pkg.runtime.RawExtension"
@@ -189,6 +190,7 @@ def _scalar_definitions() -> dict[str, Schema]:
         TIME: {"type": "string", "format": "date-time"},
         MICRO_TIME: {"type": "string", "format": "date-time"},
         FIELDS_V1: dict(_FREE_FORM),
+        PATCH: {"type": "object"},  # the body of any PATCH, whatever its content type
         RAW_EXTENSION: dict(_FREE_FORM),
         # Quantities are written as strings ("100m") but YAML numbers decode too.
         QUANTITY: {"oneOf": [{"type": "string"}, {"type": "number"}]},
