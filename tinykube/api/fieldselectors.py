@@ -270,7 +270,8 @@ def _pod_fields(pod: Obj) -> dict[str, str]:
         "status.phase": _text(_get(pod, "status", "phase")),
         # Upstream accepts status.podIPs in selectors but never fills it in,
         # so it always reads as "" there too.
-        "status.podIP": first_ip or "",
+        # A v1 object may carry only the legacy podIP; conversion fills podIPs from it.
+        "status.podIP": first_ip or _text(_get(pod, "status", "podIP")),
         "status.nominatedNodeName": _text(_get(pod, "status", "nominatedNodeName")),
     }
 

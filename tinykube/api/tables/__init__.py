@@ -19,7 +19,17 @@ from typing import Any
 
 from tinykube.api import duration
 from tinykube.api.resources import Resource
-from tinykube.api.tables import apps, core, pods
+from tinykube.api.tables import (
+    apps,
+    autoscaling,
+    batch,
+    cluster,
+    core,
+    events,
+    networking,
+    pods,
+    storage,
+)
 from tinykube.api.tables._common import Column, Obj, Printer, dig, name_of
 
 __all__ = [
@@ -41,7 +51,7 @@ _DEFAULT = Printer(
 )
 
 _PRINTERS: dict[tuple[str, str], Printer] = {}
-for _module in (pods, core, apps):
+for _module in (pods, core, events, storage, apps, batch, networking, cluster, autoscaling):
     _PRINTERS.update(_module.PRINTERS)
 
 
