@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed failures
+    pytest.register_assert_rewrite("tinykube.store.conformance")
+
 from tinykube.store.conformance import watching
 from tinykube.store.sqlite import SqliteStore
 

@@ -2,19 +2,21 @@
 what only a durable driver has: reopening keeps data, revision and horizon."""
 
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("tinykube.store.conformance")
+if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed failures
+    pytest.register_assert_rewrite("tinykube.store.conformance")
 
-from tinykube.store import sqlite, sqlschema  # noqa: E402
-from tinykube.store.conformance import StoreConformance, watching  # noqa: E402
-from tinykube.store.errors import Compacted  # noqa: E402
-from tinykube.store.registry import open_store  # noqa: E402
-from tinykube.store.sqlite import SqliteStore  # noqa: E402
+from tinykube.store import sqlite, sqlschema
+from tinykube.store.conformance import StoreConformance, watching
+from tinykube.store.errors import Compacted
+from tinykube.store.registry import open_store
+from tinykube.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
 

@@ -1,13 +1,15 @@
 """The whole store conformance suite against MemoryStore."""
 
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
 
-pytest.register_assert_rewrite("tinykube.store.conformance")
+if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed failures
+    pytest.register_assert_rewrite("tinykube.store.conformance")
 
-from tinykube.store.conformance import StoreConformance  # noqa: E402
-from tinykube.store.memory import MemoryStore  # noqa: E402
+from tinykube.store.conformance import StoreConformance
+from tinykube.store.memory import MemoryStore
 
 pytestmark = pytest.mark.unit
 
