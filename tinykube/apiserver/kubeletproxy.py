@@ -1,0 +1,99 @@
+"""Requests the API server forwards to a node's kubelet (logs; exec later).
+
+Kubernetes answers ``pods/log`` by calling the kubelet of the pod's node on
+its ``daemonEndpoints.kubeletEndpoint`` port and streaming the answer back.
+Until a kubelet serves the node, the client gets the error Kubernetes gives
+when a kubelet cannot be reached.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tinykube.api import errors
+from tinykube.api.resources import lookup
+from tinykube.apiserver.handlers.context import ServerContext
+
+NODES = lookup("", "v1", "nodes")
+
+
+def _container(pod: dict[str, Any], request: web.Request) -> str:
+    spec = pod.get("spec") or {}
+    names = [c["name"] for c in spec.get("containers") or []]
+    inits = [c["name"] for c in spec.get("initContainers") or []]
+    name = request.query.get("container", "")
+    if name:
+        if name not in names + inits:
+            raise errors.BadRequest(
+                f'container {name} is not valid for pod {pod["metadata"]["name"]}'
+            )
+        return name
+    if len(names) == 1:
+        return names[0]
+    raise errors.BadRequest(
+        f"a container name must be specified for pod {pod['metadata']['name']}, choose one "
+        f"of: [{' '.join(names)}]"
+        + (f" or one of the init containers: [{' '.join(inits)}]" if inits else "")
+    )
+
+
+def _kubelet_url(node: dict[str, Any]) -> str:
+    status = node.get("status") or {}
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    address = ""
+    for addr in status.get("addresses") or []:
+        if addr.get("type") == "InternalIP":
+            address = addr.get("address", "")
+            break
+    if not port or not address:
+        return ""
+    return f"https://{address}:{port}"
+
+
+async def pod_log(request: web.Request, ctx: ServerContext, pod: dict[str, Any]) -> web.StreamResponse:
+    container = _container(pod, request)
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    meta = pod["metadata"]
+    if not node_name:
+        raise errors.BadRequest(
+            f'container "{container}" in pod "{meta["name"]}" is waiting to start: '
+            "ContainerCreating"
+        )
+    assert NODES is not None
+    node = ctx.cache.get(NODES.key("", node_name))
+    base = _kubelet_url(node) if node else ""
+    if not base:
+        raise errors.ServiceUnavailable(f'no kubelet endpoint known for node "{node_name}"')
+    url = f"{base}/containerLogs/{meta['namespace']}/{meta['name']}/{container}"
+    params = {k: v for k, v in request.query.items() if k != "container"}
+    return await stream_from_kubelet(request, ctx, url, params)
+
+
+async def stream_from_kubelet(
+    request: web.Request, ctx: ServerContext, url: str, params: dict[str, str]
+) -> web.StreamResponse:
+    ssl_ctx = ssl.create_default_context()
+    ssl_ctx.check_hostname = False
+    ssl_ctx.verify_mode = ssl.CERT_NONE
+    if ctx.pki is not None and getattr(ctx.pki, "admin_cert_path", None):
+        ssl_ctx.load_cert_chain(ctx.pki.admin_cert_path, ctx.pki.admin_key_path)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+            url, params=params, ssl=ssl_ctx
+        ) as upstream:
+            resp = web.StreamResponse(status=upstream.status)
+            resp.content_type = upstream.headers.get("Content-Type", "text/plain").split(";")[0]
+            await resp.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await resp.write(chunk)
+            await resp.write_eof()
+            return resp
+    except aiohttp.ClientError as exc:
+        raise errors.InternalError(
+            f"Internal error occurred: error dialing backend: {exc}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The API server's registries: generic CRUD over storage plus per-resource rules."""

@@ -1,0 +1,243 @@
+"""The per-resource steps of the write pipeline: defaults, admission, validation,
+allocation, managedFields, graceful deletion and namespace lifecycle.
+
+``generic.Registry`` calls these at fixed points for every resource; the
+resource-specific parts are looked up here by plural so that a new rule is
+one entry, not a new code path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tinykube.api import defaults, errors, validation
+from tinykube.api import schema as api_schema
+from tinykube.api.resources import Resource, lookup
+from tinykube.apiserver import admission
+from tinykube.apiserver.allocators import (
+    ClusterIPAllocator,
+    NodePortAllocator,
+    allocate_for_service,
+    release_for_service,
+)
+from tinykube.patch.managedfields import update_managed_fields
+
+if TYPE_CHECKING:
+    from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
+    from tinykube.apiserver.watchcache import WatchCache
+
+log = logging.getLogger(__name__)
+
+NAMESPACES = lookup("", "v1", "namespaces")
+PRIORITY_CLASSES = lookup("scheduling.k8s.io", "v1", "priorityclasses")
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+def _noop() -> None:
+    return None
+
+
+class Hooks:
+    def __init__(
+        self, cache: WatchCache, ips: ClusterIPAllocator, ports: NodePortAllocator
+    ) -> None:
+        self.cache = cache
+        self.ips = ips
+        self.ports = ports
+
+    # ---- create / update ------------------------------------------------
+    async def before_create(self, res: Resource, obj: dict[str, Any], opts: WriteOptions) -> None:
+        if res.namespaced:
+            meta = obj["metadata"]
+            self._check_namespace(res, meta.get("namespace", ""), meta.get("name", ""))
+        defaults.apply_defaults(res, obj)
+        initial = getattr(defaults, "initial_status", None)
+        if initial is not None and res.has_status and "status" not in obj:
+            initial(res, obj)
+        self._admit(res, obj, None)
+        problems = validation.validate(res, obj, None)
+        if problems:
+            raise errors.invalid_object(
+                res.kind, res.group, obj["metadata"].get("name", ""), problems
+            )
+
+    async def before_update(
+        self, res: Resource, new: dict[str, Any], old: dict[str, Any], opts: WriteOptions
+    ) -> None:
+        defaults.apply_defaults(res, new)
+        self._admit(res, new, old)
+        problems = validation.validate(res, new, old)
+        if problems:
+            raise errors.invalid_object(res.kind, res.group, old["metadata"]["name"], problems)
+
+    def _admit(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        problems = admission.admit(res, obj, old, lookup_priority_class=self._priority_class)
+        if problems:
+            raise errors.invalid_object(
+                res.kind, res.group, obj["metadata"].get("name", ""), problems
+            )
+
+    def _priority_class(self, name: str) -> dict[str, Any] | None:
+        assert PRIORITY_CLASSES is not None
+        return self.cache.get(PRIORITY_CLASSES.key("", name))
+
+    def _check_namespace(self, res: Resource, namespace: str, name: str) -> None:
+        assert NAMESPACES is not None
+        ns = self.cache.get(NAMESPACES.key("", namespace))
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if ns["metadata"].get("deletionTimestamp") and res.plural != "events":
+            raise errors.Forbidden(
+                f'{res.qualified} "{name}" is forbidden: unable to create new '
+                f"content in namespace {namespace} because it is being terminated",
+                group=res.group,
+                kind=res.plural,
+                causes=[
+                    errors.Cause(
+                        "NamespaceTerminating",
+                        f"namespace {namespace} is being terminated",
+                        "metadata.namespace",
+                    )
+                ],
+            )
+
+    async def allocate(
+        self,
+        res: Resource,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        opts: WriteOptions,
+    ) -> Callable[[], None]:
+        """Service IPs and node ports; returns how to give them back if the write fails."""
+        if res.plural != "services" or res.group:
+            return _noop
+        problems = allocate_for_service(obj, old, self.ips, self.ports)
+        if problems:
+            raise errors.invalid_object(
+                res.kind, res.group, obj["metadata"].get("name", ""), problems
+            )
+
+        def undo() -> None:
+            release_new_only(obj, old, self.ips, self.ports)
+
+        return undo
+
+    def record_managed_fields(
+        self,
+        res: Resource,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        opts: WriteOptions,
+    ) -> None:
+        if opts.operation == "Apply":
+            return  # server-side apply recorded ownership itself
+        try:
+            node = api_schema.for_kind(res.group, res.version, res.kind)
+        except Exception:
+            node = None
+        update_managed_fields(
+            old,
+            new,
+            manager=opts.field_manager or "unknown",
+            operation="Update",
+            api_version=res.api_version,
+            time=_now(),
+            schema=node,
+            subresource=opts.subresource if opts.subresource in ("status", "scale") else "",
+        )
+
+    async def after_update(self, res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
+        return None
+
+    # ---- delete ---------------------------------------------------------
+    def prepare_delete(
+        self, res: Resource, obj: dict[str, Any], opts: DeleteOptions, now: str
+    ) -> dict[str, Any] | None:
+        """The object as it stays while deletion is pending, or None to delete now."""
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        policy = opts.propagation
+        if policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        grace = self._grace_period(res, obj, opts)
+        if res.plural == "namespaces" and not res.group:
+            if not finalizers and not (obj.get("spec") or {}).get("finalizers"):
+                return None
+            return _terminating_namespace(obj, now) if not meta.get("deletionTimestamp") else obj
+        if meta.get("deletionTimestamp"):
+            # Already being deleted: only a shorter grace period changes anything.
+            current = meta.get("deletionGracePeriodSeconds")
+            if grace == 0 and not finalizers:
+                return None
+            if current is not None and grace is not None and grace < current:
+                meta["deletionGracePeriodSeconds"] = grace
+                meta["deletionTimestamp"] = _plus(now, grace)
+            return obj
+        if not finalizers and not grace:
+            return None
+        meta["finalizers"] = finalizers if finalizers else meta.get("finalizers")
+        if not meta["finalizers"]:
+            meta.pop("finalizers")
+        meta["deletionTimestamp"] = _plus(now, grace or 0)
+        meta["deletionGracePeriodSeconds"] = grace or 0
+        if meta.get("generation"):
+            meta["generation"] += 1
+        return obj
+
+    def _grace_period(self, res: Resource, obj: dict[str, Any], opts: DeleteOptions) -> int:
+        if res.plural != "pods" or res.group:
+            return 0
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in TERMINAL_PHASES:
+            return 0
+        if opts.grace_period is not None:
+            return max(0, opts.grace_period)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+    async def after_delete(self, res: Resource, obj: dict[str, Any]) -> None:
+        if res.plural == "services" and not res.group:
+            release_for_service(obj, self.ips, self.ports)
+
+
+def release_new_only(
+    obj: dict[str, Any],
+    old: dict[str, Any] | None,
+    ips: ClusterIPAllocator,
+    ports: NodePortAllocator,
+) -> None:
+    """Undo an allocation: release what ``obj`` holds that ``old`` did not."""
+    if old is None:
+        release_for_service(obj, ips, ports)
+        return
+    held_ips = set((old.get("spec") or {}).get("clusterIPs") or [])
+    held_ports = {p.get("nodePort") for p in (old.get("spec") or {}).get("ports") or []}
+    spec = obj.get("spec") or {}
+    extra = {
+        "spec": {
+            "clusterIPs": [ip for ip in spec.get("clusterIPs") or [] if ip not in held_ips],
+            "ports": [p for p in spec.get("ports") or [] if p.get("nodePort") not in held_ports],
+        }
+    }
+    release_for_service(extra, ips, ports)
+
+
+def _terminating_namespace(obj: dict[str, Any], now: str) -> dict[str, Any]:
+    obj["metadata"]["deletionTimestamp"] = now
+    obj["metadata"]["deletionGracePeriodSeconds"] = 0
+    obj.setdefault("status", {})["phase"] = "Terminating"
+    return obj
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plus(now: str, seconds: int) -> str:
+    t = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (t + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,116 @@
+"""Per-resource API rules, in the manner of upstream's ``strategy.go`` files.
+
+The generic registry calls these at fixed points; a resource with no special
+rules uses the defaults. What they encode:
+
+- create: server-owned metadata is set, ``status`` is cleared for kinds with a
+  status subresource (it is written through ``/status`` only), except Nodes,
+  whose kubelet registers them with a status;
+- update of the main resource keeps the stored ``status``; update through
+  ``/status`` keeps the stored ``spec`` (and the metadata the main resource owns);
+- ``metadata.generation`` starts at 1 and is bumped when the spec changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import uuid
+from typing import Any
+
+from tinykube.api import errors
+from tinykube.api.resources import Resource
+
+# Kinds whose status may be set on create (the kubelet posts a Node with status).
+KEEP_STATUS_ON_CREATE = frozenset({"nodes", "events", "leases"})
+# Kinds carrying metadata.generation although they are not "workloads".
+GENERATION_KINDS = frozenset({"pods"})
+
+NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+MAX_GENERATE_PREFIX = 58
+SERVER_META = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "selfLink",
+)
+
+
+def generate_name(prefix: str) -> str:
+    """``generateName`` + 5 random characters, as the storage names generator does."""
+    return prefix[:MAX_GENERATE_PREFIX] + "".join(secrets.choice(NAME_CHARS) for _ in range(5))
+
+
+def tracks_generation(res: Resource) -> bool:
+    return res.tracks_generation or res.plural in GENERATION_KINDS
+
+
+def spec_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """Everything that is desired state: all top-level fields but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+def prepare_for_create(res: Resource, obj: dict[str, Any], now: str) -> None:
+    meta = obj["metadata"]
+    if meta.get("resourceVersion"):
+        raise errors.BadRequest("resourceVersion should not be set on objects to be created")
+    for field in SERVER_META:
+        meta.pop(field, None)
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now
+    if tracks_generation(res):
+        meta["generation"] = 1
+    if res.has_status and res.plural not in KEEP_STATUS_ON_CREATE:
+        obj.pop("status", None)
+
+
+def prepare_for_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Main-resource update: server-owned metadata and status come from the stored object."""
+    _keep_server_meta(new, old)
+    if res.has_status:
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+    if tracks_generation(res):
+        gen = old["metadata"].get("generation", 1)
+        if spec_of(new) != spec_of(old):
+            gen += 1
+        new["metadata"]["generation"] = gen
+
+
+def prepare_for_status_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """``/status`` update: only status (and labels/annotations) may change."""
+    kept = copy.deepcopy(old)
+    kept["status"] = new.get("status", {})
+    meta = kept["metadata"]
+    new_meta = new.get("metadata") or {}
+    for field in ("labels", "annotations"):
+        if field in new_meta:
+            meta[field] = new_meta[field]
+        else:
+            meta.pop(field, None)
+    if "managedFields" in new_meta:
+        meta["managedFields"] = new_meta["managedFields"]
+    new.clear()
+    new.update(kept)
+
+
+def _keep_server_meta(new: dict[str, Any], old: dict[str, Any]) -> None:
+    meta = new.setdefault("metadata", {})
+    old_meta = old["metadata"]
+    for field in (
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
+        if field in old_meta:
+            meta[field] = old_meta[field]
+        else:
+            meta.pop(field, None)
+    meta.pop("selfLink", None)

@@ -1,0 +1,105 @@
+"""Start kube-apiserver: storage, watch cache, TLS, bootstrap state, HTTP.
+
+Order matters and is explicit: storage opens, the watch cache loads (every
+read is served from it), the allocators learn which addresses and ports are
+taken, the system objects are made true, and only then does the socket
+listen and ``ready`` fire — so a client never sees a half-started server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from typing import Any
+
+from aiohttp import web
+
+from tinykube.api.resources import lookup
+from tinykube.apiserver import bootstrap
+from tinykube.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
+from tinykube.apiserver.app import build_app
+from tinykube.apiserver.config import ServerConfig
+from tinykube.apiserver.handlers.context import ServerContext
+from tinykube.apiserver.registry.generic import Registry
+from tinykube.apiserver.registry.hooks import Hooks
+from tinykube.apiserver.watchcache import WatchCache
+from tinykube.store.compactor import run_compactor
+from tinykube.store.registry import open_store
+
+log = logging.getLogger(__name__)
+
+
+def first_service_ip(cidr: str) -> str:
+    net = ipaddress.ip_network(cidr, strict=False)
+    return str(net.network_address + 1)
+
+
+def _mark_allocations(cache: WatchCache, ips: ClusterIPAllocator, ports: NodePortAllocator) -> None:
+    services = lookup("", "v1", "services")
+    assert services is not None
+    for svc in cache.items(services.list_prefix()):
+        spec = svc.get("spec") or {}
+        for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []):
+            if ip and ip != "None":
+                ips.mark_used(ip)
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                ports.mark_used(int(port["nodePort"]))
+        if spec.get("healthCheckNodePort"):
+            ports.mark_used(int(spec["healthCheckNodePort"]))
+
+
+def _setup_tls(ctx: ServerContext) -> Any:
+    from tinykube.apiserver.auth import Authenticator
+    from tinykube.apiserver.kubeconfig import write_admin_kubeconfig
+    from tinykube.apiserver.tls import ensure_pki, server_ssl_context
+
+    cfg = ctx.config
+    hosts = [socket.gethostname()]
+    addrs = [a for a in (cfg.advertise_address, cfg.bind_address) if a and a not in ("0.0.0.0", "::")]
+    pki = ensure_pki(cfg.data_dir, hosts=hosts, ips=addrs,
+                     service_cidr=cfg.service_cluster_ip_range)
+    ctx.pki = pki
+    ctx.authenticator = Authenticator(pki, cfg.token_auth_file)
+    write_admin_kubeconfig(cfg.data_dir, cfg.url, pki)
+    return server_ssl_context(pki)
+
+
+async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
+    """Run the API server until cancelled."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await open_store(config.storage)
+    cache = WatchCache(store)
+    runner: web.AppRunner | None = None
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(cache.run(), name="watch-cache")
+            await asyncio.wait_for(cache.ready.wait(), 60)
+            ips = ClusterIPAllocator(config.service_cluster_ip_range)
+            ports = NodePortAllocator(config.service_node_port_range)
+            _mark_allocations(cache, ips, ports)
+            ctx = ServerContext(config, Registry(store, cache, Hooks(cache, ips, ports)), cache)
+            ssl_ctx = _setup_tls(ctx) if config.secure else None
+            await bootstrap.ensure_system_state(ctx, first_service_ip(config.service_cluster_ip_range))
+            if ctx.pki is not None:
+                publisher = bootstrap.RootCAPublisher(ctx, ctx.pki.ca_pem.decode())
+                tg.create_task(publisher.run(), name="root-ca-publisher")
+            tg.create_task(bootstrap.expire_events(ctx, config.event_ttl_seconds))
+            tg.create_task(run_compactor(store, config.compaction_interval))
+            runner = web.AppRunner(build_app(ctx), access_log=None, handler_cancellation=True)
+            await runner.setup()
+            site = web.TCPSite(runner, config.bind_address, config.port, ssl_context=ssl_ctx,
+                               reuse_address=True, backlog=1024)
+            await site.start()
+            log.info("component=apiserver listening url=%s storage=%s", config.url,
+                     config.storage.split("://")[0])
+            if ready is not None:
+                ready.set()
+    finally:
+        if runner is not None:
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        await store.close()
