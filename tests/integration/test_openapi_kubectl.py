@@ -32,6 +32,7 @@ from tinykube.apiserver import openapi
 pytestmark = pytest.mark.integration
 
 SEEN = web.AppKey("seen", list)
+PODS = web.AppKey("pods", dict)
 
 
 def kubectl_binary() -> str:
@@ -130,17 +131,26 @@ def build_app() -> web.Application:
         return web.Response(body=openapi.canonical_json(doc), content_type="application/json")
 
     async def get_pod(request: web.Request) -> web.Response:
-        request.app[SEEN].append(("GET", request.path_qs))
-        return not_found(request.match_info["name"])
+        request.app[SEEN].append(("GET", request.path_qs, ""))
+        stored = request.app[PODS].get(request.match_info["name"])
+        return web.json_response(stored) if stored else not_found(request.match_info["name"])
 
     async def create_pod(request: web.Request) -> web.Response:
-        request.app[SEEN].append(("POST", request.path_qs))
+        request.app[SEEN].append(("POST", request.path_qs, await request.text()))
         body = await request.json()
         body["metadata"] |= {"namespace": "default", "uid": "u-1", "resourceVersion": "1"}
+        request.app[PODS][body["metadata"]["name"]] = body
         return web.json_response(body, status=201)
+
+    async def patch_pod(request: web.Request) -> web.Response:
+        # Records the patch kubectl computed; applying it is the real server's job.
+        entry = (f"PATCH {request.content_type}", request.path_qs, await request.text())
+        request.app[SEEN].append(entry)
+        return web.json_response(request.app[PODS][request.match_info["name"]])
 
     app = web.Application()
     app[SEEN] = []
+    app[PODS] = {}
     app.router.add_get("/version", version)
     app.router.add_get("/api", api)
     app.router.add_get("/apis", apis)
@@ -150,6 +160,7 @@ def build_app() -> web.Application:
     app.router.add_get("/openapi/v3/{path:.+}", v3_document)
     app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}", get_pod)
     app.router.add_post("/api/v1/namespaces/{ns}/pods", create_pod)
+    app.router.add_patch("/api/v1/namespaces/{ns}/pods/{name}", patch_pod)
     return app
 
 
@@ -157,7 +168,7 @@ def build_app() -> web.Application:
 class Server:
     url: str
     workdir: Path
-    seen: list[tuple[str, str]] = field(default_factory=list)
+    seen: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -278,6 +289,31 @@ async def test_create_and_apply_use_server_side_validation(server: Server, verb:
     code, out, err = await kubectl(server, verb, "-f", str(manifest))
     assert code == 0, err
     assert "pod/web created" in out
-    posts = [url for method, url in server.seen if method == "POST"]
+    posts = [url for method, url, _ in server.seen if method == "POST"]
     assert len(posts) == 1
     assert "fieldValidation=Strict" in posts[0]
+
+
+async def test_client_side_apply_computes_the_patch_from_openapi_v3(server: Server) -> None:
+    manifest = server.workdir / "pod.yaml"
+    manifest.write_text(POD_YAML)
+    code, _, err = await kubectl(server, "apply", "-f", str(manifest))
+    assert code == 0, err
+    changed = POD_YAML + "    env:\n    - name: MODE\n      value: fast\n"
+    manifest.write_text(changed + "  - name: side\n    image: busybox\n")
+    code, out, err = await kubectl(server, "apply", "-f", str(manifest), "-v=5")
+    assert code == 0, err
+    assert "pod/web configured" in out
+    # kubectl says so when our v3 document could not drive the patch (it would
+    # then fall back to its compiled-in types, hiding a broken document).
+    assert "OpenAPI V3 path does not" not in err
+    assert "error calculating patch from openapi v3" not in err
+    patches = [(m, body) for m, _, body in server.seen if m.startswith("PATCH")]
+    assert len(patches) == 1
+    method, body = patches[0]
+    assert method == "PATCH application/strategic-merge-patch+json"
+    patch = json.loads(body)
+    order = [{"name": "web"}, {"name": "side"}]
+    assert patch["spec"]["$setElementOrder/containers"] == order
+    web_container = next(c for c in patch["spec"]["containers"] if c["name"] == "web")
+    assert web_container["env"] == [{"name": "MODE", "value": "fast"}]
