@@ -423,20 +423,23 @@ def schema_at(schema: SchemaNode | None, path: Path) -> SchemaNode | None:
 # ---- the fields an object sets -----------------------------------------------
 
 
-def fields_of(obj: Any, schema: SchemaNode | None) -> FieldSet:
+def fields_of(obj: Any, schema: SchemaNode | None, *, strict: bool = False) -> FieldSet:
     """Every field ``obj`` sets, as structured-merge-diff's ToFieldSet names them.
 
     Scalars, atomic lists and maps, empty or null values, map entries and
     the items of sets and list-maps are members; declared struct fields are
     only reached through their leaves. Raises SchemaError when a list item
-    cannot be named (a list-map item without any key field, a null in a set).
+    cannot be named (a list-map item without any key field, a null in a set)
+    and, when ``strict`` (an applied configuration), on duplicate items.
     """
     out: set[Path] = set()
-    _collect(obj, schema, (), out)
+    _collect(obj, schema, (), out, strict)
     return FieldSet(out)
 
 
-def _collect(value: Any, schema: SchemaNode | None, path: Path, out: set[Path]) -> None:
+def _collect(
+    value: Any, schema: SchemaNode | None, path: Path, out: set[Path], strict: bool
+) -> None:
     if isinstance(value, dict):
         if is_atomic_map(schema):
             out.add(path)
@@ -444,7 +447,7 @@ def _collect(value: Any, schema: SchemaNode | None, path: Path, out: set[Path]) 
         for name, child in value.items():
             cschema, declared = child_schema(schema, name)
             cpath = (*path, f"f:{name}")
-            _collect(child, cschema, cpath, out)
+            _collect(child, cschema, cpath, out, strict)
             if child is None or child == {} or not declared:
                 out.add(cpath)
     elif isinstance(value, list):
@@ -452,7 +455,7 @@ def _collect(value: Any, schema: SchemaNode | None, path: Path, out: set[Path]) 
         if kind == "atomic":
             out.add(path)
             return
-        _collect_items(value, kind, keys, schema, path, out)
+        _collect_items(value, kind, keys, schema, path, out, strict)
     else:
         out.add(path)
 
@@ -464,6 +467,7 @@ def _collect_items(
     schema: SchemaNode | None,
     path: Path,
     out: set[Path],
+    strict: bool,
 ) -> None:
     item_schema = schema.items() if schema is not None else None
     elements = [
@@ -472,10 +476,14 @@ def _collect_items(
     counts: dict[str, int] = {}
     for element in elements:
         counts[element] = counts.get(element, 0) + 1
+        if strict and counts[element] == 2:
+            raise SchemaError(
+                f"{path_string(path)}: duplicate entries for key {element_string(element)}"
+            )
     for element, item in zip(elements, items, strict=True):
         # Duplicated items are owned as a whole: one member, no children.
         if counts[element] == 1:
-            _collect(item, item_schema, (*path, element), out)
+            _collect(item, item_schema, (*path, element), out, strict)
         out.add((*path, element))
 
 
