@@ -37,6 +37,7 @@ import json
 import os
 import re
 import tempfile
+import types
 import typing
 from collections.abc import Iterator
 from functools import cache
@@ -267,7 +268,7 @@ def _leaf_types(tp: Any) -> set[Any]:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         return _leaf_types(typing.get_args(tp)[0])
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if origin is typing.Union or origin is types.UnionType:
         return set().union(*(_leaf_types(arg) for arg in typing.get_args(tp)))
     return {tp}
 

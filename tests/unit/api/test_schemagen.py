@@ -217,6 +217,7 @@ def test_no_descriptions_are_published(defs: dict[str, Any]) -> None:
 
 def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TINYKUBE_SCHEMA_CACHE", raising=False)
     path = schemagen.cache_path()
     assert path is not None and path.is_relative_to(tmp_path / "tinykube")
     defs, roots = schemagen.definitions(), schemagen.kind_roots()
@@ -235,3 +236,54 @@ def test_unwritable_cache_is_not_an_error(tmp_path: Path) -> None:
     schemagen._store(blocker / "sub" / "x.json", {}, {})
     assert schemagen._load(blocker / "sub" / "x.json") is None
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+class _LegacyModels:
+    """Models shaped like the pre-pydantic client (kubernetes <= 35): type strings
+    ``list[X]``/``dict(str, X)``, IntOrString as ``object``, required fields known
+    only from the setter that refuses None."""
+
+    class V1Widget:
+        openapi_types = {
+            "api_version": "str",
+            "name": "str",
+            "parts": "list[V1WidgetPart]",
+            "labels": "dict(str, str)",
+            "created": "datetime",
+            "blob": "object",
+        }
+        attribute_map = {
+            "api_version": "apiVersion",
+            "name": "name",
+            "parts": "parts",
+            "labels": "labels",
+            "created": "created",
+            "blob": "blob",
+        }
+
+        def name(self, name: str) -> None:
+            if name is None:
+                raise ValueError("Invalid value for `name`, must not be `None`")
+
+    class V1WidgetPart:
+        openapi_types = {"size": "int", "ratio": "float"}
+        attribute_map = {"size": "size", "ratio": "ratio"}
+
+
+def test_builder_reads_legacy_models() -> None:
+    builder = schemagen._Builder(_LegacyModels)
+    builder.package = "apps"
+    name = builder.walk("V1Widget")
+    assert name == "io.k8s.api.apps.v1.Widget"
+    widget = builder.defs[name]
+    assert widget["required"] == ["name"]
+    props = widget["properties"]
+    assert props["parts"] == {
+        "type": "array",
+        "items": {"allOf": [{"$ref": REF_PREFIX + "io.k8s.api.apps.v1.WidgetPart"}]},
+    }
+    assert props["labels"] == {"type": "object", "additionalProperties": {"type": "string"}}
+    assert props["created"] == {"allOf": [{"$ref": REF_PREFIX + schemagen.TIME}]}
+    assert props["blob"]["x-kubernetes-preserve-unknown-fields"] is True
+    part = builder.defs["io.k8s.api.apps.v1.WidgetPart"]["properties"]
+    assert part == {"size": {"type": "integer"}, "ratio": {"type": "number", "format": "double"}}
