@@ -324,6 +324,30 @@ class StoreConformance:
         assert rest.revision == first.revision
         assert not rest.more
 
+    async def test_remaining_counts_the_state_at_the_revision(self, store: Store) -> None:
+        for i in range(10):
+            await store.create(key(f"p{i}"), b"v")
+        then = await store.current_revision()
+        await store.delete(key("p1"))
+        p2 = await store.get(key("p2"))
+        assert p2 is not None
+        await store.update(key("p2"), b"w", p2.mod_revision)
+        await store.delete(key("p3"))
+        await store.create(key("p3"), b"again")
+        await store.create(key("p5a"), b"new")
+        await store.delete(key("p9"))
+        await store.create("/registry/pods/zzz/p9", b"elsewhere")
+        first = await store.list(PODS + "default/", limit=2, revision=then)
+        assert ([kv.key for kv in first.items], first.more, first.remaining) == (
+            [key("p0"), key("p1")],
+            True,
+            8,
+        )
+        later = await store.list(PODS + "default/", limit=2, start_after=key("p4"), revision=then)
+        assert ([kv.key for kv in later.items], later.remaining) == ([key("p5"), key("p6")], 3)
+        now = await store.list(PODS + "default/", limit=2)
+        assert ([kv.key for kv in now.items], now.remaining) == ([key("p0"), key("p2")], 7)
+
     # -- watch ------------------------------------------------------------------------
 
     async def _history(self, store: Store) -> list[Event]:

@@ -73,22 +73,24 @@ def list_range(
     conn: sqlite3.Connection, prefix: str, limit: int, start_after: str, revision: int
 ) -> ListResult:
     with snapshot(conn):
+        current_where, bounds = key_bounds("c.name", prefix, start_after)
         if revision:
             check_readable(conn, revision)
-            where, params = key_bounds("name", prefix, start_after)
-            page_sql, count_sql = sql.list_at(where), sql.count_at(where)
-            args: tuple[object, ...] = (*params, revision)
+            log_where = key_bounds("k.name", prefix, start_after)[0]
+            page_sql, page_args = sql.list_at(log_where), (*bounds, revision, revision)
+            touched_where = key_bounds("+k.name", prefix, start_after)[0]
+            count_sql = sql.count_at(current_where, touched_where)
+            count_args = (*bounds, revision, revision, *bounds, revision)
         else:
             revision = scalar(conn, sql.REVISION)
-            where, params = key_bounds("c.name", prefix, start_after)
-            page_sql, count_sql = sql.list_current(where), sql.count_current(where)
-            args = tuple(params)
-        rows = conn.execute(page_sql, (*args, limit + 1 if limit else -1)).fetchall()
+            page_sql, page_args = sql.list_current(current_where), tuple(bounds)
+            count_sql, count_args = sql.count_current(current_where), tuple(bounds)
+        rows = conn.execute(page_sql, (*page_args, limit + 1 if limit else -1)).fetchall()
         more = bool(limit) and len(rows) > limit
         remaining = 0
         if more:
             rows = rows[:limit]
-            remaining = conn.execute(count_sql, args).fetchone()[0] - limit
+            remaining = conn.execute(count_sql, count_args).fetchone()[0] - limit
     return ListResult([KeyValue(r[0], r[1], r[2], r[3]) for r in rows], revision, more, remaining)
 
 

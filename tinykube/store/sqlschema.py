@@ -44,6 +44,7 @@ PRAGMAS = (
     "PRAGMA synchronous = FULL",
     "PRAGMA busy_timeout = 10000",
     "PRAGMA cache_size = -65536",
+    "PRAGMA mmap_size = 1073741824",
 )
 
 REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'kine'"
@@ -100,23 +101,32 @@ def count_current(where: str) -> str:
     return f"SELECT COUNT(*) FROM kine_current c WHERE {where}"
 
 
-def _state_at(where: str) -> str:
-    """Newest row of every key in range at a revision, tombstones filtered out."""
-    return (
-        "FROM kine k JOIN (SELECT MAX(id) AS id FROM kine"
-        f" WHERE {where} AND id <= ? GROUP BY name) m ON k.id = m.id WHERE k.deleted = 0"
-    )
+def list_at(log_where: str) -> str:
+    """Keys whose newest row at a revision is not a tombstone, in key order.
 
-
-def list_at(where: str) -> str:
+    Walks ``kine_name_id`` in key order and keeps a row when no newer row of
+    the key exists at or below the revision, so ``LIMIT`` stops the scan early
+    (a ``GROUP BY name`` would visit the whole range for every page).
+    """
     return (
-        f"SELECT k.name, k.value, k.id, k.create_revision {_state_at(where)}"
+        "SELECT k.name, k.value, k.id, k.create_revision FROM kine k"
+        f" WHERE {log_where} AND k.id <= ? AND k.deleted = 0 AND NOT EXISTS"
+        " (SELECT 1 FROM kine n WHERE n.name = k.name AND n.id > k.id AND n.id <= ?)"
         " ORDER BY k.name LIMIT ?"
     )
 
 
-def count_at(where: str) -> str:
-    return f"SELECT COUNT(*) {_state_at(where)}"
+def count_at(current_where: str, log_where: str) -> str:
+    """How many keys in range were live at a revision, counted as "live now and
+    untouched since" plus "touched since, but live then", so the cost is one
+    index count plus the writes made after that revision."""
+    return (
+        f"SELECT (SELECT COUNT(*) FROM kine_current c WHERE {current_where} AND c.id <= ?)"
+        " + (SELECT COUNT(*) FROM (SELECT DISTINCT k.name AS name FROM kine k"
+        f" WHERE k.id > ? AND {log_where}) touched"
+        " WHERE (SELECT deleted FROM kine WHERE name = touched.name AND id <= ?"
+        " ORDER BY id DESC LIMIT 1) = 0)"
+    )
 
 
 def replay(where: str) -> str:
