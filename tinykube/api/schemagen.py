@@ -763,10 +763,19 @@ def _fingerprint() -> str:
 
 
 def cache_path() -> Path | None:
-    """Where the generated definitions are kept; None when caching is switched off."""
+    """Where the generated definitions are kept; None when caching is off or homeless.
+
+    ``$XDG_CACHE_HOME/tinykube/`` (else ``~/.cache/tinykube/``); set
+    ``TINYKUBE_SCHEMA_CACHE=off`` to always rebuild.
+    """
     if os.environ.get("TINYKUBE_SCHEMA_CACHE", "").lower() in ("0", "off", "false", "no"):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec says to ignore relative paths
+        try:
+            base = os.path.join(Path.home(), ".cache")
+        except RuntimeError:
+            return None
     name = f"openapi-{_client_version()}-{_fingerprint()}.json"
     return Path(base) / "tinykube" / name
 
