@@ -317,3 +317,13 @@ async def test_client_side_apply_computes_the_patch_from_openapi_v3(server: Serv
     assert patch["spec"]["$setElementOrder/containers"] == order
     web_container = next(c for c in patch["spec"]["containers"] if c["name"] == "web")
     assert web_container["env"] == [{"name": "MODE", "value": "fast"}]
+
+
+async def test_every_resource_can_be_explained(server: Server) -> None:
+    failures = []
+    for res in resources.RESOURCES:
+        gv = f"--api-version={res.group_version}"
+        code, out, err = await kubectl(server, "explain", res.plural, gv)
+        if code != 0 or f"KIND:       {res.kind}\n" not in out:
+            failures.append((res.plural, res.group_version, err.strip()))
+    assert failures == []
