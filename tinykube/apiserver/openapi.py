@@ -106,12 +106,9 @@ def _tag(group: str, version: str) -> str:
 
 
 def _param(name: str, schema: Schema, where: str = "query") -> Schema:
-    param: Schema = {"name": name, "in": where, "schema": dict(schema)}
     if where == "path":
-        param["required"] = True
-    else:
-        param["uniqueItems"] = True
-    return param
+        return {"name": name, "in": where, "required": True, "schema": dict(schema)}
+    return {"name": name, "in": where, "schema": {**schema, "uniqueItems": True}}
 
 
 def _json_content(ref: str, types: tuple[str, ...] = RESPONSE_CONTENT_TYPES) -> Schema:
