@@ -27,8 +27,9 @@ Comparison follows structured-merge-diff's rules (lists keyed by the
 schema, a node that appears is itself "added"). On create, the old object
 upstream is a Go zero value in which non-pointer structs and required
 fields already exist; we model that from the schema (structs and required
-fields of present structs count as present), which matches upstream except
-for pointer structs such as ``strategy.rollingUpdate``.
+fields of present structs count as present, a struct left empty counts as
+a pointer), which matches upstream except for non-empty pointer structs
+such as ``strategy.rollingUpdate`` (no ``"."`` member for them).
 """
 
 from __future__ import annotations
@@ -326,10 +327,10 @@ class _Comparer:
         required = set(schema.required) if schema is not None else set()
         for name in {**lmap, **rmap}:
             cschema, declared = child_schema(schema, name)
-            lval = lmap.get(name, _MISSING)
+            lval, rval = lmap.get(name, _MISSING), rmap.get(name, _MISSING)
             if create and lval is _MISSING and declared:
-                lval = _zero_value(cschema, name in required)
-            self.walk(lval, rmap.get(name, _MISSING), cschema, (*path, f"f:{name}"), create)
+                lval = _zero_value(cschema, name in required, rval)
+            self.walk(lval, rval, cschema, (*path, f"f:{name}"), create)
 
     def _walk_list(
         self,
@@ -363,9 +364,14 @@ class _Comparer:
                 self.added.add(ipath)
 
 
-def _zero_value(schema: SchemaNode | None, required: bool) -> Any:
-    """What a declared field holds in a Go zero value, or _MISSING if omitted."""
-    if is_struct(schema):
+def _zero_value(schema: SchemaNode | None, required: bool, new: Any) -> Any:
+    """What a declared field holds in a Go zero value, or _MISSING if omitted.
+
+    Value structs exist (empty) and required fields are written even when
+    zero. A struct that is still empty in the new object is treated as a
+    pointer (``securityContext: {}``), which is what those usually are.
+    """
+    if is_struct(schema) and isinstance(new, dict) and new:
         return {}
     return None if required else _MISSING
 
