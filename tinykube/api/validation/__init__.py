@@ -19,7 +19,20 @@ from typing import Any
 
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
-from tinykube.api.validation import apps, core, names
+from tinykube.api.validation import (
+    apps,
+    autoscaling,
+    batch,
+    coordination,
+    core,
+    discovery,
+    names,
+    networking,
+    policy,
+    rbac,
+    scheduling,
+    storage,
+)
 from tinykube.api.validation.objectmeta import (
     NameRule,
     validate_object_meta,
@@ -41,6 +54,15 @@ def _group(
 VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
     **_group("", core.VALIDATORS),
     **_group("apps", apps.VALIDATORS),
+    **_group("batch", batch.VALIDATORS),
+    **_group("policy", policy.VALIDATORS),
+    **_group("rbac.authorization.k8s.io", rbac.VALIDATORS),
+    **_group("scheduling.k8s.io", scheduling.VALIDATORS),
+    **_group("coordination.k8s.io", coordination.VALIDATORS),
+    **_group("discovery.k8s.io", discovery.VALIDATORS),
+    **_group("storage.k8s.io", storage.VALIDATORS),
+    **_group("networking.k8s.io", networking.VALIDATORS),
+    **_group("autoscaling", autoscaling.VALIDATORS),
 }
 
 # Most kinds name objects with a DNS-1123 subdomain; these are the exceptions.

@@ -1,0 +1,38 @@
+"""Validation for ``policy/v1``: a PodDisruptionBudget sets minAvailable or maxUnavailable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinykube.api.errors import FieldError, invalid, not_supported
+from tinykube.api.validation.apps import validate_int_or_percent
+from tinykube.api.validation.common import as_dict, invalid_go
+from tinykube.api.validation.selectors import validate_label_selector
+
+EVICTION_POLICIES = ["AlwaysAllow", "IfHealthyBudget"]
+
+
+def validate_pod_disruption_budget(obj: dict[str, Any]) -> list[FieldError]:
+    spec = as_dict(obj.get("spec"))
+    errs: list[FieldError] = []
+    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+    if min_available is not None and max_unavailable is not None:
+        detail = "minAvailable and maxUnavailable cannot be both set"
+        errs.append(invalid_go("spec", spec, detail))
+    for name, value in (("minAvailable", min_available), ("maxUnavailable", max_unavailable)):
+        if value is None:
+            continue
+        path = f"spec.{name}"
+        errs += validate_int_or_percent(value, path)
+        percent = value[:-1] if isinstance(value, str) and value.endswith("%") else ""
+        if percent.isdigit() and int(percent) > 100:
+            errs.append(invalid(path, value, "must not be greater than 100%"))
+    if isinstance(spec.get("selector"), dict):
+        errs += validate_label_selector(spec["selector"], "spec.selector")
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in EVICTION_POLICIES:
+        errs.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, EVICTION_POLICIES))
+    return errs
+
+
+VALIDATORS = {"PodDisruptionBudget": (validate_pod_disruption_budget, None)}
