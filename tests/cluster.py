@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -59,8 +60,10 @@ class ApiServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "apiserver.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
+        # TINYKUBE_COMMAND runs another build of tinykube (e.g. a wheel installed elsewhere).
+        base = shlex.split(os.environ.get("TINYKUBE_COMMAND", "")) or [str(BIN / "tinykube")]
         cmd = [
-            str(BIN / "tinykube"),
+            *base,
             "apiserver",
             "--data-dir",
             str(self.data_dir),

@@ -26,7 +26,8 @@ def test_script(path: Path, apiserver: ApiServer, tmp_path: Path) -> None:
     namespace = "e2e-" + re.sub(r"[^a-z0-9-]", "-", path.stem.lower())
     kubeconfig = tmp_path / "kubeconfig"
     shutil.copy(apiserver.kubeconfig, kubeconfig)
-    created = run_kubectl(apiserver, "create", "namespace", namespace, kubeconfig=kubeconfig)
+    manifest = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
+    created = run_kubectl(apiserver, "create", "-f", "-", input=manifest, kubeconfig=kubeconfig)
     assert created.returncode == 0, created.stderr
     switched = run_kubectl(
         apiserver, "config", "set-context", "--current", f"--namespace={namespace}",

@@ -47,6 +47,8 @@ def _opts() -> WriteOptions:
 
 async def ensure(ctx: ServerContext, res: Any, namespace: str, obj: dict[str, Any]) -> None:
     """Create ``obj`` unless an object of that name exists."""
+    if ctx.cache.get(res.key(namespace, obj["metadata"]["name"])) is not None:
+        return
     obj.setdefault("apiVersion", res.api_version)
     obj.setdefault("kind", res.kind)
     try:

@@ -21,6 +21,9 @@ from tinykube.api.resources import Resource
 
 MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+JSON_TYPES = ("application/json", "", "*/*", "application/merge-patch+json",
+              "application/strategic-merge-patch+json", "application/json-patch+json")
 TABLE_GROUP = "meta.k8s.io"
 
 try:
@@ -80,10 +83,15 @@ def decode_body(body: bytes, content_type: str) -> Any:
             return yaml.load(body, Loader=_YamlLoader)
         except yaml.YAMLError as exc:
             raise errors.BadRequest(f"error converting YAML to JSON: {exc}") from None
-    if content_type.endswith("protobuf"):
+    if content_type == PROTOBUF:
+        # client-go's typed clients send built-in kinds as protobuf, with no fallback.
+        from tinykube.api import protobuf
+
+        return protobuf.decode(body)
+    if content_type not in JSON_TYPES:
         raise errors.UnsupportedMediaType(
-            f"the body of the request was in an unknown format - accepted media types include: "
-            f"application/json, application/yaml"
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf"
         )
     try:
         return orjson.loads(body)
