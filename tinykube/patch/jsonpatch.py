@@ -197,9 +197,7 @@ def _remove(container: Any, key: str) -> Any:
 
 def _add(doc: Any, op: dict[str, Any]) -> Any:
     path = _path(op)
-    if path == "":
-        return deep_copy(op.get("value"))
-    found = _parent(doc, path)
+    found = _parent(doc, path)  # like json-patch v4, "" (the root) cannot be added to
     if found is None:
         raise OperationFailed(
             f'add operation does not apply: doc is missing path: "{path}": {ERR_MISSING}'

@@ -56,12 +56,6 @@ OK_CASES: list[tuple[str, Any, list[dict[str, Any]], Any]] = [
         {"m": {"a/b": 1, "c~d": 2, "e~1": 3}},
     ),
     (
-        "add-whole-document",
-        {"a": 1},
-        [{"op": "add", "path": "", "value": {"b": 2}}],
-        {"b": 2},
-    ),
-    (
         "add-without-value-is-null",
         {},
         [{"op": "add", "path": "/a"}],
@@ -194,6 +188,7 @@ FAILING: list[tuple[str, Any, list[dict[str, Any]], str]] = [
     ("remove-index-out-of-range", {"l": [1]}, [{"op": "remove", "path": "/l/1"}], "invalid index"),
     ("remove-dash", {"l": [1]}, [{"op": "remove", "path": "/l/-"}], "proper array index"),
     ("remove-root", {"a": 1}, [{"op": "remove", "path": ""}], "doc is missing path"),
+    ("add-root", {"a": 1}, [{"op": "add", "path": "", "value": {}}], "doc is missing path"),
     (
         "replace-index-out-of-range",
         {"l": []},
