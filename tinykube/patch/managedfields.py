@@ -368,12 +368,13 @@ def _zero_value(schema: SchemaNode | None, required: bool, new: Any) -> Any:
     """What a declared field holds in a Go zero value, or _MISSING if omitted.
 
     Value structs exist (empty) and required fields are written even when
-    zero. A struct that is still empty in the new object is treated as a
-    pointer (``securityContext: {}``), which is what those usually are.
+    zero, and an explicit null equals the zero value (``creationTimestamp:
+    null``). A struct still empty in the new object is treated as a pointer
+    (``securityContext: {}``), which is what those usually are.
     """
     if is_struct(schema) and isinstance(new, dict) and new:
         return {}
-    return None if required else _MISSING
+    return None if required or new is None else _MISSING
 
 
 def _group(
