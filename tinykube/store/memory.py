@@ -12,6 +12,7 @@ serial order, as they do behind the SQLite writer thread.
 from __future__ import annotations
 
 import bisect
+import builtins
 from collections.abc import AsyncIterator
 
 from tinykube.store.errors import (
@@ -24,6 +25,18 @@ from tinykube.store.errors import (
 from tinykube.store.interface import Event, KeyValue, ListResult
 from tinykube.store.log import LogRow, event_of
 from tinykube.store.watchhub import WatchHub, follow_log
+
+
+def _keys_under(keys: list[str], prefix: str, start_after: str) -> list[str]:
+    """The keys of sorted ``keys`` under ``prefix`` and strictly after ``start_after``."""
+    lo = bisect.bisect_right(keys, start_after) if start_after >= prefix else 0
+    lo = max(lo, bisect.bisect_left(keys, prefix))
+    out: list[str] = []
+    for key in keys[lo:]:
+        if not key.startswith(prefix):
+            break
+        out.append(key)
+    return out
 
 
 class MemoryStore:
@@ -105,7 +118,7 @@ class MemoryStore:
     ) -> ListResult:
         if revision == 0:
             at = self._revision
-            keys = self._keys_after(self._live, prefix, start_after)
+            keys = _keys_under(self._live, prefix, start_after)
             rows = [self._rows[self._latest[k]] for k in keys]
         else:
             self._check_readable(revision)
@@ -114,17 +127,6 @@ class MemoryStore:
         if limit and len(rows) > limit:
             return ListResult([r.key_value() for r in rows[:limit]], at, True, len(rows) - limit)
         return ListResult([r.key_value() for r in rows], at, False, 0)
-
-    @staticmethod
-    def _keys_after(keys: list[str], prefix: str, start_after: str) -> list[str]:
-        lo = bisect.bisect_right(keys, start_after) if start_after >= prefix else 0
-        lo = max(lo, bisect.bisect_left(keys, prefix))
-        out: list[str] = []
-        for key in keys[lo:]:
-            if not key.startswith(prefix):
-                break
-            out.append(key)
-        return out
 
     def _row_at(self, key: str, revision: int) -> LogRow | None:
         rev = self._latest.get(key)
@@ -137,8 +139,8 @@ class MemoryStore:
             rev = row.prev_revision
         return None
 
-    def _state_at(self, prefix: str, start_after: str, revision: int) -> list[LogRow]:
-        keys = self._keys_after(sorted(self._latest), prefix, start_after)
+    def _state_at(self, prefix: str, start_after: str, revision: int) -> builtins.list[LogRow]:
+        keys = _keys_under(sorted(self._latest), prefix, start_after)
         rows = (self._row_at(key, revision) for key in keys)
         return [row for row in rows if row is not None and not row.deleted]
 

@@ -47,9 +47,11 @@ class SqliteStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._lock_fd = _lock(self.path)
-        conn = _connect(self.path)
-        for statement in sql.SCHEMA:
-            conn.execute(statement)
+        try:
+            conn = _open_schema(self.path)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
         self._revision = reads.scalar(conn, sql.REVISION)
         self._horizon = reads.scalar(conn, sql.HORIZON)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,8 +90,10 @@ class SqliteStore:
         """Compact up to ``revision`` in steps of ``COMPACT_STEP`` revisions."""
         if revision > self._revision:
             raise FutureRevision(revision, self._revision)
-        while self._horizon < revision:
-            await self._submit(OpKind.COMPACT, "", b"", min(revision, self._horizon + COMPACT_STEP))
+        step = self._horizon
+        while step < revision:
+            step = min(revision, step + COMPACT_STEP)
+            await self._submit(OpKind.COMPACT, "", b"", step)
 
     async def _submit(self, kind: OpKind, key: str, value: bytes, expected: int) -> Any:
         """Queue one op and wait for its COMMIT. A cancelled caller may still have
@@ -191,6 +195,17 @@ def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for pragma in sql.PRAGMAS:
         conn.execute(pragma)
+    return conn
+
+
+def _open_schema(path: str) -> sqlite3.Connection:
+    conn = _connect(path)
+    try:
+        for statement in sql.SCHEMA:
+            conn.execute(statement)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
