@@ -299,6 +299,8 @@ _KIND_FIELDS: dict[tuple[str, str], Callable[[Obj], dict[str, str]]] = {
     ("", "ReplicationController"): lambda o: {
         "status.replicas": _text(_get(o, "status", "replicas") or 0)
     },
+    # apps/v1 registers no conversion, so clients cannot select on this field
+    # even though the ReplicaSet's GetAttrs lists it; kept for parity.
     ("apps", "ReplicaSet"): lambda o: {
         "status.replicas": _text(_get(o, "status", "replicas") or 0)
     },
