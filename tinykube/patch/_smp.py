@@ -21,7 +21,7 @@ from typing import Any
 
 from tinykube.api.errors import BadRequest, InternalError, Invalid
 from tinykube.api.schema import SchemaNode
-from tinykube.patch._values import equal, go_str
+from tinykube.patch._values import equal, go_str, go_type
 
 DIRECTIVE = "$patch"
 REPLACE = "replace"
@@ -56,6 +56,11 @@ def unprocessable(detail: str) -> Invalid:
 
 def no_merge_key(item: Any, merge_key: str) -> BadRequest:
     return bad_patch(f"map: {go_str(item)} does not contain declared merge key: {merge_key}")
+
+
+def bad_arg_type(expected: Any, actual: Any) -> BadRequest:
+    """A value of the wrong JSON type where the patch needed a map or a list."""
+    return bad_patch(f"expected a {go_type(expected)}, but received a {go_type(actual)}")
 
 
 def bad_patch_type(directive: Any, item: Any) -> BadRequest:
@@ -165,7 +170,7 @@ def _element_kind_of(item: Any) -> str:
 def key_of(item: Any, merge_key: str) -> Any:
     """The merge-key value of a list item, which must be a map carrying it."""
     if not isinstance(item, dict):
-        raise bad_patch(f"expected a map, but received a {go_str(item)}")
+        raise bad_arg_type({}, item)
     if merge_key not in item:
         raise no_merge_key(item, merge_key)
     return item[merge_key]

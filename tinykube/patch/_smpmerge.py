@@ -40,6 +40,7 @@ from tinykube.patch._smp import (
 from tinykube.patch._values import JSONMap, dedupe, equal, index_of, kind
 
 _DROP = object()  # a value that must disappear (it carried a $patch directive)
+_ABSENT = object()
 
 
 def merge_map(
@@ -286,8 +287,8 @@ def _same_element(left: Any, right: Any, merge_key: str) -> bool:
 def _merge_list(
     live: list[Any], patched: list[Any], meta: FieldMeta, delete_list: bool, combine: bool
 ) -> list[Any]:
-    if not isinstance(live, list) or not isinstance(patched, list):
-        raise bad_patch(f"expected a list, but received a {kind(patched)}")
+    if not isinstance(patched, list):
+        raise _smp.bad_arg_type([], patched)
     if meta.strategy == MERGE or delete_list:
         return _merge_by_strategy(live, patched, meta, delete_list, combine)
     return clean(patched, combine)
@@ -323,7 +324,7 @@ def _special_elements(
     replace = False
     for item in patched:
         if not isinstance(item, dict):
-            raise bad_patch(f"expected a map, but received a {kind(item)}")
+            raise _smp.bad_arg_type({}, item)
         directive = item.get(DIRECTIVE, _ABSENT)
         if directive is _ABSENT or directive == MERGE:
             plain.append({k: v for k, v in item.items() if k != DIRECTIVE})
@@ -342,9 +343,6 @@ def _special_elements(
     return live, plain
 
 
-_ABSENT = object()
-
-
 def _merge_items(live: list[Any], patched: list[Any], meta: FieldMeta, combine: bool) -> list[Any]:
     """Merge each patch item into the live item with the same key, or append it."""
     merged = list(live)
@@ -354,5 +352,6 @@ def _merge_items(live: list[Any], patched: list[Any], meta: FieldMeta, combine: 
         if at >= 0:
             merged[at] = merge_map(merged[at], item, meta.schema, combine)
         else:
-            merged.append(clean(item, combine))
+            # Combining patches keeps the item as it is, like apimachinery.
+            merged.append(item if combine else clean(item, combine))
     return merged

@@ -94,6 +94,21 @@ def _go_float(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def go_type(value: Any) -> str:
+    """The Go type name of a decoded JSON value, as Kubernetes' type errors print it."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, int):
+        return "int64"
+    return "float64" if isinstance(value, float) else "string"
+
+
 def sort_scalars(values: list[Any]) -> list[Any]:
     """Order primitives by their Go ``%v`` text, as Kubernetes sorts primitive lists."""
     return sorted(values, key=go_str)
