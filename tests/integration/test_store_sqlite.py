@@ -1,11 +1,13 @@
 """The whole store conformance suite against SqliteStore on a real file, plus
 what only a durable driver has: reopening keeps data, revision and horizon."""
 
+import asyncio
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed f
 from tinykube.store import sqlite, sqlschema
 from tinykube.store.conformance import StoreConformance, watching
 from tinykube.store.errors import Compacted
+from tinykube.store.interface import KeyValue
 from tinykube.store.registry import open_store
 from tinykube.store.sqlite import SqliteStore
 
@@ -150,3 +153,24 @@ async def test_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rela
     await store.create("/registry/pods/default/a", b"v")
     await store.close()
     assert (tmp_path / "via-url.db").exists()
+
+
+async def test_a_failing_write_does_not_fail_its_batch(tmp_path: Path) -> None:
+    """An unexpected database error rolls the group commit back and replays its
+    ops one by one: only the op at fault fails, and it takes no revision."""
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        unbindable: Any = object()
+        attempts = [
+            store.create(f"/registry/pods/default/p{i}", unbindable if i == 7 else b"v")
+            for i in range(20)
+        ]
+        outcomes = await asyncio.gather(*attempts, return_exceptions=True)
+        assert isinstance(outcomes[7], sqlite3.Error)
+        good = [o for o in outcomes if isinstance(o, KeyValue)]
+        assert sorted(kv.mod_revision for kv in good) == list(range(1, 20))
+        async with watching(store, "/registry/", 0) as watch:
+            assert [e.revision for e in await watch.take(19)] == list(range(1, 20))
+        assert await store.get("/registry/pods/default/p7") is None
+    finally:
+        await store.close()
