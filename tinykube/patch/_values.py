@@ -42,15 +42,25 @@ def kind(value: Any) -> str:
     return type(value).__name__
 
 
-def equal(a: Any, b: Any) -> bool:
-    """Deep JSON equality where booleans never equal numbers."""
+def equal(a: Any, b: Any, *, exact_numbers: bool = False) -> bool:
+    """Deep JSON equality where booleans never equal numbers.
+
+    With ``exact_numbers`` an integer never equals a float (``1`` vs ``1.0``),
+    as when Go compares the JSON text of two numbers.
+    """
     ka, kb = kind(a), kind(b)
     if ka != kb:
         return False
     if ka == "object":
-        return a.keys() == b.keys() and all(equal(v, b[k]) for k, v in a.items())
+        return a.keys() == b.keys() and all(
+            equal(v, b[k], exact_numbers=exact_numbers) for k, v in a.items()
+        )
     if ka == "array":
-        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(
+            equal(x, y, exact_numbers=exact_numbers) for x, y in zip(a, b, strict=True)
+        )
+    if exact_numbers and ka == "number" and type(a) is not type(b):
+        return False
     return bool(a == b)
 
 

@@ -307,7 +307,8 @@ def _test(doc: Any, op: dict[str, Any]) -> Any:
             actual = _get(*found)
         except OperationFailed as err:
             raise OperationFailed(f"error in test for path: '{path}': {err}") from None
-    if not equal(actual, op.get("value")):
+    # json-patch compares numbers by their JSON text, so 1 and 1.0 differ.
+    if not equal(actual, op.get("value"), exact_numbers=True):
         raise OperationFailed(f"testing value {path} failed: {ERR_TEST_FAILED}")
     return doc
 

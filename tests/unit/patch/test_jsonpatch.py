@@ -142,12 +142,6 @@ OK_CASES: list[tuple[str, Any, list[dict[str, Any]], Any]] = [
         {"a": 1},
     ),
     (
-        "test-int-equals-float",
-        {"a": 1},
-        [{"op": "test", "path": "/a", "value": 1.0}],
-        {"a": 1},
-    ),
-    (
         "test-label-with-slash",
         POD,
         [{"op": "test", "path": "/metadata/labels/a~1b", "value": "x"}],
