@@ -118,7 +118,9 @@ def list_meta(schema: SchemaNode | None, key: str) -> FieldMeta:
     retain, strategy = _strategies(node.patch_strategy)
     # A field typed as one object but patched as a list (apimachinery's
     # pointer-to-struct case) uses the object's schema for its items.
-    items = node.items() if node.type == "array" or node.items() is not None else node
+    items = node.items()
+    if items is None and node.type != "array":
+        items = node
     return FieldMeta(items, strategy, node.merge_key, retain)
 
 

@@ -184,6 +184,8 @@ APPLY_CASES: list[tuple[str, SchemaNode | None, Any, Any, Any]] = [
         {"metadata": {"finalizers": ["c", "b", "a"]}},
     ),
     (
+        # The new item takes the deleted item's place in the live order, so the
+        # server-only item stays ahead of it (what kube-apiserver answers).
         "set-element-order-with-delete-and-add",
         POD,
         pod(c("a"), c("b"), c("s", "server")),
