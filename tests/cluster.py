@@ -82,10 +82,13 @@ class ApiServer:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"apiserver exited:\n{self.logs()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=1) as r:
-                    if r.status == 200 and self.kubeconfig.exists():
-                        return
+            url = f"{self.url}/readyz"
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url, context=ctx, timeout=1) as r,
+            ):
+                if r.status == 200 and self.kubeconfig.exists():
+                    return
             time.sleep(0.05)
         raise RuntimeError(f"apiserver not ready after {timeout}s:\n{self.logs()}")
 

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cluster import ApiServer  # noqa: E402
+from cluster import ApiServer
 
 
 @pytest.fixture(scope="session")

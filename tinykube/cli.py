@@ -35,9 +35,16 @@ def _apiserver_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default="data", type=Path)
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", "--secure-port", dest="port", type=int, default=6443)
-    p.add_argument("--insecure", action="store_true", help="serve plain HTTP without authentication")
-    p.add_argument("--storage", "--etcd-servers", dest="storage", default="",
-                   help="storage URL: sqlite:///path (default) or memory://")
+    p.add_argument(
+        "--insecure", action="store_true", help="serve plain HTTP without authentication"
+    )
+    p.add_argument(
+        "--storage",
+        "--etcd-servers",
+        dest="storage",
+        default="",
+        help="storage URL: sqlite:///path (default) or memory://",
+    )
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--token-auth-file", type=Path, default=None)
@@ -78,8 +85,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     _setup_logging(args.verbosity)
     config = _config(args)
     kubeconfig = Path(args.data_dir) / "admin.kubeconfig"
-    print(f"tinykube: starting; kubeconfig: export KUBECONFIG={kubeconfig.resolve()}",
-          file=sys.stderr)
+    print(
+        f"tinykube: starting; kubeconfig: export KUBECONFIG={kubeconfig.resolve()}", file=sys.stderr
+    )
     return _run(lambda: serve(config))  # type: ignore[arg-type]
 
 

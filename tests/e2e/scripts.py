@@ -21,7 +21,7 @@ A script is a list of commands, then the files it uses::
     apiVersion: v1
     ...
 
-``!`` before a command expects failure; ``stdout``/``stderr`` take a Python
+``!`` before a command expects failure; a last argument in backquotes is literal; ``stdout``/``stderr`` take a Python
 regex (multiline) and may be negated with ``!``. ``$NS`` is the script's own
 namespace (created for it; the script's kubeconfig context defaults to it) and
 ``$WORK`` its directory.
@@ -103,7 +103,7 @@ class Runner:
                     j = i + 1
                     while j < len(cmds) and _is_assertion(cmds[j][1]):
                         j += 1
-                    self._eventually(line[len("eventually "):], cmds[i + 1 : j])
+                    self._eventually(line[len("eventually ") :], cmds[i + 1 : j])
                     i = j
                     continue
                 self._step(n, line)
@@ -130,7 +130,7 @@ class Runner:
         negate = line.startswith("! ")
         if negate:
             line = line[2:]
-        words = shlex.split(self.expand(line))
+        words = _split(self.expand(line))
         verb, args = words[0], words[1:]
         if verb in ("stdout", "stderr"):
             text = self.stdout if verb == "stdout" else self.stderr
@@ -156,7 +156,11 @@ class Runner:
 
     def _kubectl(self, n: int, args: list[str], negate: bool) -> None:
         result = run_kubectl(
-            self.server, *args, kubeconfig=self.kubeconfig, input=self.stdin, env=self.env,
+            self.server,
+            *args,
+            kubeconfig=self.kubeconfig,
+            input=self.stdin,
+            env=self.env,
             cwd=self.work,
         )
         self.stdin = None
@@ -174,7 +178,11 @@ class Runner:
         cache = self.server.data_dir / "kubectl-cache"
         self.background[name] = subprocess.Popen(
             [kubectl_binary(), f"--cache-dir={cache}", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=self.work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=self.work,
         )
         os.set_blocking(self.background[name].stdout.fileno(), False)  # type: ignore[union-attr]
 
@@ -193,7 +201,17 @@ class Runner:
         rest, err = proc.communicate()
         self.stdout, self.stderr = out + (rest or ""), err
         if until is not None and not re.search(until, self.stdout, re.MULTILINE):
-            raise ScriptError(f"line {n}: background {name} never printed {until!r}:\n{self.stdout}\n{self.stderr}")
+            raise ScriptError(
+                f"line {n}: background {name} never printed {until!r}:\n{self.stdout}\n{self.stderr}"
+            )
+
+
+def _split(line: str) -> list[str]:
+    """shlex words; a final argument in backquotes is taken literally (regexes with quotes)."""
+    if line.endswith("`") and " `" in line:
+        head, _, rest = line.partition(" `")
+        return [*shlex.split(head), rest[:-1]]
+    return shlex.split(line)
 
 
 def _is_assertion(line: str) -> bool:

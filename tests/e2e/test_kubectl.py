@@ -30,7 +30,11 @@ def test_script(path: Path, apiserver: ApiServer, tmp_path: Path) -> None:
     created = run_kubectl(apiserver, "create", "-f", "-", input=manifest, kubeconfig=kubeconfig)
     assert created.returncode == 0, created.stderr
     switched = run_kubectl(
-        apiserver, "config", "set-context", "--current", f"--namespace={namespace}",
+        apiserver,
+        "config",
+        "set-context",
+        "--current",
+        f"--namespace={namespace}",
         kubeconfig=kubeconfig,
     )
     assert switched.returncode == 0, switched.stderr

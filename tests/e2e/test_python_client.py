@@ -71,15 +71,21 @@ def test_crud_and_errors(apiserver: ApiServer) -> None:
     assert exc.value.status == 404
 
 
-def _collect(api: client.ApiClient, rv: str, seen: list[tuple[str, str, str]],
-             stop: threading.Event) -> None:
+def _collect(
+    api: client.ApiClient, rv: str, seen: list[tuple[str, str, str]], stop: threading.Event
+) -> None:
     """A list+watch consumer that resumes from its last resourceVersion, as informers do."""
     core = client.CoreV1Api(api)
     while not stop.is_set():
         w = watch.Watch()
         try:
-            for ev in w.stream(core.list_namespaced_config_map, "informer",
-                               resource_version=rv, timeout_seconds=2, _request_timeout=5):
+            for ev in w.stream(
+                core.list_namespaced_config_map,
+                "informer",
+                resource_version=rv,
+                timeout_seconds=2,
+                _request_timeout=5,
+            ):
                 obj = ev["object"]
                 rv = obj.metadata.resource_version
                 seen.append((ev["type"], obj.metadata.name, rv))

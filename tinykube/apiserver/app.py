@@ -29,10 +29,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 KUBE_VERSION = "v1.34.2"
 NOT_FOUND = "the server could not find the requested resource"
-VERB_OF_METHOD = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
-                  "DELETE": "delete"}
-Verb = Callable[[web.Request, ServerContext, Resource, RequestInfo],
-                Awaitable[web.StreamResponse]]
+VERB_OF_METHOD = {
+    "GET": "get",
+    "POST": "create",
+    "PUT": "update",
+    "PATCH": "patch",
+    "DELETE": "delete",
+}
+Verb = Callable[[web.Request, ServerContext, Resource, RequestInfo], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
@@ -89,7 +93,9 @@ async def health(request: web.Request) -> web.Response:
     if not ctx.cache.ready.is_set():
         return web.Response(text="[-]watch-cache not ready\nhealthz check failed", status=500)
     if request.query.get("verbose") is not None:
-        return web.Response(text="[+]ping ok\n[+]etcd ok\n[+]watch-cache ok\nhealthz check passed\n")
+        return web.Response(
+            text="[+]ping ok\n[+]etcd ok\n[+]watch-cache ok\nhealthz check passed\n"
+        )
     return web.Response(text="ok")
 
 
@@ -135,7 +141,8 @@ async def api_group(request: web.Request) -> web.Response:
 async def group_version(request: web.Request) -> web.Response:
     g, v = request.match_info["group"], request.match_info["version"]
     if discovery.api_group(g) is None or v not in [
-        e["version"] for e in discovery.api_group(g)["versions"]  # type: ignore[index]
+        e["version"]
+        for e in discovery.api_group(g)["versions"]  # type: ignore[index]
     ]:
         raise errors.NotFound(NOT_FOUND)
     return web.Response(body=discovery.resource_list(g, v), content_type="application/json")
@@ -153,16 +160,18 @@ async def openapi_v3_doc(request: web.Request) -> web.Response:
     headers = {"Cache-Control": "no-cache, private"}
     if request.query.get("hash") == openapi.v3_hash(path):
         headers = {"Cache-Control": "public, immutable", "Expires": "Thu, 25 Nov 2027 00:00:00 GMT"}
-    return web.Response(body=_cached_json(("v3", path), doc), headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        body=_cached_json(("v3", path), doc), headers=headers, content_type="application/json"
+    )
 
 
 async def openapi_v2(request: web.Request) -> web.Response:
     accept = request.headers.get("Accept", "")
     if "protobuf" in accept and "application/json" not in accept:
         raise errors.NotAcceptable("only application/json is served for /openapi/v2")
-    return web.Response(body=_cached_json(("v2", ""), openapi.v2_document()),
-                        content_type="application/json")
+    return web.Response(
+        body=_cached_json(("v2", ""), openapi.v2_document()), content_type="application/json"
+    )
 
 
 _JSON_CACHE: dict[tuple[str, str], bytes] = {}
@@ -239,10 +248,16 @@ def route(request: web.Request, res: Resource, info: RequestInfo) -> Verb:
 
 def _not_allowed(method: str, res: Resource, info: RequestInfo) -> errors.APIError:
     action = VERB_OF_METHOD.get(method, method.lower())
-    return errors.MethodNotAllowed(
-        f'the server does not allow this method on the requested resource',
-        kind=res.plural, group=res.group, name=info.name,
-    ) if action else errors.MethodNotAllowed(NOT_FOUND)
+    return (
+        errors.MethodNotAllowed(
+            "the server does not allow this method on the requested resource",
+            kind=res.plural,
+            group=res.group,
+            name=info.name,
+        )
+        if action
+        else errors.MethodNotAllowed(NOT_FOUND)
+    )
 
 
 async def resources(request: web.Request) -> web.StreamResponse:

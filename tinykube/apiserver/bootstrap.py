@@ -10,6 +10,7 @@ validation and watch events apply unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,10 +52,8 @@ async def ensure(ctx: ServerContext, res: Any, namespace: str, obj: dict[str, An
         return
     obj.setdefault("apiVersion", res.api_version)
     obj.setdefault("kind", res.kind)
-    try:
+    with contextlib.suppress(errors.AlreadyExists):
         await ctx.registry.create(res, namespace, obj, _opts())
-    except errors.AlreadyExists:
-        pass
 
 
 async def ensure_system_state(ctx: ServerContext, first_ip: str) -> None:
@@ -72,8 +71,9 @@ async def ensure_system_state(ctx: ServerContext, first_ip: str) -> None:
             "spec": {
                 "type": "ClusterIP",
                 "clusterIP": first_ip,
-                "ports": [{"name": "https", "port": 443, "protocol": "TCP",
-                           "targetPort": ctx.config.port}],
+                "ports": [
+                    {"name": "https", "port": 443, "protocol": "TCP", "targetPort": ctx.config.port}
+                ],
                 "sessionAffinity": "None",
             },
         },
@@ -91,10 +91,16 @@ async def reconcile_endpoints(ctx: ServerContext) -> None:
     """The ``kubernetes`` Endpoints and EndpointSlice name this server's address."""
     address, port = _advertised(ctx), ctx.config.port
     endpoints = {
-        "metadata": {"name": "kubernetes", "labels": {
-            "endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": address}],
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+        "subsets": [
+            {
+                "addresses": [{"ip": address}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            }
+        ],
     }
     slice_ = {
         "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
@@ -189,9 +195,8 @@ async def expire_events(ctx: ServerContext, ttl_seconds: int, interval: float = 
             when = _parse(_event_time(ev))
             if when is not None and when < cutoff:
                 meta = ev["metadata"]
-                try:
-                    await ctx.registry.delete(EVENTS, meta.get("namespace", ""), meta["name"],
-                                              DeleteOptions())
-                except errors.APIError:
-                    pass
+                with contextlib.suppress(errors.APIError):
+                    await ctx.registry.delete(
+                        EVENTS, meta.get("namespace", ""), meta["name"], DeleteOptions()
+                    )
         await asyncio.sleep(interval)

@@ -24,12 +24,13 @@ AGGREGATED_BETA = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupD
 def wants_aggregated(accept: str) -> str:
     """The discovery version (``v2``/``v2beta1``) the client accepts, or ``""``."""
     for clause in accept.split(","):
-        params = dict(
-            p.strip().partition("=")[::2] for p in clause.split(";")[1:] if "=" in p
-        )
-        if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList":
-            if params.get("v") in ("v2", "v2beta1"):
-                return params["v"]
+        params = dict(p.strip().partition("=")[::2] for p in clause.split(";")[1:] if "=" in p)
+        if (
+            params.get("g") == "apidiscovery.k8s.io"
+            and params.get("as") == "APIGroupDiscoveryList"
+            and params.get("v") in ("v2", "v2beta1")
+        ):
+            return params["v"]
     return ""
 
 
@@ -81,7 +82,9 @@ def api_versions(server_address: str) -> dict[str, Any]:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
     }
 
 
@@ -113,7 +116,9 @@ def api_group_list() -> bytes:
     body = {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [{k: v for k, v in g.items() if k not in ("kind", "apiVersion")} for g in groups if g],
+        "groups": [
+            {k: v for k, v in g.items() if k not in ("kind", "apiVersion")} for g in groups if g
+        ],
     }
     return orjson.dumps(body)
 

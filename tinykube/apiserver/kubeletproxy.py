@@ -29,7 +29,7 @@ def _container(pod: dict[str, Any], request: web.Request) -> str:
     if name:
         if name not in names + inits:
             raise errors.BadRequest(
-                f'container {name} is not valid for pod {pod["metadata"]["name"]}'
+                f"container {name} is not valid for pod {pod['metadata']['name']}"
             )
         return name
     if len(names) == 1:
@@ -54,7 +54,9 @@ def _kubelet_url(node: dict[str, Any]) -> str:
     return f"https://{address}:{port}"
 
 
-async def pod_log(request: web.Request, ctx: ServerContext, pod: dict[str, Any]) -> web.StreamResponse:
+async def pod_log(
+    request: web.Request, ctx: ServerContext, pod: dict[str, Any]
+) -> web.StreamResponse:
     container = _container(pod, request)
     node_name = (pod.get("spec") or {}).get("nodeName")
     meta = pod["metadata"]
@@ -83,9 +85,10 @@ async def stream_from_kubelet(
         ssl_ctx.load_cert_chain(ctx.pki.admin_cert_path, ctx.pki.admin_key_path)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-            url, params=params, ssl=ssl_ctx
-        ) as upstream:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, params=params, ssl=ssl_ctx) as upstream,
+        ):
             resp = web.StreamResponse(status=upstream.status)
             resp.content_type = upstream.headers.get("Content-Type", "text/plain").split(";")[0]
             await resp.prepare(request)

@@ -61,8 +61,6 @@ def parse_resource_path(path: str) -> RequestInfo | None:
         info.name = rest[1]
     if len(rest) > 2:
         info.subresource = rest[2]
-    if len(rest) > 3:
-        # Only proxy subresources take a further path.
-        if info.subresource != "proxy":
-            return None
+    if len(rest) > 3 and info.subresource != "proxy":
+        return None  # only proxy subresources take a further path
     return info

@@ -59,9 +59,12 @@ def _setup_tls(ctx: ServerContext) -> Any:
 
     cfg = ctx.config
     hosts = [socket.gethostname()]
-    addrs = [a for a in (cfg.advertise_address, cfg.bind_address) if a and a not in ("0.0.0.0", "::")]
-    pki = ensure_pki(cfg.data_dir, hosts=hosts, ips=addrs,
-                     service_cidr=cfg.service_cluster_ip_range)
+    addrs = [
+        a for a in (cfg.advertise_address, cfg.bind_address) if a and a not in ("0.0.0.0", "::")
+    ]
+    pki = ensure_pki(
+        cfg.data_dir, hosts=hosts, ips=addrs, service_cidr=cfg.service_cluster_ip_range
+    )
     ctx.pki = pki
     ctx.authenticator = Authenticator(pki, cfg.token_auth_file)
     write_admin_kubeconfig(cfg.data_dir, cfg.url, pki)
@@ -83,7 +86,9 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
             _mark_allocations(cache, ips, ports)
             ctx = ServerContext(config, Registry(store, cache, Hooks(cache, ips, ports)), cache)
             ssl_ctx = _setup_tls(ctx) if config.secure else None
-            await bootstrap.ensure_system_state(ctx, first_service_ip(config.service_cluster_ip_range))
+            await bootstrap.ensure_system_state(
+                ctx, first_service_ip(config.service_cluster_ip_range)
+            )
             if ctx.pki is not None:
                 publisher = bootstrap.RootCAPublisher(ctx, ctx.pki.ca_pem.decode())
                 tg.create_task(publisher.run(), name="root-ca-publisher")
@@ -91,11 +96,20 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
             tg.create_task(run_compactor(store, config.compaction_interval))
             runner = web.AppRunner(build_app(ctx), access_log=None, handler_cancellation=True)
             await runner.setup()
-            site = web.TCPSite(runner, config.bind_address, config.port, ssl_context=ssl_ctx,
-                               reuse_address=True, backlog=1024)
+            site = web.TCPSite(
+                runner,
+                config.bind_address,
+                config.port,
+                ssl_context=ssl_ctx,
+                reuse_address=True,
+                backlog=1024,
+            )
             await site.start()
-            log.info("component=apiserver listening url=%s storage=%s", config.url,
-                     config.storage.split("://")[0])
+            log.info(
+                "component=apiserver listening url=%s storage=%s",
+                config.url,
+                config.storage.split("://")[0],
+            )
             if ready is not None:
                 ready.set()
     finally:

@@ -171,7 +171,7 @@ class WatchCache:
         self._waiters = keep
 
     # ---- reading --------------------------------------------------------
-    async def wait_until(self, revision: int, timeout: float = 5.0) -> None:
+    async def wait_until(self, revision: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Block until the cache has applied ``revision``; TimeoutError otherwise."""
         await asyncio.wait_for(self.ready.wait(), timeout)
         if self.revision >= revision:

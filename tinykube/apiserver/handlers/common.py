@@ -22,8 +22,14 @@ from tinykube.api.resources import Resource
 MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
-JSON_TYPES = ("application/json", "", "*/*", "application/merge-patch+json",
-              "application/strategic-merge-patch+json", "application/json-patch+json")
+JSON_TYPES = (
+    "application/json",
+    "",
+    "*/*",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+)
 TABLE_GROUP = "meta.k8s.io"
 
 try:
@@ -231,8 +237,6 @@ def render_object(res: Resource, obj: dict[str, Any], out: Output) -> dict[str, 
 
 def warning_headers(warnings: list[str]) -> list[tuple[str, str]]:
     """RFC 7234 ``Warning: 299 - "text"`` headers, one per warning."""
-    out = []
-    for text in warnings:
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        out.append(("Warning", f'299 - "{escaped}"'))
-    return out
+    from tinykube.api.fields import go_quote
+
+    return [("Warning", f"299 - {go_quote(text)}") for text in warnings]

@@ -34,8 +34,17 @@ UNSUPPORTED_PATCH = (
 )
 # Kinds that a PUT may create, as upstream's AllowCreateOnUpdate says.
 CREATE_ON_UPDATE = frozenset(
-    {"endpoints", "events", "leases", "limitranges", "roles", "rolebindings", "clusterroles",
-     "clusterrolebindings", "endpointslices"}
+    {
+        "endpoints",
+        "events",
+        "leases",
+        "limitranges",
+        "roles",
+        "rolebindings",
+        "clusterroles",
+        "clusterrolebindings",
+        "endpointslices",
+    }
 )
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
@@ -75,7 +84,7 @@ def check_identity(res: Resource, obj: dict[str, Any], namespace: str, sub_kind:
     kind = sub_kind or res.kind
     if obj.get("kind") and obj["kind"] != kind:
         raise errors.BadRequest(
-            f'the kind of the object ({obj["kind"]}) does not match the expected kind ({kind})'
+            f"the kind of the object ({obj['kind']}) does not match the expected kind ({kind})"
         )
     api_version = obj.get("apiVersion")
     if api_version and api_version != res.api_version and not sub_kind:
@@ -91,16 +100,19 @@ def check_identity(res: Resource, obj: dict[str, Any], namespace: str, sub_kind:
         meta = obj["metadata"] = {}
     elif not isinstance(meta, dict):
         raise errors.BadRequest("metadata must be an object")
-    if res.namespaced:
-        if meta.get("namespace") and namespace and meta["namespace"] != namespace:
-            raise errors.BadRequest(
-                "the namespace of the provided object does not match the namespace sent on "
-                "the request"
-            )
+    ns_in_body = meta.get("namespace")
+    if res.namespaced and ns_in_body and namespace and ns_in_body != namespace:
+        raise errors.BadRequest(
+            "the namespace of the provided object does not match the namespace sent on "
+            "the request"
+        )
 
 
 def validate_fields(
-    request: web.Request, res: Resource, obj: dict[str, Any], body: bytes | None,
+    request: web.Request,
+    res: Resource,
+    obj: dict[str, Any],
+    body: bytes | None,
     opts: WriteOptions,
 ) -> None:
     """Unknown and duplicate fields: dropped, warned about or rejected (fieldValidation)."""
@@ -110,23 +122,23 @@ def validate_fields(
             f"fieldValidation must be one of Ignore, Warn, or Strict, got {mode}"
         )
     node = api_schema.for_kind(res.group, res.version, res.kind)
-    problems: list[str] = []
+    duplicates: list[str] = []
     if body is not None and mode != "Ignore" and "fieldValidation" in request.query:
-        problems += [f'duplicate field "{p}"' for p in fields.find_duplicates(body)]
-    if node is not None:
-        problems += [f'unknown field "{p}"' for p in fields.prune_unknown(obj, node)]
+        duplicates = fields.find_duplicates(body)
+    unknown = fields.prune_unknown(obj, node) if node is not None else []
+    problems = fields.problems(unknown, duplicates)
     if not problems or mode == "Ignore":
         return
     if mode == "Strict":
-        raise errors.BadRequest(
-            f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
-            f"strict decoding error: {', '.join(problems)}"
-        )
-    opts.warnings.extend(problems)
+        raise errors.BadRequest(fields.strict_error_message(res.kind, res.version, problems))
+    opts.warnings.extend(fields.warning_text(p) for p in problems)
 
 
 def respond(
-    request: web.Request, res: Resource, obj: dict[str, Any], status: int,
+    request: web.Request,
+    res: Resource,
+    obj: dict[str, Any],
+    status: int,
     opts: WriteOptions | None = None,
 ) -> web.Response:
     out = common.negotiate(request)
@@ -140,12 +152,16 @@ def respond(
 # ---- verbs ----------------------------------------------------------------
 
 
-async def get(request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo) -> web.Response:
+async def get(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.Response:
     obj = await ctx.registry.get(res, info.namespace, info.name)
     return respond(request, res, obj, 200)
 
 
-async def list_(request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo) -> web.Response:
+async def list_(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.Response:
     out = common.negotiate(request)
     rv = request.query.get("resourceVersion", "")
     rv_match = request.query.get("resourceVersionMatch", "")
@@ -184,7 +200,9 @@ async def list_(request: web.Request, ctx: ServerContext, res: Resource, info: R
     return common.json_response(body)
 
 
-async def create(request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo) -> web.Response:
+async def create(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.Response:
     body = await common.read_body(request)
     obj = common.decode_object(body, common.media_type(request))
     check_identity(res, obj, info.namespace)
@@ -194,7 +212,9 @@ async def create(request: web.Request, ctx: ServerContext, res: Resource, info: 
     return respond(request, res, created, 201, opts)
 
 
-async def update(request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo) -> web.Response:
+async def update(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.Response:
     body = await common.read_body(request)
     obj = common.decode_object(body, common.media_type(request))
     check_identity(res, obj, info.namespace)
@@ -236,7 +256,9 @@ def apply_patch(
     return new
 
 
-async def patch(request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo) -> web.Response:
+async def patch(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.Response:
     content_type = common.media_type(request)
     if content_type not in PATCH_TYPES:
         raise errors.UnsupportedMediaType(UNSUPPORTED_PATCH)
@@ -257,7 +279,11 @@ async def patch(request: web.Request, ctx: ServerContext, res: Resource, info: R
 
 
 async def _server_side_apply(
-    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo, config: Any,
+    request: web.Request,
+    ctx: ServerContext,
+    res: Resource,
+    info: RequestInfo,
+    config: Any,
     opts: WriteOptions,
 ) -> web.Response:
     if not request.query.get("fieldManager"):
@@ -271,8 +297,7 @@ async def _server_side_apply(
     cfg_name = (config.get("metadata") or {}).get("name")
     if cfg_name and cfg_name != info.name:
         raise errors.BadRequest(
-            f"the name of the object ({cfg_name}) does not match the name on the URL "
-            f"({info.name})"
+            f"the name of the object ({cfg_name}) does not match the name on the URL ({info.name})"
         )
     config["metadata"]["name"] = info.name
     validate_fields(request, res, config, None, opts)
@@ -282,8 +307,13 @@ async def _server_side_apply(
 
     def merge(live: dict[str, Any] | None) -> dict[str, Any]:
         return server_side_apply(
-            live, config, manager=opts.field_manager, force=force,
-            api_version=res.api_version, time=_now(), schema=node,
+            live,
+            config,
+            manager=opts.field_manager,
+            force=force,
+            api_version=res.api_version,
+            time=_now(),
+            schema=node,
         )
 
     async def create_missing() -> dict[str, Any]:
@@ -292,7 +322,12 @@ async def _server_side_apply(
         return await ctx.registry.create(res, info.namespace, new, opts)
 
     result, created = await ctx.registry.update(
-        res, info.namespace, info.name, merge, opts, create_missing=create_missing,
+        res,
+        info.namespace,
+        info.name,
+        merge,
+        opts,
+        create_missing=create_missing,
         precondition_rv=lambda _new: (config.get("metadata") or {}).get("resourceVersion", ""),
     )
     return respond(request, res, result, 201 if created else 200, opts)
@@ -337,17 +372,24 @@ def success_status(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": meta.get("name", ""), "group": res.group, "kind": res.plural,
-                    "uid": meta.get("uid", "")},
+        "details": {
+            "name": meta.get("name", ""),
+            "group": res.group,
+            "kind": res.plural,
+            "uid": meta.get("uid", ""),
+        },
     }
 
 
 # Upstream registries that answer a finished DELETE with the object itself.
-RETURNS_DELETED = frozenset({"pods", "services", "namespaces", "nodes", "persistentvolumes",
-                             "persistentvolumeclaims"})
+RETURNS_DELETED = frozenset(
+    {"pods", "services", "namespaces", "nodes", "persistentvolumes", "persistentvolumeclaims"}
+)
 
 
-async def delete(request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo) -> web.Response:
+async def delete(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.Response:
     opts = await delete_options(request)
     obj, gone = await ctx.registry.delete(res, info.namespace, info.name, opts)
     if gone and res.plural not in RETURNS_DELETED:

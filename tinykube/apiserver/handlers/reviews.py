@@ -45,8 +45,11 @@ async def review(
     out["kind"] = res.kind
     out["apiVersion"] = res.api_version
     out.setdefault("metadata", {}).setdefault("creationTimestamp", None)
-    if res.plural in ("selfsubjectaccessreviews", "subjectaccessreviews",
-                      "localsubjectaccessreviews"):
+    if res.plural in (
+        "selfsubjectaccessreviews",
+        "subjectaccessreviews",
+        "localsubjectaccessreviews",
+    ):
         out["status"] = {"allowed": True, "reason": ALLOW_ALL_REASON}
     elif res.plural == "selfsubjectrulesreviews":
         out["status"] = {

@@ -47,9 +47,7 @@ def scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     if res.plural == "replicationcontrollers":
         selector = ",".join(f"{k}={v}" for k, v in sorted((sel or {}).items()))
     else:
-        selector = selectors.to_string(sel) if sel else ""
-        if selector == "<none>":
-            selector = ""
+        selector = str(selectors.label_selector_as_selector(sel)) if sel else ""
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -91,9 +89,10 @@ async def scale(
         replicas = (new_scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid_object(
-                "Scale", "autoscaling", info.name,
-                [errors.invalid("spec.replicas", replicas,
-                                "must be greater than or equal to 0")],
+                "Scale",
+                "autoscaling",
+                info.name,
+                [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
             )
         old.setdefault("spec", {})["replicas"] = replicas
         return old
@@ -125,11 +124,18 @@ async def binding(
     def mutate(pod: dict[str, Any]) -> dict[str, Any]:
         meta = pod["metadata"]
         if meta.get("deletionTimestamp"):
-            raise errors.conflict("pods/binding", "", name, f"pod {name} is being deleted, cannot be assigned to a host")
+            raise errors.conflict(
+                "pods/binding",
+                "",
+                name,
+                f"pod {name} is being deleted, cannot be assigned to a host",
+            )
         current = (pod.get("spec") or {}).get("nodeName")
         if current:
             raise errors.conflict(
-                "pods/binding", "", name,
+                "pods/binding",
+                "",
+                name,
                 f'pod {name} is already assigned to node "{current}"',
             )
         pod["spec"]["nodeName"] = node
@@ -151,8 +157,7 @@ def _set_condition(pod: dict[str, Any], kind: str, status: str) -> None:
             cond.pop("reason", None)
             cond.pop("message", None)
             return
-    conds.append({"type": kind, "status": status, "lastProbeTime": None,
-                  "lastTransitionTime": now})
+    conds.append({"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now})
 
 
 # ---- pods/eviction -------------------------------------------------------
@@ -191,17 +196,20 @@ async def _charge_disruption_budget(ctx: ServerContext, pod: dict[str, Any]) -> 
         if sel is None or not selectors.from_label_selector(sel).matches(labels):
             continue
         status = pdb.get("status") or {}
-        if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1) or int(
-            status.get("disruptionsAllowed", 0)
-        ) <= 0:
+        if (
+            status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1)
+            or int(status.get("disruptionsAllowed", 0)) <= 0
+        ):
             raise errors.TooManyRequests(
                 "Cannot evict pod as it would violate the pod's disruption budget.",
-                causes=[errors.Cause(
-                    "DisruptionBudget",
-                    f"The disruption budget {pdb['metadata']['name']} needs "
-                    f"{status.get('desiredHealthy', 0)} healthy pods and has "
-                    f"{status.get('currentHealthy', 0)} currently",
-                )],
+                causes=[
+                    errors.Cause(
+                        "DisruptionBudget",
+                        f"The disruption budget {pdb['metadata']['name']} needs "
+                        f"{status.get('desiredHealthy', 0)} healthy pods and has "
+                        f"{status.get('currentHealthy', 0)} currently",
+                    )
+                ],
                 retry_after=None,
             )
 
@@ -211,7 +219,10 @@ async def _charge_disruption_budget(ctx: ServerContext, pod: dict[str, Any]) -> 
             return obj
 
         await ctx.registry.update(
-            PDBS, ns, pdb["metadata"]["name"], take,
+            PDBS,
+            ns,
+            pdb["metadata"]["name"],
+            take,
             WriteOptions(field_manager="kube-apiserver", subresource="status"),
         )
 
@@ -230,9 +241,16 @@ async def token(
     seconds = int(spec.get("expirationSeconds") or 3600)
     if seconds < TOKEN_MIN_SECONDS:
         raise errors.invalid_object(
-            "TokenRequest", "authentication.k8s.io", info.name,
-            [errors.invalid("spec.expirationSeconds", seconds,
-                            "may not specify a duration less than 10 minutes")],
+            "TokenRequest",
+            "authentication.k8s.io",
+            info.name,
+            [
+                errors.invalid(
+                    "spec.expirationSeconds",
+                    seconds,
+                    "may not specify a duration less than 10 minutes",
+                )
+            ],
         )
     bound = spec.get("boundObjectRef")
     token_str, expires = tokens.issue_service_account_token(
@@ -247,11 +265,16 @@ async def token(
     out = copy.deepcopy(body)
     out.update(kind="TokenRequest", apiVersion="authentication.k8s.io/v1")
     meta = out.setdefault("metadata", {})
-    meta.update(name=info.name, namespace=info.namespace,
-                creationTimestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    meta.update(
+        name=info.name,
+        namespace=info.namespace,
+        creationTimestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
     out_spec = out.setdefault("spec", {})
     out_spec["expirationSeconds"] = seconds
-    out_spec.setdefault("audiences", spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"])
+    out_spec.setdefault(
+        "audiences", spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"]
+    )
     out_spec.setdefault("boundObjectRef", None)
     out["status"] = {"token": token_str, "expirationTimestamp": expires}
     return common.json_response(out, 201)
