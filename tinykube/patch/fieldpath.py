@@ -35,6 +35,17 @@ from typing import Any
 from tinykube.api.errors import render_value
 from tinykube.api.schema import SchemaNode
 
+__all__ = [
+    "FieldSet",
+    "Path",
+    "SchemaError",
+    "ensure_named_fields",
+    "fields_of",
+    "from_fields_v1",
+    "path_string",
+    "to_fields_v1",
+]
+
 Path = tuple[str, ...]
 
 SELF = "."  # the FieldsV1 key that marks a node as a member of the set itself

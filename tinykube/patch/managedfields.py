@@ -38,7 +38,7 @@ import copy
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tinykube.api.schema import SchemaNode
@@ -54,6 +54,19 @@ from tinykube.patch.fieldpath import (
     list_semantics,
     to_fields_v1,
 )
+
+__all__ = [
+    "STRIPPED_FIELDS",
+    "Comparison",
+    "ManagedEntry",
+    "Managers",
+    "compare",
+    "decode_managed_fields",
+    "encode_managed_fields",
+    "manager_from_user_agent",
+    "store_managed_fields",
+    "update_managed_fields",
+]
 
 APPLY = "Apply"
 UPDATE = "Update"
@@ -156,7 +169,7 @@ def decode_managed_fields(entries: Iterable[Mapping[str, Any]] | None) -> Manage
             api_version=str(raw["apiVersion"]),
             fields=from_fields_v1(raw.get("fieldsV1") or {}),
             subresource=str(raw.get("subresource") or ""),
-            time=raw.get("time"),
+            time=_rfc3339(raw.get("time")),
         )
         managers[entry.identity] = entry
     return managers
@@ -184,6 +197,19 @@ def _encode_entry(entry: ManagedEntry) -> dict[str, Any]:
     if entry.subresource:
         out["subresource"] = entry.subresource
     return out
+
+
+def _rfc3339(time: Any) -> str | None:
+    """Times as metav1.Time serializes them (``2026-07-23T07:07:48Z``); clients may send ``+00:00``."""
+    if not isinstance(time, str) or not time:
+        return None
+    try:
+        parsed = datetime.fromisoformat(time.replace("Z", "+00:00"))
+    except ValueError:
+        return time
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _seconds(time: str | None) -> int:

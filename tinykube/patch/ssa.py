@@ -65,6 +65,8 @@ from tinykube.patch.managedfields import (
     without_managed_fields,
 )
 
+__all__ = ["conflict_error", "merge", "remove_items", "server_side_apply"]
+
 CONFLICT_CAUSE = "FieldManagerConflict"
 
 _MISSING: Any = object()

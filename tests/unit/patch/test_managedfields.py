@@ -453,3 +453,27 @@ def test_compare(
         modified,
         removed,
     )
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        pytest.param(
+            "2026-07-23T07:00:00+00:00", "2026-07-23T07:00:00Z", id="python-client-offset"
+        ),
+        pytest.param("2026-07-23T09:00:00+02:00", "2026-07-23T07:00:00Z", id="other-zone"),
+        pytest.param("2026-07-23T07:00:00Z", "2026-07-23T07:00:00Z", id="already-rfc3339"),
+    ],
+)
+def test_entry_times_are_stored_as_rfc3339_utc(sent: str, stored: str) -> None:
+    raw = [
+        {
+            "manager": "m",
+            "operation": "Update",
+            "apiVersion": "v1",
+            "time": sent,
+            "fieldsType": "FieldsV1",
+        }
+    ]
+    [entry] = decode_managed_fields(raw).values()
+    assert entry.time == stored
