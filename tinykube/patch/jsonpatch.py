@@ -65,16 +65,19 @@ def apply(doc: Any, ops: Any) -> Any:
 
 
 def _decode(ops: Any) -> list[dict[str, Any]]:
+    """Check the body's shape as Go's decoder does: null decodes to nothing."""
+    if ops is None:
+        return []
     if not isinstance(ops, list):
         raise BadRequest(
             f"json: cannot unmarshal {_json_kind(ops)} into Go value of type jsonpatch.Patch"
         )
     for op in ops:
-        if not isinstance(op, dict):
+        if op is not None and not isinstance(op, dict):
             raise BadRequest(
                 f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation"
             )
-    return ops
+    return [op or {} for op in ops]
 
 
 def _json_kind(value: Any) -> str:

@@ -213,6 +213,7 @@ FAILING: list[tuple[str, Any, list[dict[str, Any]], str]] = [
     ("missing-from", {}, [{"op": "copy", "path": "/a"}], "missing from field"),
     ("unknown-op", {}, [{"op": "frobnicate", "path": "/a"}], "Unexpected kind: frobnicate"),
     ("missing-op", {}, [{"path": "/a"}], "Unexpected kind: unknown"),
+    ("null-op", {}, [None], "Unexpected kind: unknown"),
     (
         "pointer-without-slash",
         {"a": 1},
@@ -251,8 +252,8 @@ def test_input_is_not_mutated() -> None:
 
 @pytest.mark.parametrize(
     "ops",
-    [{"op": "add"}, "x", None, [1], [["op"]]],
-    ids=["object", "string", "null", "number-op", "list-op"],
+    [{"op": "add"}, "x", [1], [["op"]]],
+    ids=["object", "string", "number-op", "list-op"],
 )
 def test_undecodable_patch_is_400(ops: Any) -> None:
     with pytest.raises(BadRequest) as info:
@@ -268,3 +269,7 @@ def test_too_many_operations_is_413() -> None:
     assert (
         info.value.message == "The allowed maximum operations in a JSON patch is 10000, got 10001"
     )
+
+
+def test_null_body_is_no_patch() -> None:
+    assert jsonpatch.apply({"a": 1}, None) == {"a": 1}
