@@ -1,0 +1,210 @@
+"""Admission plugins: what they add to new Pods, and what they refuse."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tinykube.api import defaults, errors
+from tinykube.api.resources import by_kind
+from tinykube.apiserver.admission import admit
+
+PODS = by_kind("", "v1", "Pod")
+SERVICES = by_kind("", "v1", "Service")
+MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def no_classes(name: str) -> dict[str, Any] | None:
+    return None
+
+
+def admitted(spec: dict[str, Any], lookup=no_classes, **meta: Any) -> dict[str, Any]:
+    assert PODS is not None
+    pod = {"metadata": {"name": "web", "namespace": "default", **meta}, "spec": spec}
+    defaults.apply_defaults(PODS, pod)
+    assert admit(PODS, pod, None, lookup_priority_class=lookup) == []
+    return pod
+
+
+def basic_spec(**extra: Any) -> dict[str, Any]:
+    return {
+        "containers": [{"name": "app", "image": "nginx"}],
+        "initContainers": [{"name": "init", "image": "busybox"}],
+        **extra,
+    }
+
+
+def test_service_account_defaults() -> None:
+    spec = admitted(basic_spec())["spec"]
+    assert spec["serviceAccountName"] == "default"
+    assert spec["serviceAccount"] == "default"
+
+
+def test_token_volume_is_projected_and_mounted_everywhere() -> None:
+    spec = admitted(basic_spec())["spec"]
+    (volume,) = spec["volumes"]
+    assert re.fullmatch(r"kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}", volume["name"])
+    assert volume["projected"] == {
+        "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {
+                "configMap": {
+                    "name": "kube-root-ca.crt",
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                }
+            },
+            {
+                "downwardAPI": {
+                    "items": [
+                        {
+                            "path": "namespace",
+                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                        }
+                    ]
+                }
+            },
+        ],
+        "defaultMode": 420,
+    }
+    mount = {"name": volume["name"], "readOnly": True, "mountPath": MOUNT_PATH}
+    assert spec["containers"][0]["volumeMounts"] == [mount]
+    assert spec["initContainers"][0]["volumeMounts"] == [mount]
+
+
+def test_automount_false_skips_the_volume() -> None:
+    spec = admitted(basic_spec(automountServiceAccountToken=False))["spec"]
+    assert "volumes" not in spec
+    assert spec["serviceAccountName"] == "default"
+
+
+def test_existing_service_account_is_kept() -> None:
+    assert admitted(basic_spec(serviceAccountName="builder"))["spec"]["serviceAccount"] == "builder"
+
+
+def test_default_tolerations() -> None:
+    assert admitted(basic_spec())["spec"]["tolerations"] == [
+        {
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+        {
+            "key": "node.kubernetes.io/unreachable",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+    ]
+
+
+def test_existing_toleration_is_respected() -> None:
+    own = {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 60,
+    }
+    tolerations = admitted(basic_spec(tolerations=[own]))["spec"]["tolerations"]
+    assert [t["key"] for t in tolerations] == [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ]
+    assert tolerations[0]["tolerationSeconds"] == 60
+
+
+def test_priority_without_class() -> None:
+    spec = admitted(basic_spec())["spec"]
+    assert (spec["priority"], spec["preemptionPolicy"]) == (0, "PreemptLowerPriority")
+
+
+def test_priority_from_class() -> None:
+    def lookup(name: str) -> dict[str, Any] | None:
+        return {"value": 1000, "preemptionPolicy": "Never"} if name == "high" else None
+
+    spec = admitted(basic_spec(priorityClassName="high"), lookup)["spec"]
+    assert (spec["priority"], spec["preemptionPolicy"]) == (1000, "Never")
+
+
+def test_system_class_known_without_object() -> None:
+    spec = admitted(basic_spec(priorityClassName="system-node-critical"))["spec"]
+    assert spec["priority"] == 2000001000
+
+
+def test_unknown_priority_class_is_forbidden() -> None:
+    with pytest.raises(errors.Forbidden) as info:
+        admitted(basic_spec(priorityClassName="nope"))
+    assert (
+        info.value.message == 'pods "web" is forbidden: no PriorityClass with name nope was found'
+    )
+    assert info.value.code == 403
+
+
+def test_mismatched_priority_is_forbidden() -> None:
+    with pytest.raises(errors.Forbidden) as info:
+        admitted(basic_spec(priority=5))
+    assert (
+        "the integer value of priority (5) must not be provided in pod spec" in info.value.message
+    )
+
+
+def test_pod_update_is_not_mutated() -> None:
+    assert PODS is not None
+    old = admitted(basic_spec())
+    new = {**old, "spec": dict(old["spec"])}
+    assert admit(PODS, new, old, lookup_priority_class=no_classes) == []
+    assert new == old
+
+
+# ---- Service strategy step ---------------------------------------------------------------------
+
+
+def service(**spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "s", "namespace": "default"},
+        "spec": {"ports": [{"name": "http", "port": 80}], **spec},
+    }
+
+
+def test_service_update_keeps_allocated_values() -> None:
+    assert SERVICES is not None
+    old = service(type="NodePort", clusterIP="10.96.0.20", clusterIPs=["10.96.0.20"])
+    old["spec"]["ports"][0]["nodePort"] = 30080
+    new = service(type="NodePort")
+    admit(SERVICES, new, old, lookup_priority_class=no_classes)
+    assert new["spec"]["clusterIP"] == "10.96.0.20"
+    assert new["spec"]["clusterIPs"] == ["10.96.0.20"]
+    assert new["spec"]["ports"][0]["nodePort"] == 30080
+
+
+def test_service_type_change_drops_node_ports() -> None:
+    assert SERVICES is not None
+    old = service(type="NodePort", clusterIP="10.96.0.20", externalTrafficPolicy="Cluster")
+    old["spec"]["ports"][0]["nodePort"] = 30080
+    new = service(type="ClusterIP", clusterIP="10.96.0.20", externalTrafficPolicy="Cluster")
+    new["spec"]["ports"][0]["nodePort"] = 30080
+    admit(SERVICES, new, old, lookup_priority_class=no_classes)
+    assert "nodePort" not in new["spec"]["ports"][0]
+    assert "externalTrafficPolicy" not in new["spec"]
+
+
+def test_service_to_external_name_drops_cluster_ip() -> None:
+    assert SERVICES is not None
+    old = service(
+        clusterIP="10.96.0.20",
+        clusterIPs=["10.96.0.20"],
+        ipFamilies=["IPv4"],
+        ipFamilyPolicy="SingleStack",
+    )
+    new = service(
+        type="ExternalName",
+        externalName="example.com",
+        clusterIP="10.96.0.20",
+        clusterIPs=["10.96.0.20"],
+        ipFamilies=["IPv4"],
+        ipFamilyPolicy="SingleStack",
+    )
+    admit(SERVICES, new, old, lookup_priority_class=no_classes)
+    assert not {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"} & set(new["spec"])
