@@ -68,18 +68,6 @@ async def test_one_store_per_file(tmp_path: Path) -> None:
     await SqliteStore(tmp_path / "state.db").close()  # released on close
 
 
-async def test_closed_store_refuses_calls_and_ends_watches(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "state.db")
-    await store.create("/registry/pods/default/a", b"v")
-    watch = store.watch("/registry/", 0)
-    assert (await anext(watch)).kv.key == "/registry/pods/default/a"
-    await store.close()
-    with pytest.raises(StopAsyncIteration):
-        await anext(watch)
-    with pytest.raises(RuntimeError, match="closed"):
-        await store.create("/registry/pods/default/b", b"v")
-
-
 async def test_replay_pages_through_a_long_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -541,6 +541,23 @@ class StoreConformance:
         assert revisions == list(range(start + 1, start + 201))
         assert len((await store.list(PODS)).items) == 200
 
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def test_close_ends_watches_and_refuses_calls(self, store: Store) -> None:
+        await store.create(key("a"), b"v")
+        async with watching(store, PODS, 0) as watch:
+            assert (await watch.next()).kv.key == key("a")
+            await store.close()
+            with raises(StopAsyncIteration):
+                await watch.next()
+        for call in (store.create(key("b"), b"v"), store.get(key("a")), store.list(PODS)):
+            with raises(RuntimeError):
+                await call
+        async with watching(store, PODS, 0) as late:
+            with raises(RuntimeError):
+                await late.next()
+        await store.close()  # closing twice is harmless
+
     @staticmethod
     async def _race(attempts: list[Any]) -> list[Any]:
         async with asyncio.timeout(DEADLINE):

@@ -49,10 +49,12 @@ class MemoryStore:
         self._revision = 0
         self._horizon = 0
         self._hub = WatchHub()
+        self._closed = False
 
     # -- writes -------------------------------------------------------------------
 
     async def create(self, key: str, value: bytes) -> KeyValue:
+        self._check_open()
         latest = self._latest_row(key)
         if latest is not None and not latest.deleted:
             raise KeyExists(key)
@@ -63,6 +65,7 @@ class MemoryStore:
         return self._append(row, None)
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> KeyValue:
+        self._check_open()
         current = self._current_row(key, expected_revision)
         row = LogRow(
             self._revision + 1, key, False, False, current.create_revision, current.id, value
@@ -70,6 +73,7 @@ class MemoryStore:
         return self._append(row, current.key_value())
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
+        self._check_open()
         current = self._current_row(key, expected_revision)
         row = LogRow(
             self._revision + 1,
@@ -106,6 +110,7 @@ class MemoryStore:
     # -- reads --------------------------------------------------------------------
 
     async def get(self, key: str, revision: int = 0) -> KeyValue | None:
+        self._check_open()
         if revision == 0:
             row = self._latest_row(key)
         else:
@@ -116,6 +121,7 @@ class MemoryStore:
     async def list(
         self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0
     ) -> ListResult:
+        self._check_open()
         if revision == 0:
             at = self._revision
             keys = _keys_under(self._live, prefix, start_after)
@@ -162,6 +168,7 @@ class MemoryStore:
         return follow_log(self._hub, prefix, from_revision, lambda: self._revision, self._replay)
 
     async def _replay(self, prefix: str, after: int, upto: int) -> AsyncIterator[Event]:
+        self._check_open()
         if after < self._horizon:
             raise Compacted(after, self._horizon)
         # Snapshot before the first yield: compaction may run while we are suspended.
@@ -178,6 +185,7 @@ class MemoryStore:
 
     async def compact(self, revision: int) -> None:
         """Drop rows superseded at or below ``revision`` and tombstones at or below it."""
+        self._check_open()
         if revision <= self._horizon:
             return
         if revision > self._revision:
@@ -192,5 +200,10 @@ class MemoryStore:
                     del self._latest[row.name]
         self._horizon = revision
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("MemoryStore is closed")
+
     async def close(self) -> None:
+        self._closed = True
         self._hub.close()

@@ -162,6 +162,8 @@ class SqliteStore:
 
     async def _replay(self, prefix: str, after: int, upto: int) -> AsyncIterator[Event]:
         """Log rows in ``(after, upto]`` under ``prefix``, a page per read transaction."""
+        if self._closed:
+            raise RuntimeError("SqliteStore is closed")
         if after < self._horizon:
             raise Compacted(after, self._horizon)
         while after < upto:

@@ -78,8 +78,7 @@ def list_range(
             check_readable(conn, revision)
             log_where = key_bounds("k.name", prefix, start_after)[0]
             page_sql, page_args = sql.list_at(log_where), (*bounds, revision, revision)
-            touched_where = key_bounds("+k.name", prefix, start_after)[0]
-            count_sql = sql.count_at(current_where, touched_where)
+            count_sql = sql.count_at(current_where, log_where)
             count_args = (*bounds, revision, revision, *bounds, revision)
         else:
             revision = scalar(conn, sql.REVISION)
@@ -103,7 +102,7 @@ def replay_page(
     conn: sqlite3.Connection, prefix: str, after: int, upto: int, limit: int
 ) -> ReplayPage:
     """Events for log rows in ``(after, upto]`` under ``prefix``, at most ``limit``."""
-    where, params = key_bounds("+k.name", prefix, "")
+    where, params = key_bounds("k.name", prefix, "")
     with snapshot(conn):
         horizon = scalar(conn, sql.HORIZON)
         if after < horizon:

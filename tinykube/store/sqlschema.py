@@ -45,6 +45,7 @@ PRAGMAS = (
     "PRAGMA busy_timeout = 10000",
     "PRAGMA cache_size = -65536",
     "PRAGMA mmap_size = 1073741824",
+    "PRAGMA journal_size_limit = 67108864",  # truncate a WAL that a long read let grow
 )
 
 REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'kine'"
@@ -122,7 +123,9 @@ def count_at(current_where: str, log_where: str) -> str:
     index count plus the writes made after that revision."""
     return (
         f"SELECT (SELECT COUNT(*) FROM kine_current c WHERE {current_where} AND c.id <= ?)"
-        " + (SELECT COUNT(*) FROM (SELECT DISTINCT k.name AS name FROM kine k"
+        # NOT INDEXED: walk the revisions after the one asked for (rowid range),
+        # never the whole name index.
+        " + (SELECT COUNT(*) FROM (SELECT DISTINCT k.name AS name FROM kine k NOT INDEXED"
         f" WHERE k.id > ? AND {log_where}) touched"
         " WHERE (SELECT deleted FROM kine WHERE name = touched.name AND id <= ?"
         " ORDER BY id DESC LIMIT 1) = 0)"
@@ -132,13 +135,13 @@ def count_at(current_where: str, log_where: str) -> str:
 def replay(where: str) -> str:
     """Log rows in a revision window, each with the row it superseded (for Event.prev).
 
-    The unary ``+`` keeps SQLite on the primary key (a revision window) rather
+    NOT INDEXED keeps SQLite on the rowid range (a revision window) rather
     than the name index, which would sort a whole resource's history.
     """
     return (
         "SELECT k.id, k.name, k.created, k.deleted, k.create_revision, k.prev_revision,"
         " k.value, p.id, p.create_revision, p.value"
-        " FROM kine k LEFT JOIN kine p ON p.id = k.prev_revision"
+        " FROM kine k NOT INDEXED LEFT JOIN kine p ON p.id = k.prev_revision"
         f" WHERE k.id > ? AND k.id <= ? AND {where}"
         " ORDER BY k.id LIMIT ?"
     )
