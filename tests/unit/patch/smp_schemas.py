@@ -1,4 +1,4 @@
-"""Small hand-written OpenAPI v3 definitions shaped like the real Kubernetes types.
+"""Hand-written OpenAPI v3 definitions shaped like the real Kubernetes types, and random documents.
 
 Only the fields the strategic-merge-patch tests touch, with the patch
 strategies and merge keys k8s.io/api declares for them. References that
@@ -7,6 +7,7 @@ carry an extension use ``allOf`` as the published OpenAPI documents do.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from tinykube.api.schema import REF_PREFIX, SchemaNode
@@ -143,3 +144,77 @@ DEPLOYMENT = schema("Deployment")
 SERVICE = schema("Service")
 PDB = schema("PodDisruptionBudget")
 NODE = schema("Node")
+
+
+# ---- random documents for round-trip properties ---------------------------
+
+
+def _pick(rng: random.Random, pool: list[str], low: int = 0) -> list[str]:
+    chosen = rng.sample(pool, rng.randint(low, len(pool)))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def _random_container(rng: random.Random, name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "image": rng.choice(["nginx", "redis", "busybox"])}
+    if rng.random() < 0.6:
+        out["env"] = [
+            {"name": n, "value": rng.choice(["1", "2"])} for n in _pick(rng, ["A", "B", "C", "D"])
+        ]
+    if rng.random() < 0.5:
+        out["ports"] = [
+            {"containerPort": p, "protocol": "TCP"} for p in _pick(rng, ["80", "443", "8080"])
+        ]
+        for port in out["ports"]:
+            port["containerPort"] = int(port["containerPort"])
+    if rng.random() < 0.4:
+        out["args"] = _pick(rng, ["-v", "-x", "--y"])
+    if rng.random() < 0.3:
+        out["resources"] = {"limits": {"cpu": rng.choice(["1", "2"])}}
+    return out
+
+
+def _random_volume(rng: random.Random, name: str) -> dict[str, Any]:
+    source = rng.choice(
+        [
+            {"configMap": {"name": "cm"}},
+            {"emptyDir": {}},
+            {"secret": {"secretName": "s"}},
+            {"hostPath": {"path": "/x"}},
+        ]
+    )
+    return {"name": name, **source}
+
+
+def random_pod(rng: random.Random) -> dict[str, Any]:
+    """A Pod with unique merge keys, so two-way patches round-trip exactly."""
+    meta: dict[str, Any] = {"name": "p"}
+    if rng.random() < 0.7:
+        meta["labels"] = {k: rng.choice(["1", "2"]) for k in _pick(rng, ["app", "tier", "env"])}
+    if rng.random() < 0.6:
+        meta["finalizers"] = _pick(rng, ["a.io/x", "b.io/y", "c.io/z"])
+    spec: dict[str, Any] = {
+        "containers": [_random_container(rng, n) for n in _pick(rng, list("abcde"), 1)]
+    }
+    if rng.random() < 0.5:
+        spec["volumes"] = [_random_volume(rng, n) for n in _pick(rng, ["v1", "v2", "v3"])]
+    if rng.random() < 0.4:
+        spec["tolerations"] = [{"key": k, "operator": "Exists"} for k in _pick(rng, ["t1", "t2"])]
+    if rng.random() < 0.5:
+        spec["nodeSelector"] = {"disk": rng.choice(["ssd", "hdd"])}
+    return {"metadata": meta, "spec": spec}
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 2 or roll < 0.3:
+        return rng.choice([0, 1, 2.5, True, False, "a", "b", ""])
+    if roll < 0.5:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {k: _random_json(rng, depth + 1) for k in _pick(rng, ["p", "q", "r", "s"])}
+
+
+def random_object(rng: random.Random) -> dict[str, Any]:
+    """Untyped JSON without nulls (a null would be dropped by apply)."""
+    value = _random_json(rng, 1)
+    return value if isinstance(value, dict) else {"v": value}

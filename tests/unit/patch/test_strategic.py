@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from smp_schemas import DEPLOYMENT, NODE, PDB, POD, SERVICE
+from smp_schemas import DEPLOYMENT, NODE, PDB, POD, SERVICE, random_object, random_pod
 
 from tinykube.api.errors import BadRequest, Invalid
 from tinykube.api.schema import SchemaNode
@@ -594,79 +594,10 @@ def test_create_two_way(
 # ---- round trip: apply(original, create_two_way(original, modified)) == modified ----
 
 
-def _pick(rng: random.Random, pool: list[str], low: int = 0) -> list[str]:
-    chosen = rng.sample(pool, rng.randint(low, len(pool)))
-    rng.shuffle(chosen)
-    return chosen
-
-
-def _random_container(rng: random.Random, name: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "image": rng.choice(["nginx", "redis", "busybox"])}
-    if rng.random() < 0.6:
-        out["env"] = [
-            {"name": n, "value": rng.choice(["1", "2"])} for n in _pick(rng, ["A", "B", "C", "D"])
-        ]
-    if rng.random() < 0.5:
-        out["ports"] = [
-            {"containerPort": p, "protocol": "TCP"} for p in _pick(rng, ["80", "443", "8080"])
-        ]
-        for port in out["ports"]:
-            port["containerPort"] = int(port["containerPort"])
-    if rng.random() < 0.4:
-        out["args"] = _pick(rng, ["-v", "-x", "--y"])
-    if rng.random() < 0.3:
-        out["resources"] = {"limits": {"cpu": rng.choice(["1", "2"])}}
-    return out
-
-
-def _random_volume(rng: random.Random, name: str) -> dict[str, Any]:
-    source = rng.choice(
-        [
-            {"configMap": {"name": "cm"}},
-            {"emptyDir": {}},
-            {"secret": {"secretName": "s"}},
-            {"hostPath": {"path": "/x"}},
-        ]
-    )
-    return {"name": name, **source}
-
-
-def _random_pod(rng: random.Random) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": "p"}
-    if rng.random() < 0.7:
-        meta["labels"] = {k: rng.choice(["1", "2"]) for k in _pick(rng, ["app", "tier", "env"])}
-    if rng.random() < 0.6:
-        meta["finalizers"] = _pick(rng, ["a.io/x", "b.io/y", "c.io/z"])
-    spec: dict[str, Any] = {
-        "containers": [_random_container(rng, n) for n in _pick(rng, list("abcde"), 1)]
-    }
-    if rng.random() < 0.5:
-        spec["volumes"] = [_random_volume(rng, n) for n in _pick(rng, ["v1", "v2", "v3"])]
-    if rng.random() < 0.4:
-        spec["tolerations"] = [{"key": k, "operator": "Exists"} for k in _pick(rng, ["t1", "t2"])]
-    if rng.random() < 0.5:
-        spec["nodeSelector"] = {"disk": rng.choice(["ssd", "hdd"])}
-    return {"metadata": meta, "spec": spec}
-
-
-def _random_json(rng: random.Random, depth: int = 0) -> Any:
-    roll = rng.random()
-    if depth > 2 or roll < 0.3:
-        return rng.choice([0, 1, 2.5, True, False, "a", "b", ""])
-    if roll < 0.5:
-        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
-    return {k: _random_json(rng, depth + 1) for k in _pick(rng, ["p", "q", "r", "s"])}
-
-
-def _random_object(rng: random.Random) -> dict[str, Any]:
-    value = _random_json(rng, 1)
-    return value if isinstance(value, dict) else {"v": value}
-
-
 @pytest.mark.parametrize("seed", range(300))
 def test_round_trip_typed(seed: int) -> None:
     rng = random.Random(seed)
-    original, modified = _random_pod(rng), _random_pod(rng)
+    original, modified = random_pod(rng), random_pod(rng)
     patch = strategic.create_two_way(original, modified, POD)
     assert strategic.apply(original, patch, POD) == modified
 
@@ -674,12 +605,12 @@ def test_round_trip_typed(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(300))
 def test_round_trip_untyped(seed: int) -> None:
     rng = random.Random(seed)
-    original, modified = _random_object(rng), _random_object(rng)
+    original, modified = random_object(rng), random_object(rng)
     patch = strategic.create_two_way(original, modified, None)
     assert strategic.apply(original, patch, None) == modified
 
 
 @pytest.mark.parametrize("seed", range(100))
 def test_round_trip_from_itself_is_empty(seed: int) -> None:
-    doc = _random_pod(random.Random(seed))
+    doc = random_pod(random.Random(seed))
     assert strategic.create_two_way(doc, doc, POD) == {}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
-from smp_schemas import DEPLOYMENT, POD
+from smp_schemas import DEPLOYMENT, POD, random_pod
 
 from tinykube.api.schema import SchemaNode
 from tinykube.patch import strategic, threeway
@@ -272,3 +273,33 @@ def test_no_conflict_when_server_change_is_untouched() -> None:
     modified = {"spec": {"minReadySeconds": 3}}
     patch = threeway.create_three_way(original, modified, current, DEPLOYMENT, overwrite=False)
     assert patch == {"spec": {"minReadySeconds": 3}}
+
+
+# ---- properties over random pods ----------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_patch_turns_unchanged_live_object_into_manifest(seed: int) -> None:
+    rng = random.Random(seed)
+    original, modified = random_pod(rng), random_pod(rng)
+    patch = threeway.create_three_way(original, modified, original, POD)
+    assert strategic.apply(original, patch, POD) == modified
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_server_only_fields_survive(seed: int) -> None:
+    rng = random.Random(seed)
+    original, modified = random_pod(rng), random_pod(rng)
+    current = {**original, "spec": {**original["spec"], "schedulerName": "default-scheduler"}}
+    current["status"] = {"phase": "Running"}
+    patch = threeway.create_three_way(original, modified, current, POD)
+    expected = {**modified, "spec": {**modified["spec"], "schedulerName": "default-scheduler"}}
+    expected["status"] = {"phase": "Running"}
+    assert strategic.apply(current, patch, POD) == expected
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_reapplying_the_same_manifest_is_unchanged(seed: int) -> None:
+    manifest = random_pod(random.Random(seed))
+    current = {**manifest, "status": {"phase": "Running"}}
+    assert threeway.create_three_way(manifest, manifest, current, POD) == {}
