@@ -162,11 +162,8 @@ def _random_container(rng: random.Random, name: str) -> dict[str, Any]:
             {"name": n, "value": rng.choice(["1", "2"])} for n in _pick(rng, ["A", "B", "C", "D"])
         ]
     if rng.random() < 0.5:
-        out["ports"] = [
-            {"containerPort": p, "protocol": "TCP"} for p in _pick(rng, ["80", "443", "8080"])
-        ]
-        for port in out["ports"]:
-            port["containerPort"] = int(port["containerPort"])
+        ports = rng.sample([80, 443, 8080], rng.randint(0, 3))
+        out["ports"] = [{"containerPort": p, "protocol": "TCP"} for p in ports]
     if rng.random() < 0.4:
         out["args"] = _pick(rng, ["-v", "-x", "--y"])
     if rng.random() < 0.3:
