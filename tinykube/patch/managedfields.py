@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tinykube.api.errors import render_value
 from tinykube.api.schema import SchemaNode
 from tinykube.patch.fieldpath import (
     FieldSet,
@@ -130,16 +131,12 @@ class ManagedEntry:
 
     def describe(self) -> str:
         """How conflict messages name the manager: ``"m" using apps/v1``."""
-        text = render_name(self.manager)
+        text = render_value(self.manager)
         if self.subresource:
-            text += f" with subresource {render_name(self.subresource)}"
+            text += f" with subresource {render_value(self.subresource)}"
         if self.operation == UPDATE:
             text += f" using {self.api_version}"
         return text
-
-
-def render_name(name: str) -> str:
-    return go_json(name).replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
 
 
 Managers = dict[str, ManagedEntry]
