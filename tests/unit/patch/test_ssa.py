@@ -520,3 +520,35 @@ def test_config_that_does_not_fit_the_schema_is_upstreams_500(
         status["message"]
         == f"failed to create typed patch object (/nginx; apps/v1, Kind=Deployment): {detail}"
     )
+
+
+def test_controller_writes_do_not_disturb_a_reapply() -> None:
+    live = apply(None, nginx())
+    live = patch(
+        live,
+        lambda o: (
+            o["metadata"]
+            .setdefault("annotations", {})
+            .update({"deployment.kubernetes.io/revision": "1"})
+        ),
+        "kube-controller-manager",
+    )
+    status = copy.deepcopy(live)
+    status["status"] = {"replicas": 2, "conditions": [{"type": "Available", "status": "True"}]}
+    update_managed_fields(
+        live,
+        status,
+        manager="kube-controller-manager",
+        operation="Update",
+        api_version="apps/v1",
+        time=T2,
+        schema=DEPLOYMENT,
+        subresource="status",
+        ignore_paths=("spec",),
+    )
+    assert [m[:2] for m in managers(status)] == [
+        ("kubectl", "Apply"),
+        ("kube-controller-manager", "Update"),
+        ("kube-controller-manager", "Update"),
+    ]
+    assert apply(status, nginx(), time=T3) == status
