@@ -84,7 +84,7 @@ def test_valid_workloads(kind: str) -> None:
         pytest.param(
             {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "abc"}}},
             [
-                "spec.strategy.rollingUpdate.maxSurge: Invalid value: \"abc\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
+                "spec.strategy.rollingUpdate.maxSurge: Invalid value: abc: a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
             ],
             id="bad-percent",
         ),
@@ -99,6 +99,53 @@ def test_valid_workloads(kind: str) -> None:
 )
 def test_deployment(spec: dict[str, Any], expected: list[str]) -> None:
     assert errors_of("apps", "Deployment", workload(**spec)) == expected
+
+
+@pytest.mark.parametrize(
+    ("rolling", "expected"),
+    [
+        pytest.param({"maxUnavailable": 1, "maxSurge": 0}, [], id="defaults"),
+        pytest.param(
+            {"maxUnavailable": 1, "maxSurge": 1},
+            [
+                "spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero"
+            ],
+            id="both-set",
+        ),
+        pytest.param(
+            {"maxUnavailable": 0, "maxSurge": 0},
+            [
+                "spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"
+            ],
+            id="both-zero",
+        ),
+        pytest.param(
+            {"maxUnavailable": "150%", "maxSurge": 0},
+            [
+                "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 150%: must not be greater than 100%"
+            ],
+            id="over-100",
+        ),
+    ],
+)
+def test_daemon_set_rolling_update(rolling: dict[str, Any], expected: list[str]) -> None:
+    obj = workload("DaemonSet", updateStrategy={"type": "RollingUpdate", "rollingUpdate": rolling})
+    assert errors_of("apps", "DaemonSet", obj) == expected
+
+
+def test_statefulset_template_volumes_may_name_claims() -> None:
+    obj = workload("StatefulSet", volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {}}])
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    assert errors_of("apps", "StatefulSet", obj) == []
+
+
+def test_statefulset_name_is_a_label() -> None:
+    obj = workload("StatefulSet")
+    obj["metadata"]["name"] = "web.v1"
+    assert errors_of("apps", "StatefulSet", obj) == [
+        'metadata.name: Invalid value: "web.v1": must not contain dots'
+    ]
 
 
 def test_template_must_restart_always() -> None:

@@ -69,6 +69,7 @@ VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
 NAME_RULES: dict[tuple[str, str], NameRule] = {
     ("", "Namespace"): names.label_name,
     ("", "Service"): names.dns1035_name,
+    ("apps", "StatefulSet"): names.label_name,
     ("rbac.authorization.k8s.io", "Role"): names.path_segment_name,
     ("rbac.authorization.k8s.io", "ClusterRole"): names.path_segment_name,
     ("rbac.authorization.k8s.io", "RoleBinding"): names.path_segment_name,

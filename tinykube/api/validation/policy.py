@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinykube.api.errors import FieldError, invalid, not_supported
-from tinykube.api.validation.apps import validate_int_or_percent
+from tinykube.api.errors import FieldError, not_supported
+from tinykube.api.validation.apps import not_more_than_100_percent, validate_int_or_percent
 from tinykube.api.validation.common import as_dict, invalid_go
 from tinykube.api.validation.selectors import validate_label_selector
 
@@ -24,9 +24,7 @@ def validate_pod_disruption_budget(obj: dict[str, Any]) -> list[FieldError]:
             continue
         path = f"spec.{name}"
         errs += validate_int_or_percent(value, path)
-        percent = value[:-1] if isinstance(value, str) and value.endswith("%") else ""
-        if percent.isdigit() and int(percent) > 100:
-            errs.append(invalid(path, value, "must not be greater than 100%"))
+        errs += not_more_than_100_percent(value, path)
     if isinstance(spec.get("selector"), dict):
         errs += validate_label_selector(spec["selector"], "spec.selector")
     policy = spec.get("unhealthyPodEvictionPolicy")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinykube.api.errors import FieldError, invalid, not_supported, required
+from tinykube.api.errors import FieldError, field_forbidden, not_supported, required
 from tinykube.api.validation.common import as_dict, child, invalid_go, nonnegative
 from tinykube.api.validation.objectmeta import validate_annotations, validate_labels
 from tinykube.api.validation.pod import validate_pod_spec
@@ -34,32 +34,46 @@ def validate_pod_template(template: dict[str, Any], path: str) -> list[FieldErro
 
 
 def validate_replicated_template(
-    template: Any, selector: dict[str, Any] | None, path: str
+    template: Any,
+    selector: dict[str, Any] | None,
+    path: str,
+    owner: str = "ReplicaSet",
+    spec_checked: bool = True,
 ) -> list[FieldError]:
-    """``ValidatePodTemplateSpecForReplicaSet``: selected by ``selector``, restarts Always."""
+    """``ValidatePodTemplateSpecForReplicaSet`` and friends: selected, restarts Always.
+
+    ``owner`` names the kind in the activeDeadlineSeconds message; StatefulSets
+    pass ``spec_checked=False`` because upstream skips their PodSpec (volume
+    mounts may name volumeClaimTemplates) and checks only the template's metadata.
+    """
     if not isinstance(template, dict):
         return [required(path)]
     errs: list[FieldError] = []
-    labels = as_dict(as_dict(template.get("metadata")).get("labels"))
+    meta = as_dict(template.get("metadata"))
+    labels = as_dict(meta.get("labels"))
     if selector and not is_empty(selector) and not matches(selector, labels):
         errs.append(invalid_go(child(path, "metadata.labels"), labels, SELECTOR_MISMATCH))
-    errs += validate_pod_template(template, path)
+    if spec_checked:
+        errs += validate_pod_template(template, path)
+    else:
+        errs += validate_labels(labels, child(path, "labels"))
+        errs += validate_annotations(as_dict(meta.get("annotations")), child(path, "annotations"))
     spec = as_dict(template.get("spec"))
     restart = spec.get("restartPolicy")
-    if restart and restart != "Always":
-        errs.append(not_supported(child(path, "spec.restartPolicy"), restart, ["Always"]))
+    if restart != "Always":
+        errs.append(not_supported(child(path, "spec.restartPolicy"), restart or "", ["Always"]))
     if spec.get("activeDeadlineSeconds") is not None:
-        detail = "activeDeadlineSeconds in ReplicaSet is not Supported"
-        errs.append(
-            invalid(
-                child(path, "spec.activeDeadlineSeconds"), spec["activeDeadlineSeconds"], detail
-            )
-        )
+        detail = f"activeDeadlineSeconds in {owner} is not Supported"
+        errs.append(field_forbidden(child(path, "spec.activeDeadlineSeconds"), detail))
     return errs
 
 
 def validate_workload_selector(spec: dict[str, Any], kind: str) -> tuple[list[FieldError], bool]:
-    """The selector exists, parses and is not empty; returns (errors, usable)."""
+    """The selector exists, parses and is not empty; returns (errors, usable).
+
+    ``kind`` is the word upstream uses in "empty selector is invalid for <kind>"
+    (ReplicaSets say "deployment" too).
+    """
     selector = spec.get("selector")
     if not isinstance(selector, dict):
         return [required("spec.selector")], False
