@@ -21,7 +21,7 @@ from typing import Any
 
 from tinykube.api.errors import BadRequest, InternalError, Invalid
 from tinykube.api.schema import SchemaNode
-from tinykube.patch._values import equal, go_str, go_type
+from tinykube.patch._values import equal, go_str, go_type, kind
 
 DIRECTIVE = "$patch"
 REPLACE = "replace"
@@ -178,18 +178,57 @@ def key_of(item: Any, merge_key: str) -> Any:
     return item[merge_key]
 
 
-def position(items: list[Any], item: Any, merge_key: str) -> int:
-    """Where ``item`` is in ``items``: by merge key for maps, by value otherwise."""
-    if merge_key:
-        wanted = item.get(merge_key) if isinstance(item, dict) else None
-        for i, other in enumerate(items):
-            if isinstance(other, dict) and equal(other.get(merge_key), wanted):
+class Positions:
+    """Where items sit in a list: by merge key for maps, by value otherwise.
+
+    Ordering a merged list asks this question for every item, so the answer
+    is indexed once; values that cannot be hashed (maps and lists used as
+    values) fall back to a scan. The first occurrence wins, as in Kubernetes.
+    """
+
+    __slots__ = ("_index", "_items", "_merge_key")
+
+    def __init__(self, items: list[Any], merge_key: str) -> None:
+        self._items = items
+        self._merge_key = merge_key
+        self._index: dict[tuple[str, Any], int] = {}
+        for i, item in enumerate(items):
+            if merge_key and not isinstance(item, dict):
+                continue
+            ident = _identity(self._value(item))
+            if ident is not None:
+                self._index.setdefault(ident, i)
+
+    def append(self, item: Any) -> None:
+        """Record ``item``, which the caller has just appended to the list."""
+        ident = _identity(self._value(item))
+        if ident is not None:
+            self._index.setdefault(ident, len(self._items) - 1)
+
+    def _value(self, item: Any) -> Any:
+        if not self._merge_key:
+            return item
+        return item.get(self._merge_key) if isinstance(item, dict) else None
+
+    def of(self, item: Any) -> int:
+        """The position of ``item``, or -1."""
+        wanted = self._value(item)
+        ident = _identity(wanted)
+        if ident is not None:
+            return self._index.get(ident, -1)
+        for i, other in enumerate(self._items):
+            if (not self._merge_key or isinstance(other, dict)) and equal(
+                self._value(other), wanted
+            ):
                 return i
         return -1
-    for i, other in enumerate(items):
-        if equal(other, item):
-            return i
-    return -1
+
+
+def _identity(value: Any) -> tuple[str, Any] | None:
+    """A hashable stand-in that keeps booleans apart from numbers, or None."""
+    if isinstance(value, dict | list):
+        return None
+    return (kind(value), value)
 
 
 def is_delete_item(item: Any) -> bool:
@@ -204,8 +243,10 @@ def order_by(items: list[Any], order: list[Any], merge_key: str) -> list[Any]:
     keep = [x for x in items if not (merge_key and is_delete_item(x))]
     deleted = [x for x in items if merge_key and is_delete_item(x)]
 
+    positions = Positions(order, merge_key)
+
     def rank(item: Any) -> int:
-        found = position(order, item, merge_key)
+        found = positions.of(item)
         return found if found >= 0 else len(order)
 
     return sorted(keep, key=rank) + deleted
@@ -216,6 +257,7 @@ def interleave(
 ) -> list[Any]:
     """Merge two ordered lists, putting a server-only item first when the live list did."""
     out: list[Any] = []
+    positions = Positions(live, merge_key)
     i = j = 0
     while i < len(server_only) or j < len(patched):
         if j >= len(patched):
@@ -225,8 +267,8 @@ def interleave(
             out.append(patched[j])
             j += 1
         else:
-            left = position(live, server_only[i], merge_key)
-            right = position(live, patched[j], merge_key)
+            left = positions.of(server_only[i])
+            right = positions.of(patched[j])
             if 0 <= left < right:
                 out.append(server_only[i])
                 i += 1
@@ -240,10 +282,11 @@ def partition(merged: list[Any], present: list[Any], merge_key: str) -> tuple[li
     """Split merged items into those named in ``present`` and the server-only rest."""
     named: list[Any] = []
     rest: list[Any] = []
+    positions = Positions(present, merge_key)
     for item in merged:
         if merge_key:
             key_of(item, merge_key)
-        (named if position(present, item, merge_key) >= 0 else rest).append(item)
+        (named if positions.of(item) >= 0 else rest).append(item)
     return named, rest
 
 

@@ -228,14 +228,18 @@ def _live_order_after_merge(live: list[Any], patched: list[Any], meta: FieldMeta
             while (at := _find(view[:size], meta.merge_key, item.get(meta.merge_key))) >= 0:
                 view[at : size - 1] = view[at + 1 : size]
                 size -= 1
+    kept = view[:size]
+    positions = _smp.Positions(kept, meta.merge_key)
     for item in patched:
         if DIRECTIVE in item and item[DIRECTIVE] != MERGE:
             continue
-        if _find(view[:size], meta.merge_key, item.get(meta.merge_key)) < 0:
+        if positions.of(item) < 0:
             if size == len(view):
                 break  # Go reallocates: later appends no longer touch the live slice
             view[size] = item
             size += 1
+            kept.append(item)
+            positions.append(item)
     return view
 
 
@@ -346,12 +350,14 @@ def _special_elements(
 def _merge_items(live: list[Any], patched: list[Any], meta: FieldMeta, combine: bool) -> list[Any]:
     """Merge each patch item into the live item with the same key, or append it."""
     merged = list(live)
+    positions = _smp.Positions(merged, meta.merge_key)
     for item in patched:
-        wanted = _smp.key_of(item, meta.merge_key)
-        at = _find(merged, meta.merge_key, wanted)
+        _smp.key_of(item, meta.merge_key)
+        at = positions.of(item)
         if at >= 0:
             merged[at] = merge_map(merged[at], item, meta.schema, combine)
         else:
             # Combining patches keeps the item as it is, like apimachinery.
             merged.append(item if combine else clean(item, combine))
+            positions.append(merged[-1])
     return merged
