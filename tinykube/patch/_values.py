@@ -127,7 +127,12 @@ def sort_scalars(values: list[Any]) -> list[Any]:
 def dedupe(values: list[Any]) -> list[Any]:
     """Drop repeated primitives, keeping the first occurrence of each."""
     out: list[Any] = []
+    seen: set[tuple[str, Any]] = set()
     for v in values:
-        if index_of(out, v) < 0:
+        if isinstance(v, dict | list):
+            if index_of(out, v) < 0:
+                out.append(v)
+        elif (kind(v), v) not in seen:
+            seen.add((kind(v), v))
             out.append(v)
     return out
