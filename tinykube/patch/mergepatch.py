@@ -132,3 +132,15 @@ def _deletions_only(patch: JSONMap) -> JSONMap:
             if sub:
                 out[key] = sub
     return out
+
+
+def changes_identity(patch: JSONMap) -> bool:
+    """Whether a three-way patch would change apiVersion, kind or metadata.name.
+
+    kubectl refuses to send such a merge patch (its preconditions for kinds
+    without a schema) and reports that one of them was changed.
+    """
+    if "apiVersion" in patch or "kind" in patch:
+        return True
+    metadata = patch.get("metadata")
+    return isinstance(metadata, dict) and "name" in metadata

@@ -159,3 +159,17 @@ THREE_WAY_CASES: list[tuple[str, Any, Any, Any, Any]] = [
 )
 def test_create_three_way(original: Any, modified: Any, current: Any, expected: Any) -> None:
     assert mergepatch.create_three_way(original, modified, current) == expected
+
+
+@pytest.mark.parametrize(
+    ("patch", "changed"),
+    [
+        ({"spec": {"a": 1}, "metadata": {"labels": {"x": "1"}}}, False),
+        ({"kind": "Other"}, True),
+        ({"apiVersion": "v2"}, True),
+        ({"metadata": {"name": "other"}}, True),
+    ],
+    ids=["spec-and-labels", "kind", "api-version", "name"],
+)
+def test_changes_identity(patch: Any, changed: bool) -> None:
+    assert mergepatch.changes_identity(patch) is changed
