@@ -1,0 +1,29 @@
+"""The client library every tinykube component uses to reach the API server.
+
+``rest.Client`` speaks the Kubernetes REST API over HTTPS; ``kubeconfig`` finds
+the server and the credentials; ``informers`` keep a watched, indexed local
+cache; ``workqueue`` hands keys to workers with de-duplication and rate-limited
+retry; ``leaderelection`` makes one of several replicas act; ``events`` records
+Kubernetes Events. Nothing here imports the API server or the store: a
+component uses exactly what any user has.
+"""
+
+from tinykube.client.kubeconfig import (
+    ClientConfig,
+    ConfigError,
+    in_cluster_config,
+    load,
+    load_kubeconfig,
+)
+from tinykube.client.rest import Client, resolve, resource_path
+
+__all__ = [
+    "Client",
+    "ClientConfig",
+    "ConfigError",
+    "in_cluster_config",
+    "load",
+    "load_kubeconfig",
+    "resolve",
+    "resource_path",
+]
