@@ -31,19 +31,34 @@ class SchemaNode:
         self.raw = _resolve(raw, defs)
 
     # --- navigation ------------------------------------------------------
+    # Definitions never change once built, so children are memoised per node:
+    # every write walks these trees (pruning, managedFields), often many times.
     def field(self, name: str) -> SchemaNode | None:
         """The schema of property ``name``; for a map, the schema of its values."""
+        key = (id(self.raw), name)
+        hit = _CHILDREN.get(key, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
         props = self.raw.get("properties")
+        child: SchemaNode | None = None
         if props is not None and name in props:
-            return SchemaNode(props[name], self.defs)
-        extra = self.raw.get("additionalProperties")
-        if isinstance(extra, Mapping):
-            return SchemaNode(extra, self.defs)
-        return None
+            child = SchemaNode(props[name], self.defs)
+        else:
+            extra = self.raw.get("additionalProperties")
+            if isinstance(extra, Mapping):
+                child = SchemaNode(extra, self.defs)
+        _remember(key, child, self.raw)
+        return child
 
     def items(self) -> SchemaNode | None:
+        key = (id(self.raw), "[]")
+        hit = _CHILDREN.get(key, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
         item = self.raw.get("items")
-        return SchemaNode(item, self.defs) if isinstance(item, Mapping) else None
+        child = SchemaNode(item, self.defs) if isinstance(item, Mapping) else None
+        _remember(key, child, self.raw)
+        return child
 
     # --- facts -----------------------------------------------------------
     @property
@@ -89,6 +104,20 @@ class SchemaNode:
     @property
     def required(self) -> tuple[str, ...]:
         return tuple(self.raw.get("required") or ())
+
+
+_MISS = object()
+_CHILDREN: dict[tuple[int, str], SchemaNode | None] = {}
+# The raw dicts keyed by id() above are kept alive here so an id is never reused.
+_KEEP: dict[int, Mapping[str, Any]] = {}
+
+
+def _remember(key: tuple[int, str], child: SchemaNode | None, raw: Mapping[str, Any]) -> None:
+    if len(_CHILDREN) > 200_000:  # hand-built schemas in tests: do not grow without bound
+        _CHILDREN.clear()
+        _KEEP.clear()
+    _KEEP[id(raw)] = raw
+    _CHILDREN[key] = child
 
 
 def _resolve(raw: Mapping[str, Any], defs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:

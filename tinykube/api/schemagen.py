@@ -396,9 +396,14 @@ class _Builder:
 # k8s.io/api and k8s.io/apimachinery; the client models do not carry them.
 # One block per type (``<package>.<version>.<Type>``); each indented line is
 # ``<field> <fact>...`` with facts ``list=atomic|set|map[:key,key]``,
-# ``patch=<strategy>``, ``key=<merge key>`` and ``map=atomic|granular``;
+# ``patch=<strategy>``, ``key=<merge key>``, ``map=atomic|granular`` and
+# ``default=<value>`` (defaults that list-map keys rely on, e.g. protocol TCP);
 # ``atomic: a b c`` (also allowed after the type name) lists atomic lists.
 _FACTS_TABLE = """
+core.v1.ContainerPort
+    protocol                   default=TCP
+core.v1.ServicePort
+    protocol                   default=TCP
 apps.v1.DaemonSetStatus
     conditions                 list=map:type patch=merge key=type
 apps.v1.DeploymentSpec
@@ -644,6 +649,8 @@ def _fact(token: str) -> Schema:
         if keys:
             facts["x-kubernetes-list-map-keys"] = keys.split(",")
         return facts
+    if name == "default":
+        return {"default": value}
     extension = {"patch": "patch-strategy", "key": "patch-merge-key", "map": "map-type"}
     if name not in extension:
         raise ValueError(f"bad schema fact {token!r}")

@@ -18,6 +18,7 @@ from tinykube.api.resources import Resource
 from tinykube.apiserver.handlers import common
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
+from tinykube.apiserver.registry.hooks import ignored_paths
 from tinykube.apiserver.requestinfo import RequestInfo
 from tinykube.patch import jsonpatch, mergepatch, strategic
 from tinykube.patch.managedfields import manager_from_user_agent
@@ -103,8 +104,7 @@ def check_identity(res: Resource, obj: dict[str, Any], namespace: str, sub_kind:
     ns_in_body = meta.get("namespace")
     if res.namespaced and ns_in_body and namespace and ns_in_body != namespace:
         raise errors.BadRequest(
-            "the namespace of the provided object does not match the namespace sent on "
-            "the request"
+            "the namespace of the provided object does not match the namespace sent on the request"
         )
 
 
@@ -314,6 +314,11 @@ async def _server_side_apply(
             api_version=res.api_version,
             time=_now(),
             schema=node,
+            kind=res.kind,
+            name=info.name,
+            namespace=info.namespace,
+            subresource=info.subresource,
+            ignore_paths=ignored_paths(res, info.subresource),
         )
 
     async def create_missing() -> dict[str, Any]:

@@ -138,6 +138,7 @@ class Hooks:
             node = api_schema.for_kind(res.group, res.version, res.kind)
         except Exception:
             node = None
+        subresource = opts.subresource if opts.subresource in ("status", "scale") else ""
         update_managed_fields(
             old,
             new,
@@ -146,7 +147,8 @@ class Hooks:
             api_version=res.api_version,
             time=_now(),
             schema=node,
-            subresource=opts.subresource if opts.subresource in ("status", "scale") else "",
+            subresource=subresource,
+            ignore_paths=ignored_paths(res, subresource),
         )
 
     async def after_update(self, res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
@@ -203,6 +205,15 @@ class Hooks:
     async def after_delete(self, res: Resource, obj: dict[str, Any]) -> None:
         if res.plural == "services" and not res.group:
             release_for_service(obj, self.ips, self.ports)
+
+
+def ignored_paths(res: Resource, subresource: str) -> tuple[str, ...]:
+    """Fields a write through this endpoint cannot change, so nobody owns them there."""
+    if subresource == "status":
+        return ("spec",)
+    if res.has_status and subresource == "":
+        return ("status",)
+    return ()
 
 
 def release_new_only(
