@@ -324,7 +324,9 @@ def dump(schema: dict[str, object]) -> str:
     """Stable JSON with one message per line, so regenerations diff well."""
     messages = schema["messages"]
     assert isinstance(messages, dict)
-    lines = [f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in messages.items()]
+    lines = [
+        f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in messages.items()
+    ]
     groups = json.dumps(schema["groups"], separators=(",", ":"))
     return '{"groups": ' + groups + ',\n "messages": {\n' + ",\n".join(lines) + "\n}}\n"
 

@@ -379,8 +379,9 @@ def _decode_raw_json(buf: bytes) -> Any:
         raise _Malformed(f"embedded JSON: {err}") from None
 
 
-def _string_list(buf: bytes) -> list[str]:
-    return [bytes(v).decode() for _, v in _read_fields(buf).get(1, [])]
+def _string_list(buf: bytes) -> list[str] | None:
+    """A named []string (ExtraValue, Verbs): a message of repeated field 1; empty is nil."""
+    return [bytes(v).decode() for _, v in _read_fields(buf).get(1, [])] or None
 
 
 _SPECIAL_DECODERS: dict[str, Any] = {
