@@ -441,3 +441,75 @@ def test_invalid_object_message() -> None:
             "field": "spec.containers[0].image",
         }
     ]
+
+
+def _stored_pod(**spec: Any) -> dict[str, Any]:
+    old = pod(**spec)
+    errors_of("Pod", old)
+    return old
+
+
+@pytest.mark.parametrize(
+    ("old_spec", "change", "expected"),
+    [
+        pytest.param(
+            {},
+            {"containers": [{"name": "app", "image": "nginx"}, {"name": "b", "image": "x"}]},
+            ["spec.containers: Forbidden: pod updates may not add or remove containers"],
+            id="add-container",
+        ),
+        pytest.param(
+            {"activeDeadlineSeconds": 10},
+            {"activeDeadlineSeconds": 20},
+            [
+                "spec.activeDeadlineSeconds: Invalid value: 20: must be less than or equal to previous value"
+            ],
+            id="longer-deadline",
+        ),
+        pytest.param(
+            {"activeDeadlineSeconds": 10}, {"activeDeadlineSeconds": 5}, [], id="shorter-deadline"
+        ),
+        pytest.param(
+            {"tolerations": [{"key": "k", "operator": "Equal", "value": "v"}]},
+            {"tolerations": [{"key": "k", "operator": "Equal", "value": "w"}]},
+            [
+                "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+            ],
+            id="changed-toleration",
+        ),
+        pytest.param(
+            {"schedulingGates": [{"name": "g1"}]},
+            {"schedulingGates": [{"name": "g1"}, {"name": "g2"}]},
+            [
+                "spec.schedulingGates[1].name: Forbidden: only deletion is allowed, but found new scheduling gate 'g2'"
+            ],
+            id="added-gate",
+        ),
+        pytest.param(
+            {"schedulingGates": [{"name": "g1"}]}, {"schedulingGates": []}, [], id="removed-gate"
+        ),
+        pytest.param({}, {"nodeName": "node-1"}, [], id="binding-sets-node"),
+    ],
+)
+def test_pod_update_rules(
+    old_spec: dict[str, Any], change: dict[str, Any], expected: list[str]
+) -> None:
+    old = _stored_pod(**old_spec)
+    new = copy.deepcopy(old)
+    new["spec"].update(change)
+    assert errors_of("Pod", new, old) == expected
+
+
+def test_pod_node_name_cannot_move() -> None:
+    old = _stored_pod(nodeName="node-1")
+    new = copy.deepcopy(old)
+    new["spec"]["nodeName"] = "node-2"
+    (message,) = errors_of("Pod", new, old)
+    assert message.startswith("spec: Forbidden: pod updates may not change fields other than")
+
+
+@pytest.mark.parametrize("deadline", [0, -1])
+def test_pod_deadline_range(deadline: int) -> None:
+    assert errors_of("Pod", pod(activeDeadlineSeconds=deadline)) == [
+        f"spec.activeDeadlineSeconds: Invalid value: {deadline}: must be between 1 and 2147483647, inclusive"
+    ]

@@ -6,8 +6,8 @@ update. The registry turns a non-empty list into one 422 Invalid, so all
 problems are reported together, as upstream does.
 
 Flow: metadata first (``objectmeta.py``, with the kind's name rule from
-``NAME_RULES``), then the kind's own validator, then on update the kind's
-update rules. Validators live one module per API group and are found in one
+``NAME_RULES``), then the kind's own validator, then either the create-only
+rules (``CREATE_ONLY``) or, on update, the kind's update rules. Validators live one module per API group and are found in one
 table keyed by (group, kind); a kind without an entry gets the metadata
 checks only.
 """
@@ -39,7 +39,7 @@ from tinykube.api.validation.objectmeta import (
     validate_object_meta_update,
 )
 
-__all__ = ["NAME_RULES", "VALIDATORS", "validate"]
+__all__ = ["CREATE_ONLY", "NAME_RULES", "VALIDATORS", "validate"]
 
 Create = Callable[[dict[str, Any]], list[FieldError]]
 Update = Callable[[dict[str, Any], dict[str, Any]], list[FieldError]]
@@ -65,6 +65,12 @@ VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
     **_group("autoscaling", autoscaling.VALIDATORS),
 }
 
+# Rules that only apply when an object is created.
+CREATE_ONLY: dict[tuple[str, str], Create] = {
+    ("", "Pod"): core.validate_pod_create,
+    ("batch", "Job"): batch.validate_generated_selector,
+}
+
 # Most kinds name objects with a DNS-1123 subdomain; these are the exceptions.
 NAME_RULES: dict[tuple[str, str], NameRule] = {
     ("", "Namespace"): names.label_name,
@@ -88,9 +94,13 @@ def validate(
         errs = validate_object_meta(meta, res.namespaced, rule)
     else:
         errs = validate_object_meta_update(meta, old.get("metadata") or {})
-    create, update = VALIDATORS.get((res.group, res.kind), (None, None))
-    if create is not None:
-        errs += create(obj)
-    if old is not None and update is not None:
+    spec_rules, update = VALIDATORS.get((res.group, res.kind), (None, None))
+    if spec_rules is not None:
+        errs += spec_rules(obj)
+    if old is None:
+        create_only = CREATE_ONLY.get((res.group, res.kind))
+        if create_only is not None:
+            errs += create_only(obj)
+    elif update is not None:
         errs += update(obj, old)
     return errs

@@ -102,10 +102,6 @@ def validate_generated_selector(obj: dict[str, Any]) -> list[FieldError]:
     ]
 
 
-def validate_job_create(obj: dict[str, Any]) -> list[FieldError]:
-    return validate_job(obj) + validate_generated_selector(obj)
-
-
 def validate_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     errs = selector_immutable("spec.selector", new_spec.get("selector"), old_spec.get("selector"))
@@ -175,6 +171,6 @@ def validate_cron_job(obj: dict[str, Any]) -> list[FieldError]:
 
 
 VALIDATORS = {
-    "Job": (validate_job_create, validate_job_update),
+    "Job": (validate_job, validate_job_update),
     "CronJob": (validate_cron_job, None),
 }

@@ -22,12 +22,8 @@ from tinykube.api.errors import (
 from tinykube.api.validation import names
 from tinykube.api.validation.common import as_dict, as_list, child, immutable, index, key
 from tinykube.api.validation.objectmeta import validate_labels
-from tinykube.api.validation.pod import (
-    VOLUME_SOURCES,
-    validate_pod_spec,
-    validate_pod_spec_update,
-    validate_protocol,
-)
+from tinykube.api.validation.pod import VOLUME_SOURCES, validate_pod_spec, validate_protocol
+from tinykube.api.validation.podupdate import validate_pod_spec_update
 from tinykube.api.validation.service import validate_service_spec, validate_service_update
 from tinykube.api.validation.templates import validate_pod_template, validate_replicated_template
 
@@ -47,6 +43,18 @@ SECRET_REQUIRED_KEYS = {
 
 def validate_pod(obj: dict[str, Any]) -> list[FieldError]:
     return validate_pod_spec(as_dict(obj.get("spec")), "spec")
+
+
+def validate_pod_create(obj: dict[str, Any]) -> list[FieldError]:
+    """Ephemeral containers come only through their subresource; gated Pods have no node."""
+    spec = as_dict(obj.get("spec"))
+    errs: list[FieldError] = []
+    if spec.get("ephemeralContainers"):
+        errs.append(field_forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    if spec.get("nodeName") and spec.get("schedulingGates"):
+        detail = "cannot be set until all schedulingGates have been cleared"
+        errs.append(field_forbidden("spec.nodeName", detail))
+    return errs
 
 
 def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:

@@ -4,15 +4,12 @@ The checks users hit in practice, with upstream's paths and words: at least
 one container; container, port and volume names well formed and unique; an
 image; port numbers in range; supported restart and DNS policies; resource
 quantities that parse, are not negative and keep requests within limits;
-volume mounts that name a declared volume. On update a Pod may only change
-its images, ``activeDeadlineSeconds``, added tolerations and a few more
-fields; anything else is the famous ``pod updates may not change fields
-other than ...`` Forbidden error.
+volume mounts that name a declared volume. What may change on update is in
+``podupdate.py``.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from tinykube.api import quantity
@@ -32,13 +29,8 @@ DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
+MAX_INT32 = 2**31 - 1
 STANDARD_CONTAINER_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
-POD_UPDATE_FORBIDDEN = (
-    "pod updates may not change fields other than `spec.containers[*].image`,"
-    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
-    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
-    "(allow it to be set to 1 if it was previously negative)"
-)
 VOLUME_SOURCES = (
     "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret",
     "nfs", "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder",
@@ -52,17 +44,10 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     volumes, errs = _volumes(as_list(spec.get("volumes")), child(path, "volumes"))
     errs += _containers(spec, volumes, path)
     errs += _policies(spec, path)
-    for name in ("terminationGracePeriodSeconds", "activeDeadlineSeconds"):
-        errs += nonnegative(child(path, name), spec.get(name))
     deadline = spec.get("activeDeadlineSeconds")
-    if is_int(deadline) and deadline == 0:
-        errs.append(
-            invalid(
-                child(path, "activeDeadlineSeconds"),
-                0,
-                "must be between 1 and 2147483647, inclusive",
-            )
-        )
+    if is_int(deadline) and not 1 <= deadline <= MAX_INT32:
+        detail = names.inclusive_range_error(1, MAX_INT32)
+        errs.append(invalid(child(path, "activeDeadlineSeconds"), deadline, detail))
     errs += _node_selector(as_dict(spec.get("nodeSelector")), child(path, "nodeSelector"))
     errs += _tolerations(as_list(spec.get("tolerations")), child(path, "tolerations"))
     for field in ("serviceAccountName", "nodeName", "priorityClassName"):
@@ -350,54 +335,3 @@ def _tolerations(tolerations: list[Any], path: str) -> list[FieldError]:
                 )
             )
     return errs
-
-
-# ---- update -------------------------------------------------------------------
-
-
-def validate_pod_spec_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-    """Only images, activeDeadlineSeconds, added tolerations and a few more may change."""
-    errs: list[FieldError] = []
-    new_deadline, old_deadline = new.get("activeDeadlineSeconds"), old.get("activeDeadlineSeconds")
-    if old_deadline is not None and new_deadline is None:
-        errs.append(
-            invalid(
-                "spec.activeDeadlineSeconds",
-                None,
-                "must not update from a positive integer to nil value",
-            )
-        )
-    elif is_int(old_deadline) and is_int(new_deadline) and new_deadline > old_deadline:
-        errs.append(
-            invalid(
-                "spec.activeDeadlineSeconds",
-                new_deadline,
-                "must be less than or equal to previous value",
-            )
-        )
-    if _mutable_masked(new, old) != _mutable_masked(old, old):
-        errs.append(field_forbidden("spec", POD_UPDATE_FORBIDDEN))
-    return errs
-
-
-def _mutable_masked(spec: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """``spec`` with the fields a Pod update may change replaced by the old values."""
-    masked = copy.deepcopy(spec)
-    for field in ("containers", "initContainers"):
-        old_list = as_list(old.get(field))
-        for i, container in enumerate(as_list(masked.get(field))):
-            if i < len(old_list) and isinstance(container, dict):
-                container["image"] = as_dict(old_list[i]).get("image")
-    masked["activeDeadlineSeconds"] = old.get("activeDeadlineSeconds")
-    old_tolerations = as_list(old.get("tolerations"))
-    new_tolerations = as_list(masked.get("tolerations"))
-    if all(t in new_tolerations for t in old_tolerations):
-        masked["tolerations"] = old_tolerations
-    grace = old.get("terminationGracePeriodSeconds")
-    if is_int(grace) and grace < 0 and masked.get("terminationGracePeriodSeconds") == 1:
-        masked["terminationGracePeriodSeconds"] = grace
-    for field in ("schedulingGates", "nodeName"):
-        # schedulingGates may only be removed; nodeName is set through /binding.
-        if field == "nodeName" or not as_list(masked.get(field)):
-            masked[field] = old.get(field)
-    return masked
