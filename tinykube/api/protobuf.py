@@ -133,6 +133,7 @@ def _read_fields(buf: bytes) -> dict[int, list[tuple[int, Any]]]:
     while pos < len(buf):
         key, pos = _read_varint(buf, pos)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == _VARINT:
             value, pos = _read_varint(buf, pos)
         elif wire == _LEN:
@@ -192,7 +193,7 @@ def decode(body: bytes) -> dict[str, Any]:
         if content_type not in ("", CONTENT_TYPE):
             raise BadRequest(f"protobuf: unsupported contentType {content_type!r}")
         fields = _decode_message(message_type(api_version, kind), _last_bytes(envelope, 2))
-    except (_Malformed, UnicodeDecodeError, ValueError) as err:
+    except (_Malformed, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BadRequest(f"protobuf: malformed body: {err}") from None
     return {"kind": kind, "apiVersion": api_version, **fields}
 
@@ -417,8 +418,9 @@ def _encode_message(type_name: str, obj: dict[str, Any]) -> bytes:
             continue
         value = obj.get(field.name)
         if field.kind == "map":
-            for key in sorted(value or {}):
-                entry = _len_field(1, key.encode()) + _encode_value(2, field.ref, value[key])
+            entries = value or {}
+            for key in sorted(entries):
+                entry = _len_field(1, key.encode()) + _encode_value(2, field.ref, entries[key])
                 out += _len_field(field.number, entry)
         elif field.repeated:
             for item in value or []:

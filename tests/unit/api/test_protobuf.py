@@ -11,7 +11,9 @@ debug --copy-to) it is the decoded body, reviewed against the Go types.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -503,6 +505,26 @@ def test_delete_options_in_a_group_version_is_found_in_meta():
 )
 def test_bad_bodies_are_bad_requests(body, message):
     with pytest.raises(BadRequest, match=message):
+        protobuf.decode(body)
+
+
+def test_mangled_kubectl_bodies_decode_or_raise_bad_request():
+    rng = random.Random(7)
+    bodies = [_fixture(name)[0] for name in FIXTURES]
+    for _ in range(2000):
+        body = bytearray(rng.choice(bodies))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(4, len(body))
+            body[pos : pos + rng.randint(0, 1)] = bytes([rng.randrange(256)] * rng.randint(0, 1))
+        with contextlib.suppress(BadRequest):  # anything else fails the test
+            protobuf.decode(bytes(body))
+
+
+def test_deeply_nested_raw_extensions_are_a_bad_request():
+    body = protobuf.encode({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {}})
+    for _ in range(5000):
+        body = _body("apps/v1", "ControllerRevision", _ld(2, _ld(1, body)))
+    with pytest.raises(BadRequest):
         protobuf.decode(body)
 
 
