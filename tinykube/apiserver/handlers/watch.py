@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tinykube.api import errors
+from tinykube.api import errors, eventsview
 from tinykube.api.resources import Resource
 from tinykube.apiserver.handlers import common
 from tinykube.apiserver.handlers.context import ServerContext
@@ -74,6 +74,8 @@ class _Stream:
         self.columns_sent = False
 
     async def send(self, kind: str, obj: dict[str, Any]) -> None:
+        if self.res.group == "events.k8s.io" and kind != "ERROR":
+            obj = eventsview.to_events_v1(obj)
         if self.out.kind == "table" and kind != "BOOKMARK" and kind != "ERROR":
             rv = obj.get("metadata", {}).get("resourceVersion", "")
             obj = common.to_table(

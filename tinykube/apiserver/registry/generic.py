@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from tinykube.api import errors
+from tinykube.api import errors, eventsview
 from tinykube.api.duration import now_rfc3339
-from tinykube.api.resources import Resource
+from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver.registry import strategy
 from tinykube.apiserver.registry.hooks import Hooks
 from tinykube.apiserver.watchcache import WatchCache, decode
@@ -38,6 +38,9 @@ from tinykube.store.interface import Store
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 16
+_CORE_EVENTS = lookup("", "v1", "events")
+assert _CORE_EVENTS is not None
+CORE_EVENTS: Resource = _CORE_EVENTS
 EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter, or use the continue token "
@@ -94,8 +97,53 @@ class Registry:
         self.cache = cache
         self.hooks = hooks
 
-    # ---- reads ----------------------------------------------------------
+    # ---- public entry points: views (events.k8s.io) over stored resources ----
     async def get(self, res: Resource, namespace: str, name: str) -> dict[str, Any]:
+        stored, out, _ = _view(res)
+        return out(await self._get(stored, namespace, name))
+
+    async def list(self, res: Resource, namespace: str, **kwargs: Any) -> ListResult:
+        stored, out, _ = _view(res)
+        result = await self._list(stored, namespace, **kwargs)
+        if stored is not res:
+            result.items = [out(o) for o in result.items]
+        return result
+
+    async def create(
+        self, res: Resource, namespace: str, obj: dict[str, Any], opts: WriteOptions
+    ) -> dict[str, Any]:
+        stored, out, into = _view(res)
+        return out(await self._create(stored, namespace, into(obj), opts))
+
+    async def update(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        mutate: Mutator,
+        opts: WriteOptions,
+        **kwargs: Any,
+    ) -> tuple[dict[str, Any], bool]:
+        stored, out, into = _view(res)
+        if stored is not res:
+            inner = mutate
+
+            async def mutate(old: dict[str, Any]) -> dict[str, Any]:  # type: ignore[misc]
+                new = inner(out(old))
+                return into(new if isinstance(new, dict) else await new)
+
+        obj, created = await self._update(stored, namespace, name, mutate, opts, **kwargs)
+        return (obj if created else out(obj)), created
+
+    async def delete(
+        self, res: Resource, namespace: str, name: str, opts: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        stored, out, _ = _view(res)
+        obj, gone = await self._delete(stored, namespace, name, opts)
+        return out(obj), gone
+
+    # ---- reads ----------------------------------------------------------
+    async def _get(self, res: Resource, namespace: str, name: str) -> dict[str, Any]:
         await self._sync()
         obj = self.cache.get(res.key(namespace, name))
         if obj is None:
@@ -108,7 +156,7 @@ class Registry:
         except TimeoutError as exc:
             raise errors.Timeout("Timeout: Too large resource version") from exc
 
-    async def list(
+    async def _list(
         self,
         res: Resource,
         namespace: str,
@@ -183,7 +231,7 @@ class Registry:
         return bool(page.items)
 
     # ---- create ---------------------------------------------------------
-    async def create(
+    async def _create(
         self, res: Resource, namespace: str, obj: dict[str, Any], opts: WriteOptions
     ) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
@@ -231,7 +279,7 @@ class Registry:
         return obj
 
     # ---- update ---------------------------------------------------------
-    async def update(
+    async def _update(
         self,
         res: Resource,
         namespace: str,
@@ -320,7 +368,7 @@ class Registry:
         return new
 
     # ---- delete ---------------------------------------------------------
-    async def delete(
+    async def _delete(
         self, res: Resource, namespace: str, name: str, opts: DeleteOptions
     ) -> tuple[dict[str, Any], bool]:
         """Delete now, or mark for deletion (grace period, finalizers).
@@ -353,6 +401,21 @@ class Registry:
             await self.hooks.after_delete(res, gone)
             return gone, True
         raise errors.conflict(res.plural, res.group, name, "too many concurrent updates")
+
+
+def _identity(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
+
+
+def _view(
+    res: Resource,
+) -> tuple[
+    Resource, Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]
+]:
+    """(stored resource, to-view, from-view): events.k8s.io Events are stored as core Events."""
+    if res.group == "events.k8s.io":
+        return CORE_EVENTS, eventsview.to_events_v1, eventsview.to_core
+    return res, _identity, _identity
 
 
 def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:
