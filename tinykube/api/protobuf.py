@@ -101,7 +101,7 @@ def message_type(api_version: str, kind: str) -> str:
     if package is None:
         raise BadRequest(f"protobuf: unsupported apiVersion {api_version!r}")
     for name in (f"{package}.{kind}", f"meta/v1.{kind}"):  # DeleteOptions is in every group
-        if name in known.messages and kind[:1].isupper():
+        if name in known.messages:
             return name
     raise BadRequest(f"protobuf: no kind {kind!r} in {api_version!r}")
 
