@@ -307,11 +307,7 @@ def _allocate_ips(
             ips.allocate(requested)
         except AllocationError as exc:
             detail = f"failed to allocate IP {requested}: {exc}"
-            return [
-                FieldError(
-                    "spec.clusterIPs", "Invalid value", f'[]string{{"{requested}"}}: {detail}'
-                )
-            ]
+            return [FieldError("spec.clusterIPs", "Invalid value", f'["{requested}"]: {detail}')]
         ip = requested
     else:
         try:

@@ -58,7 +58,7 @@ def service(**spec: Any) -> dict[str, Any]:
         ),
         pytest.param(
             {"name": "web", "namespace": "default", "annotations": {"a": "x" * 262144}},
-            ["metadata.annotations: Too long: must have at most 262144 bytes"],
+            ["metadata.annotations: Too long: may not be more than 262144 bytes"],
             id="annotations-too-big",
         ),
         pytest.param(

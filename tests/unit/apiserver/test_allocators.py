@@ -117,7 +117,7 @@ def test_services_without_address(
 def test_cluster_ip_out_of_range(ips: ClusterIPAllocator, ports: NodePortAllocator) -> None:
     svc = service(clusterIP="10.0.0.5")
     assert messages(allocate_for_service(svc, None, ips, ports)) == [
-        'spec.clusterIPs: Invalid value: []string{"10.0.0.5"}: failed to allocate IP 10.0.0.5: '
+        'spec.clusterIPs: Invalid value: ["10.0.0.5"]: failed to allocate IP 10.0.0.5: '
         "the provided IP (10.0.0.5) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
     ]
 
@@ -125,7 +125,7 @@ def test_cluster_ip_out_of_range(ips: ClusterIPAllocator, ports: NodePortAllocat
 def test_cluster_ip_taken(ips: ClusterIPAllocator, ports: NodePortAllocator) -> None:
     ips.allocate("10.96.0.50")
     assert messages(allocate_for_service(service(clusterIP="10.96.0.50"), None, ips, ports)) == [
-        'spec.clusterIPs: Invalid value: []string{"10.96.0.50"}: failed to allocate IP 10.96.0.50: '
+        'spec.clusterIPs: Invalid value: ["10.96.0.50"]: failed to allocate IP 10.96.0.50: '
         "provided IP is already allocated"
     ]
 

@@ -5,8 +5,8 @@ matching the template; template restarts Always). Here are the per-kind
 strategy rules and the update rules: in apps/v1 a selector never changes,
 and a StatefulSet's spec is frozen apart from a short list of fields.
 
-Int-or-percent fields (``maxSurge``, ``maxUnavailable``) print their bad value
-without quotes, because upstream's IntOrString is a Go Stringer.
+A strategy of an unknown type prints as upstream's internal struct marshals
+(``{"Type":"Blue","RollingUpdate":null}``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from tinykube.api.validation import names
 from tinykube.api.validation.common import (
     as_dict,
     child,
-    go_repr,
-    invalid_go,
+    go_json,
+    invalid_json,
     is_int,
     nonnegative,
 )
@@ -47,22 +47,17 @@ STATEFULSET_MUTABLE = (
 OVER_100 = "must not be greater than 100%"
 
 
-def int_or_percent_invalid(path: str, value: Any, detail: str) -> FieldError:
-    """``Invalid value: 25%: ...``: IntOrString values print bare."""
-    return FieldError(path, "Invalid value", f"{value}: {detail}")
-
-
 def validate_int_or_percent(value: Any, path: str) -> list[FieldError]:
     """``ValidatePositiveIntOrPercent``: a non-negative int or a ``N%`` string."""
     if isinstance(value, str):
-        return [int_or_percent_invalid(path, value, m) for m in names.is_valid_percent(value)]
+        return [invalid(path, value, m) for m in names.is_valid_percent(value)]
     return nonnegative(path, value)
 
 
 def not_more_than_100_percent(value: Any, path: str) -> list[FieldError]:
     percent = _percent(value)
     if percent is not None and percent > 100:
-        return [int_or_percent_invalid(path, value, OVER_100)]
+        return [invalid(path, value, OVER_100)]
     return []
 
 
@@ -88,6 +83,15 @@ def _selected_template(spec: dict[str, Any], word: str, owner: str) -> list[Fiel
     return errs + validate_replicated_template(
         spec.get("template"), selector, "spec.template", owner
     )
+
+
+def _strategy_json(strategy: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """An internal apps strategy struct as Go marshals it (no JSON tags: Go field names)."""
+    rolling = strategy.get("rollingUpdate")
+    shown_rolling = None
+    if isinstance(rolling, dict):
+        shown_rolling = {f[0].upper() + f[1:]: rolling.get(f, 0) for f in fields}
+    return {"Type": strategy.get("type", ""), "RollingUpdate": shown_rolling}
 
 
 # ---- Deployment and ReplicaSet -----------------------------------------------------------
@@ -117,7 +121,8 @@ def _deployment_strategy(strategy: Any) -> list[FieldError]:
         return []
     if kind != "RollingUpdate":
         detail = 'supported values: "Recreate", "RollingUpdate"'
-        return [FieldError(path, "Unsupported value", f"{go_repr(strategy)}: {detail}")]
+        shown = _strategy_json(strategy, ("maxUnavailable", "maxSurge"))
+        return [FieldError(path, "Unsupported value", f"{go_json(shown)}: {detail}")]
     rolling = strategy.get("rollingUpdate")
     if not isinstance(rolling, dict):
         detail = "this should be defaulted and never be nil"
@@ -128,9 +133,7 @@ def _deployment_strategy(strategy: Any) -> list[FieldError]:
     errs += validate_int_or_percent(surge, child(rpath, "maxSurge"))
     if _amount(unavailable) == 0 and _amount(surge) == 0:
         detail = "may not be 0 when `maxSurge` is 0"
-        errs.append(
-            int_or_percent_invalid(child(rpath, "maxUnavailable"), unavailable or 0, detail)
-        )
+        errs.append(invalid(child(rpath, "maxUnavailable"), unavailable or 0, detail))
     errs += not_more_than_100_percent(unavailable, child(rpath, "maxUnavailable"))
     return errs
 
@@ -180,11 +183,15 @@ def _stateful_set_strategy(strategy: dict[str, Any]) -> list[FieldError]:
     if kind == "OnDelete":
         if rolling is not None:
             detail = "only allowed for updateStrategy 'RollingUpdate'"
-            return [invalid_go("spec.updateStrategy.rollingUpdate", rolling, detail)]
+            shown = _strategy_json({"rollingUpdate": rolling}, ("partition", "maxUnavailable"))
+            return [
+                invalid_json("spec.updateStrategy.rollingUpdate", shown["RollingUpdate"], detail)
+            ]
         return []
     if kind != "RollingUpdate":
         detail = "must be 'RollingUpdate' or 'OnDelete'"
-        return [invalid_go("spec.updateStrategy", strategy, detail)]
+        shown = _strategy_json(strategy, ("partition", "maxUnavailable"))
+        return [invalid_json("spec.updateStrategy", shown, detail)]
     rolling = as_dict(rolling)
     rpath = "spec.updateStrategy.rollingUpdate"
     errs = nonnegative(f"{rpath}.partition", rolling.get("partition"))
@@ -192,7 +199,7 @@ def _stateful_set_strategy(strategy: dict[str, Any]) -> list[FieldError]:
         value = rolling["maxUnavailable"]
         errs += validate_int_or_percent(value, f"{rpath}.maxUnavailable")
         if _amount(value) == 0:
-            errs.append(int_or_percent_invalid(f"{rpath}.maxUnavailable", value, "cannot be 0"))
+            errs.append(invalid(f"{rpath}.maxUnavailable", value, "cannot be 0"))
         errs += not_more_than_100_percent(value, f"{rpath}.maxUnavailable")
     return errs
 
@@ -211,9 +218,8 @@ def validate_daemon_set(obj: dict[str, Any]) -> list[FieldError]:
         errs += _daemon_set_rolling_update(strategy.get("rollingUpdate"))
     elif kind != "OnDelete":
         detail = 'supported values: "RollingUpdate", "OnDelete"'
-        errs.append(
-            FieldError("spec.updateStrategy", "Unsupported value", f"{go_repr(strategy)}: {detail}")
-        )
+        shown = go_json(_strategy_json(strategy, ("maxUnavailable", "maxSurge")))
+        errs.append(FieldError("spec.updateStrategy", "Unsupported value", f"{shown}: {detail}"))
     return errs
 
 
@@ -229,7 +235,7 @@ def _daemon_set_rolling_update(rolling: Any) -> list[FieldError]:
     has_unavailable, has_surge = _amount(unavailable) != 0, _amount(surge) != 0
     if has_unavailable and has_surge:
         detail = "may not be set when maxUnavailable is non-zero"
-        errs.append(int_or_percent_invalid(f"{path}.maxSurge", surge, detail))
+        errs.append(invalid(f"{path}.maxSurge", surge, detail))
     elif not has_unavailable and not has_surge:
         errs.append(required(f"{path}.maxUnavailable", "cannot be 0 when maxSurge is 0"))
     return errs
@@ -266,7 +272,7 @@ def validate_controller_revision_update(
     new: dict[str, Any], old: dict[str, Any]
 ) -> list[FieldError]:
     if new.get("data") != old.get("data"):
-        return [invalid_go("data", new.get("data"), "field is immutable")]
+        return [invalid_json("data", new.get("data"), "field is immutable")]
     return []
 
 

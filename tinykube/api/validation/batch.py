@@ -20,15 +20,16 @@ from tinykube.api.validation.common import (
     as_dict,
     child,
     immutable,
-    invalid_go,
+    invalid_json,
     nonnegative,
+    sorted_map,
 )
 from tinykube.api.validation.cron import schedule_errors
 from tinykube.api.validation.selectors import (
     SELECTOR_MISMATCH,
-    go_label_selector,
     matches,
     selector_immutable,
+    selector_json,
     validate_label_selector,
 )
 from tinykube.api.validation.templates import validate_pod_template
@@ -83,7 +84,9 @@ def _job_selector(obj: dict[str, Any], spec: dict[str, Any]) -> list[FieldError]
     errs = validate_label_selector(selector, "spec.selector")
     labels = as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("labels"))
     if not matches(selector, labels):
-        errs.append(invalid_go("spec.template.metadata.labels", labels, SELECTOR_MISMATCH))
+        errs.append(
+            invalid_json("spec.template.metadata.labels", sorted_map(labels), SELECTOR_MISMATCH)
+        )
     return errs
 
 
@@ -97,9 +100,7 @@ def validate_generated_selector(obj: dict[str, Any]) -> list[FieldError]:
     if not uid or selector == {"matchLabels": {CONTROLLER_UID: uid}}:
         return []
     detail = "`selector` not auto-generated"
-    return [
-        FieldError("spec.selector", "Invalid value", f"{go_label_selector(selector)}: {detail}")
-    ]
+    return [invalid_json("spec.selector", selector_json(selector), detail)]
 
 
 def validate_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
@@ -116,7 +117,7 @@ def validate_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
         _comparable_template(old, old_spec),
     )
     if new_template != old_template:
-        errs.append(invalid_go("spec.template", new_spec.get("template"), IMMUTABLE))
+        errs.append(invalid_json("spec.template", new_spec.get("template"), IMMUTABLE))
     return errs
 
 

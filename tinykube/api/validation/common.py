@@ -1,10 +1,9 @@
 """Small building blocks every per-group validator uses.
 
 Field paths are plain strings built the way upstream's ``field.Path`` prints
-them (``spec.containers[0].name``, ``data[key]``). A few upstream messages show
-a bad value in Go syntax (``map[string]string{"app":"web"}``,
-``[]string{"10.0.0.5"}``); ``invalid_go`` renders those exactly, since the
-shared ``FieldError`` prints non-scalar values as JSON.
+them (``spec.containers[0].name``, ``data[key]``). Bad values that are maps,
+lists or structs print as Go's ``json.Marshal`` prints them (Kubernetes 1.34
+and later): ``invalid_json`` does that with Go's key order and escaping.
 """
 
 from __future__ import annotations
@@ -32,22 +31,36 @@ def key(path: str, k: str) -> str:
 
 
 def go_repr(value: Any) -> str:
-    """``%#v`` for the value shapes that appear in Kubernetes messages."""
-    if isinstance(value, dict):
-        if all(isinstance(v, str) for v in value.values()):
-            items = ", ".join(f"{json.dumps(k)}:{json.dumps(value[k])}" for k in sorted(value))
-            return "map[string]string{" + items + "}"
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """``%#v`` of a string slice, as a few upstream *detail* texts embed it."""
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
-    if value is None:
-        return "<nil>"
-    return json.dumps(value, separators=(",", ":"))
+    return go_json(value)
 
 
-def invalid_go(field: str, value: Any, detail: str) -> FieldError:
-    """An ``Invalid value`` whose value is printed in Go syntax, as upstream does for maps."""
-    return FieldError(field, "Invalid value", f"{go_repr(value)}: {detail}")
+def go_json(value: Any) -> str:
+    """``json.Marshal`` output: compact, UTF-8, with Go's HTML-safe escapes.
+
+    Since Kubernetes 1.34 a field error prints a non-scalar bad value this way.
+    Dict order is kept, so callers pass label maps through ``sorted_map`` (Go
+    sorts map keys) and build struct-shaped values in Go's field order.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def sorted_map(value: Any) -> dict[str, Any]:
+    return {k: value[k] for k in sorted(value)} if isinstance(value, dict) else {}
+
+
+def invalid_json(field: str, value: Any, detail: str) -> FieldError:
+    """``Invalid value`` for a map, list or struct value, printed as Go prints JSON."""
+    return FieldError(field, "Invalid value", f"{go_json(value)}: {detail}")
+
+
+def too_long_bytes(field: str, limit: int) -> FieldError:
+    """Upstream's ``field.TooLong``: the value is never shown."""
+    unit = "byte" if limit == 1 else "bytes"
+    return FieldError(field, "Too long", f"may not be more than {limit} {unit}")
 
 
 def is_int(value: Any) -> bool:
@@ -71,7 +84,7 @@ def immutable(path: str, new: Any, old: Any) -> list[FieldError]:
     if _semantic(new) == _semantic(old):
         return []
     if isinstance(new, dict | list):
-        return [invalid_go(path, new, IMMUTABLE)]
+        return [invalid_json(path, new, IMMUTABLE)]
     return [invalid(path, new, IMMUTABLE)]
 
 

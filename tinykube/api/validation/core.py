@@ -17,10 +17,17 @@ from tinykube.api.errors import (
     invalid,
     not_supported,
     required,
-    too_long,
 )
 from tinykube.api.validation import names
-from tinykube.api.validation.common import as_dict, as_list, child, immutable, index, key
+from tinykube.api.validation.common import (
+    as_dict,
+    as_list,
+    child,
+    immutable,
+    index,
+    key,
+    too_long_bytes,
+)
 from tinykube.api.validation.objectmeta import validate_labels
 from tinykube.api.validation.pod import VOLUME_SOURCES, validate_pod_spec, validate_protocol
 from tinykube.api.validation.podupdate import validate_pod_spec_update
@@ -85,7 +92,7 @@ def validate_config_map(obj: dict[str, Any]) -> list[FieldError]:
     size = sum(len(k) + len(str(v)) for k, v in data.items())
     size += sum(len(k) + len(str(v)) * 3 // 4 for k, v in binary.items())
     if size > MAX_DATA_SIZE:
-        errs.append(too_long("", "", MAX_DATA_SIZE))
+        errs.append(too_long_bytes("", MAX_DATA_SIZE))
     return errs
 
 
@@ -116,7 +123,7 @@ def validate_secret(obj: dict[str, Any]) -> list[FieldError]:
             errs.append(required(key("metadata.annotations", "kubernetes.io/service-account.name")))
     size = sum(len(k) + len(str(v)) * 3 // 4 for k, v in data.items())
     if size > MAX_DATA_SIZE:
-        errs.append(too_long("data", "", MAX_DATA_SIZE))
+        errs.append(too_long_bytes("data", MAX_DATA_SIZE))
     return errs
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tinykube.api.errors import FieldError, field_forbidden, invalid, required, too_long
+from tinykube.api.errors import FieldError, field_forbidden, invalid, required
 from tinykube.api.validation import names
 from tinykube.api.validation.common import (
     as_dict,
@@ -21,8 +21,9 @@ from tinykube.api.validation.common import (
     child,
     go_repr,
     immutable,
-    invalid_go,
+    invalid_json,
     nonnegative,
+    too_long_bytes,
 )
 
 NameRule = Callable[..., list[str]]
@@ -113,7 +114,7 @@ def validate_annotations(annotations: dict[str, Any], path: str) -> list[FieldEr
         errs += [invalid(path, k, msg) for msg in names.is_qualified_name(k.lower())]
         size += len(k.encode()) + len(str(v).encode())
     if size > TOTAL_ANNOTATION_SIZE_LIMIT:
-        errs.append(too_long(path, "", TOTAL_ANNOTATION_SIZE_LIMIT))
+        errs.append(too_long_bytes(path, TOTAL_ANNOTATION_SIZE_LIMIT))
     return errs
 
 
@@ -130,7 +131,7 @@ def validate_owner_references(refs: list[Any], path: str) -> list[FieldError]:
                     'Only one reference can have Controller set to true. Found "true" in '
                     f"references for {first_controller} and {current}"
                 )
-                errs.append(invalid_go(path, refs, detail))
+                errs.append(invalid_json(path, [_owner_json(r) for r in refs], detail))
             else:
                 first_controller = current
     return errs
@@ -146,8 +147,19 @@ def _owner_reference(ref: dict[str, Any], path: str) -> list[FieldError]:
         if not ref.get(name):
             errs.append(invalid(child(path, name), ref.get(name) or "", "must not be empty"))
     if api_version == "v1" and ref.get("kind") == "Event":
-        errs.append(invalid_go(path, ref, "/v1, Kind=Event is disallowed from being an owner"))
+        detail = "/v1, Kind=Event is disallowed from being an owner"
+        errs.append(invalid_json(path, _owner_json(ref), detail))
     return errs
+
+
+def _owner_json(ref: Any) -> dict[str, Any]:
+    """An owner reference in ``metav1.OwnerReference`` field order (omitempty honoured)."""
+    ref = as_dict(ref)
+    out = {name: ref.get(name, "") for name in ("apiVersion", "kind", "name", "uid")}
+    for name in ("controller", "blockOwnerDeletion"):
+        if ref.get(name) is not None:
+            out[name] = ref[name]
+    return out
 
 
 def validate_finalizers(finalizers: list[Any], path: str) -> list[FieldError]:
@@ -157,7 +169,7 @@ def validate_finalizers(finalizers: list[Any], path: str) -> list[FieldError]:
         errs += [invalid(path, text, msg) for msg in names.is_qualified_name(text)]
     if FINALIZER_ORPHAN in finalizers and FINALIZER_FOREGROUND in finalizers:
         detail = f"finalizer {FINALIZER_ORPHAN} and {FINALIZER_FOREGROUND} cannot be both set"
-        errs.append(invalid_go(path, finalizers, detail))
+        errs.append(invalid_json(path, finalizers, detail))
     return errs
 
 

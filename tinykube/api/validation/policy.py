@@ -6,8 +6,8 @@ from typing import Any
 
 from tinykube.api.errors import FieldError, not_supported
 from tinykube.api.validation.apps import not_more_than_100_percent, validate_int_or_percent
-from tinykube.api.validation.common import as_dict, invalid_go
-from tinykube.api.validation.selectors import validate_label_selector
+from tinykube.api.validation.common import as_dict, invalid_json
+from tinykube.api.validation.selectors import selector_json, validate_label_selector
 
 EVICTION_POLICIES = ["AlwaysAllow", "IfHealthyBudget"]
 
@@ -18,7 +18,15 @@ def validate_pod_disruption_budget(obj: dict[str, Any]) -> list[FieldError]:
     min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
     if min_available is not None and max_unavailable is not None:
         detail = "minAvailable and maxUnavailable cannot be both set"
-        errs.append(invalid_go("spec", spec, detail))
+        shown = {
+            "MinAvailable": min_available,
+            "Selector": selector_json(spec["selector"])
+            if isinstance(spec.get("selector"), dict)
+            else None,
+            "MaxUnavailable": max_unavailable,
+            "UnhealthyPodEvictionPolicy": spec.get("unhealthyPodEvictionPolicy"),
+        }
+        errs.append(invalid_json("spec", shown, detail))
     for name, value in (("minAvailable", min_available), ("maxUnavailable", max_unavailable)):
         if value is None:
             continue

@@ -8,12 +8,11 @@ which keeps escalation checks simple.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tinykube.api.errors import FieldError, invalid, not_supported, required
 from tinykube.api.validation import names
-from tinykube.api.validation.common import as_dict, as_list, child, index, invalid_go
+from tinykube.api.validation.common import as_dict, as_list, child, index, invalid_json
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 SUBJECT_KINDS = ["ServiceAccount", "User", "Group"]
@@ -30,10 +29,10 @@ def _rules(obj: dict[str, Any], namespaced: bool) -> list[FieldError]:
         if urls:
             if namespaced:
                 detail = "namespaced rules cannot apply to non-resource URLs"
-                errs.append(invalid_go(child(path, "nonResourceURLs"), urls, detail))
+                errs.append(invalid_json(child(path, "nonResourceURLs"), urls, detail))
             if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
                 detail = "rules cannot apply to both regular resources and non-resource URLs"
-                errs.append(invalid_go(child(path, "nonResourceURLs"), urls, detail))
+                errs.append(invalid_json(child(path, "nonResourceURLs"), urls, detail))
             continue
         if not rule.get("apiGroups"):
             detail = "resource rules must supply at least one api group"
@@ -105,13 +104,12 @@ def validate_binding_update(new: dict[str, Any], old: dict[str, Any]) -> list[Fi
     ref = as_dict(new.get("roleRef"))
     if ref == as_dict(old.get("roleRef")):
         return []
-    shown = ", ".join(
-        f"{go}:{json.dumps(ref.get(field, ''))}"
-        for go, field in (("APIGroup", "apiGroup"), ("Kind", "kind"), ("Name", "name"))
-    )
-    return [
-        FieldError("roleRef", "Invalid value", f"rbac.RoleRef{{{shown}}}: cannot change roleRef")
-    ]
+    shown = {
+        "APIGroup": ref.get("apiGroup", ""),
+        "Kind": ref.get("kind", ""),
+        "Name": ref.get("name", ""),
+    }
+    return [invalid_json("roleRef", shown, "cannot change roleRef")]
 
 
 VALIDATORS = {

@@ -9,12 +9,19 @@ which is what users see from a real cluster.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tinykube.api.errors import FieldError, field_forbidden, invalid, required
 from tinykube.api.validation import names
-from tinykube.api.validation.common import as_dict, as_list, child, go_repr, index
+from tinykube.api.validation.common import (
+    IMMUTABLE,
+    as_dict,
+    as_list,
+    child,
+    index,
+    invalid_json,
+    sorted_map,
+)
 from tinykube.api.validation.objectmeta import validate_labels
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
@@ -65,34 +72,29 @@ def matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
     return True
 
 
-def go_label_selector(selector: Any) -> str:
-    """``%#v`` of a ``v1.LabelSelector`` value."""
+def selector_json(selector: Any) -> dict[str, Any]:
+    """A ``metav1.LabelSelector`` as Go marshals it: field order, omitempty, sorted labels."""
     selector = as_dict(selector)
-    match_labels = selector.get("matchLabels")
-    labels = go_repr(match_labels) if match_labels else "map[string]string(nil)"
-    reqs = as_list(selector.get("matchExpressions"))
-    if not reqs:
-        exprs = "[]v1.LabelSelectorRequirement(nil)"
-    else:
-        exprs = "[]v1.LabelSelectorRequirement{" + ", ".join(_go_requirement(r) for r in reqs) + "}"
-    return f"v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{exprs}}}"
-
-
-def _go_requirement(req: Any) -> str:
-    req = as_dict(req)
-    values = as_list(req.get("values"))
-    shown = go_repr(values) if values else "[]string(nil)"
-    return (
-        f"v1.LabelSelectorRequirement{{Key:{json.dumps(req.get('key', ''))}, "
-        f"Operator:{json.dumps(req.get('operator', ''))}, Values:{shown}}}"
-    )
+    out: dict[str, Any] = {}
+    if selector.get("matchLabels"):
+        out["matchLabels"] = sorted_map(selector["matchLabels"])
+    requirements = []
+    for req in as_list(selector.get("matchExpressions")):
+        req = as_dict(req)
+        item: dict[str, Any] = {"key": req.get("key", ""), "operator": req.get("operator", "")}
+        if req.get("values"):
+            item["values"] = req["values"]
+        requirements.append(item)
+    if requirements:
+        out["matchExpressions"] = requirements
+    return out
 
 
 def selector_immutable(path: str, new: Any, old: Any) -> list[FieldError]:
-    """``spec.selector: Invalid value: v1.LabelSelector{...}: field is immutable``."""
+    """``spec.selector: Invalid value: {"matchLabels":{...}}: field is immutable``."""
     if _normal(new) == _normal(old):
         return []
-    return [FieldError(path, "Invalid value", f"{go_label_selector(new)}: field is immutable")]
+    return [invalid_json(path, selector_json(new), IMMUTABLE)]
 
 
 def _normal(selector: Any) -> Any:

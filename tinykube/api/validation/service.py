@@ -21,7 +21,7 @@ from tinykube.api.errors import (
     required,
 )
 from tinykube.api.validation import names
-from tinykube.api.validation.common import as_dict, as_list, child, index, invalid_go, is_int
+from tinykube.api.validation.common import as_dict, as_list, child, index, invalid_json, is_int
 from tinykube.api.validation.objectmeta import validate_labels
 from tinykube.api.validation.pod import validate_protocol
 
@@ -69,9 +69,7 @@ def _ports(ports: list[Any], kind: Any) -> list[FieldError]:
         path = index("spec.ports", i)
         errs += _port(port, path, len(ports) > 1, port_names)
         if (port.get("protocol"), port.get("port")) in seen_ports:
-            errs.append(
-                duplicate(path, {"port": port.get("port"), "protocol": port.get("protocol")})
-            )
+            errs.append(duplicate(path, _internal_port(port)))
         seen_ports.add((port.get("protocol"), port.get("port")))
         node_port = port.get("nodePort")
         if node_port:
@@ -88,6 +86,18 @@ def _ports(ports: list[Any], kind: Any) -> list[FieldError]:
             detail = f"may not expose port {KUBELET_PORT} externally since it is used by kubelet"
             errs.append(invalid(path, KUBELET_PORT, detail))
     return errs
+
+
+def _internal_port(port: dict[str, Any]) -> dict[str, Any]:
+    """The duplicate-port key upstream prints: an internal ServicePort with Go field names."""
+    return {
+        "Name": "",
+        "Protocol": port.get("protocol", ""),
+        "AppProtocol": None,
+        "Port": port.get("port", 0),
+        "TargetPort": 0,
+        "NodePort": 0,
+    }
 
 
 def _port(port: dict[str, Any], path: str, require_name: bool, seen: set[str]) -> list[FieldError]:
@@ -146,7 +156,7 @@ def _cluster_ips(spec: dict[str, Any]) -> list[FieldError]:
     cluster_ips = as_list(spec.get("clusterIPs"))
     if cluster_ips and cluster_ip and cluster_ips[0] != cluster_ip:
         errs.append(
-            invalid_go("spec.clusterIPs", cluster_ips, "first value must match `clusterIP`")
+            invalid_json("spec.clusterIPs", cluster_ips, "first value must match `clusterIP`")
         )
     ips = cluster_ips or ([cluster_ip] if cluster_ip else [])
     for i, ip in enumerate(ips):

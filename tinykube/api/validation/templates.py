@@ -11,14 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from tinykube.api.errors import FieldError, field_forbidden, not_supported, required
-from tinykube.api.validation.common import as_dict, child, invalid_go, nonnegative
+from tinykube.api.validation.common import (
+    as_dict,
+    child,
+    go_json,
+    invalid_json,
+    nonnegative,
+    sorted_map,
+)
 from tinykube.api.validation.objectmeta import validate_annotations, validate_labels
 from tinykube.api.validation.pod import validate_pod_spec
 from tinykube.api.validation.selectors import (
     SELECTOR_MISMATCH,
-    go_label_selector,
     is_empty,
     matches,
+    selector_json,
     validate_label_selector,
 )
 
@@ -52,7 +59,9 @@ def validate_replicated_template(
     meta = as_dict(template.get("metadata"))
     labels = as_dict(meta.get("labels"))
     if selector and not is_empty(selector) and not matches(selector, labels):
-        errs.append(invalid_go(child(path, "metadata.labels"), labels, SELECTOR_MISMATCH))
+        errs.append(
+            invalid_json(child(path, "metadata.labels"), sorted_map(labels), SELECTOR_MISMATCH)
+        )
     if spec_checked:
         errs += validate_pod_template(template, path)
     else:
@@ -81,7 +90,9 @@ def validate_workload_selector(spec: dict[str, Any], kind: str) -> tuple[list[Fi
     if is_empty(selector):
         detail = f"empty selector is invalid for {kind}"
         errs.append(
-            FieldError("spec.selector", "Invalid value", f"{go_label_selector(selector)}: {detail}")
+            FieldError(
+                "spec.selector", "Invalid value", f"{go_json(selector_json(selector))}: {detail}"
+            )
         )
     return errs, not errs
 
