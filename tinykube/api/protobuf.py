@@ -30,7 +30,7 @@ decide what survives:
   ProbeHandler) are flattened into their parent;
 * the special types print as their Go ``MarshalJSON`` does: ``Time`` as
   RFC 3339 seconds (zero: ``null``), ``MicroTime`` with six fractional digits,
-  ``Quantity`` as its string, ``IntOrString`` as int or string,
+  ``Quantity`` in canonical form (``1000m`` -> ``1``), ``IntOrString`` as int or string,
   ``RawExtension``/``FieldsV1`` as the embedded JSON, ``[]byte`` as base64.
 
 ``encode`` is the inverse, writing fields the way gogo does (ascending field
@@ -47,6 +47,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tinykube.api import quantity
 from tinykube.api.errors import BadRequest
 
 __all__ = ["CONTENT_TYPE", "MAGIC", "decode", "encode"]
@@ -358,7 +359,11 @@ def _signed(value: int, bits: int) -> int:
 
 
 def _decode_quantity(buf: bytes) -> str:
-    return _last_bytes(_read_fields(buf), 1).decode() or "0"
+    """Parsed and printed canonically, as Quantity.Unmarshal then MarshalJSON do upstream.
+
+    An unparsable quantity fails the whole decode there too (QuantityError is a ValueError).
+    """
+    return quantity.normalize(_last_bytes(_read_fields(buf), 1).decode() or "0")
 
 
 def _decode_int_or_string(buf: bytes) -> int | str:

@@ -459,6 +459,15 @@ def test_packed_repeated_ints_are_read():
     assert out["spec"]["securityContext"] == {"supplementalGroups": [1000, 2000]}
 
 
+@pytest.mark.parametrize(
+    ("sent", "stored"), [("1000m", "1"), ("1.5Gi", "1536Mi"), ("0.1", "100m"), ("", "0")]
+)
+def test_quantities_are_canonical(sent, stored):
+    hard = _ld(1, _ld(1, b"cpu") + _ld(2, _ld(1, sent.encode())))
+    out = _decode("v1", "ResourceQuota", _ld(2, hard))
+    assert out["spec"] == {"hard": {"cpu": stored}}
+
+
 def test_unknown_fields_are_skipped():
     unknown = _ld(99, b"future") + _vi(98, 7) + _varint(97 << 3 | 5) + b"\x00" * 4
     assert _decode("v1", "ConfigMap", unknown + _ld(2, _ld(1, b"k") + _ld(2, b"v"))) == {
@@ -496,6 +505,11 @@ def test_delete_options_in_a_group_version_is_found_in_meta():
         pytest.param(_body("example.com/v1", "Widget", b""), "apiVersion", id="unknown-group"),
         pytest.param(_body("v1", "Widget", b""), "Widget", id="unknown-kind"),
         pytest.param(_body("v1", "ConfigMap", _vi(1, 3)), "malformed", id="wrong-wire-type"),
+        pytest.param(
+            _body("v1", "ResourceQuota", _ld(2, _ld(1, _ld(1, b"cpu") + _ld(2, _ld(1, b"lots"))))),
+            "quantities must match",
+            id="bad-quantity",
+        ),
         pytest.param(
             b"k8s\x00" + _ld(1, _ld(1, b"v1") + _ld(2, b"Pod")) + _ld(3, b"gzip"),
             "contentEncoding",
