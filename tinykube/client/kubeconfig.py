@@ -184,14 +184,15 @@ def _data(entry: dict[str, Any], key: str) -> bytes | None:
 
 
 def _ssl_context(cluster: dict[str, Any], user: dict[str, Any]) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
+    # As client-go: a cluster CA, when given, is the only trust root; the system's
+    # roots are used only when the kubeconfig names none.
+    ca = (
+        None if cluster.get("insecure-skip-tls-verify") else _data(cluster, "certificate-authority")
+    )
+    ctx = ssl.create_default_context(cadata=ca.decode() if ca is not None else None)
     if cluster.get("insecure-skip-tls-verify"):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ca = _data(cluster, "certificate-authority")
-        if ca is not None:
-            ctx.load_verify_locations(cadata=ca.decode())
     cert, key = _data(user, "client-certificate"), _data(user, "client-key")
     if cert is not None:
         _load_cert_chain(ctx, cert, key)
