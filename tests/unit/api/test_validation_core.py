@@ -270,6 +270,52 @@ def test_name_rule_per_kind(kind: str, name: str, ok: bool) -> None:
             ['spec.volumes[1].name: Duplicate value: "v"'],
             id="duplicate-volume",
         ),
+        pytest.param(
+            {"volumes": [{"name": "s", "secret": {}}]},
+            ["spec.volumes[0].secret.secretName: Required value"],
+            id="secret-volume-needs-name",
+        ),
+        pytest.param(
+            {"volumes": [{"name": "c", "configMap": {"name": "x", "defaultMode": 1000}}]},
+            [
+                "spec.volumes[0].configMap.defaultMode: Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive"
+            ],
+            id="file-mode",
+        ),
+        pytest.param(
+            {
+                "containers": [
+                    {
+                        "name": "a",
+                        "image": "x",
+                        "env": [
+                            {
+                                "name": "A",
+                                "value": "v",
+                                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                            }
+                        ],
+                    }
+                ]
+            },
+            [
+                'spec.containers[0].env[0].valueFrom: Invalid value: "": may not be specified when `value` is not empty'
+            ],
+            id="env-value-and-source",
+        ),
+        pytest.param(
+            {
+                "containers": [
+                    {
+                        "name": "a",
+                        "image": "x",
+                        "livenessProbe": {"exec": {"command": ["true"]}, "successThreshold": 2},
+                    }
+                ]
+            },
+            ["spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1"],
+            id="liveness-success-threshold",
+        ),
     ],
 )
 def test_pod_spec(spec: dict[str, Any], expected: list[str]) -> None:

@@ -23,6 +23,7 @@ from tinykube.api.errors import (
 )
 from tinykube.api.validation import names
 from tinykube.api.validation.common import as_dict, as_list, child, index, is_int, key, nonnegative
+from tinykube.api.validation.volumes import validate_env_value_from, validate_volume_source
 
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
 DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
@@ -97,12 +98,7 @@ def _volumes(volumes: list[Any], path: str) -> tuple[set[str], list[FieldError]]
                 errs.append(duplicate(child(vpath, "name"), name))
         seen.add(name)
         sources = [s for s in VOLUME_SOURCES if volume.get(s) is not None]
-        if not sources:
-            errs.append(required(vpath, "must specify a volume type"))
-        for extra in sources[1:]:
-            errs.append(
-                field_forbidden(child(vpath, extra), "may not specify more than 1 volume type")
-            )
+        errs += validate_volume_source(volume, vpath, sources)
     return seen, errs
 
 
@@ -153,8 +149,8 @@ def _container(
     errs += _volume_mounts(as_list(c.get("volumeMounts")), volumes, child(path, "volumeMounts"))
     errs += validate_resources(as_dict(c.get("resources")), child(path, "resources"))
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        if isinstance(c.get(probe), dict):
-            errs += _probe(c[probe], child(path, probe))
+        if isinstance(c.get(probe), dict) and field != "ephemeralContainers":
+            errs += _probe(c[probe], child(path, probe), single_success=probe != "readinessProbe")
     return errs
 
 
@@ -205,12 +201,7 @@ def _env(env: list[Any], path: str) -> list[FieldError]:
             errs.append(required(child(epath, "name")))
         else:
             errs += [invalid(child(epath, "name"), name, m) for m in names.is_env_var_name(name)]
-        if var.get("value") and var.get("valueFrom"):
-            errs.append(
-                invalid(
-                    child(epath, "valueFrom"), "", "may not be specified when `value` is not empty"
-                )
-            )
+        errs += validate_env_value_from(var, epath)
     return errs
 
 
@@ -264,8 +255,12 @@ def validate_resources(resources: dict[str, Any], path: str) -> list[FieldError]
     return errs
 
 
-def _probe(probe: dict[str, Any], path: str) -> list[FieldError]:
+def _probe(probe: dict[str, Any], path: str, single_success: bool) -> list[FieldError]:
+    """Timings are not negative; one handler; liveness/startup succeed after one success."""
     errs: list[FieldError] = []
+    success = probe.get("successThreshold")
+    if single_success and is_int(success) and success != 1:
+        errs.append(invalid(child(path, "successThreshold"), success, "must be 1"))
     for name in (
         "initialDelaySeconds",
         "timeoutSeconds",
