@@ -10,6 +10,7 @@ import pytest
 from tinykube.api import defaults, validation
 from tinykube.api.errors import invalid_object
 from tinykube.api.resources import by_kind
+from tinykube.apiserver.admission import admit
 
 PODS = by_kind("", "v1", "Pod")
 SERVICES = by_kind("", "v1", "Service")
@@ -411,14 +412,27 @@ def test_service_cluster_ip_may_not_change() -> None:
     errors_of("Service", old)
     new = service(clusterIP="10.96.0.11", clusterIPs=["10.96.0.11"])
     assert errors_of("Service", new, old) == [
-        'spec.clusterIPs[0]: Invalid value: "10.96.0.11": may not change once set'
+        'spec.clusterIPs[0]: Invalid value: ["10.96.0.11"]: may not change once set'
     ]
 
 
 def test_service_update_without_cluster_ip_keeps_it() -> None:
+    """The registry's admission step copies the allocated address before validation."""
     old = service(clusterIP="10.96.0.10", clusterIPs=["10.96.0.10"])
     errors_of("Service", old)
-    assert errors_of("Service", service(), old) == []
+    new = service()
+    assert SERVICES is not None
+    defaults.apply_defaults(SERVICES, new)
+    admit(SERVICES, new, old, lookup_priority_class=lambda name: None)
+    assert errors_of("Service", new, old) == []
+
+
+def test_service_cluster_ip_cannot_be_unset() -> None:
+    old = service(clusterIP="10.96.0.10", clusterIPs=["10.96.0.10"])
+    errors_of("Service", old)
+    assert errors_of("Service", service(), old) == [
+        "spec.clusterIPs[0]: Invalid value: null: primary clusterIP can not be unset"
+    ]
 
 
 # ---- ConfigMap, Secret, Namespace ----------------------------------------------------------

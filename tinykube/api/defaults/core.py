@@ -33,13 +33,25 @@ def default_service(svc: dict[str, Any]) -> None:
         port.setdefault("protocol", "TCP")
         if port.get("targetPort") in (None, 0, ""):
             port["targetPort"] = port.get("port")
-    if kind in ("NodePort", "LoadBalancer"):
+    if kind in ("NodePort", "LoadBalancer") or (kind == "ClusterIP" and spec.get("externalIPs")):
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if kind != "ExternalName":
         spec.setdefault("internalTrafficPolicy", "Cluster")
     if kind == "LoadBalancer":
         spec.setdefault("allocateLoadBalancerNodePorts", True)
+    _sync_cluster_ips(spec)
     _default_ip_families(spec)
+
+
+def _sync_cluster_ips(spec: dict[str, Any]) -> None:
+    """``clusterIP`` and ``clusterIPs[0]`` always agree (upstream's strategy keeps them so)."""
+    if spec.get("type") == "ExternalName":
+        return
+    ips = spec.get("clusterIPs") or []
+    if spec.get("clusterIP") and not ips:
+        spec["clusterIPs"] = [spec["clusterIP"]]
+    elif ips and not spec.get("clusterIP"):
+        spec["clusterIP"] = ips[0]
 
 
 def _default_ip_families(spec: dict[str, Any]) -> None:

@@ -136,10 +136,11 @@ def _by_type(spec: dict[str, Any], kind: Any, headless: bool) -> list[FieldError
         detail = f"may not be set to 'None' for {kind} services"
         errs.append(invalid("spec.clusterIPs[0]", "None", detail))
     if kind == "ExternalName":
-        if spec.get("clusterIP") or spec.get("clusterIPs"):
-            errs.append(
-                field_forbidden("spec.clusterIPs", "may not be set for ExternalName services")
-            )
+        for name in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if spec.get(name):
+                errs.append(
+                    field_forbidden(f"spec.{name}", "may not be set for ExternalName services")
+                )
         cname = (spec.get("externalName") or "").removesuffix(".")
         if not cname:
             errs.append(required("spec.externalName"))
@@ -147,31 +148,51 @@ def _by_type(spec: dict[str, Any], kind: Any, headless: bool) -> list[FieldError
             errs += [
                 invalid("spec.externalName", cname, m) for m in names.is_dns1123_subdomain(cname)
             ]
+    if kind != "LoadBalancer":
+        for name in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if spec.get(name) is not None:
+                detail = "may only be used when `type` is 'LoadBalancer'"
+                errs.append(field_forbidden(f"spec.{name}", detail))
+        if spec.get("loadBalancerSourceRanges"):
+            # Upstream's path really is capitalised here.
+            detail = "may only be used when `type` is 'LoadBalancer'"
+            errs.append(field_forbidden("spec.LoadBalancerSourceRanges", detail))
     return errs
 
 
 def _cluster_ips(spec: dict[str, Any]) -> list[FieldError]:
+    """``ValidateServiceClusterIPsRelatedFields`` for a single-stack cluster."""
+    if spec.get("type") == "ExternalName":
+        return []
     errs: list[FieldError] = []
     cluster_ip = spec.get("clusterIP") or ""
-    cluster_ips = as_list(spec.get("clusterIPs"))
-    if cluster_ips and cluster_ip and cluster_ips[0] != cluster_ip:
-        errs.append(
-            invalid_json("spec.clusterIPs", cluster_ips, "first value must match `clusterIP`")
-        )
-    ips = cluster_ips or ([cluster_ip] if cluster_ip else [])
-    for i, ip in enumerate(ips):
-        path = index("spec.clusterIPs", i)
-        if ip == "None":
-            if i > 0 or len(ips) > 1:
-                errs.append(invalid(path, ip, "'None' must be the first and only value"))
-        elif not _is_ip(ip):
-            errs.append(invalid(path, ip, VALID_IP))
+    ips = as_list(spec.get("clusterIPs"))
+    if cluster_ip and not ips:
+        errs.append(required("spec.clusterIPs"))
+    elif cluster_ip and ips[0] != cluster_ip:
+        errs.append(invalid_json("spec.clusterIPs", ips, "first value must match `clusterIP`"))
+    elif not cluster_ip and ips:
+        detail = "must be empty when `clusterIP` is not specified"
+        errs.append(invalid_json("spec.clusterIPs", ips, detail))
+    seen: set[Any] = set()
     for i, family in enumerate(as_list(spec.get("ipFamilies"))):
         if family not in IP_FAMILIES:
             errs.append(not_supported(index("spec.ipFamilies", i), family, IP_FAMILIES))
+        if family in seen:
+            errs.append(duplicate(index("spec.ipFamilies", i), family))
+        seen.add(family)
     policy = spec.get("ipFamilyPolicy")
     if policy is not None and policy not in IP_FAMILY_POLICIES:
         errs.append(not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
+    for i, ip in enumerate(ips):
+        if i == 0 and ip == "None":
+            if len(ips) > 1:
+                detail = "'None' must be the first and only value"
+                errs.append(invalid_json("spec.clusterIPs", ips, detail))
+        elif not _is_ip(ip):
+            errs.append(invalid(index("spec.clusterIPs", i), ip, VALID_IP))
+    if len(ips) > 2:
+        errs.append(invalid_json("spec.clusterIPs", ips, "may only hold up to 2 values"))
     return errs
 
 
@@ -203,38 +224,82 @@ def _session_affinity(spec: dict[str, Any]) -> list[FieldError]:
 def _traffic_policies(spec: dict[str, Any], kind: Any) -> list[FieldError]:
     errs: list[FieldError] = []
     external = spec.get("externalTrafficPolicy")
-    if external:
-        if kind not in ("NodePort", "LoadBalancer"):
+    if not externally_accessible(spec):
+        if external:
             detail = "may only be set for externally-accessible services"
             errs.append(invalid("spec.externalTrafficPolicy", external, detail))
-        elif external not in TRAFFIC_POLICIES:
-            errs.append(not_supported("spec.externalTrafficPolicy", external, TRAFFIC_POLICIES))
+    elif not external:
+        errs.append(required("spec.externalTrafficPolicy"))
+    elif external not in TRAFFIC_POLICIES:
+        errs.append(not_supported("spec.externalTrafficPolicy", external, TRAFFIC_POLICIES))
     internal = spec.get("internalTrafficPolicy")
-    if internal and internal not in TRAFFIC_POLICIES:
+    if internal is None and kind in ("ClusterIP", "NodePort", "LoadBalancer"):
+        errs.append(required("spec.internalTrafficPolicy"))
+    elif internal is not None and internal not in TRAFFIC_POLICIES:
         errs.append(not_supported("spec.internalTrafficPolicy", internal, TRAFFIC_POLICIES))
     health = spec.get("healthCheckNodePort")
-    if health and not (kind == "LoadBalancer" and external == "Local"):
+    # A missing port is allocated after validation, so only a wrong one is reported.
+    if health and not needs_health_check(spec):
         detail = (
             "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
         )
         errs.append(invalid("spec.healthCheckNodePort", health, detail))
+    elif health:
+        errs += [
+            invalid("spec.healthCheckNodePort", health, m) for m in names.is_valid_port_num(health)
+        ]
     return errs
 
 
+def externally_accessible(spec: dict[str, Any]) -> bool:
+    kind = spec.get("type")
+    return kind in ("LoadBalancer", "NodePort") or (
+        kind == "ClusterIP" and bool(spec.get("externalIPs"))
+    )
+
+
+def needs_health_check(spec: dict[str, Any]) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
 def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-    """The primary cluster IP may not change, except to or from ExternalName."""
-    if new.get("type") == "ExternalName" or old.get("type") == "ExternalName":
+    """Cluster IPs, the health-check port and the load balancer class stay as allocated."""
+    errs = _cluster_ips_update(new, old)
+    both_check = needs_health_check(new) and needs_health_check(old)
+    if both_check and new.get("healthCheckNodePort") != old.get("healthCheckNodePort"):
+        errs.append(field_forbidden("spec.healthCheckNodePort", "field is immutable"))
+    both_lb = new.get("type") == "LoadBalancer" and old.get("type") == "LoadBalancer"
+    if both_lb and new.get("loadBalancerClass") != old.get("loadBalancerClass"):
+        detail = "may not change once set"
+        errs.append(invalid("spec.loadBalancerClass", new.get("loadBalancerClass"), detail))
+    return errs
+
+
+def _cluster_ips_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    if "ExternalName" in (new.get("type"), old.get("type")):
         return []
-    old_ip = _primary_ip(old)
-    new_ip = _primary_ip(new)
-    if old_ip and new_ip and new_ip != old_ip:
-        return [invalid("spec.clusterIPs[0]", new_ip, "may not change once set")]
+    new_ips, old_ips = _ips(new), _ips(old)
+    if new_ips == ["None"] and old_ips == ["None"]:
+        return []
+    changed = "may not change once set"
+    if len(new_ips) == len(old_ips):
+        return [
+            invalid_json(index("spec.clusterIPs", i), new_ips, changed)
+            for i, ip in enumerate(old_ips)
+            if ip != new_ips[i]
+        ]
+    if not new_ips:
+        return [invalid_json("spec.clusterIPs[0]", None, "primary clusterIP can not be unset")]
+    if old_ips and new_ips[0] != old_ips[0]:
+        return [invalid_json("spec.clusterIPs[0]", new_ips, changed)]
     return []
 
 
-def _primary_ip(spec: dict[str, Any]) -> str:
+def _ips(spec: dict[str, Any]) -> list[Any]:
     ips = as_list(spec.get("clusterIPs"))
-    return str(ips[0]) if ips else str(spec.get("clusterIP") or "")
+    if not ips and spec.get("clusterIP"):
+        return [spec["clusterIP"]]
+    return ips
 
 
 def _is_ip(value: Any) -> bool:
