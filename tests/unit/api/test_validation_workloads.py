@@ -343,3 +343,34 @@ def test_lease_duration() -> None:
     assert errors_of("coordination.k8s.io", "Lease", obj) == [
         "spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0"
     ]
+
+
+def test_core_event_namespace_must_match() -> None:
+    obj = {
+        "metadata": {"name": "web.1", "namespace": "default"},
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": "other"},
+    }
+    assert errors_of("", "Event", obj) == [
+        'involvedObject.namespace: Invalid value: "other": does not match event.namespace'
+    ]
+
+
+def test_events_api_requires_event_time_and_reporter() -> None:
+    res = by_kind("events.k8s.io", "v1", "Event")
+    assert res is not None
+    obj = {
+        "metadata": {"name": "web.1", "namespace": "default"},
+        "regarding": {"kind": "Pod", "name": "web", "namespace": "default"},
+        "type": "Normal",
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reason": "Scheduled",
+        "action": "Binding",
+        "reportingInstance": "scheduler-1",
+    }
+    assert [str(e) for e in validation.validate(res, obj)][:1] == [
+        "reportingController: Required value"
+    ]
+    obj["reportingController"] = "default-scheduler"
+    assert validation.validate(res, obj) == []
+    del obj["eventTime"]
+    assert [str(e) for e in validation.validate(res, obj)] == ["eventTime: Required value"]

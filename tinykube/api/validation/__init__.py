@@ -26,6 +26,7 @@ from tinykube.api.validation import (
     coordination,
     core,
     discovery,
+    events,
     names,
     networking,
     policy,
@@ -63,6 +64,7 @@ VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
     **_group("storage.k8s.io", storage.VALIDATORS),
     **_group("networking.k8s.io", networking.VALIDATORS),
     **_group("autoscaling", autoscaling.VALIDATORS),
+    **_group("events.k8s.io", events.VALIDATORS),
 }
 
 # Rules that only apply when an object is created.

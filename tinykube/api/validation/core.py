@@ -28,6 +28,7 @@ from tinykube.api.validation.common import (
     key,
     too_long_bytes,
 )
+from tinykube.api.validation.events import validate_core_event
 from tinykube.api.validation.objectmeta import validate_labels
 from tinykube.api.validation.pod import VOLUME_SOURCES, validate_pod_spec, validate_protocol
 from tinykube.api.validation.podupdate import validate_pod_spec_update
@@ -278,7 +279,7 @@ def _volume_mode(spec: dict[str, Any]) -> list[FieldError]:
     return []
 
 
-# ---- Endpoints, Event, quotas --------------------------------------------------------
+# ---- Endpoints, quotas --------------------------------------------------------
 
 
 def validate_endpoints(obj: dict[str, Any]) -> list[FieldError]:
@@ -294,18 +295,6 @@ def validate_endpoints(obj: dict[str, Any]) -> list[FieldError]:
             ]
             errs += validate_protocol(port.get("protocol"), child(ppath, "protocol"))
     return errs
-
-
-def validate_event(obj: dict[str, Any]) -> list[FieldError]:
-    involved = as_dict(obj.get("involvedObject"))
-    namespace = as_dict(obj.get("metadata")).get("namespace") or ""
-    ns = involved.get("namespace") or ""
-    if ns and ns != namespace and namespace != "default":
-        return [invalid("involvedObject.namespace", ns, "does not match event.namespace")]
-    kind = obj.get("type")
-    if kind and kind not in ("Normal", "Warning"):
-        return [not_supported("type", kind, ["Normal", "Warning"])]
-    return []
 
 
 def validate_resource_quota(obj: dict[str, Any]) -> list[FieldError]:
@@ -337,7 +326,7 @@ VALIDATORS = {
         validate_persistent_volume_claim_update,
     ),
     "Endpoints": (validate_endpoints, None),
-    "Event": (validate_event, None),
+    "Event": (validate_core_event, None),
     "ResourceQuota": (validate_resource_quota, None),
     "LimitRange": (validate_limit_range, None),
 }
