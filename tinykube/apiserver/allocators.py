@@ -33,6 +33,7 @@ __all__ = [
     "NodePortAllocator",
     "allocate_for_service",
     "first_ip",
+    "mark_service_used",
     "nth_ip",
     "release_for_service",
     "rollback_for_service",
@@ -242,6 +243,17 @@ def release_for_service(
         ips.release(ip)
     for port in _held_ports(spec):
         ports.release(port)
+
+
+def mark_service_used(
+    svc: dict[str, Any], ips: ClusterIPAllocator, ports: NodePortAllocator
+) -> None:
+    """Record what a stored Service holds; the server calls this for each one at start."""
+    spec = svc.get("spec") or {}
+    for ip in _held_ips(spec):
+        ips.mark_used(ip)
+    for port in _held_ports(spec):
+        ports.mark_used(port)
 
 
 def rollback_for_service(

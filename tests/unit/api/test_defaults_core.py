@@ -305,6 +305,33 @@ def test_pod_initial_status() -> None:
     assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
 
 
+@pytest.mark.parametrize(
+    ("group", "kind", "status"),
+    [
+        pytest.param("apps", "Deployment", {}, id="deployment-empty"),
+        pytest.param("apps", "ReplicaSet", {"replicas": 0}, id="replicaset-counter"),
+        pytest.param(
+            "apps", "StatefulSet", {"replicas": 0, "availableReplicas": 0}, id="statefulset"
+        ),
+        pytest.param("batch", "Job", {}, id="job-empty"),
+    ],
+)
+def test_workload_initial_status(group: str, kind: str, status: dict[str, Any]) -> None:
+    res = by_kind(group, "v1", kind)
+    assert res is not None
+    obj: dict[str, Any] = {"metadata": {"name": "x"}}
+    defaults.initial_status(res, obj)
+    assert obj["status"] == status
+
+
+def test_kinds_without_status_are_left_alone() -> None:
+    res = by_kind("", "v1", "ConfigMap")
+    assert res is not None
+    obj: dict[str, Any] = {"metadata": {"name": "x"}}
+    defaults.initial_status(res, obj)
+    assert "status" not in obj
+
+
 def test_config_map_has_no_defaults() -> None:
     obj = {"metadata": {"name": "c"}, "data": {"a": "1"}}
     assert defaulted("ConfigMap", dict(obj)) == obj

@@ -14,6 +14,7 @@ from tinykube.apiserver.allocators import (
     NodePortAllocator,
     allocate_for_service,
     first_ip,
+    mark_service_used,
     nth_ip,
     release_for_service,
     rollback_for_service,
@@ -223,3 +224,16 @@ def test_full_range_is_an_internal_error(ports: NodePortAllocator) -> None:
     tiny.allocate_next()
     with pytest.raises(errors.InternalError, match="failed to allocate a serviceIP: range is full"):
         allocate_for_service(service(), None, tiny, ports)
+
+
+def test_rebuild_from_stored_services(ips: ClusterIPAllocator, ports: NodePortAllocator) -> None:
+    stored = service(
+        "LoadBalancer",
+        clusterIP="10.96.0.10",
+        externalTrafficPolicy="Local",
+        healthCheckNodePort=30500,
+    )
+    stored["spec"]["ports"][0]["nodePort"] = 30080
+    mark_service_used(stored, ips, ports)
+    assert ips.is_allocated("10.96.0.10")
+    assert ports.is_allocated(30080) and ports.is_allocated(30500)

@@ -62,7 +62,13 @@ def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
 
 
 def initial_status(res: Resource, obj: dict[str, Any]) -> None:
-    """Set ``obj["status"]`` to what a new object of this kind starts with, if anything."""
+    """Set ``obj["status"]`` to what a new object of this kind starts with.
+
+    Kinds with a status subresource start with at least ``{}``, as upstream's
+    empty status struct serialises; others are left alone.
+    """
     builder = STATUS_BUILDERS.get((res.group, res.kind))
     if builder is not None:
         obj["status"] = builder(obj)
+    elif res.has_status:
+        obj["status"] = {}

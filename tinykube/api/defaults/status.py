@@ -2,7 +2,9 @@
 
 The registry clears a client's ``status`` on create; these fill in what
 Kubernetes shows before any controller has touched the object: a Pod is
-``Pending`` with its QoS class, a Namespace ``Active``, a claim ``Pending``.
+``Pending`` with its QoS class, a Namespace ``Active``, a claim ``Pending``,
+and counters Go always serialises are 0. Kinds not listed start with ``{}``
+(upstream's empty status struct).
 """
 
 from __future__ import annotations
@@ -81,4 +83,10 @@ STATUS_BUILDERS = {
         "expectedPods": 0,
     },
     ("networking.k8s.io", "Ingress"): lambda obj: {"loadBalancer": {}},
+    # Go marshals these counters without omitempty, so they show even when zero.
+    ("apps", "StatefulSet"): lambda obj: {"replicas": 0, "availableReplicas": 0},
+    ("autoscaling", "HorizontalPodAutoscaler"): lambda obj: {
+        "currentReplicas": 0,
+        "desiredReplicas": 0,
+    },
 }
