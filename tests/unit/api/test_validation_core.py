@@ -272,6 +272,21 @@ def test_name_rule_per_kind(kind: str, name: str, ok: bool) -> None:
             id="duplicate-volume",
         ),
         pytest.param(
+            {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]},
+            [
+                'spec.tolerations[0].operator: Invalid value: {"Key":"k","Operator":"Exists","Value":"v",'
+                '"Effect":"","TolerationSeconds":null}: value must be empty when `operator` is \'Exists\''
+            ],
+            id="exists-with-value",
+        ),
+        pytest.param(
+            {"tolerations": [{"operator": "Equal", "value": "x"}]},
+            [
+                'spec.tolerations[0].operator: Invalid value: "Equal": operator must be Exists when `key` is empty, which means "match all values and all keys"'
+            ],
+            id="match-all-needs-exists",
+        ),
+        pytest.param(
             {"volumes": [{"name": "s", "secret": {}}]},
             ["spec.volumes[0].secret.secretName: Required value"],
             id="secret-volume-needs-name",

@@ -22,7 +22,16 @@ from tinykube.api.errors import (
     required,
 )
 from tinykube.api.validation import names
-from tinykube.api.validation.common import as_dict, as_list, child, index, is_int, key, nonnegative
+from tinykube.api.validation.common import (
+    as_dict,
+    as_list,
+    child,
+    index,
+    invalid_json,
+    is_int,
+    key,
+    nonnegative,
+)
 from tinykube.api.validation.volumes import validate_env_value_from, validate_volume_source
 
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
@@ -31,6 +40,10 @@ PROTOCOLS = ["SCTP", "TCP", "UDP"]
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
 MAX_INT32 = 2**31 - 1
+TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+MATCH_ALL_NEEDS_EXISTS = (
+    'operator must be Exists when `key` is empty, which means "match all values and all keys"'
+)
 STANDARD_CONTAINER_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
 VOLUME_SOURCES = (
     "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret",
@@ -287,46 +300,40 @@ def _node_selector(selector: dict[str, Any], path: str) -> list[FieldError]:
 
 def _tolerations(tolerations: list[Any], path: str) -> list[FieldError]:
     errs: list[FieldError] = []
-    for i, tol in enumerate(tolerations):
-        tol = as_dict(tol)
-        tpath = index(path, i)
-        op = tol.get("operator") or "Equal"
-        if tol.get("key"):
-            errs += [
-                invalid(child(tpath, "key"), tol["key"], m)
-                for m in names.is_qualified_name(tol["key"])
-            ]
-        elif op != "Exists":
-            errs.append(
-                invalid(
-                    child(tpath, "operator"),
-                    op,
-                    'operator must be Exists when `key` is empty, which means "match all values and all keys"',
-                )
-            )
-        if op not in ("Equal", "Exists"):
-            errs.append(not_supported(child(tpath, "operator"), op, ["Equal", "Exists"]))
-        elif op == "Exists" and tol.get("value"):
-            errs.append(
-                invalid(
-                    child(tpath, "operator"),
-                    tol["value"],
-                    "value must be empty when `operator` is 'Exists'",
-                )
-            )
-        effect = tol.get("effect")
-        if effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-            errs.append(
-                not_supported(
-                    child(tpath, "effect"), effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]
-                )
-            )
-        if tol.get("tolerationSeconds") is not None and effect != "NoExecute":
-            errs.append(
-                invalid(
-                    child(tpath, "effect"),
-                    effect or "",
-                    "effect must be 'NoExecute' when `tolerationSeconds` is set",
-                )
-            )
+    for i, toleration in enumerate(tolerations):
+        errs += _toleration(as_dict(toleration), index(path, i))
+    return errs
+
+
+def _toleration(tol: dict[str, Any], path: str) -> list[FieldError]:
+    """Upstream's ``ValidateTolerations`` for one entry, quirky paths included."""
+    errs: list[FieldError] = []
+    key, op, value = tol.get("key") or "", tol.get("operator") or "", tol.get("value") or ""
+    if key:
+        errs += [invalid(child(path, "key"), key, m) for m in names.is_qualified_name(key)]
+    elif op != "Exists":
+        errs.append(invalid(child(path, "operator"), op, MATCH_ALL_NEEDS_EXISTS))
+    effect = tol.get("effect") or ""
+    if tol.get("tolerationSeconds") is not None and effect != "NoExecute":
+        detail = "effect must be 'NoExecute' when `tolerationSeconds` is set"
+        errs.append(invalid(child(path, "effect"), effect, detail))
+    if op in ("", "Equal"):
+        problems = names.is_label_value(value)
+        if problems:
+            errs.append(invalid(child(path, "operator"), value, ";".join(problems)))
+    elif op == "Exists":
+        if value:
+            detail = "value must be empty when `operator` is 'Exists'"
+            shown = {
+                "Key": key,
+                "Operator": op,
+                "Value": value,
+                "Effect": tol.get("effect") or "",
+                "TolerationSeconds": tol.get("tolerationSeconds"),
+            }  # the internal Toleration type marshals with Go field names
+            errs.append(invalid_json(child(path, "operator"), shown, detail))
+    else:
+        errs.append(not_supported(child(path, "operator"), op, ["Equal", "Exists"]))
+    if effect and effect not in TAINT_EFFECTS:
+        errs.append(not_supported(child(path, "effect"), effect, TAINT_EFFECTS))
     return errs
