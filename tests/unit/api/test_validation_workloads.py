@@ -264,6 +264,30 @@ def test_cron_schedule(schedule: str, expected: list[str]) -> None:
     assert errors_of("batch", "CronJob", cron_job(schedule)) == expected
 
 
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        pytest.param("Europe/Berlin", [], id="iana-zone"),
+        pytest.param(
+            "Mars/Olympus",
+            ['spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus'],
+            id="unknown",
+        ),
+        pytest.param(
+            "Local",
+            [
+                'spec.timeZone: Invalid value: "Local": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones'
+            ],
+            id="local",
+        ),
+    ],
+)
+def test_cron_time_zone(zone: str, expected: list[str]) -> None:
+    obj = cron_job("0 * * * *")
+    obj["spec"]["timeZone"] = zone
+    assert errors_of("batch", "CronJob", obj) == expected
+
+
 # ---- other groups ----------------------------------------------------------------------------
 
 

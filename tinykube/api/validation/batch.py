@@ -12,6 +12,9 @@ for the Job name suffix.
 from __future__ import annotations
 
 import copy
+import functools
+import re
+import zoneinfo
 from typing import Any
 
 from tinykube.api.errors import FieldError, invalid, not_supported, required
@@ -39,6 +42,7 @@ JOB_RESTART_POLICIES = ["OnFailure", "Never"]
 COMPLETION_MODES = ["NonIndexed", "Indexed"]
 CONCURRENCY_POLICIES = ["Allow", "Forbid", "Replace"]
 CRONJOB_NAME_MAX = 52
+_TZ_PART = re.compile(r"^[A-Za-z\.\-_0-9+]{1,14}$")
 SUSPENDED_MUTABLE = ("nodeSelector", "tolerations", "affinity", "schedulingGates")
 
 
@@ -152,6 +156,7 @@ def validate_cron_job(obj: dict[str, Any]) -> list[FieldError]:
         if "TZ" in schedule:
             detail = "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
             errs.append(invalid("spec.schedule", schedule, detail))
+    errs += _time_zone(spec.get("timeZone"))
     policy = spec.get("concurrencyPolicy")
     if not policy:
         errs.append(required("spec.concurrencyPolicy"))
@@ -169,6 +174,34 @@ def validate_cron_job(obj: dict[str, Any]) -> list[FieldError]:
         path = "spec.jobTemplate.spec.manualSelector"
         errs.append(not_supported(path, True, ["nil", "false"]))
     return errs
+
+
+def _time_zone(zone: Any) -> list[FieldError]:
+    """An IANA zone name; checked against the zone database when one is installed."""
+    if zone is None:
+        return []
+    path = "spec.timeZone"
+    if not isinstance(zone, str) or not zone:
+        return [invalid(path, zone, "timeZone must be nil or non-empty string")]
+    for part in zone.split("/"):
+        if part in (".", "..") or part.startswith("-") or not _TZ_PART.match(part):
+            return [invalid(path, zone, f"unknown time zone {zone}")]
+    if zone.lower() == "local":
+        detail = (
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+        )
+        return [invalid(path, zone, detail)]
+    if _zone_database() and zone != "UTC":
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return [invalid(path, zone, f"unknown time zone {zone}")]
+    return []
+
+
+@functools.cache
+def _zone_database() -> bool:
+    return bool(zoneinfo.available_timezones())
 
 
 VALIDATORS = {
