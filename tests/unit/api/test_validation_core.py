@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tinykube.api import defaults, validation
+from tinykube.api import defaults, errors, validation
 from tinykube.api.errors import invalid_object
 from tinykube.api.resources import by_kind
 from tinykube.apiserver.admission import admit
@@ -588,3 +588,13 @@ def test_pod_deadline_range(deadline: int) -> None:
     assert errors_of("Pod", pod(activeDeadlineSeconds=deadline)) == [
         f"spec.activeDeadlineSeconds: Invalid value: {deadline}: must be between 1 and 2147483647, inclusive"
     ]
+
+
+def test_wrong_json_type_is_a_bad_request() -> None:
+    assert PODS is not None
+    obj = pod()
+    obj["spec"]["containers"][0]["ports"] = [{"containerPort": 80, "name": {"not": "a string"}}]
+    defaults.apply_defaults(PODS, obj)
+    with pytest.raises(errors.BadRequest) as info:
+        validation.validate(PODS, obj)
+    assert info.value.message.startswith('Pod in version "v1" cannot be handled as a Pod: ')

@@ -57,8 +57,14 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
 def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
     """Fill in Kubernetes' defaults for ``obj`` of resource ``res``, in place."""
     defaulter = DEFAULTERS.get((res.group, res.kind))
-    if defaulter is not None:
+    if defaulter is None:
+        return
+    try:
         defaulter(obj)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        # A field of the wrong JSON type: defaulting is best effort and
+        # validation answers 400 for the malformed object.
+        return
 
 
 def initial_status(res: Resource, obj: dict[str, Any]) -> None:
@@ -68,7 +74,11 @@ def initial_status(res: Resource, obj: dict[str, Any]) -> None:
     empty status struct serialises; others are left alone.
     """
     builder = STATUS_BUILDERS.get((res.group, res.kind))
+    status: dict[str, Any] = {}
     if builder is not None:
-        obj["status"] = builder(obj)
-    elif res.has_status:
-        obj["status"] = {}
+        try:
+            status = builder(obj)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            status = {}
+    if builder is not None or res.has_status:
+        obj["status"] = status

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tinykube.api import errors
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
 from tinykube.api.validation import (
@@ -40,7 +41,7 @@ from tinykube.api.validation.objectmeta import (
     validate_object_meta_update,
 )
 
-__all__ = ["CREATE_ONLY", "NAME_RULES", "VALIDATORS", "validate"]
+__all__ = ["CREATE_ONLY", "NAME_RULES", "VALIDATORS", "malformed", "validate"]
 
 Create = Callable[[dict[str, Any]], list[FieldError]]
 Update = Callable[[dict[str, Any], dict[str, Any]], list[FieldError]]
@@ -88,7 +89,28 @@ NAME_RULES: dict[tuple[str, str], NameRule] = {
 def validate(
     res: Resource, obj: dict[str, Any], old: dict[str, Any] | None = None
 ) -> list[FieldError]:
-    """All problems with ``obj``; on update ``old`` is the currently stored object."""
+    """All problems with ``obj``; on update ``old`` is the currently stored object.
+
+    A field of the wrong JSON type (a string where a list belongs) never gets
+    this far upstream: decoding fails with 400 BadRequest. Validators assume
+    the right shapes, so when one trips over a wrong type we answer with that
+    same 400 instead of a 500.
+    """
+    try:
+        return _validate(res, obj, old)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        raise malformed(res, exc) from exc
+
+
+def malformed(res: Resource, exc: Exception) -> errors.BadRequest:
+    """Upstream's decode failure: ``Pod in version "v1" cannot be handled as a Pod: ...``."""
+    return errors.BadRequest(
+        f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+        f"a field has a value of the wrong type ({exc})"
+    )
+
+
+def _validate(res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     if old is None:

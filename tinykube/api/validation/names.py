@@ -8,7 +8,11 @@ each message into a ``FieldError`` at their own path.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
@@ -82,9 +86,20 @@ def inclusive_range_error(lo: int, hi: int) -> str:
 
 def _fullmatch(pattern: re.Pattern[str], value: str) -> bool:
     # Go's regexp treats "$" as end of text; Python's also accepts a final "\n".
-    return "\n" not in value and pattern.match(value) is not None
+    return isinstance(value, str) and "\n" not in value and pattern.match(value) is not None
 
 
+def _text(check: Callable[[str], list[str]]) -> Callable[[Any], list[str]]:
+    """Let a check take any JSON value: a non-string is checked as its text form."""
+
+    @functools.wraps(check)
+    def wrapper(value: Any) -> list[str]:
+        return check(value if isinstance(value, str) else json.dumps(value))
+
+    return wrapper
+
+
+@_text
 def is_dns1123_label(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_LABEL_MAX:
@@ -97,6 +112,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@_text
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_SUBDOMAIN_MAX:
@@ -106,6 +122,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@_text
 def is_dns1035_label(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1035_LABEL_MAX:
@@ -115,6 +132,7 @@ def is_dns1035_label(value: str) -> list[str]:
     return errs
 
 
+@_text
 def is_qualified_name(value: str) -> list[str]:
     """Label keys, annotation keys and finalizers: ``[prefix/]name``."""
     errs: list[str] = []
@@ -144,6 +162,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@_text
 def is_label_value(value: str) -> list[str]:
     errs = []
     if len(value) > LABEL_VALUE_MAX:
@@ -153,6 +172,7 @@ def is_label_value(value: str) -> list[str]:
     return errs
 
 
+@_text
 def is_config_map_key(value: str) -> list[str]:
     """ConfigMap and Secret data keys."""
     errs = []
@@ -180,6 +200,7 @@ def is_valid_port_num(port: object) -> list[str]:
     return [inclusive_range_error(1, 65535)]
 
 
+@_text
 def is_valid_port_name(port: str) -> list[str]:
     """IANA service names as used for container and service port names."""
     errs = []
@@ -196,12 +217,14 @@ def is_valid_port_name(port: str) -> list[str]:
     return errs
 
 
+@_text
 def is_valid_percent(value: str) -> list[str]:
     if _fullmatch(_PERCENT, value):
         return []
     return [regex_error(PERCENT_MSG, PERCENT_FMT, "1%", "93%")]
 
 
+@_text
 def is_env_var_name(value: str) -> list[str]:
     errs = []
     if not _fullmatch(_ENV_VAR, value):

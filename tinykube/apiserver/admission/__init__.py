@@ -24,6 +24,7 @@ from typing import Any
 
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
+from tinykube.api.validation import malformed
 from tinykube.apiserver.admission import priority, service, serviceaccount, tolerations
 from tinykube.apiserver.admission.priority import LookupPriorityClass
 
@@ -40,10 +41,13 @@ def admit(
     """Apply every admission plugin that concerns ``res``; returns field problems, if any."""
     if res.group != "":
         return []
-    if res.kind == "Pod" and old is None:
-        serviceaccount.admit_pod(obj)
-        priority.admit_pod(obj, lookup_priority_class)
-        tolerations.admit_pod(obj)
-    elif res.kind == "Service":
-        service.admit_service(obj, old)
+    try:
+        if res.kind == "Pod" and old is None:
+            serviceaccount.admit_pod(obj)
+            priority.admit_pod(obj, lookup_priority_class)
+            tolerations.admit_pod(obj)
+        elif res.kind == "Service":
+            service.admit_service(obj, old)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        raise malformed(res, exc) from exc
     return []
