@@ -25,6 +25,8 @@ Opener = Callable[[str], Awaitable[Store]]
 async def _open_sqlite(location: str) -> Store:
     if not location:
         raise ValueError("sqlite URL needs a path: sqlite:///abs/path.db or sqlite://relative.db")
+    if "?" in location:  # kine-style DSN options would silently become part of the file name
+        raise ValueError(f"sqlite URL takes no options: {location!r}")
     # Opening creates the schema: file I/O, so off the loop.
     return await asyncio.to_thread(SqliteStore, location)
 

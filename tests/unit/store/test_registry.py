@@ -20,6 +20,7 @@ async def test_memory_url_opens_a_memory_store() -> None:
         pytest.param("state.db", "has no scheme", id="no-scheme"),
         pytest.param("postgres://db/x", "unknown storage scheme 'postgres'", id="unknown"),
         pytest.param("sqlite://", "needs a path", id="sqlite-without-path"),
+        pytest.param("sqlite:///x.db?_journal=WAL", "takes no options", id="sqlite-options"),
         pytest.param("memory://x", "takes no location", id="memory-with-location"),
     ],
 )
