@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tinykube.store.errors import Compacted
-from tinykube.store.interface import Store
+from tinykube.store.interface import Event, Store
 from tinykube.store.memory import MemoryStore
 from tinykube.store.sqlite import SqliteStore
 
@@ -35,7 +35,7 @@ async def watch_all(store: Store, prefix: str, after: int, marker: str) -> Any:
     """Every event a watch from ``after`` delivers, through a marker written now."""
     end = await outcome(store.create(prefix + marker, b"m"))
     watch = store.watch(prefix, after)
-    events = []
+    events: list[Event] = []
     try:
         async with asyncio.timeout(10):
             while not events or events[-1].kv.key != prefix + marker:
