@@ -1,0 +1,1 @@
+"""One module per kubectl command; each exposes ``FLAGS`` and ``async def run(f, opts)``."""

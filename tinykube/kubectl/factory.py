@@ -1,0 +1,84 @@
+"""What every command needs, built lazily from the global flags (kubectl's Factory).
+
+A command asks for the client, discovery or namespace only when it uses
+them, so ``tkctl config view`` never opens a connection and ``tkctl version
+--client`` never reads a kubeconfig.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tinykube.kubectl.errors import CommandError
+
+if TYPE_CHECKING:
+    from tinykube.client import ClientConfig
+    from tinykube.kubectl.discovery import Discovery
+    from tinykube.kubectl.transport import KubectlClient
+
+DEFAULT_SERVER = "http://localhost:8080"
+
+
+class Factory:
+    """Global flag values plus lazily built config, client and discovery."""
+
+    def __init__(
+        self, flags: dict[str, Any], out: TextIO | None = None, err: TextIO | None = None
+    ) -> None:
+        self.flags = flags
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self._client: KubectlClient | None = None
+
+    @cached_property
+    def config(self) -> ClientConfig:
+        from tinykube.client import ClientConfig, ConfigError, load_kubeconfig
+
+        try:
+            config = load_kubeconfig(self.flags.get("kubeconfig"), self.flags.get("context"))
+        except ConfigError as exc:
+            if self.flags.get("context") and "does not exist" in str(exc):
+                raise CommandError(
+                    f"context was not found for specified context: {self.flags['context']}"
+                ) from None
+            config = ClientConfig(server=DEFAULT_SERVER)
+        if self.flags.get("server"):
+            config.server = self.flags["server"].rstrip("/")
+        if self.flags.get("token"):
+            config.headers["Authorization"] = f"Bearer {self.flags['token']}"
+        return config
+
+    @property
+    def server(self) -> str:
+        try:
+            return self.config.server
+        except Exception:
+            return DEFAULT_SERVER
+
+    @cached_property
+    def namespace(self) -> str:
+        return self.flags.get("namespace") or self.config.namespace or "default"
+
+    @property
+    def explicit_namespace(self) -> bool:
+        return bool(self.flags.get("namespace"))
+
+    @property
+    def client(self) -> KubectlClient:
+        if self._client is None:
+            from tinykube.kubectl.transport import KubectlClient
+
+            self._client = KubectlClient(self.config)
+        return self._client
+
+    @cached_property
+    def discovery(self) -> Discovery:
+        from tinykube.kubectl.discovery import Discovery, cache_root
+
+        return Discovery(self.client, cache_root(self.flags.get("cache_dir"), self.config.server))
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()

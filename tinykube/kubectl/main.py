@@ -1,0 +1,112 @@
+"""``tkctl`` / ``tinykube kubectl``: global flags, dispatch, exit codes.
+
+The first word that is not a flag names the command; its module under
+``commands/`` is imported only then (start-up time matters: the real kubectl
+answers in tens of milliseconds). Each command module exposes ``FLAGS`` (its
+own ``flags.Flag`` rows, parsed together with the global ones) and
+``async def run(f, opts) -> int``. Failures raised by a command are printed
+by ``errors.message_for`` and exit 1, as kubectl's ``CheckErr`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+
+from tinykube.kubectl.flags import GLOBAL_FLAGS, FlagError, parse
+
+# command word -> module under tinykube.kubectl.commands
+COMMANDS = {
+    "get": "get",
+    "create": "create",
+    "apply": "apply",
+    "delete": "delete",
+    "describe": "describe",
+    "logs": "logs",
+    "run": "run",
+    "expose": "expose",
+    "scale": "scale",
+    "label": "label",
+    "annotate": "label",
+    "patch": "patch",
+    "edit": "edit",
+    "replace": "replace",
+    "rollout": "rollout",
+    "set": "set",
+    "taint": "taint",
+    "cordon": "cordon",
+    "uncordon": "cordon",
+    "drain": "cordon",
+    "wait": "wait",
+    "explain": "explain",
+    "api-resources": "apiresources",
+    "api-versions": "apiresources",
+    "version": "version",
+    "cluster-info": "clusterinfo",
+    "config": "config",
+    "auth": "auth",
+    "diff": "diff",
+}
+
+
+def _command_word(argv: list[str]) -> tuple[str, int]:
+    """The command and its index, skipping global flags and their values."""
+    takes_value = {f"--{f.name}" for f in GLOBAL_FLAGS if f.kind != "bool"}
+    takes_value |= {f"-{f.short}" for f in GLOBAL_FLAGS if f.short and f.kind != "bool"}
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            break
+        if word.startswith("-"):
+            i += 2 if word in takes_value else 1
+            continue
+        return word, i
+    return "", -1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tkctl`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    word, index = _command_word(argv)
+    if not word:
+        sys.stdout.write("kubectl controls the Kubernetes cluster manager.\n")
+        return 0
+    module_name = COMMANDS.get(word)
+    if module_name is None:
+        sys.stderr.write(f'error: unknown command "{word}" for "kubectl"\n')
+        return 1
+    module = importlib.import_module(f"tinykube.kubectl.commands.{module_name}")
+    rest = argv[:index] + argv[index + 1 :]
+    try:
+        opts = parse(rest, [*GLOBAL_FLAGS, *module.FLAGS])
+    except FlagError as exc:
+        sys.stderr.write(f"error: {exc}\nSee 'kubectl {word} --help' for usage.\n")
+        return 1
+    opts.values["command"] = word
+    code = asyncio.run(_run(module, opts))
+    sys.stdout.flush()
+    return code
+
+
+async def _run(module: object, opts: object) -> int:
+    from tinykube.kubectl import errors
+    from tinykube.kubectl.factory import Factory
+
+    f = Factory(opts.values)  # type: ignore[attr-defined]
+    try:
+        return int(await module.run(f, opts))  # type: ignore[attr-defined]
+    except errors.ExitCode as exc:
+        return exc.code
+    except Exception as exc:  # the CheckErr boundary: print kubectl's line, exit 1
+        f.out.flush()
+        text = errors.message_for(exc, f.server)
+        f.err.write(text if text.endswith("\n") else text + "\n")
+        return 1
+    finally:
+        await f.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

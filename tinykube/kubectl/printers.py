@@ -1,0 +1,162 @@
+"""Output formats: server Tables as kubectl lays them out, and the machine formats.
+
+Human output is the server's ``meta.k8s.io/v1 Table``: kubectl upper-cases
+the column names, hides priority > 0 columns unless ``-o wide``, prepends
+NAMESPACE for ``-A``, appends one column per ``-L`` key and then LABELS for
+``--show-labels``, prefixes names with ``kind.group/`` when several kinds are
+printed, and aligns everything with tabwriter (min width 6, padding 3).
+
+Machine formats render the decoded objects the way Go does: YAML and JSON
+with sorted keys (Go marshals maps sorted), JSON indented by four spaces with
+HTML-sensitive characters escaped, YAML with double quotes for strings that
+would otherwise read as another type and literal blocks for multi-line
+strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from tinykube.kubectl.tabwriter import align
+
+Obj = dict[str, Any]
+
+
+# ---- YAML and JSON ------------------------------------------------------------
+
+
+class _GoYAMLDumper(yaml.SafeDumper):
+    """Quote and wrap strings as sigs.k8s.io/yaml (go-yaml v2) does."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))
+    if value == "" or implicit != "tag:yaml.org,2002:str":
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+def _represent_none(dumper: yaml.SafeDumper, _: None) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+_GoYAMLDumper.add_representer(str, _represent_str)
+_GoYAMLDumper.add_representer(type(None), _represent_none)
+
+
+def to_yaml(obj: Any) -> str:
+    return yaml.dump(
+        obj,
+        Dumper=_GoYAMLDumper,
+        default_flow_style=False,
+        sort_keys=True,
+        width=1 << 30,
+        allow_unicode=True,
+    )
+
+
+def to_json(obj: Any) -> str:
+    """``json.MarshalIndent(obj, "", "    ")`` with Go's HTML escaping."""
+    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
+    return _go_escape(text) + "\n"
+
+
+def compact_json(obj: Any) -> str:
+    """``json.Marshal``: compact, sorted, HTML-escaped."""
+    return _go_escape(json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
+
+
+def _go_escape(text: str) -> str:
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def as_list(items: list[Obj]) -> Obj:
+    """The ``kind: List`` wrapper kubectl prints around several objects."""
+    return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+
+
+# ---- Tables -------------------------------------------------------------------
+
+
+def cell_text(value: Any) -> str:
+    """A cell as Go's ``fmt.Sprint`` prints the decoded JSON value."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return value.replace("\t", " ").split("\n")[0] if "\n" in value else value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def label_column_name(key: str) -> str:
+    return key.rsplit("/", 1)[-1].upper()
+
+
+def _row_meta(row: Obj) -> Obj:
+    return (row.get("object") or {}).get("metadata") or {}
+
+
+def table_lines(
+    table: Obj,
+    *,
+    wide: bool = False,
+    namespace_column: bool = False,
+    kind_prefix: str = "",
+    label_columns: list[str] | None = None,
+    show_labels: bool = False,
+    headers: bool = True,
+) -> list[list[str]]:
+    """The rows (header first) of one server Table as kubectl shows them."""
+    columns = table.get("columnDefinitions") or []
+    shown = [i for i, c in enumerate(columns) if wide or not c.get("priority")]
+    name_index = next((i for i, c in enumerate(columns) if c.get("format") == "name"), 0)
+    label_columns = label_columns or []
+    lines: list[list[str]] = []
+    if headers:
+        head = [str(columns[i].get("name", "")).upper() for i in shown]
+        head += [label_column_name(k) for k in label_columns]
+        if show_labels:
+            head.append("LABELS")
+        lines.append((["NAMESPACE"] if namespace_column else []) + head)
+    for row in table.get("rows") or []:
+        cells = row.get("cells") or []
+        meta = _row_meta(row)
+        out = []
+        for i in shown:
+            text = cell_text(cells[i]) if i < len(cells) else ""
+            if i == name_index and kind_prefix:
+                text = f"{kind_prefix}/{text}"
+            out.append(text)
+        labels = meta.get("labels") or {}
+        out += [str(labels.get(k, "")) for k in label_columns]
+        if show_labels:
+            out.append(format_labels(labels))
+        lines.append(([meta.get("namespace", "")] if namespace_column else []) + out)
+    return lines
+
+
+def format_labels(labels: Obj) -> str:
+    if not labels:
+        return "<none>"
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def render(lines: list[list[str]], remember: list[int] | None = None) -> str:
+    """Align rows with kubectl's tabwriter settings (cells tab-terminated but the last)."""
+    return align("".join("\t".join(cells) + "\n" for cells in lines), 6, 3, remember)
