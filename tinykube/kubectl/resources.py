@@ -99,13 +99,23 @@ def read_sources(paths: list[str], recursive: bool = False) -> list[tuple[str, s
     return out
 
 
+class _ManifestLoader(yaml.SafeLoader):
+    """YAML as sigs.k8s.io/yaml reads it into JSON: timestamps stay strings."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_documents(source: str, text: str) -> list[Obj]:
     """Every object in a YAML stream or JSON document, ``List`` kinds flattened."""
     try:
         if text.lstrip().startswith("{"):
             docs = [json.loads(text)]
         else:
-            docs = list(yaml.safe_load_all(text))
+            docs = list(yaml.load_all(text, Loader=_ManifestLoader))
     except (yaml.YAMLError, ValueError) as exc:
         raise CommandError(
             f"error parsing {source}: error converting YAML to JSON: {_yaml_reason(exc)}"
