@@ -1,0 +1,758 @@
+"""The process runtime: every container is a real process on this machine.
+
+As root (the default on the project's machines and in CI) a pod gets what a
+container runtime would give it, built from util-linux and iproute2:
+
+- a *sandbox*: a network namespace on the node's bridge (see ``proc_host``)
+  and a "pause" process (``sleep infinity``) that owns the pod's UTS and IPC
+  namespaces and sets the pod's hostname; every container of the pod joins
+  them, so containers share ``localhost`` and the hostname, as in Kubernetes;
+- per container: its own PID and mount namespace (``unshare --pid --mount
+  --fork``), a cgroup enforcing its limits, bind mounts for volumes and for
+  ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf``; if the image is in
+  the local image store, the container runs chrooted in a copy-on-write
+  overlay of the image's root filesystem, otherwise it runs the command from
+  the host's filesystem (a mount target missing on the host is created, and
+  removed again when its last container goes).
+
+The chain that starts a container, each step ``exec``-ing the next:
+``sh`` (joins the cgroup) -> ``nsenter`` (joins the pause's namespaces) ->
+``unshare --fork`` (new PID and mount namespaces; waits for its child and
+exits with its status) -> ``sh setup.sh`` (mounts) -> the workload, PID 1 of
+its namespace. As in Kubernetes, PID 1 ignores SIGTERM unless it handles it,
+so such a container is SIGKILLed when its grace period ends.
+
+Without root (or with ``rootless``): host network with one loopback address
+per pod (127.x.y.z, any of which can be bound without configuration), no
+cgroups. Mounts then need a user namespace (``unshare --user``): where the
+kernel allows one, volumes appear at their paths exactly as with root, except
+that a mount target the user cannot create on the host is skipped with a line
+in the container's log; without user namespaces, mounts are skipped.
+
+Logs are pipes pumped into CRI-format files (``proc_io``). State that must
+survive a kubelet crash (the namespaces and processes of each sandbox) is
+recorded under ``<root-dir>/runtime`` and cleaned up by the next ``start``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tinykube.kubelet.runtime import proc_host, proc_io
+from tinykube.kubelet.runtime.interface import (
+    ContainerConfig,
+    ContainerState,
+    ContainerStatus,
+    ExecResult,
+    ImageInfo,
+    Mount,
+    NotFoundError,
+    PodSandboxConfig,
+    RuntimeError_,
+    RuntimeOptions,
+    RuntimeVersion,
+    SandboxState,
+    SandboxStatus,
+)
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+HOSTNAME_MAX = 63
+JOIN_CGROUP = 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"'
+
+
+@dataclass
+class _Sandbox:
+    status: SandboxStatus
+    config: PodSandboxConfig
+    dir: Path
+    netns: str = ""
+    pause: asyncio.subprocess.Process | None = None
+    etc_mounts: list[Mount] = field(default_factory=list)
+
+
+@dataclass
+class _Container:
+    status: ContainerStatus
+    config: ContainerConfig
+    image: ImageInfo
+    sandbox: _Sandbox
+    dir: Path
+    proc: asyncio.subprocess.Process | None = None
+    cgroup: proc_host.Cgroup | None = None
+    oom_before: int = 0
+    host_dirs: list[Path] = field(default_factory=list)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    killed: bool = False
+    waiter: asyncio.Task[None] | None = None
+
+
+class ProcessRuntime:
+    """Sandboxes and containers as namespaces, cgroups and processes of this host."""
+
+    name = "process"
+    simulated = False
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.privileged = os.geteuid() == 0 and not options.rootless
+        self.dir = options.root_dir / "runtime"
+        self._ids = itertools.count(1)
+        self._sandboxes: dict[str, _Sandbox] = {}
+        self._containers: dict[str, _Container] = {}
+        cidr = options.pod_cidr if self.privileged else proc_host.rootless_cidr(options.pod_cidr)
+        self._ips = proc_host.IPAllocator(cidr)
+        self._bridge = proc_host.BridgeNetwork(options.pod_cidr) if self.privileged else None
+        self._cgroups = proc_host.CgroupManager(options.node_name) if self.privileged else None
+        self._userns = False
+        # Host paths created as mount targets, with the number of containers using them.
+        self._host_targets: dict[Path, int] = {}
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    async def version(self) -> RuntimeVersion:
+        return RuntimeVersion("process", VERSION)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.dir.mkdir, parents=True, exist_ok=True)
+        await self._clean_leftovers()
+        if self._bridge is not None:
+            await self._bridge.setup()
+        if not self.privileged:
+            self._userns = await _userns_works()
+        log.info(
+            "runtime=process privileged=%s userns=%s cidr=%s",
+            self.privileged,
+            self._userns,
+            self._ips.network,
+        )
+
+    async def close(self) -> None:
+        for container in list(self._containers.values()):
+            with contextlib.suppress(Exception):
+                await self.stop_container(container.status.id, 0)
+            await self.remove_container(container.status.id)
+        for sandbox_id in list(self._sandboxes):
+            await self.remove_pod_sandbox(sandbox_id)
+        if self._cgroups is not None:
+            await asyncio.to_thread(self._cgroups.remove_all)
+        if self._bridge is not None:
+            await self._bridge.teardown()
+
+    async def _clean_leftovers(self) -> None:
+        """Remove what a previous run of this node's runtime left (after a crash)."""
+        for state_file in await asyncio.to_thread(lambda: list(self.dir.glob("*/state.json"))):
+            state = json.loads(await asyncio.to_thread(state_file.read_text))
+            log.info("runtime=process cleaning leftover sandbox %s", state["id"][:12])
+            for pid in state.get("pgids", []):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+            if state.get("netns"):
+                pids = await proc_host.run("ip", "netns", "pids", state["netns"], check=False)
+                for pid in pids.split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+                await proc_host.BridgeNetwork.remove_pod(state["id"])
+            await asyncio.to_thread(shutil.rmtree, state_file.parent, True)
+        if self._cgroups is not None:
+            await asyncio.to_thread(self._cgroups.remove_all)
+
+    def _new_id(self) -> str:
+        seed = f"{self.options.node_name}/{next(self._ids)}/{time.time_ns()}/{os.getpid()}"
+        return hashlib.sha256(seed.encode()).hexdigest()
+
+    async def pull_image(self, image: str, has_command: bool) -> ImageInfo:
+        return await asyncio.to_thread(
+            proc_io.find_image, self.options.image_dir, image, has_command
+        )
+
+    # ---- sandboxes -----------------------------------------------------------------
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
+        sandbox_id = self._new_id()
+        sandbox_dir = self.dir / sandbox_id[:12]
+        host_network = config.host_network
+        ip = "" if host_network else self._ips.allocate()
+        sandbox = _Sandbox(
+            SandboxStatus(
+                sandbox_id,
+                config.uid,
+                config.namespace,
+                config.name,
+                SandboxState.READY,
+                ip=ip,
+                created_at=time.time(),
+            ),
+            config,
+            sandbox_dir,
+        )
+        self._sandboxes[sandbox_id] = sandbox
+        try:
+            await asyncio.to_thread(sandbox_dir.mkdir, parents=True, exist_ok=True)
+            self._save_state(sandbox)
+            if self.privileged:
+                await self._start_privileged_sandbox(sandbox)
+        except BaseException:
+            await self.remove_pod_sandbox(sandbox_id)
+            raise
+        return sandbox_id
+
+    async def _start_privileged_sandbox(self, sandbox: _Sandbox) -> None:
+        config = sandbox.config
+        argv = ["unshare", "--ipc"]
+        if not config.host_network:
+            assert self._bridge is not None
+            sandbox.netns = proc_host.netns_name(sandbox.status.id)
+            self._save_state(sandbox)
+            await self._bridge.add_pod(sandbox.status.id, sandbox.status.ip)
+            argv = ["nsenter", f"--net=/run/netns/{sandbox.netns}", "unshare", "--ipc", "--uts"]
+        hostname = config.hostname[:HOSTNAME_MAX]
+        script = 'hostname "$1" 2>/dev/null; exec sleep infinity'
+        if config.host_network:
+            script = "exec sleep infinity"
+        sandbox.pause = await asyncio.create_subprocess_exec(
+            *argv,
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            hostname,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._save_state(sandbox)
+        sandbox.etc_mounts = await asyncio.to_thread(_write_etc_files, sandbox, hostname)
+
+    def _save_state(self, sandbox: _Sandbox) -> None:
+        pgids = [c.proc.pid for c in self._containers.values() if c.proc and c.sandbox is sandbox]
+        if sandbox.pause is not None:
+            pgids.append(sandbox.pause.pid)
+        state = {"id": sandbox.status.id, "netns": sandbox.netns, "pgids": pgids}
+        with contextlib.suppress(OSError):
+            (sandbox.dir / "state.json").write_text(json.dumps(state))
+
+    def _sandbox(self, sandbox_id: str) -> _Sandbox:
+        try:
+            return self._sandboxes[sandbox_id]
+        except KeyError:
+            raise NotFoundError(f"sandbox {sandbox_id} not found") from None
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        sandbox = self._sandbox(sandbox_id)
+        for container in list(self._containers.values()):
+            if container.sandbox is sandbox:
+                await self.stop_container(container.status.id, 0)
+        if sandbox.pause is not None and sandbox.pause.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                sandbox.pause.kill()
+            await sandbox.pause.wait()
+        sandbox.status.state = SandboxState.NOT_READY
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None:
+            return
+        await self.stop_pod_sandbox(sandbox_id)
+        for container in list(self._containers.values()):
+            if container.sandbox is sandbox:
+                await self.remove_container(container.status.id)
+        if sandbox.netns:
+            await proc_host.BridgeNetwork.remove_pod(sandbox_id)
+        if sandbox.status.ip:
+            self._ips.release(sandbox.status.ip)
+        await asyncio.to_thread(shutil.rmtree, sandbox.dir, True)
+        del self._sandboxes[sandbox_id]
+
+    async def pod_sandbox_status(self, sandbox_id: str) -> SandboxStatus:
+        sandbox = self._sandbox(sandbox_id)
+        status = replace(sandbox.status)
+        if not status.ip and sandbox.config.host_network:
+            status.ip = ""
+        return status
+
+    async def list_pod_sandboxes(self) -> list[SandboxStatus]:
+        return [replace(s.status) for s in self._sandboxes.values()]
+
+    # ---- containers ----------------------------------------------------------------
+
+    async def create_container(
+        self, sandbox_id: str, config: ContainerConfig, image: ImageInfo
+    ) -> str:
+        sandbox = self._sandbox(sandbox_id)
+        container_id = self._new_id()
+        container = _Container(
+            ContainerStatus(
+                id=container_id,
+                sandbox_id=sandbox_id,
+                name=config.name,
+                attempt=config.attempt,
+                state=ContainerState.CREATED,
+                image=config.image,
+                image_id=image.image_id,
+                created_at=time.time(),
+                log_path=config.log_path,
+            ),
+            config,
+            image,
+            sandbox,
+            sandbox.dir / container_id[:12],
+        )
+        if not proc_io.container_argv(config.command, config.args, image):
+            raise RuntimeError_("no command specified", "CreateContainerError")
+        await asyncio.to_thread(container.dir.mkdir, parents=True, exist_ok=True)
+        if self._cgroups is not None:
+            container.cgroup = await asyncio.to_thread(
+                self._cgroups.create, sandbox.status.uid, container_id, config.resources
+            )
+            container.oom_before = await asyncio.to_thread(container.cgroup.oom_kills)
+        self._containers[container_id] = container
+        return container_id
+
+    def _container(self, container_id: str) -> _Container:
+        try:
+            return self._containers[container_id]
+        except KeyError:
+            raise NotFoundError(f"container {container_id} not found") from None
+
+    async def start_container(self, container_id: str) -> None:
+        container = self._container(container_id)
+        if container.status.state != ContainerState.CREATED:
+            raise RuntimeError_(f"container {container_id[:12]} was already started")
+        argv = await self._container_command(container)
+        env = _environment(container)
+        log_path = container.config.log_path or (container.dir / "container.log")
+        container.status.log_path = log_path
+        writer = proc_io.LogWriter(log_path)
+        container.proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=env,
+            cwd=self._host_cwd(container),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        container.status.state = ContainerState.RUNNING
+        container.status.started_at = time.time()
+        self._save_state(container.sandbox)
+        container.waiter = asyncio.get_running_loop().create_task(
+            self._wait(container, writer), name=f"container {container_id[:12]}"
+        )
+        container.status.pid = await self._inner_pid(container)
+
+    def _host_cwd(self, container: _Container) -> str | None:
+        if container.image.rootfs is not None or self._namespaced():
+            return None
+        workdir = container.config.working_dir or container.image.working_dir
+        return workdir if workdir and os.path.isdir(workdir) else None
+
+    def _namespaced(self) -> bool:
+        return self.privileged or self._userns
+
+    async def _container_command(self, container: _Container) -> list[str]:
+        """The host argv that starts the container, with its setup script written."""
+        workload = proc_io.container_argv(
+            container.config.command, container.config.args, container.image
+        )
+        if not self._namespaced():
+            return workload
+        script = await self._setup_script(container, workload)
+        script_path = container.dir / "setup.sh"
+        await asyncio.to_thread(script_path.write_text, script)
+        unshare = ["unshare", "--pid", "--mount", "--fork", "--propagation", "private"]
+        if not self.privileged:
+            unshare[1:1] = ["--user", "--map-current-user"]
+        if container.image.rootfs is None:
+            unshare.append("--mount-proc")
+        argv = [*unshare, "--", "sh", str(script_path)]
+        sandbox = container.sandbox
+        if sandbox.pause is not None:
+            ns_flags = ["-i"] if sandbox.config.host_network else ["-n", "-u", "-i"]
+            argv = ["nsenter", "-t", str(sandbox.pause.pid), *ns_flags, "--", *argv]
+        if container.cgroup is not None:
+            files = [str(p) for p in container.cgroup.procs_files]
+            argv = ["sh", "-c", JOIN_CGROUP, "sh", *files, "--", *argv]
+        return argv
+
+    async def _setup_script(self, container: _Container, workload: list[str]) -> str:
+        lines = ["set -e"]
+        mounts = [*container.sandbox.etc_mounts, *container.config.mounts]
+        workdir = container.config.working_dir or container.image.working_dir
+        rootfs = container.image.rootfs
+        if rootfs is not None:
+            merged = container.dir / "merged"
+            lines += _overlay_lines(rootfs, container.dir, merged)
+            lines += [_mount_line(m, merged, in_rootfs=True) for m in mounts]
+            wd = ["--wd", workdir] if workdir else []
+            lines += _init_lines(["unshare", "--root", str(merged), *wd, "--", *workload])
+            return "\n".join(lines) + "\n"
+        for mount in mounts:
+            if await self._ensure_host_target(container, mount):
+                lines.append(_mount_line(mount, Path("/"), in_rootfs=False))
+            else:
+                note = f"tinykube: cannot create mount target {mount.container_path}; skipped"
+                lines.append(f"echo {shlex.quote(note)} >&2")
+        if workdir:
+            lines.append(f"mkdir -p {shlex.quote(workdir)} 2>/dev/null || true")
+            lines.append(f"cd {shlex.quote(workdir)}")
+        lines += _init_lines(workload)
+        return "\n".join(lines) + "\n"
+
+    async def _ensure_host_target(self, container: _Container, mount: Mount) -> bool:
+        """Make sure a host-filesystem mount target exists; remember what we created."""
+        target = Path(mount.container_path)
+        is_dir = await asyncio.to_thread(mount.host_path.is_dir)
+        try:
+            created = await asyncio.to_thread(_create_target, target, is_dir)
+        except OSError:
+            return False
+        for path in created:
+            self._host_targets[path] = self._host_targets.get(path, 0) + 1
+            container.host_dirs.append(path)
+        for path in _ancestors_in(target, self._host_targets):
+            if path not in created:
+                self._host_targets[path] += 1
+                container.host_dirs.append(path)
+        return True
+
+    async def _inner_pid(self, container: _Container) -> int:
+        """The workload's host pid: the child ``unshare --fork`` made (or the process)."""
+        assert container.proc is not None
+        pid = container.proc.pid
+        if not self._namespaced():
+            return pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        for _ in range(200):
+            try:
+                text = await asyncio.to_thread(children.read_text)
+            except OSError:
+                return 0
+            # The chain exec's through sh and nsenter first; the child appears after unshare forks.
+            if text.split() and await _comm(pid) == "unshare":
+                return int(text.split()[0])
+            if container.proc.returncode is not None:
+                return 0
+            await asyncio.sleep(0.005)
+        return 0
+
+    async def _wait(self, container: _Container, writer: proc_io.LogWriter) -> None:
+        proc = container.proc
+        assert proc is not None and proc.stdout is not None and proc.stderr is not None
+        try:
+            await asyncio.gather(
+                proc_io.pump(proc.stdout, "stdout", writer),
+                proc_io.pump(proc.stderr, "stderr", writer),
+            )
+            code = await proc.wait()
+        finally:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                code = await proc.wait()
+            await self._record_exit(container, code)
+
+    async def _record_exit(self, container: _Container, code: int) -> None:
+        status = container.status
+        status.exit_code = 128 - code if code < 0 else code
+        if container.killed and self._namespaced() and status.exit_code == 1:
+            # Our SIGKILL took the init down; unshare then reports 1, not 137.
+            status.exit_code = 137
+        status.finished_at = time.time()
+        status.reason = "Completed" if status.exit_code == 0 else "Error"
+        if container.cgroup is not None:
+            ooms = await asyncio.to_thread(container.cgroup.oom_kills)
+            if ooms > container.oom_before and status.exit_code == 137:
+                status.reason = "OOMKilled"
+        status.state = ContainerState.EXITED
+        container.exited.set()
+
+    async def stop_container(self, container_id: str, grace_period: float) -> None:
+        container = self._container(container_id)
+        if container.status.state == ContainerState.CREATED:
+            container.status.state = ContainerState.EXITED
+            container.status.reason = "ContainerCannotRun"
+            container.exited.set()
+            return
+        if container.exited.is_set():
+            return
+        if grace_period > 0:
+            self._signal(container, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace_period):
+                    await container.exited.wait()
+        while not container.exited.is_set():
+            container.killed = True
+            self._signal(container, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    await container.exited.wait()
+
+    def _signal(self, container: _Container, sig: signal.Signals) -> None:
+        if container.status.pid and self._namespaced():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(container.status.pid, sig)
+            if sig == signal.SIGKILL and container.cgroup is not None:
+                for pid in container.cgroup.pids():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+        if container.proc is not None and (sig == signal.SIGKILL or not self._namespaced()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(container.proc.pid, sig)
+
+    async def remove_container(self, container_id: str) -> None:
+        container = self._containers.get(container_id)
+        if container is None:
+            return
+        if not container.exited.is_set():
+            await self.stop_container(container_id, 0)
+        if container.waiter is not None:
+            await asyncio.gather(container.waiter, return_exceptions=True)
+        if container.image.rootfs is not None and self._namespaced():
+            # The overlay lived in the container's own mount namespace; only files remain.
+            pass
+        if container.cgroup is not None and self._cgroups is not None:
+            await asyncio.to_thread(self._cgroups.remove, container.cgroup)
+        await asyncio.to_thread(self._release_host_targets, container)
+        await asyncio.to_thread(shutil.rmtree, container.dir, True)
+        del self._containers[container_id]
+
+    def _release_host_targets(self, container: _Container) -> None:
+        for path in sorted(container.host_dirs, key=lambda p: len(p.parts), reverse=True):
+            self._host_targets[path] -= 1
+            if self._host_targets[path] == 0:
+                del self._host_targets[path]
+                with contextlib.suppress(OSError):
+                    if path.is_dir() and not path.is_symlink():
+                        path.rmdir()
+                    else:
+                        path.unlink()
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        return replace(self._container(container_id).status)
+
+    async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
+        return [
+            replace(c.status)
+            for c in self._containers.values()
+            if sandbox_id is None or c.status.sandbox_id == sandbox_id
+        ]
+
+    def container_log_path(self, container_id: str) -> Path | None:
+        container = self._containers.get(container_id)
+        if container is None:
+            return None
+        return container.status.log_path or container.config.log_path
+
+    # ---- exec ----------------------------------------------------------------------
+
+    def _exec_argv(self, container: _Container, cmd: list[str]) -> list[str]:
+        if container.status.state != ContainerState.RUNNING:
+            raise RuntimeError_(f"container {container.config.name} is not running")
+        argv = list(cmd)
+        target = _first_child(container.status.pid) or container.status.pid
+        if self._namespaced() and target:
+            flags = ["-m", "-p", "-r", "-w"]
+            if self.privileged:
+                flags += ["-i"] + ([] if container.sandbox.config.host_network else ["-n", "-u"])
+            else:
+                flags = ["-U", "--preserve-credentials", *flags]
+            argv = ["nsenter", "-t", str(target), *flags, "--", *argv]
+        if container.cgroup is not None:
+            files = [str(p) for p in container.cgroup.procs_files]
+            argv = ["sh", "-c", JOIN_CGROUP, "sh", *files, "--", *argv]
+        return argv
+
+    async def exec(
+        self, container_id: str, cmd: list[str], tty: bool
+    ) -> asyncio.subprocess.Process:
+        container = self._container(container_id)
+        return await asyncio.create_subprocess_exec(
+            *self._exec_argv(container, cmd),
+            env=_environment(container),
+            cwd=self._host_cwd(container),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    async def exec_sync(self, container_id: str, cmd: list[str], time_limit: float) -> ExecResult:
+        try:
+            proc = await self.exec(container_id, cmd, tty=False)
+        except FileNotFoundError as exc:
+            return ExecResult(126, stderr=str(exc).encode())
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            async with asyncio.timeout(time_limit):
+                out, err = await proc.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            return ExecResult(-1, timed_out=True)
+        code = proc.returncode if proc.returncode is not None else -1
+        return ExecResult(128 - code if code < 0 else code, out, err)
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def _environment(container: _Container) -> dict[str, str]:
+    """The workload's environment: image env, then the pod's env (which wins)."""
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    for item in container.image.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    env["HOSTNAME"] = container.sandbox.config.hostname[:HOSTNAME_MAX]
+    env.update(container.config.env)
+    return env
+
+
+def _init_lines(argv: list[str]) -> list[str]:
+    """The script's tail: start the workload and act as its init (PID 1).
+
+    The shell stays PID 1 of the container's PID namespace, forwards SIGTERM
+    and SIGINT to the workload and exits with its status, so an OOM kill
+    reads as 137. (``unshare --fork`` of util-linux 2.38 cannot pass a
+    child's death by signal on: it exits 1.) Like ``docker run --init``, a
+    workload that is not PID 1 gets SIGTERM's default action.
+    """
+    return [
+        "set +e",
+        "trap 'kill -TERM $child 2>/dev/null' TERM",
+        "trap 'kill -INT $child 2>/dev/null' INT",
+        " ".join(shlex.quote(a) for a in argv) + " &",
+        "child=$!",
+        'while :; do wait "$child"; code=$?; kill -0 "$child" 2>/dev/null || break; done',
+        'exit "$code"',
+    ]
+
+
+def _overlay_lines(rootfs: Path, cdir: Path, merged: Path) -> list[str]:
+    upper, work = cdir / "upper", cdir / "work"
+    q = shlex.quote
+    return [
+        f"mkdir -p {q(str(upper))} {q(str(work))} {q(str(merged))}",
+        f"if ! mount -t overlay overlay -o lowerdir={q(str(rootfs))},upperdir={q(str(upper))},"
+        f"workdir={q(str(work))} {q(str(merged))} 2>/dev/null; then "
+        f"mount --bind {q(str(rootfs))} {q(str(merged))}; fi",
+        f"mkdir -p {q(str(merged))}/proc {q(str(merged))}/dev {q(str(merged))}/sys",
+        f"mount -t proc proc {q(str(merged))}/proc",
+        f"mount --rbind /dev {q(str(merged))}/dev",
+        f"mount --rbind /sys {q(str(merged))}/sys 2>/dev/null || true",
+    ]
+
+
+def _mount_line(mount: Mount, root: Path, *, in_rootfs: bool) -> str:
+    q = shlex.quote
+    target = str(root / mount.container_path.lstrip("/"))
+    src = str(mount.host_path)
+    parts = []
+    if in_rootfs:
+        parts.append(
+            f'if [ -d {q(src)} ]; then mkdir -p {q(target)}; else mkdir -p "$(dirname {q(target)})"; '
+            f"[ -e {q(target)} ] || : > {q(target)}; fi"
+        )
+    parts.append(f"mount --bind {q(src)} {q(target)}")
+    if mount.read_only:
+        parts.append(f"mount -o remount,bind,ro {q(target)}")
+    return "\n".join(parts)
+
+
+def _create_target(target: Path, is_dir: bool) -> list[Path]:
+    """Create a missing mount target on the host; the paths created, outermost first."""
+    created: list[Path] = []
+    missing = []
+    path = target
+    while not path.exists() and not path.is_symlink():
+        missing.append(path)
+        path = path.parent
+    for path in reversed(missing):
+        if path == target and not is_dir:
+            path.touch()
+        else:
+            path.mkdir()
+        created.append(path)
+    return created
+
+
+def _ancestors_in(target: Path, known: dict[Path, int]) -> list[Path]:
+    return [p for p in [target, *target.parents] if p in known]
+
+
+def _write_etc_files(sandbox: _Sandbox, hostname: str) -> list[Mount]:
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers."""
+    config = sandbox.config
+    etc = sandbox.dir / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    hosts = config.hosts_file or (
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
+        "ip6-localhost ip6-loopback\n"
+        + (f"{sandbox.status.ip}\t{hostname}\n" if sandbox.status.ip else "")
+    )
+    resolv = config.resolv_conf
+    if not resolv:
+        try:
+            resolv = Path("/etc/resolv.conf").read_text()
+        except OSError:
+            resolv = ""
+    files = {"hosts": hosts, "resolv.conf": resolv}
+    if not config.host_network:
+        files["hostname"] = hostname + "\n"
+    mounts = []
+    for name, text in files.items():
+        (etc / name).write_text(text)
+        mounts.append(Mount(etc / name, f"/etc/{name}"))
+    return mounts
+
+
+def _first_child(pid: int) -> int:
+    """The workload under the container's init shell (0 when there is none)."""
+    if not pid:
+        return 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    return int(children[0]) if children else 0
+
+
+async def _comm(pid: int) -> str:
+    try:
+        text = await asyncio.to_thread(Path(f"/proc/{pid}/comm").read_text)
+    except OSError:
+        return ""
+    return text.strip()
+
+
+async def _userns_works() -> bool:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "unshare",
+            "--user",
+            "--map-current-user",
+            "--mount",
+            "true",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        return False
+    return await proc.wait() == 0
