@@ -504,6 +504,8 @@ class Snapshot:
 
     node_infos: list[NodeInfo] = field(default_factory=list)
     by_name: dict[str, NodeInfo] = field(default_factory=dict)
+    # image name -> number of nodes holding it; counted on first use, dropped on node change.
+    image_nodes: dict[str, int] | None = None
 
     @classmethod
     def of(cls, node_infos: Iterable[NodeInfo]) -> Snapshot:
@@ -519,6 +521,15 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.node_infos)
 
+    def image_num_nodes(self, image: str) -> int:
+        if self.image_nodes is None:
+            counts: dict[str, int] = {}
+            for node in self.node_infos:
+                for name in node.image_states:
+                    counts[name] = counts.get(name, 0) + 1
+            self.image_nodes = counts
+        return self.image_nodes.get(image, 0)
+
     def have_pods_with_affinity(self) -> list[NodeInfo]:
         return [n for n in self.node_infos if n.pods_with_affinity]
 
@@ -526,11 +537,34 @@ class Snapshot:
         return [n for n in self.node_infos if n.pods_with_required_anti_affinity]
 
 
+@dataclass
+class PostFilterResult:
+    """What preemption decided: the node to nominate and the pods to evict there."""
+
+    nominated_node_name: str = ""
+    victims: list[PodInfo] = field(default_factory=list)
+
+
 class Handle(Protocol):
     """What the framework offers plugins beyond the pod and the node."""
 
     @property
     def snapshot(self) -> Snapshot: ...
+
+    def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """Every enabled filter (with nominated pods taken into account): preemption's
+        "would it fit if these pods were gone?" question."""
+        ...
+
+    def run_remove_pod(
+        self, state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo
+    ) -> None:
+        """Tell pre_filter state that ``victim`` left ``node`` (PreFilterExtensions.RemovePod)."""
+        ...
+
+    def run_add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        """Tell pre_filter state that ``other`` joined ``node`` (PreFilterExtensions.AddPod)."""
+        ...
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
         """Labels of a namespace (for namespaceSelector); None when it is unknown."""
@@ -560,6 +594,17 @@ class StaticHandle:
                 return sel
         return selectors.Selector.nothing()
 
+    def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        return SUCCESS
+
+    def run_remove_pod(
+        self, state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo
+    ) -> None:
+        return None
+
+    def run_add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        return None
+
 
 # ---- extension points ------------------------------------------------------------------
 
@@ -580,12 +625,12 @@ class FilterPlugin(Protocol):
 
 @runtime_checkable
 class PostFilterPlugin(Protocol):
-    """When no node passed: try to make one (preemption). Returns a status and the
-    nominated node name (empty when nothing could be done)."""
+    """When no node passed: try to make room (preemption). SUCCESS comes with the
+    node to nominate and the victims to evict; the scheduler does the evicting."""
 
     def post_filter(
         self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]
-    ) -> tuple[Status, str]: ...
+    ) -> tuple[Status, PostFilterResult | None]: ...
 
 
 @runtime_checkable
@@ -680,3 +725,139 @@ def allocation(pod: PodInfo, node: NodeInfo, resource: str, use_requested: bool)
     if want == 0 and is_scalar_resource(resource):
         return 0, 0
     return node.allocatable.get(resource, 0), node.requested.get(resource, 0) + want
+
+
+# ---- node selectors (NodeAffinity, PodTopologySpread and preemption all need them) ----
+
+_NODE_OPS = {
+    "In": selectors.Operator.IN,
+    "NotIn": selectors.Operator.NOT_IN,
+    "Exists": selectors.Operator.EXISTS,
+    "DoesNotExist": selectors.Operator.DOES_NOT_EXIST,
+    "Gt": selectors.Operator.GREATER_THAN,
+    "Lt": selectors.Operator.LESS_THAN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSelectorTerm:
+    """One nodeSelectorTerm: matchExpressions on labels AND matchFields on metadata.name.
+
+    A term with no requirements, or with an unknown operator, matches nothing
+    (upstream turns a parse error into "no match" for that term).
+    """
+
+    labels: tuple[selectors.Requirement, ...]
+    fields: tuple[selectors.Requirement, ...]
+    valid: bool
+
+    @classmethod
+    def parse(cls, term: Mapping[str, Any]) -> NodeSelectorTerm:
+        valid = True
+
+        def reqs(items: Sequence[Mapping[str, Any]]) -> tuple[selectors.Requirement, ...]:
+            nonlocal valid
+            out = []
+            for item in items:
+                op = _NODE_OPS.get(item.get("operator", ""))
+                if op is None:
+                    valid = False
+                    continue
+                out.append(
+                    selectors.Requirement(item.get("key", ""), op, tuple(item.get("values") or ()))
+                )
+            return tuple(out)
+
+        labels = reqs(term.get("matchExpressions") or [])
+        fields = reqs(term.get("matchFields") or [])
+        return cls(labels, fields, valid and bool(labels or fields))
+
+    def matches(self, node: NodeInfo) -> bool:
+        if not self.valid:
+            return False
+        if not all(r.matches(node.labels) for r in self.labels):
+            return False
+        if self.fields:
+            node_fields = {"metadata.name": node.name}
+            return all(r.matches(node_fields) for r in self.fields)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredNodeAffinity:
+    """``spec.nodeSelector`` AND ``requiredDuringScheduling...nodeSelectorTerms`` (terms ORed).
+
+    ``GetRequiredNodeAffinity(pod).Match(node)`` upstream: what NodeAffinity
+    filters on, and which nodes PodTopologySpread counts (nodeAffinityPolicy Honor).
+    """
+
+    node_selector: tuple[tuple[str, str], ...]
+    terms: tuple[NodeSelectorTerm, ...] | None
+
+    @classmethod
+    def of(cls, pod: Mapping[str, Any]) -> RequiredNodeAffinity:
+        spec = pod.get("spec") or {}
+        node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+        required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+        terms = None
+        if required is not None:
+            terms = tuple(
+                NodeSelectorTerm.parse(t) for t in required.get("nodeSelectorTerms") or []
+            )
+        return cls(tuple(sorted((spec.get("nodeSelector") or {}).items())), terms)
+
+    @property
+    def empty(self) -> bool:
+        return not self.node_selector and self.terms is None
+
+    def matches(self, node: NodeInfo) -> bool:
+        labels = node.labels
+        for key, value in self.node_selector:
+            if labels.get(key) != value:
+                return False
+        if self.terms is None:
+            return True
+        return any(term.matches(node) for term in self.terms)
+
+
+def untolerated_hard_taint(node: NodeInfo, tolerations: Sequence[Mapping[str, Any]]) -> Obj | None:
+    """The first NoSchedule/NoExecute taint of ``node`` that ``tolerations`` do not tolerate."""
+    for taint in node.taints:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(tolerations, taint):
+            return taint
+    return None
+
+
+# ---- FailedScheduling ----------------------------------------------------------------
+
+
+@dataclass
+class FitError(Exception):
+    """No node fits: why, per node. ``str()`` is upstream's message, word for word:
+
+    ``0/3 nodes are available: 1 node(s) had untolerated taint {k: }, 2 Insufficient
+    cpu. preemption: 0/3 nodes are available: ...`` - each distinct reason with the
+    number of nodes that gave it, sorted as strings (so "1 ..." before "2 ..."),
+    after any PreFilter message, followed by the PostFilter (preemption) message.
+    """
+
+    num_all_nodes: int
+    statuses: dict[str, Status] = field(default_factory=dict)
+    pre_filter_msg: str = ""
+    post_filter_msg: str = ""
+
+    def __str__(self) -> str:
+        message = f"0/{self.num_all_nodes} nodes are available:"
+        if self.pre_filter_msg:
+            message += f" {self.pre_filter_msg}."
+        else:
+            histogram: dict[str, int] = {}
+            for status in self.statuses.values():
+                for reason in status.reasons:
+                    histogram[reason] = histogram.get(reason, 0) + 1
+            parts = sorted(f"{count} {reason}" for reason, count in histogram.items())
+            if parts:
+                message += f" {', '.join(parts)}."
+        if self.post_filter_msg:
+            message += f" {self.post_filter_msg}"
+        return message

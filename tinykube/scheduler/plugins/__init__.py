@@ -19,18 +19,30 @@ from typing import Any
 
 from tinykube.scheduler.framework import Handle
 from tinykube.scheduler.plugins import (
+    defaultpreemption,
+    imagelocality,
+    interpodaffinity,
+    nodeaffinity,
     nodename,
+    nodeports,
     noderesourcesbalancedallocation,
     noderesourcesfit,
     nodeunschedulable,
+    podtopologyspread,
     tainttoleration,
 )
 
 REGISTRY: dict[str, ModuleType] = {
+    defaultpreemption.NAME: defaultpreemption,
+    imagelocality.NAME: imagelocality,
+    interpodaffinity.NAME: interpodaffinity,
+    nodeaffinity.NAME: nodeaffinity,
     nodename.NAME: nodename,
+    nodeports.NAME: nodeports,
     noderesourcesbalancedallocation.NAME: noderesourcesbalancedallocation,
     noderesourcesfit.NAME: noderesourcesfit,
     nodeunschedulable.NAME: nodeunschedulable,
+    podtopologyspread.NAME: podtopologyspread,
     tainttoleration.NAME: tainttoleration,
 }
 

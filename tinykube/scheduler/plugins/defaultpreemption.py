@@ -1,0 +1,149 @@
+"""DefaultPreemption: when a pod fits nowhere, evict lower-priority pods to make room.
+
+Runs at PostFilter, only after every node failed. Upstream's steps:
+
+1. The pod must be allowed to preempt (``preemptionPolicy`` is not Never).
+2. Nodes that failed with UNSCHEDULABLE_AND_UNRESOLVABLE are skipped: no
+   eviction fixes a taint or a selector ("Preemption is not helpful").
+3. Dry run per remaining node, on a copy: remove every pod of lower priority;
+   if the pod still does not fit, the node is no candidate. Otherwise put the
+   victims back one by one, most important first, keeping each one whose
+   return still lets the pod fit (the "reprieve"). What is left are victims.
+4. Pick one candidate: fewest PodDisruptionBudget violations (none are
+   tracked here yet), then the lowest highest-victim priority, the lowest sum
+   of priorities, the fewest victims, the latest start among the most
+   important victims, then the first.
+
+The result names the node and the victims; the scheduler evicts them and
+records the node as the pod's ``status.nominatedNodeName``, and the pod is
+retried when the victims are gone. When there is no candidate, the message
+lists why per node, as upstream does:
+``0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No
+preemption victims found for incoming pod.``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tinykube.scheduler.framework import (
+    SUCCESS,
+    Code,
+    CycleState,
+    FitError,
+    Handle,
+    NodeInfo,
+    PodInfo,
+    PostFilterResult,
+    Status,
+    unresolvable,
+    unschedulable,
+)
+
+NAME = "DefaultPreemption"
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."
+NOT_ELIGIBLE_TERMINATING = "not eligible due to a terminating pod on the nominated node."
+MESSAGE_PREFIX = "preemption: "
+
+
+def start_time(pod: PodInfo) -> str:
+    status = pod.pod.get("status") or {}
+    # A pod that has not started sorts as the newest ("~" is after every digit).
+    return status.get("startTime") or "~"
+
+
+def importance(pod: PodInfo) -> tuple[int, str]:
+    """Sort key: most important first (higher priority, then started earlier)."""
+    return (-pod.priority, start_time(pod))
+
+
+class DefaultPreemption:
+    name = NAME
+
+    def __init__(self, args: Mapping[str, Any] | None, handle: Handle) -> None:
+        self.handle = handle
+
+    def post_filter(
+        self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]
+    ) -> tuple[Status, PostFilterResult | None]:
+        eligible, why = self.eligible(pod)
+        if not eligible:
+            return unschedulable(MESSAGE_PREFIX + why), None
+        node_statuses: dict[str, Status] = {}
+        candidates = []
+        for node in self.handle.snapshot:
+            status = statuses.get(node.name)
+            if status is not None and status.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                node_statuses[node.name] = unresolvable(NOT_HELPFUL)
+                continue
+            victims, status = self.select_victims(state, pod, node)
+            if status.success:
+                candidates.append((node, victims))
+            else:
+                node_statuses[node.name] = status
+        if not candidates:
+            message = str(FitError(len(self.handle.snapshot), node_statuses))
+            return unschedulable(MESSAGE_PREFIX + message), PostFilterResult()
+        node, victims = min(candidates, key=_candidate_rank)
+        return SUCCESS, PostFilterResult(node.name, victims)
+
+    def eligible(self, pod: PodInfo) -> tuple[bool, str]:
+        spec = pod.pod.get("spec") or {}
+        if spec.get("preemptionPolicy") == "Never":
+            return False, NOT_ELIGIBLE_NEVER
+        nominated = (pod.pod.get("status") or {}).get("nominatedNodeName")
+        node = self.handle.snapshot.get(nominated) if nominated else None
+        if node is not None:
+            for other in node.pods.values():
+                meta = other.pod.get("metadata") or {}
+                if meta.get("deletionTimestamp") and other.priority < pod.priority:
+                    return False, NOT_ELIGIBLE_TERMINATING
+        return True, ""
+
+    def select_victims(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo
+    ) -> tuple[list[PodInfo], Status]:
+        """Upstream's SelectVictimsOnNode, on copies of the node and the cycle state."""
+        node = node.clone()
+        state = state.clone()
+        potential = [p for p in node.pods.values() if p.priority < pod.priority]
+        if not potential:
+            return [], unresolvable(NO_VICTIMS)
+        for victim in potential:
+            node.remove_pod(victim.key)
+            self.handle.run_remove_pod(state, pod, victim, node)
+        status = self.handle.run_filters(state, pod, node)
+        if not status.success:
+            return [], status
+        victims = []
+        for victim in sorted(potential, key=importance):
+            node.add_pod(victim)
+            self.handle.run_add_pod(state, pod, victim, node)
+            if not self.handle.run_filters(state, pod, node).success:
+                node.remove_pod(victim.key)
+                self.handle.run_remove_pod(state, pod, victim, node)
+                victims.append(victim)
+        return victims, SUCCESS
+
+
+def _candidate_rank(candidate: tuple[NodeInfo, list[PodInfo]]) -> tuple[int, int, int, int, str]:
+    """Smaller is better: pickOneNodeForPreemption's criteria in order."""
+    _, victims = candidate
+    if not victims:
+        return (0, -(2**63), -(2**63), 0, "")
+    highest = max(v.priority for v in victims)
+    total = sum(v.priority for v in victims)
+    # Latest start among the highest-priority victims wins: negate by sorting on "~" - t.
+    earliest = min(start_time(v) for v in victims if v.priority == highest)
+    return (0, highest, total, len(victims), _descending(earliest))
+
+
+def _descending(text: str) -> str:
+    return "".join(chr(0x10FFFF - ord(c)) for c in text)
+
+
+def new(args: Mapping[str, Any] | None, handle: Handle) -> DefaultPreemption:
+    return DefaultPreemption(args, handle)
