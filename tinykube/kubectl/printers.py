@@ -31,6 +31,9 @@ Obj = dict[str, Any]
 class _GoYAMLDumper(yaml.SafeDumper):
     """Quote and wrap strings as sigs.k8s.io/yaml (go-yaml v2) does."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # Go writes shared values out in full, never as &anchors
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:

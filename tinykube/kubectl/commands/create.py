@@ -13,6 +13,7 @@ from typing import Any
 
 from tinykube.api import errors as api
 from tinykube.kubectl import mutate
+from tinykube.kubectl.commands.generate import GENERATOR_FLAGS
 from tinykube.kubectl.errors import Aggregate, CommandError, with_prefix
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.output import parse_output, print_objects
@@ -31,6 +32,7 @@ FLAGS = [
     mutate.DRY_RUN_FLAG,
     mutate.VALIDATE_FLAG,
     mutate.FIELD_MANAGER,
+    *GENERATOR_FLAGS,
 ]
 
 
@@ -38,7 +40,7 @@ async def run(f: Any, o: Any) -> int:
     if o.args:
         from tinykube.kubectl.commands import generate
 
-        return await generate.run(f, o.args[0], o.args[1:], o.after_dashes)
+        return await generate.run(f, o, o.args[0], o.args[1:], o.after_dashes)
     if not o.filename:
         raise CommandError("must specify one of -f and -k")
     fmt = parse_output(o.output)
