@@ -23,7 +23,7 @@ from tinykube.api import errors
 from tinykube.api.duration import format_time
 from tinykube.client import Client
 from tinykube.client.informers import InformerFactory, SharedInformer
-from tinykube.controllers import replicaset
+from tinykube.controllers import deployment, replicaset
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
 
@@ -215,3 +215,96 @@ async def _rs_status(client: Client, name: str, field: str, want: int) -> Obj | 
 
 
 # ---- Deployment ------------------------------------------------------------------------
+
+
+def web_deployment(name: str, replicas: int, image: str = "nginx:1.25") -> Obj:
+    labels = {"app": name}
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+async def owned_sets(client: Client, name: str) -> list[Obj]:
+    items = (await client.list("apps/v1", "replicasets", NS, label_selector=f"app={name}"))["items"]
+    return sorted(items, key=lambda rs: int(rs["metadata"]["annotations"][REVISION]))
+
+
+async def rolled_out(client: Client, name: str, image: str) -> Obj | None:
+    d = await client.get("apps/v1", "deployments", name, NS)
+    st = d.get("status") or {}
+    want = d["spec"]["replicas"]
+    template_image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+    done = (
+        st.get("observedGeneration") == d["metadata"]["generation"]
+        and st.get("updatedReplicas") == want
+        and st.get("replicas") == want
+        and st.get("availableReplicas") == want
+        and template_image == image
+    )
+    if not done:
+        return None
+    pods = await pods_of(client, f"app={name}")
+    images = {p["spec"]["containers"][0]["image"] for p in pods}
+    return d if len(pods) == want and images == {image} else None
+
+
+REVISION = "deployment.kubernetes.io/revision"
+
+
+async def test_deployment_rolls_out_updates_and_rolls_back(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, _):
+        await client.create("apps/v1", "deployments", web_deployment("web", 3), NS)
+        d = await eventually(lambda: rolled_out(client, "web", "nginx:1.25"))
+        (first,) = await owned_sets(client, "web")
+        pod_hash = first["metadata"]["labels"]["pod-template-hash"]
+        assert first["metadata"]["name"] == f"web-{pod_hash}"
+        assert first["spec"]["selector"]["matchLabels"]["pod-template-hash"] == pod_hash
+        assert first["metadata"]["annotations"][REVISION] == "1"
+        assert first["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "3"
+        assert first["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "4"
+        assert d["metadata"]["annotations"][REVISION] == "1"
+        reasons = {c["type"]: c["reason"] for c in d["status"]["conditions"]}
+        assert reasons == {
+            "Available": "MinimumReplicasAvailable",
+            "Progressing": "NewReplicaSetAvailable",
+        }
+        out = await kubectl(server, "rollout", "status", "deployment/web", "--timeout=60s")
+        assert 'deployment "web" successfully rolled out' in out
+
+        await kubectl(server, "set", "image", "deployment/web", "app=nginx:1.26")
+        out = await kubectl(server, "rollout", "status", "deployment/web", "--timeout=60s")
+        assert 'deployment "web" successfully rolled out' in out
+        await eventually(lambda: rolled_out(client, "web", "nginx:1.26"))
+        old, new = await owned_sets(client, "web")
+        assert old["spec"]["replicas"] == 0 and new["spec"]["replicas"] == 3
+        assert new["metadata"]["annotations"][REVISION] == "2"
+
+        history = await kubectl(server, "rollout", "history", "deployment/web")
+        assert "REVISION" in history
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+
+        await kubectl(server, "rollout", "undo", "deployment/web")
+        await eventually(lambda: rolled_out(client, "web", "nginx:1.25"))
+        sets = await owned_sets(client, "web")
+        assert [s["metadata"]["name"] for s in sets] == [
+            new["metadata"]["name"],
+            old["metadata"]["name"],
+        ]
+        assert sets[-1]["metadata"]["annotations"][REVISION] == "3"
+        assert (
+            sets[-1]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
+        )
+        history = await kubectl(server, "rollout", "history", "deployment/web")
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["2", "3"]
+
+        events = (await client.list("v1", "events", NS))["items"]
+        messages = {e["message"] for e in events if e["reason"] == "ScalingReplicaSet"}
+        assert f"Scaled up replica set {first['metadata']['name']} from 0 to 3" in messages
