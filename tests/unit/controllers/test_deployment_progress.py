@@ -79,9 +79,8 @@ def test_progress_refreshes_update_time_but_keeps_transition_time() -> None:
 def _stuck(seconds_since_update: int, deadline: int = 600) -> tuple[dict, dict, list[dict]]:
     last = progress.new_condition("Progressing", "True", "ReplicaSetUpdated", "x", NOW)
     last["lastUpdateTime"] = ago(seconds_since_update)
-    d = deployment(
-        2, deadline=deadline, status={"replicas": 3, "updatedReplicas": 1, "conditions": [last]}
-    )
+    st = {"replicas": 3, "updatedReplicas": 1, "availableReplicas": 2, "conditions": [last]}
+    d = deployment(2, deadline=deadline, status=st)
     new = replica_set("web-abc", 1, available=0)
     old = replica_set("old", 2)
     return d, new, [old, new]
