@@ -308,3 +308,120 @@ async def test_deployment_rolls_out_updates_and_rolls_back(server: ApiServer) ->
         events = (await client.list("v1", "events", NS))["items"]
         messages = {e["message"] for e in events if e["reason"] == "ScalingReplicaSet"}
         assert f"Scaled up replica set {first['metadata']['name']} from 0 to 3" in messages
+
+
+class PodCensus:
+    """Watches a Deployment's Pods and records the extremes of existing and ready Pods."""
+
+    def __init__(self, pods: SharedInformer, app: str) -> None:
+        self.pods = pods
+        self.app = app
+        self.most = 0
+        self.least_ready: int | None = None
+        self.images_together: set[frozenset[str]] = set()
+        pods.add_handler(
+            on_add=self._seen, on_update=lambda _o, n: self._seen(n), on_delete=self._seen
+        )
+
+    def _seen(self, _pod: Obj) -> None:
+        mine = [
+            p
+            for p in self.pods.list(NS)
+            if (p["metadata"].get("labels") or {}).get("app") == self.app and is_pod_active(p)
+        ]
+        ready = sum(is_pod_ready(p) for p in mine)
+        self.most = max(self.most, len(mine))
+        self.least_ready = ready if self.least_ready is None else min(self.least_ready, ready)
+        self.images_together.add(frozenset(p["spec"]["containers"][0]["image"] for p in mine))
+
+
+async def test_rolling_update_of_ten_replicas_keeps_surge_and_availability(
+    server: ApiServer,
+) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
+        await client.create("apps/v1", "deployments", web_deployment("big", 10), NS)
+        await eventually(lambda: rolled_out(client, "big", "nginx:1.25"))
+        census = PodCensus(kubelet.pods, "big")
+        await kubectl(server, "set", "image", "deployment/big", "app=nginx:1.26")
+        await eventually(lambda: rolled_out(client, "big", "nginx:1.26"), within=60)
+        assert census.most <= 13, census.most
+        assert census.least_ready is not None and census.least_ready >= 8, census.least_ready
+        assert census.most > 10  # it did surge
+
+
+async def test_recreate_never_runs_old_and_new_pods_together(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
+        body = web_deployment("recreate", 3)
+        body["spec"]["strategy"] = {"type": "Recreate"}
+        await client.create("apps/v1", "deployments", body, NS)
+        await eventually(lambda: rolled_out(client, "recreate", "nginx:1.25"))
+        census = PodCensus(kubelet.pods, "recreate")
+        await kubectl(server, "set", "image", "deployment/recreate", "app=nginx:1.26")
+        await eventually(lambda: rolled_out(client, "recreate", "nginx:1.26"))
+        assert all(len(images) <= 1 for images in census.images_together), census.images_together
+
+
+async def test_pause_resume_and_restart(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, _):
+        await client.create("apps/v1", "deployments", web_deployment("paused", 2), NS)
+        await eventually(lambda: rolled_out(client, "paused", "nginx:1.25"))
+        await kubectl(server, "rollout", "pause", "deployment/paused")
+        await kubectl(server, "set", "image", "deployment/paused", "app=nginx:1.26")
+
+        async def paused_condition() -> bool:
+            d = await client.get("apps/v1", "deployments", "paused", NS)
+            conds = {c["type"]: c for c in d["status"].get("conditions") or []}
+            return conds.get("Progressing", {}).get("reason") == "DeploymentPaused"
+
+        await eventually(paused_condition)
+        assert len(await owned_sets(client, "paused")) == 1  # no rollout while paused
+
+        await kubectl(server, "rollout", "resume", "deployment/paused")
+        await eventually(lambda: rolled_out(client, "paused", "nginx:1.26"))
+        await kubectl(server, "rollout", "restart", "deployment/paused")
+
+        async def restarted() -> list[Obj] | None:
+            sets = await owned_sets(client, "paused")
+            return sets if len(sets) == 3 and sets[-1]["spec"]["replicas"] == 2 else None
+
+        sets = await eventually(restarted)
+        template = sets[-1]["spec"]["template"]["metadata"]
+        assert "kubectl.kubernetes.io/restartedAt" in template["annotations"]
+        out = await kubectl(server, "rollout", "status", "deployment/paused", "--timeout=60s")
+        assert 'deployment "paused" successfully rolled out' in out
+
+
+async def test_progress_deadline_exceeded(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
+        kubelet.enabled = False  # Pods never become ready
+        body = web_deployment("stuck", 2)
+        body["spec"]["progressDeadlineSeconds"] = 2
+        await client.create("apps/v1", "deployments", body, NS)
+
+        async def timed_out() -> Obj | None:
+            d = await client.get("apps/v1", "deployments", "stuck", NS)
+            conds = {c["type"]: c for c in d["status"].get("conditions") or []}
+            progressing = conds.get("Progressing") or {}
+            return progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
+
+        cond = await eventually(timed_out, within=20)
+        assert cond["status"] == "False"
+        assert cond["message"].endswith("has timed out progressing.")
+        result = await asyncio.to_thread(
+            run_kubectl, server, "rollout", "status", "deployment/stuck", "--timeout=20s"
+        )
+        assert result.returncode != 0
+        assert 'deployment "stuck" exceeded its progress deadline' in result.stderr
+
+
+async def test_restarted_controllers_finish_a_rollout_without_extra_pods(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
+        await client.create("apps/v1", "deployments", web_deployment("resume", 4), NS)
+        await eventually(lambda: rolled_out(client, "resume", "nginx:1.25"))
+        kubelet.enabled = False  # the rollout stalls with new Pods not ready
+        await kubectl(server, "set", "image", "deployment/resume", "app=nginx:1.26")
+        await eventually(lambda: _count(client, "app=resume", 5))
+    async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
+        census = PodCensus(kubelet.pods, "resume")
+        await eventually(lambda: rolled_out(client, "resume", "nginx:1.26"))
+        assert census.most <= 5

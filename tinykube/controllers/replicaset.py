@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
-NAME = "replicaset"
+NAME = "replicaset-controller"  # upstream --controllers name; alias "replicaset"
 # At most this many creations or deletions per sync (upstream BurstReplicas).
 BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH = 1
@@ -430,5 +430,5 @@ def _namespace_terminating(exc: errors.APIError) -> bool:
 
 
 def new(ctx: ControllerContext) -> ReplicaSetController:
-    """The factory the controller manager calls for ``--controllers=replicaset``."""
+    """The factory the controller manager calls for ``--controllers=replicaset-controller``."""
     return ReplicaSetController(ctx)

@@ -16,7 +16,7 @@ from typing import ClassVar
 from tinykube.controllers.replicaset import REPLICATION_CONTROLLER, Kind, ReplicaSetController
 from tinykube.controllers.runtime import ControllerContext
 
-NAME = "replicationcontroller"
+NAME = "replicationcontroller-controller"  # alias "replicationcontroller"
 
 
 class ReplicationManager(ReplicaSetController):
@@ -28,5 +28,5 @@ class ReplicationManager(ReplicaSetController):
 
 
 def new(ctx: ControllerContext) -> ReplicationManager:
-    """The factory the controller manager calls for ``--controllers=replicationcontroller``."""
+    """The factory the controller manager calls for ``--controllers=replicationcontroller-controller``."""
     return ReplicationManager(ctx)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from tinykube.controllers.deployment.controller import DeploymentController
 from tinykube.controllers.runtime import ControllerContext
 
-NAME = "deployment"
+NAME = "deployment-controller"  # upstream --controllers name; alias "deployment"
 
 __all__ = ["NAME", "DeploymentController", "new"]
 
 
 def new(ctx: ControllerContext) -> DeploymentController:
-    """The factory the controller manager calls for ``--controllers=deployment``."""
+    """The factory the controller manager calls for ``--controllers=deployment-controller``."""
     return DeploymentController(ctx)
