@@ -19,7 +19,7 @@ from aiohttp import web
 
 from tinykube.api.resources import lookup
 from tinykube.apiserver import bootstrap
-from tinykube.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
+from tinykube.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, mark_service_used
 from tinykube.apiserver.app import build_app
 from tinykube.apiserver.config import ServerConfig
 from tinykube.apiserver.handlers.context import ServerContext
@@ -41,15 +41,7 @@ def _mark_allocations(cache: WatchCache, ips: ClusterIPAllocator, ports: NodePor
     services = lookup("", "v1", "services")
     assert services is not None
     for svc in cache.items(services.list_prefix()):
-        spec = svc.get("spec") or {}
-        for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []):
-            if ip and ip != "None":
-                ips.mark_used(ip)
-        for port in spec.get("ports") or []:
-            if port.get("nodePort"):
-                ports.mark_used(int(port["nodePort"]))
-        if spec.get("healthCheckNodePort"):
-            ports.mark_used(int(spec["healthCheckNodePort"]))
+        mark_service_used(svc, ips, ports)
 
 
 def _setup_tls(ctx: ServerContext) -> Any:

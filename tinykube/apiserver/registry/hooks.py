@@ -22,6 +22,7 @@ from tinykube.apiserver.allocators import (
     NodePortAllocator,
     allocate_for_service,
     release_for_service,
+    rollback_for_service,
 )
 from tinykube.patch.managedfields import update_managed_fields
 
@@ -121,7 +122,7 @@ class Hooks:
             )
 
         def undo() -> None:
-            release_new_only(obj, old, self.ips, self.ports)
+            rollback_for_service(obj, old, self.ips, self.ports)
 
         return undo
 
@@ -214,28 +215,6 @@ def ignored_paths(res: Resource, subresource: str) -> tuple[str, ...]:
     if res.has_status and subresource == "":
         return ("status",)
     return ()
-
-
-def release_new_only(
-    obj: dict[str, Any],
-    old: dict[str, Any] | None,
-    ips: ClusterIPAllocator,
-    ports: NodePortAllocator,
-) -> None:
-    """Undo an allocation: release what ``obj`` holds that ``old`` did not."""
-    if old is None:
-        release_for_service(obj, ips, ports)
-        return
-    held_ips = set((old.get("spec") or {}).get("clusterIPs") or [])
-    held_ports = {p.get("nodePort") for p in (old.get("spec") or {}).get("ports") or []}
-    spec = obj.get("spec") or {}
-    extra = {
-        "spec": {
-            "clusterIPs": [ip for ip in spec.get("clusterIPs") or [] if ip not in held_ips],
-            "ports": [p for p in spec.get("ports") or [] if p.get("nodePort") not in held_ports],
-        }
-    }
-    release_for_service(extra, ips, ports)
 
 
 def _terminating_namespace(obj: dict[str, Any], now: str) -> dict[str, Any]:
