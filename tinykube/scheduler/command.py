@@ -1,0 +1,94 @@
+"""``tinykube scheduler``: kube-scheduler as a standalone process.
+
+Flags keep kube-scheduler's names: ``--kubeconfig``, ``--config`` (a
+KubeSchedulerConfiguration), ``--leader-elect`` (default true, as upstream;
+the Lease is ``kube-system/kube-scheduler``) and ``-v``. With leader election
+the informers start at once (a standby keeps a warm cache) and the scheduling
+loop runs only while this process holds the Lease; losing it ends the process,
+as kube-scheduler exits, so the supervisor restarts it as a clean candidate.
+
+``cli.py`` wires this in with ``command.register(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+
+from tinykube.scheduler.config import ConfigError, SchedulerConfig, load
+
+log = logging.getLogger(__name__)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Add the ``scheduler`` subcommand to the ``tinykube`` parser."""
+    p = subparsers.add_parser("scheduler", help="run kube-scheduler")
+    p.add_argument("--kubeconfig", default=None, help="kubeconfig of the API server")
+    p.add_argument("--config", default=None, help="KubeSchedulerConfiguration file")
+    p.add_argument(
+        "--leader-elect",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=None,
+        help="hold the kube-system/kube-scheduler Lease before scheduling (default true)",
+    )
+    p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
+    p.set_defaults(func=main)
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    """The entry function: parse the configuration, then run until interrupted."""
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbosity >= 4 else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load(args.config)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if args.leader_elect is not None:
+        config.leader_elect = args.leader_elect
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    with contextlib.suppress(KeyboardInterrupt):
+        runner(serve(args.kubeconfig, config))
+    return 0
+
+
+async def serve(kubeconfig: str | None, config: SchedulerConfig) -> None:
+    """Run the scheduler (behind leader election when configured) until cancelled."""
+    from tinykube.client.rest import Client
+    from tinykube.scheduler.scheduler import Scheduler
+
+    async with await Client.from_kubeconfig(kubeconfig, user_agent="kube-scheduler") as client:
+        scheduler = Scheduler(client, config)
+        if not config.leader_elect:
+            await scheduler.run()
+            return
+        from tinykube.client.leaderelection import Callbacks, LeaderElector
+
+        elector = LeaderElector(client, config.lease_namespace, config.lease_name)
+        async with asyncio.TaskGroup() as tg:
+            informers = tg.create_task(scheduler.factory.run(), name="scheduler informers")
+            await elector.run(Callbacks(lambda: scheduler.run(run_informers=False)))
+            log.info("component=scheduler leadership lost; exiting")
+            informers.cancel()

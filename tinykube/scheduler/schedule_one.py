@@ -1,0 +1,122 @@
+"""One pod's scheduling decision: filter, score, select. Synchronous and pure.
+
+Upstream's ``schedulePod`` (``schedule_one.go``), step by step:
+
+1. **PreFilter** every plugin once; a rejection fails the pod on every node.
+2. If the pod was nominated by an earlier preemption, try that node first;
+   if it passes, it is the answer (the room was made for this pod).
+3. **Filter** nodes starting where the previous cycle stopped (round robin,
+   so every node gets its turn) until ``num_nodes_to_find`` feasible nodes
+   are found. The nodes are visited in chunks: between chunks nothing
+   awaits, so the cycle stays one consistent view of the cache, and a chunk
+   is the unit a worker pool would take if filtering ever moves to threads.
+4. With one feasible node, done; otherwise **score** (pre_score, score,
+   normalize, weight, sum) and **select** the highest total, ties broken
+   uniformly at random (reservoir sampling) so equal nodes share the load.
+
+A failure raises ``FitError`` with every node's status; the caller runs
+PostFilter (preemption) and reports it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tinykube.scheduler.config import num_nodes_to_find
+from tinykube.scheduler.framework import CycleState, FitError, NodeInfo, PodInfo, Snapshot, Status
+from tinykube.scheduler.runtime import Framework
+
+CHUNK = 64
+
+
+@dataclass
+class ScheduleResult:
+    node: str
+    evaluated: int
+    feasible: int
+
+
+class Algorithm:
+    """Holds the round-robin start index and the tie-breaking random source."""
+
+    def __init__(
+        self, percentage_of_nodes_to_score: int = 0, rng: random.Random | None = None
+    ) -> None:
+        self.percentage = percentage_of_nodes_to_score
+        self.rng = rng or random.Random()
+        self.next_start = 0
+
+    def schedule(self, fwk: Framework, state: CycleState, pod: PodInfo) -> ScheduleResult:
+        snapshot = fwk.snapshot
+        if not len(snapshot):
+            raise FitError(0)
+        feasible, statuses = self.find_feasible(fwk, state, pod, snapshot)
+        if not feasible:
+            raise FitError(len(snapshot), statuses)
+        if len(feasible) == 1:
+            return ScheduleResult(feasible[0].name, len(statuses) + 1, 1)
+        scores = fwk.run_score(state, pod, feasible)
+        return ScheduleResult(
+            self.select_host(feasible, scores), len(statuses) + len(feasible), len(feasible)
+        )
+
+    def find_feasible(
+        self, fwk: Framework, state: CycleState, pod: PodInfo, snapshot: Snapshot
+    ) -> tuple[list[NodeInfo], dict[str, Status]]:
+        status = fwk.run_pre_filter(state, pod)
+        if not status.success:
+            message = status.message
+            if status.rejected:
+                err = FitError(
+                    len(snapshot), {n.name: status for n in snapshot}, pre_filter_msg=message
+                )
+                raise err
+            raise RuntimeError(f"running PreFilter plugin {status.plugin!r}: {message}")
+        nominated = (pod.pod.get("status") or {}).get("nominatedNodeName")
+        if nominated:
+            node = snapshot.get(nominated)
+            if node is not None and fwk.run_filters(state, pod, node).success:
+                return [node], {}
+        return self._filter_round_robin(fwk, state, pod, snapshot.node_infos)
+
+    def _filter_round_robin(
+        self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> tuple[list[NodeInfo], dict[str, Status]]:
+        total = len(nodes)
+        wanted = num_nodes_to_find(total, self.percentage)
+        feasible: list[NodeInfo] = []
+        statuses: dict[str, Status] = {}
+        start = self.next_start % total
+        processed = 0
+        run = fwk.run_filters
+        while processed < total and len(feasible) < wanted:
+            end = min(processed + CHUNK, total)
+            for i in range(processed, end):
+                node = nodes[(start + i) % total]
+                status = run(state, pod, node)
+                if status.success:
+                    feasible.append(node)
+                    if len(feasible) >= wanted:
+                        end = i + 1
+                        break
+                elif status.rejected:
+                    statuses[node.name] = status
+                else:
+                    raise RuntimeError(f"running {status.plugin!r} filter: {status.message}")
+            processed = end
+        self.next_start = (start + processed) % total
+        return feasible, statuses
+
+    def select_host(self, nodes: Sequence[NodeInfo], scores: Sequence[int]) -> str:
+        """The best-scoring node; among equals, each is equally likely."""
+        best, best_score, ties = nodes[0].name, scores[0], 1
+        for node, score in zip(nodes[1:], scores[1:], strict=True):
+            if score > best_score:
+                best, best_score, ties = node.name, score, 1
+            elif score == best_score:
+                ties += 1
+                if self.rng.randrange(ties) == 0:
+                    best = node.name
+        return best
