@@ -77,7 +77,7 @@ async def describe_one(f: Any, mapping: Any, obj: Obj, show_events: bool) -> str
     kind = (mapping.group, mapping.kind)
     events = (
         await _events(f, obj, None if kind == ("", "Pod") else mapping.kind)
-        if o.show_events
+        if show_events
         else None
     )
     if kind == ("", "Pod"):
@@ -187,13 +187,13 @@ async def _by_prefix(f: Any, mapping: Any, ns: str, name: str) -> list[Obj]:
 
 async def run(f: Any, o: Any) -> int:
     found, failures = await _objects(f, o)
-    texts = []
-    for mapping, obj in found:
+    show_events = o.show_events
+    if (failures or len(found) > 1) and "show_events" not in o.given:
+        show_events = False
+    for i, (mapping, obj) in enumerate(found):
         obj.setdefault("kind", mapping.kind)
-        texts.append(await describe_one(f, o, mapping, obj))
-    f.out.write(
-        "\n\n".join(t.rstrip("\n") + "\n" for t in texts) if len(texts) > 1 else "".join(texts)
-    )
+        text = await describe_one(f, mapping, obj, show_events)
+        f.out.write(text if i == 0 else "\n\n" + text)
     if not found and not failures:
         ns = "" if o.all_namespaces else f.namespace
         f.err.write(f"No resources found in {ns} namespace.\n" if ns else "No resources found\n")
