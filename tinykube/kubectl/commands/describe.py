@@ -173,6 +173,7 @@ async def _objects(f: Any, o: Any) -> tuple[list[tuple[Any, Obj]], list[Exceptio
         except api.NotFound as exc:
             prefix = await _by_prefix(f, mapping, ns, name) if len(o.args) == 2 else []
             if prefix:
+                o.values["prefix_matched"] = True
                 found.extend((mapping, p) for p in prefix)
             else:
                 failures.append(exc)
@@ -188,12 +189,16 @@ async def _by_prefix(f: Any, mapping: Any, ns: str, name: str) -> list[Obj]:
 async def run(f: Any, o: Any) -> int:
     found, failures = await _objects(f, o)
     show_events = o.show_events
-    if (failures or len(found) > 1) and "show_events" not in o.given:
+    prefixed = o.values.get("prefix_matched", False)
+    if (failures or prefixed or len(found) > 1) and "show_events" not in o.given:
         show_events = False
     for i, (mapping, obj) in enumerate(found):
         obj.setdefault("kind", mapping.kind)
         text = await describe_one(f, mapping, obj, show_events)
-        f.out.write(text if i == 0 else "\n\n" + text)
+        if prefixed:
+            f.out.write(text + "\n")
+        else:
+            f.out.write(text if i == 0 else "\n\n" + text)
     if not found and not failures:
         ns = "" if o.all_namespaces else f.namespace
         f.err.write(f"No resources found in {ns} namespace.\n" if ns else "No resources found\n")
