@@ -23,7 +23,7 @@ from tinykube.api import errors
 from tinykube.api.duration import format_time
 from tinykube.client import Client
 from tinykube.client.informers import InformerFactory, SharedInformer
-from tinykube.controllers import deployment, replicaset
+from tinykube.controllers import daemonset, deployment, replicaset
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
 
@@ -425,3 +425,87 @@ async def test_restarted_controllers_finish_a_rollout_without_extra_pods(server:
         census = PodCensus(kubelet.pods, "resume")
         await eventually(lambda: rolled_out(client, "resume", "nginx:1.26"))
         assert census.most <= 5
+
+
+# ---- DaemonSet ---------------------------------------------------------------------------
+
+
+def node(name: str) -> Obj:
+    return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}}
+
+
+def daemon_set(name: str, image: str = "fluentd:1") -> Obj:
+    labels = {"app": name}
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "agent", "image": image}]},
+            },
+        },
+    }
+
+
+def pinned_node(pod: Obj) -> str:
+    terms = pod["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    return terms["nodeSelectorTerms"][0]["matchFields"][0]["values"][0]
+
+
+async def daemon_nodes(client: Client, app: str, image: str = "") -> list[str] | None:
+    pods = await pods_of(client, f"app={app}")
+    if image and any(p["spec"]["containers"][0]["image"] != image for p in pods):
+        return None
+    return sorted(pinned_node(p) for p in pods)
+
+
+async def test_daemon_set_follows_nodes_taints_and_rolls_out(server: ApiServer) -> None:
+    async with cluster(server, daemonset.new) as (client, _):
+        for name in ("ds-n1", "ds-n2"):
+            await client.create("v1", "nodes", node(name))
+        await client.create("apps/v1", "daemonsets", daemon_set("agent"), NS)
+
+        async def on(nodes: list[str], image: str = "") -> bool:
+            return await daemon_nodes(client, "agent", image) == nodes
+
+        await eventually(lambda: on(["ds-n1", "ds-n2"]))
+        pod = (await pods_of(client, "app=agent"))[0]
+        keys = {(t["key"], t["effect"]) for t in pod["spec"]["tolerations"]}
+        assert ("node.kubernetes.io/unreachable", "NoExecute") in keys
+        assert ("node.kubernetes.io/unschedulable", "NoSchedule") in keys
+        assert pod["metadata"]["labels"]["controller-revision-hash"]
+
+        await client.create("v1", "nodes", node("ds-n3"))
+        await eventually(lambda: on(["ds-n1", "ds-n2", "ds-n3"]))
+        no_schedule = {"spec": {"taints": [{"key": "x", "value": "y", "effect": "NoSchedule"}]}}
+        await client.patch("v1", "nodes", "ds-n3", no_schedule)
+        await asyncio.sleep(0.5)
+        assert await on(["ds-n1", "ds-n2", "ds-n3"])  # a running daemon stays
+        no_execute = {"spec": {"taints": [{"key": "x", "value": "y", "effect": "NoExecute"}]}}
+        await client.patch("v1", "nodes", "ds-n3", no_execute)
+        await eventually(lambda: on(["ds-n1", "ds-n2"]))
+        await client.delete("v1", "nodes", "ds-n2")
+        await eventually(lambda: on(["ds-n1"]))
+
+        async def status_settled() -> Obj | None:
+            ds = await client.get("apps/v1", "daemonsets", "agent", NS)
+            st = ds.get("status") or {}
+            want = {"desiredNumberScheduled": 1, "currentNumberScheduled": 1, "numberReady": 1}
+            return st if all(st.get(k) == v for k, v in want.items()) else None
+
+        st = await eventually(status_settled)
+        assert st["numberMisscheduled"] == 0 and st["numberAvailable"] == 1
+
+        await client.create("v1", "nodes", node("ds-n4"))
+        await eventually(lambda: on(["ds-n1", "ds-n4"]))
+        await kubectl(server, "set", "image", "daemonset/agent", "agent=fluentd:2")
+        await eventually(lambda: on(["ds-n1", "ds-n4"], image="fluentd:2"))
+        out = await kubectl(server, "rollout", "status", "daemonset/agent", "--timeout=60s")
+        assert 'daemon set "agent" successfully rolled out' in out
+        history = await kubectl(server, "rollout", "history", "daemonset/agent")
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+        await kubectl(server, "rollout", "undo", "daemonset/agent")
+        await eventually(lambda: on(["ds-n1", "ds-n4"], image="fluentd:1"))
