@@ -341,6 +341,24 @@ class Client:
             body["dryRun"] = ["All"]
         return await self.request("DELETE", resource_path(res, namespace, name), body=body)
 
+    async def delete_collection(
+        self,
+        api_version: str,
+        resource: str,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        propagation_policy: str | None = None,
+    ) -> Obj:
+        """DELETE a whole collection (deletecollection); the answer is the List deleted."""
+        res = resolve(api_version, resource)
+        params = _query(labelSelector=label_selector, fieldSelector=field_selector)
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy:
+            body["propagationPolicy"] = propagation_policy
+        return await self.request("DELETE", resource_path(res, namespace), params=params, body=body)
+
     async def get_subresource(
         self, api_version: str, resource: str, name: str, subresource: str, namespace: str = ""
     ) -> Obj:
