@@ -91,6 +91,62 @@ def cmd_up(args: argparse.Namespace) -> int:
     return _run(lambda: serve(config))  # type: ignore[arg-type]
 
 
+def _flag_bool(value: str) -> bool:
+    """Go-style boolean flag values: ``--leader-elect=false``."""
+    if value.lower() in ("true", "1", "t", "yes"):
+        return True
+    if value.lower() in ("false", "0", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
+def _controller_manager_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", type=Path, default=None)
+    p.add_argument("--controllers", default="*", help="'*', name, -name; comma-separated")
+    p.add_argument("--leader-elect", nargs="?", const=True, default=True, type=_flag_bool)
+    p.add_argument("--leader-elect-lease-duration", default="15s")
+    p.add_argument("--leader-elect-renew-deadline", default="10s")
+    p.add_argument("--leader-elect-retry-period", default="2s")
+    p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
+    p.add_argument("--leader-elect-resource-namespace", default="kube-system")
+    p.add_argument("--concurrent-gc-syncs", type=int, default=20)
+    p.add_argument("--concurrent-namespace-syncs", type=int, default=10)
+    p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
+
+
+def cmd_controller_manager(args: argparse.Namespace) -> int:
+    from tinykube.controllers import manager
+
+    _setup_logging(args.verbosity)
+    try:
+        options = manager.Options(
+            kubeconfig=args.kubeconfig,
+            controllers=args.controllers,
+            leader_elect=args.leader_elect,
+            lease_duration=manager.parse_duration(args.leader_elect_lease_duration),
+            renew_deadline=manager.parse_duration(args.leader_elect_renew_deadline),
+            retry_period=manager.parse_duration(args.leader_elect_retry_period),
+            lease_name=args.leader_elect_resource_name,
+            lease_namespace=args.leader_elect_resource_namespace,
+            controller_options={
+                "concurrent-gc-syncs": args.concurrent_gc_syncs,
+                "concurrent-namespace-syncs": args.concurrent_namespace_syncs,
+            },
+        )
+        manager.select_controllers(options.controllers)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    code = 0
+
+    async def main() -> None:
+        nonlocal code
+        code = await manager.run(options)
+
+    _run(main)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tinykube", description="Kubernetes, written in Python.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start a cluster in the foreground")
     _apiserver_args(p)
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("controller-manager", help="run kube-controller-manager")
+    _controller_manager_args(p)
+    p.set_defaults(func=cmd_controller_manager)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
