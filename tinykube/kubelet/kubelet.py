@@ -1,0 +1,312 @@
+"""The kubelet: registers its Node, keeps it alive, and runs the pods bound to it.
+
+Data flow::
+
+    API server ──watch pods (fieldSelector spec.nodeName=<node>)──► informer
+                                                                     │ add/update/delete
+    manifest dir ──StaticPods (poll)─────────────────────────────────┤
+                                                                     ▼
+                                      one PodWorker per pod uid (podworkers.py)
+                                          │ runtime calls          │ pods/status, DELETE, Events
+                                          ▼                        ▼
+                                 Runtime (process | simulated)   API server
+
+Alongside: the Node registration and status loop (``nodestatus.py``), the
+Lease heartbeat (``lease.py``), the Event recorder and the HTTPS server on
+port 10250 (``server.py``). Everything runs in one TaskGroup; cancelling
+``run`` stops the workers, then ``Runtime.close`` kills every container and
+removes every namespace, veth, bridge address and cgroup this kubelet made.
+
+The runtime starts before the Node is registered, and registration retries
+in the background, because a control-plane kubelet must run the API server's
+own static pod before any API server answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tinykube.api import errors
+from tinykube.client import Client
+from tinykube.client.backoff import Backoff
+from tinykube.client.events import EventRecorder
+from tinykube.client.informers import InformerFactory
+from tinykube.kubelet import envvars, lease, nodestatus, server, staticpods
+from tinykube.kubelet.backoff import CrashLoopBackOff
+from tinykube.kubelet.podworkers import PodWorker
+from tinykube.kubelet.runtime import new_runtime
+from tinykube.kubelet.runtime.interface import Runtime, RuntimeOptions
+from tinykube.kubelet.volumes import VolumeManager
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+DEFAULT_POD_CIDR = "10.244.0.0/24"
+STATUS_INTERVAL = 10.0
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+TRANSIENT = (errors.APIError, aiohttp.ClientError, OSError, TimeoutError)
+
+
+@dataclass
+class KubeletConfig:
+    node_name: str
+    root_dir: Path
+    runtime: str = "process"
+    pod_cidr: str = ""
+    node_ip: str = "127.0.0.1"
+    port: int = 10250
+    pod_manifest_path: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: list[Obj] = field(default_factory=list)
+    control_plane: bool = False
+    image_dir: Path | None = None
+    rootless: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    client_ca_file: Path | None = None
+    simulated_run_seconds: float = 5.0
+
+
+class Kubelet:
+    """One node's agent. ``run`` until cancelled."""
+
+    def __init__(self, config: KubeletConfig, client: Client) -> None:
+        self.config = config
+        self.client = client
+        self.node_name = config.node_name
+        self.node_ip = config.node_ip
+        self.backoff = CrashLoopBackOff()
+        self.recorder = EventRecorder(client, "kubelet", config.node_name)
+        self.workers: dict[str, PodWorker] = {}
+        self.static_uids: set[str] = set()
+        self.allocatable: dict[str, str] = {}
+        self.volumes = VolumeManager(client, config.root_dir, self.allocatable)
+        self.simulated_run_seconds = config.simulated_run_seconds
+        self.node: Obj | None = None
+        self.runtime: Runtime = new_runtime(
+            config.runtime,
+            RuntimeOptions(
+                node_name=config.node_name,
+                root_dir=config.root_dir,
+                pod_cidr=config.pod_cidr or DEFAULT_POD_CIDR,
+                image_dir=config.image_dir,
+                rootless=config.rootless,
+                simulated_run_seconds=config.simulated_run_seconds,
+            ),
+        )
+        self.privileged = bool(getattr(self.runtime, "privileged", False))
+        self._group: asyncio.TaskGroup | None = None
+        self.factory = InformerFactory(client)
+        self.pods = self.factory.get(
+            "v1", "pods", field_selector=f"spec.nodeName={config.node_name}"
+        )
+
+    # ---- running -------------------------------------------------------------------
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        await self.runtime.start()
+        log.info("node=%s kubelet starting (runtime %s)", self.node_name, self.runtime.name)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._group = tg
+                tg.create_task(self.recorder.run())
+                tg.create_task(server.serve(self))
+                tg.create_task(self._node_loop())
+                if self.config.pod_manifest_path is not None:
+                    tg.create_task(staticpods.StaticPods(self).run())
+                self.pods.add_handler(
+                    on_add=self._on_pod,
+                    on_update=lambda _old, new: self._on_pod(new),
+                    on_delete=self._on_pod_deleted,
+                )
+                tg.create_task(self.factory.run())
+                await self.pods.wait_synced()
+                if ready is not None:
+                    ready.set()
+        finally:
+            self._group = None
+            log.info("node=%s kubelet stopping; removing its containers", self.node_name)
+            await asyncio.shield(self._cleanup())
+
+    async def _cleanup(self) -> None:
+        await self.runtime.close()
+        await self.volumes.close()
+
+    # ---- node --------------------------------------------------------------------
+
+    def node_config(self) -> nodestatus.NodeConfig:
+        return nodestatus.NodeConfig(
+            name=self.node_name,
+            node_ip=self.node_ip,
+            port=self.config.port,
+            pod_cidr=self.config.pod_cidr,
+            labels=self.config.labels,
+            taints=self.config.taints,
+            control_plane=self.config.control_plane,
+            runtime_version=f"{self.runtime.name}://0.1.0",
+            simulated=self.runtime.simulated,
+        )
+
+    async def _node_loop(self) -> None:
+        retry = Backoff(initial=0.5, cap=10)
+        while True:
+            try:
+                self.node = await self.register()
+                break
+            except TRANSIENT as exc:
+                log.info("node=%s registration failed, retrying: %s", self.node_name, exc)
+                await retry.sleep()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(lease.LeaseRenewer(self.client, self.node).run())
+            tg.create_task(self._status_loop())
+
+    async def register(self) -> Obj:
+        """POST the Node; if it exists already, bring its labels and status up to date."""
+        facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
+        self.allocatable.update(nodestatus.capacity(facts))
+        node = nodestatus.build_node(self.node_config(), facts, time.time())
+        try:
+            created: Obj = await self.client.create("v1", "nodes", node)
+            log.info("node=%s registered", self.node_name)
+            return created
+        except errors.AlreadyExists:
+            pass
+        patch = {"metadata": {"labels": node["metadata"]["labels"]}}
+        await self.client.patch("v1", "nodes", self.node_name, patch)
+        existing: Obj = await self.client.patch_status(
+            "v1", "nodes", self.node_name, {"status": node["status"]}
+        )
+        log.info("node=%s registered (existing Node updated)", self.node_name)
+        return existing
+
+    async def _status_loop(self) -> None:
+        last: Obj = (self.node or {}).get("status") or {}
+        reported = time.monotonic()
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            try:
+                facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
+                new = nodestatus.node_status(self.node_config(), facts, last, time.time())
+                due = time.monotonic() - reported >= nodestatus.REPORT_FREQUENCY
+                if due or nodestatus.status_changed(last, new):
+                    await self.client.patch_status("v1", "nodes", self.node_name, {"status": new})
+                    last, reported = new, time.monotonic()
+            except TRANSIENT as exc:
+                log.warning("node=%s status update failed: %s", self.node_name, exc)
+
+    # ---- pods --------------------------------------------------------------------
+
+    def _on_pod(self, pod: Obj) -> None:
+        annotations = pod["metadata"].get("annotations") or {}
+        if MIRROR_ANNOTATION in annotations:
+            return  # a mirror of one of our static pods; the static pod is the real one
+        self.dispatch(pod)
+
+    def _on_pod_deleted(self, pod: Obj) -> None:
+        worker = self.workers.get(pod["metadata"].get("uid", ""))
+        if worker is not None and worker.uid not in self.static_uids:
+            worker.mark_gone()
+
+    def dispatch(self, pod: Obj) -> PodWorker | None:
+        """Hand a pod update to its worker, starting one for a new pod."""
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.update(pod)
+            return worker
+        if self._group is None:
+            return None
+        worker = PodWorker(self, pod)
+        self.workers[uid] = worker
+        self._group.create_task(self._run_worker(worker), name=f"pod {worker.key}")
+        return worker
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        finally:
+            if self.workers.get(worker.uid) is worker:
+                del self.workers[worker.uid]
+
+    def find_worker(self, namespace: str, name: str) -> PodWorker | None:
+        for worker in self.workers.values():
+            meta = worker.pod["metadata"]
+            if meta.get("namespace") == namespace and meta.get("name") == name:
+                return worker
+        return None
+
+    # ---- PodHost: what workers call ------------------------------------------------
+
+    def event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        ref = {"kind": "Pod", "apiVersion": "v1", "metadata": pod["metadata"]}
+        self.recorder.event(ref, type_, reason, message)
+
+    async def write_status(self, pod: Obj, status: Obj) -> None:
+        meta = pod["metadata"]
+        body: Obj = {"status": status}
+        if meta["uid"] not in self.static_uids:
+            body["metadata"] = {"uid": meta["uid"]}
+        try:
+            await self.client.patch_status("v1", "pods", meta["name"], body, meta["namespace"])
+        except errors.NotFound:
+            pass  # deleted (or, for a static pod, no mirror yet): nothing to report to
+        except TRANSIENT as exc:
+            log.info("pod=%s/%s status not written: %s", meta["namespace"], meta["name"], exc)
+            raise
+
+    async def delete_pod(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        if meta["uid"] in self.static_uids:
+            return
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await self.client.delete(
+                "v1",
+                "pods",
+                meta["name"],
+                meta["namespace"],
+                grace_period_seconds=0,
+                preconditions={"uid": meta["uid"]},
+            )
+
+    async def env_sources(self, pod: Obj, container: Obj) -> envvars.EnvSources:
+        namespace = pod["metadata"].get("namespace", "default")
+        configmaps, secrets = envvars.referenced_objects(container)
+        sources = envvars.EnvSources(node_allocatable=dict(self.allocatable))
+        for name in configmaps:
+            sources.configmaps[name] = await self._get_or_none("configmaps", name, namespace)
+        for name in secrets:
+            sources.secrets[name] = await self._get_or_none("secrets", name, namespace)
+        with contextlib.suppress(*TRANSIENT):
+            if (pod.get("spec") or {}).get("enableServiceLinks", True):
+                listed = await self.client.list("v1", "services", namespace)
+                sources.services = listed.get("items") or []
+            sources.master_service = await self._get_or_none("services", "kubernetes", "default")
+        return sources
+
+    async def _get_or_none(self, resource: str, name: str, namespace: str) -> Obj | None:
+        try:
+            obj: Obj = await self.client.get("v1", resource, name, namespace)
+        except errors.NotFound:
+            return None
+        return obj
+
+    def log_path(self, pod: Obj, container: str, attempt: int) -> Path:
+        return self.pod_log_dir(pod) / container / f"{attempt}.log"
+
+    def pod_log_dir(self, pod: Obj) -> Path:
+        meta = pod["metadata"]
+        return (
+            self.config.root_dir
+            / "logs"
+            / "pods"
+            / f"{meta.get('namespace')}_{meta['name']}_{meta['uid']}"
+        )
