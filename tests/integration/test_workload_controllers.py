@@ -23,7 +23,7 @@ from tinykube.api import errors
 from tinykube.api.duration import format_time
 from tinykube.client import Client
 from tinykube.client.informers import InformerFactory, SharedInformer
-from tinykube.controllers import daemonset, deployment, replicaset
+from tinykube.controllers import daemonset, deployment, job, replicaset
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
 
@@ -509,3 +509,80 @@ async def test_daemon_set_follows_nodes_taints_and_rolls_out(server: ApiServer) 
         assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
         await kubectl(server, "rollout", "undo", "daemonset/agent")
         await eventually(lambda: on(["ds-n1", "ds-n4"], image="fluentd:1"))
+
+
+# ---- Job -----------------------------------------------------------------------------------
+
+
+def batch_job(name: str, **spec: Any) -> Obj:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            **spec,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "work", "image": "busybox", "command": ["true"]}],
+                }
+            },
+        },
+    }
+
+
+async def finish_pods(client: Client, job_name: str, phase: str) -> int:
+    """Play the kubelet for a Job: every running Pod of it ends in ``phase``."""
+    done = 0
+    for pod in await pods_of(client, f"batch.kubernetes.io/job-name={job_name}"):
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await client.patch_status(
+                "v1", "pods", pod["metadata"]["name"], {"status": {"phase": phase}}, NS
+            )
+            done += 1
+    return done
+
+
+async def job_condition(client: Client, name: str, kind: str) -> Obj | None:
+    found = await client.get("batch/v1", "jobs", name, NS)
+    conds = {c["type"]: c for c in (found.get("status") or {}).get("conditions") or []}
+    return found if kind in conds else None
+
+
+async def test_job_runs_to_completion_and_releases_its_pods(server: ApiServer) -> None:
+    async with cluster(server, job.new) as (client, kubelet):
+        kubelet.enabled = False
+        await client.create("batch/v1", "jobs", batch_job("pi", completions=3, parallelism=2), NS)
+
+        async def finish_round() -> Obj | None:
+            await finish_pods(client, "pi", "Succeeded")
+            return await job_condition(client, "pi", "Complete")
+
+        done = await eventually(finish_round)
+        st = done["status"]
+        assert st["succeeded"] == 3
+        assert st.get("active", 0) == 0
+        assert st["startTime"] and st["completionTime"]
+        conds = {c["type"]: c for c in st["conditions"]}
+        assert conds["Complete"]["reason"] == "CompletionsReached"
+        assert "SuccessCriteriaMet" in conds
+        pods = (
+            await client.list("v1", "pods", NS, label_selector="batch.kubernetes.io/job-name=pi")
+        )["items"]
+        assert len(pods) == 3
+        assert all(
+            "batch.kubernetes.io/job-tracking" not in (p["metadata"].get("finalizers") or [])
+            for p in pods
+        )
+        assert all(p["metadata"]["name"].startswith("pi-") for p in pods)
+
+
+async def test_job_fails_past_its_backoff_limit(server: ApiServer) -> None:
+    async with cluster(server, job.new) as (client, kubelet):
+        kubelet.enabled = False
+        await client.create("batch/v1", "jobs", batch_job("doomed", backoffLimit=0), NS)
+        await eventually(lambda: _count(client, "batch.kubernetes.io/job-name=doomed", 1))
+        await finish_pods(client, "doomed", "Failed")
+        failed = await eventually(lambda: job_condition(client, "doomed", "Failed"))
+        conds = {c["type"]: c for c in failed["status"]["conditions"]}
+        assert conds["Failed"]["reason"] == "BackoffLimitExceeded"
+        assert conds["Failed"]["message"] == "Job has reached the specified backoff limit"
+        assert failed["status"]["failed"] == 1
