@@ -1,0 +1,283 @@
+"""The kubelet with the process runtime against a real API server, driven by real kubectl.
+
+A ``tinykube apiserver`` and a ``kubelet`` (node ``node1``, its own root dir,
+a loopback port for its HTTPS server, the cluster CA for client auth) run as
+subprocesses, as they do in a cluster. Pods are created already bound
+(``spec.nodeName``), since no scheduler runs here. Tests needing root
+(network namespaces, cgroups) skip with a reason elsewhere; CI runs as root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster import ApiServer, free_port, run_kubectl
+
+pytestmark = pytest.mark.integration
+
+IS_ROOT = os.geteuid() == 0
+ROOT_REASON = "needs root (network namespaces, cgroups); CI runs as root"
+NODE = "node1"
+
+
+class Kubelet:
+    def __init__(self, server: ApiServer, root: Path, extra: list[str] | None = None) -> None:
+        self.server = server
+        self.root = root
+        self.port = free_port()
+        self.log_path = root.parent / f"{root.name}.log"
+        cmd = [
+            sys.executable,
+            "-m",
+            "tinykube.kubelet.command",
+            "kubelet",
+            "--kubeconfig",
+            str(server.kubeconfig),
+            "--node-name",
+            NODE,
+            "--root-dir",
+            str(root),
+            "--port",
+            str(self.port),
+            "--pod-cidr",
+            "10.244.60.0/24",
+            "--client-ca-file",
+            str(server.data_dir / "pki" / "ca.crt"),
+            *(extra or []),
+        ]
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def kubectl(server: ApiServer, *args: str, input: str | None = None) -> str:
+    result = run_kubectl(server, *args, input=input)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(AssertionError, KeyError, IndexError, ValueError):
+            last = check()
+            if last:
+                return last
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what or check}: last={last!r}")
+
+
+def get_pod(server: ApiServer, name: str) -> dict[str, Any]:
+    return json.loads(kubectl(server, "get", "pod", name, "-o", "json"))
+
+
+def pod_manifest(name: str, containers: list[dict[str, Any]], **spec: Any) -> str:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": NODE,
+            "terminationGracePeriodSeconds": 2,
+            "containers": containers,
+            **spec,
+        },
+    }
+    return json.dumps(pod)
+
+
+def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    base = tmp_path_factory.mktemp("kubelet")
+    server = ApiServer(base / "api")
+    server.start()
+    kubelet = Kubelet(server, base / "node1")
+    try:
+        # No controller-manager here: the ServiceAccount it would make, we make.
+        kubectl(server, "create", "serviceaccount", "default")
+        eventually(
+            lambda: "Ready" in kubectl(server, "get", "node", NODE, "--no-headers"),
+            what=f"node ready\n{kubelet.logs()}",
+        )
+        yield server
+    finally:
+        kubelet.stop()
+        server.stop()
+        # The kubelet removes what it made on the host when it stops.
+        assert (
+            "tk-"
+            not in subprocess.run(
+                ["ip", "netns", "list"], capture_output=True, text=True, check=False
+            ).stdout
+            or not IS_ROOT
+        ), kubelet.logs()
+
+
+def test_node_registered_with_labels_lease_and_capacity(cluster: ApiServer) -> None:
+    node = json.loads(kubectl(cluster, "get", "node", NODE, "-o", "json"))
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == NODE
+    assert labels["kubernetes.io/os"] == "linux"
+    assert node["spec"]["podCIDR"] == "10.244.60.0/24"
+    assert node["status"]["capacity"]["pods"] == "110"
+    assert {c["type"] for c in node["status"]["conditions"]} == {
+        "Ready",
+        "MemoryPressure",
+        "DiskPressure",
+        "PIDPressure",
+    }
+    assert len(node["status"]["nodeInfo"]) == 10
+    lease = json.loads(
+        kubectl(cluster, "get", "lease", NODE, "-n", "kube-node-lease", "-o", "json")
+    )
+    assert lease["spec"]["holderIdentity"] == NODE
+
+
+def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer) -> None:
+    kubectl(
+        cluster,
+        "apply",
+        "-f",
+        "-",
+        input=pod_manifest("hello", [container("main", "echo hello; sleep 3600")]),
+    )
+
+    def running() -> dict[str, Any]:
+        pod = get_pod(cluster, "hello")
+        ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Ready"]
+        assert pod["status"]["phase"] == "Running" and ready == "True"
+        return pod
+
+    pod = eventually(running, what="hello Running and Ready")
+    assert pod["status"]["podIP"]
+    assert pod["status"]["containerStatuses"][0]["containerID"].startswith("process://")
+    assert eventually(lambda: kubectl(cluster, "logs", "hello")) == "hello\n"
+    timestamps = kubectl(cluster, "logs", "hello", "--timestamps")
+    assert timestamps.endswith("Z hello\n")
+
+
+def test_failing_container_goes_to_crash_loop_back_off(cluster: ApiServer) -> None:
+    kubectl(cluster, "apply", "-f", "-", input=pod_manifest("crash", [container("main", "exit 3")]))
+
+    def backing_off() -> bool:
+        status = get_pod(cluster, "crash")["status"]["containerStatuses"][0]
+        assert status["restartCount"] >= 2
+        assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert status["lastState"]["terminated"]["exitCode"] == 3
+        return True
+
+    eventually(backing_off, 60, "CrashLoopBackOff with restarts")
+
+
+def test_liveness_probe_failure_restarts_the_container(cluster: ApiServer) -> None:
+    probe = {
+        "exec": {"command": ["sh", "-c", "test -e /tmp/live-probe-$HOSTNAME"]},
+        "periodSeconds": 1,
+        "failureThreshold": 1,
+    }
+    script = "touch /tmp/live-probe-$HOSTNAME; sleep 2; rm /tmp/live-probe-$HOSTNAME; sleep 3600"
+    kubectl(
+        cluster,
+        "apply",
+        "-f",
+        "-",
+        input=pod_manifest("live", [container("main", script, livenessProbe=probe)]),
+    )
+    eventually(
+        lambda: get_pod(cluster, "live")["status"]["containerStatuses"][0]["restartCount"] >= 1,
+        60,
+        "a liveness restart",
+    )
+    events = kubectl(cluster, "get", "events", "--field-selector", "involvedObject.name=live")
+    assert "Unhealthy" in events and "failed liveness probe, will be restarted" in events
+
+
+def test_configmap_volume_and_secret_env_reach_the_process(cluster: ApiServer) -> None:
+    kubectl(cluster, "create", "configmap", "kcfg", "--from-literal=file.txt=from-configmap")
+    kubectl(cluster, "create", "secret", "generic", "ksec", "--from-literal=pw=s3cret")
+    env = [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "ksec", "key": "pw"}}}]
+    mounts = [{"name": "cfg", "mountPath": "/etc/kcfg"}]
+    script = "cat /etc/kcfg/file.txt; echo; echo $PW; sleep 3600"
+    manifest = pod_manifest(
+        "cfgpod",
+        [container("main", script, env=env, volumeMounts=mounts)],
+        volumes=[{"name": "cfg", "configMap": {"name": "kcfg"}}],
+    )
+    kubectl(cluster, "apply", "-f", "-", input=manifest)
+
+    def logged() -> str:
+        out = kubectl(cluster, "logs", "cfgpod")
+        assert out.count("\n") >= 2
+        return out
+
+    assert eventually(logged) == "from-configmap\ns3cret\n"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
+def test_memory_limit_oom_kills(cluster: ApiServer) -> None:
+    big = container("main", "exec python3 -c 'x = bytearray(300 * 1024 * 1024)'")
+    big["resources"] = {"limits": {"memory": "50Mi"}}
+    kubectl(cluster, "apply", "-f", "-", input=pod_manifest("oom", [big], restartPolicy="Never"))
+
+    def oom_killed() -> dict[str, Any]:
+        state = get_pod(cluster, "oom")["status"]["containerStatuses"][0]["state"]
+        return state["terminated"]
+
+    terminated = eventually(oom_killed, 60, "OOMKilled")
+    assert (terminated["exitCode"], terminated["reason"]) == (137, "OOMKilled")
+    assert get_pod(cluster, "oom")["status"]["phase"] == "Failed"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
+def test_containers_of_a_pod_reach_each_other_on_localhost(cluster: ApiServer) -> None:
+    server = container("server", "exec python3 -m http.server 18090 --bind 127.0.0.1")
+    client = container(
+        "client",
+        'for i in $(seq 100); do python3 -c "import urllib.request as u;'
+        "print(u.urlopen('http://localhost:18090/').status)\" 2>/dev/null && break;"
+        " sleep 0.2; done; sleep 3600",
+    )
+    kubectl(cluster, "apply", "-f", "-", input=pod_manifest("duo", [server, client]))
+    assert eventually(lambda: kubectl(cluster, "logs", "duo", "-c", "client"), 60) == "200\n"
+
+
+def test_deleting_a_pod_stops_its_process_and_removes_the_object(cluster: ApiServer) -> None:
+    marker = "sleep 3593"
+    kubectl(cluster, "apply", "-f", "-", input=pod_manifest("doomed", [container("main", marker)]))
+
+    def process_running() -> bool:
+        out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+        return bool(out.stdout.strip())
+
+    eventually(process_running, 60, "the pod's process")
+    kubectl(cluster, "delete", "pod", "doomed", "--wait=true", "--timeout=60s")
+    assert not process_running()
+    result = run_kubectl(cluster, "get", "pod", "doomed")
+    assert result.returncode != 0 and "NotFound" in result.stderr
