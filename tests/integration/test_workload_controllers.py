@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from tinykube.api import errors
 from tinykube.api.duration import format_time
 from tinykube.client import Client
 from tinykube.client.informers import InformerFactory, SharedInformer
-from tinykube.controllers import daemonset, deployment, job, replicaset
+from tinykube.controllers import cronjob, daemonset, deployment, job, replicaset
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
 
@@ -586,3 +586,55 @@ async def test_job_fails_past_its_backoff_limit(server: ApiServer) -> None:
         assert conds["Failed"]["reason"] == "BackoffLimitExceeded"
         assert conds["Failed"]["message"] == "Job has reached the specified backoff limit"
         assert failed["status"]["failed"] == 1
+
+
+# ---- CronJob -------------------------------------------------------------------------------
+
+
+async def test_cron_job_starts_jobs_on_schedule_and_honours_forbid(server: ApiServer) -> None:
+    skew = {"seconds": 0.0}
+
+    def make(ctx: ControllerContext) -> Controller[str]:
+        return cronjob.CronJobController(ctx, now=lambda: datetime.now(UTC) + timedelta(**skew))
+
+    async with cluster(server, make) as (client, _):
+        body = {
+            "metadata": {"name": "tick"},
+            "spec": {
+                "schedule": "* * * * *",
+                "concurrencyPolicy": "Forbid",
+                "jobTemplate": batch_job("unused")["spec"]
+                and {"spec": batch_job("unused")["spec"]},
+            },
+        }
+        await client.create("batch/v1", "cronjobs", body, NS)
+        skew["seconds"] = 61.0  # the next minute has come
+        await client.patch(
+            "batch/v1", "cronjobs", "tick", {"metadata": {"labels": {"poke": "1"}}}, NS
+        )
+
+        async def started() -> Obj | None:
+            cj = await client.get("batch/v1", "cronjobs", "tick", NS)
+            return cj if (cj.get("status") or {}).get("active") else None
+
+        cj = await eventually(started)
+        (ref,) = cj["status"]["active"]
+        assert ref["name"].startswith("tick-") and ref["kind"] == "Job"
+        assert cj["status"]["lastScheduleTime"]
+        created = await client.get("batch/v1", "jobs", ref["name"], NS)
+        assert created["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+        assert (
+            "batch.kubernetes.io/cronjob-scheduled-timestamp" in created["metadata"]["annotations"]
+        )
+
+        skew["seconds"] = 121.0  # another minute: Forbid keeps the running one alone
+        await client.patch(
+            "batch/v1", "cronjobs", "tick", {"metadata": {"labels": {"poke": "2"}}}, NS
+        )
+        await asyncio.sleep(1.0)
+        jobs = [
+            j
+            for j in (await client.list("batch/v1", "jobs", NS))["items"]
+            if j["metadata"]["name"].startswith("tick-")
+        ]
+        assert [j["metadata"]["name"] for j in jobs] == [ref["name"]]
