@@ -138,7 +138,9 @@ class Cache:
         if state is not None:
             self._detach(key, state)
         info = PodInfo(pod)
-        self._node_for(node).add_pod(info)
+        target = self._node_for(node)
+        target.add_pod(info)
+        self._snapshot.node_pods_changed(target)
         self._pods[key] = _PodState(info, node)
 
     update_pod = add_pod
@@ -154,6 +156,7 @@ class Cache:
         if info is None:
             return
         info.remove_pod(key)
+        self._snapshot.node_pods_changed(info)
         if info.node is None and not info.pods:
             del self._nodes[state.node]
 
@@ -164,7 +167,9 @@ class Cache:
         if info.key in self._pods:
             raise ValueError(f"pod {info.namespace}/{info.name} is already in the cache")
         info.node_name = node
-        self._node_for(node).add_pod(info)
+        target = self._node_for(node)
+        target.add_pod(info)
+        self._snapshot.node_pods_changed(target)
         self._pods[info.key] = _PodState(info, node, assumed=True)
 
     def finish_binding(self, key: str) -> None:

@@ -394,6 +394,7 @@ class NodeInfo:
         "pods_with_required_anti_affinity",
         "requested",
         "taints",
+        "unschedulable",
         "used_ports",
     )
 
@@ -402,6 +403,7 @@ class NodeInfo:
         self.name = ""
         self.labels: dict[str, str] = {}
         self.taints: list[Obj] = []
+        self.unschedulable = False
         self.allocatable: Resources = {}
         self.image_states: dict[str, ImageState] = {}
         self.pods: dict[str, PodInfo] = {}
@@ -421,7 +423,9 @@ class NodeInfo:
         self.node = node
         self.name = meta.get("name", "")
         self.labels = meta.get("labels") or {}
-        self.taints = (node.get("spec") or {}).get("taints") or []
+        spec = node.get("spec") or {}
+        self.taints = spec.get("taints") or []
+        self.unschedulable = bool(spec.get("unschedulable"))
         status = node.get("status") or {}
         self.allocatable = resource_list(status.get("allocatable") or status.get("capacity"))
         self.image_states = {}
@@ -480,6 +484,7 @@ class NodeInfo:
             self.labels,
             self.taints,
         )
+        copy.unschedulable = self.unschedulable
         copy.allocatable = self.allocatable
         copy.image_states = self.image_states
         copy.pods = dict(self.pods)
@@ -506,6 +511,9 @@ class Snapshot:
     by_name: dict[str, NodeInfo] = field(default_factory=dict)
     # image name -> number of nodes holding it; counted on first use, dropped on node change.
     image_nodes: dict[str, int] | None = None
+    # names of nodes running pods with (anti-)affinity terms; built on first use
+    affinity_nodes: set[str] | None = None
+    anti_affinity_nodes: set[str] | None = None
 
     @classmethod
     def of(cls, node_infos: Iterable[NodeInfo]) -> Snapshot:
@@ -531,10 +539,30 @@ class Snapshot:
         return self.image_nodes.get(image, 0)
 
     def have_pods_with_affinity(self) -> list[NodeInfo]:
-        return [n for n in self.node_infos if n.pods_with_affinity]
+        if self.affinity_nodes is None:
+            self.affinity_nodes = {n.name for n in self.node_infos if n.pods_with_affinity}
+        return [self.by_name[name] for name in self.affinity_nodes if name in self.by_name]
 
     def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
-        return [n for n in self.node_infos if n.pods_with_required_anti_affinity]
+        if self.anti_affinity_nodes is None:
+            self.anti_affinity_nodes = {
+                n.name for n in self.node_infos if n.pods_with_required_anti_affinity
+            }
+        return [self.by_name[name] for name in self.anti_affinity_nodes if name in self.by_name]
+
+    def node_pods_changed(self, node: NodeInfo) -> None:
+        """Keep the affinity indexes right after pods were added to or removed from ``node``
+        (the cache calls this, so a cycle does not rescan every node for them)."""
+        for index, present in (
+            (self.affinity_nodes, bool(node.pods_with_affinity)),
+            (self.anti_affinity_nodes, bool(node.pods_with_required_anti_affinity)),
+        ):
+            if index is None:
+                continue
+            if present:
+                index.add(node.name)
+            else:
+                index.discard(node.name)
 
 
 @dataclass

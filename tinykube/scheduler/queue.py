@@ -49,6 +49,7 @@ class QueuedPod:
     timestamp: float
     attempts: int = 0
     initial_attempt: float | None = None
+    popped: float = 0.0
     unschedulable_plugins: set[str] = field(default_factory=set)
 
     @property
@@ -145,8 +146,9 @@ class SchedulingQueue:
                 del self._where[key]
                 queued = self._pods.pop(key)
                 queued.attempts += 1
+                queued.popped = self.clock.now()
                 if queued.initial_attempt is None:
-                    queued.initial_attempt = self.clock.now()
+                    queued.initial_attempt = queued.popped
                 self.scheduling_cycle += 1
                 self._in_flight[key] = queued
                 return queued

@@ -20,8 +20,11 @@ Everything here is synchronous: a scheduling cycle does not await until bind.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from tinykube.api import selectors
 from tinykube.scheduler import plugins as registry
@@ -38,6 +41,50 @@ from tinykube.scheduler.framework import (
 )
 
 Obj = dict[str, Any]
+_ACTIVE_FILTERS = "framework/active-filters"
+_MEMO = "framework/memo"
+MEMO_SPECS = 64  # distinct pod specs whose per-node results are remembered
+
+
+def _container_facts(container: Obj) -> tuple[Any, ...]:
+    resources = container.get("resources") or {}
+    return (
+        container.get("image"),
+        resources.get("requests"),
+        container.get("ports"),
+        container.get("restartPolicy"),
+    )
+
+
+def node_local_signature(pod: Obj) -> bytes:
+    """The pod fields node-local plugins may read, as bytes: equal bytes, equal verdicts.
+
+    Not the whole spec: admission gives every pod its own service-account
+    volume name, which no plugin reads. A node-local plugin that reads a field
+    not listed here must add it, or the memo would hand it a stale answer.
+    """
+    spec = pod.get("spec") or {}
+    facts = (
+        [_container_facts(c) for c in spec.get("containers") or []],
+        [_container_facts(c) for c in spec.get("initContainers") or []],
+        spec.get("overhead"),
+        spec.get("nodeSelector"),
+        (spec.get("affinity") or {}).get("nodeAffinity"),
+        spec.get("tolerations"),
+        spec.get("nodeName"),
+    )
+    return orjson.dumps(facts, option=orjson.OPT_SORT_KEYS)
+
+
+class _Memo:
+    """Per node name: (generation, filter verdict) and (generation, scorers, raw scores)."""
+
+    __slots__ = ("filters", "scores")
+
+    def __init__(self) -> None:
+        self.filters: dict[str, tuple[int, Status]] = {}
+        self.scores: dict[str, tuple[int, tuple[str, ...], tuple[int, ...]]] = {}
+
 
 _POINT_METHODS = {
     "preFilter": "pre_filter",
@@ -82,12 +129,14 @@ class Framework:
             selectors.Selector.nothing()
         ),
         nominated_pods: Callable[[str], Sequence[PodInfo]] = lambda node: (),
+        has_nominations: Callable[[], bool] = lambda: True,
     ) -> None:
         self.profile = profile
         self._snapshot = snapshot
         self._namespace_labels = namespace_labels
         self._spread_selector = spread_selector
         self._nominated = nominated_pods
+        self._has_nominations = has_nominations
         self.instances = {
             name: registry.build(name, profile.plugin_args.get(name), self)
             for name in profile.names()
@@ -103,6 +152,7 @@ class Framework:
             for name, plugin in self.instances.items()
             if callable(getattr(plugin, "normalize", None))
         }
+        self._memos: OrderedDict[bytes, _Memo] = OrderedDict()
         self._extensions = [
             p for p in self.instances.values() if callable(getattr(p, "remove_pod", None))
         ]
@@ -146,23 +196,70 @@ class Framework:
                 state.skip_filter.add(name)
             elif not status.success:
                 return status.with_plugin(name)
+        self._attach_memo(state, pod)
         return SUCCESS
 
+    def _attach_memo(self, state: CycleState, pod: PodInfo) -> None:
+        """Reuse per-node results of earlier pods with the same spec, where that is exact.
+
+        Replicas of one workload share a spec, and a node that gained or lost no
+        pod since (same ``NodeInfo.generation``) gives them the same filter
+        verdict and the same raw scores from every *node-local* plugin (one that
+        reads only the pod and that node: ``NODE_LOCAL = True``). So when every
+        active filter is node-local, verdicts and node-local raw scores are
+        remembered per (spec, node, generation). Plugins that look across nodes
+        (InterPodAffinity, PodTopologySpread when active) always run, and turn
+        the memo off for filtering. Normalization always runs on fresh lists.
+        """
+        active = self._active_filters(state)
+        if not all(self._node_local(name) for name, _ in active):
+            return
+        signature = node_local_signature(pod.pod)
+        memo = self._memos.get(signature)
+        if memo is None:
+            memo = self._memos[signature] = _Memo()
+            if len(self._memos) > MEMO_SPECS:
+                self._memos.popitem(last=False)
+        else:
+            self._memos.move_to_end(signature)
+        state[_MEMO] = memo
+
+    def _node_local(self, name: str) -> bool:
+        return bool(getattr(self.instances[name], "NODE_LOCAL", False))
+
+    def _active_filters(self, state: CycleState) -> list[tuple[str, Callable[..., Status]]]:
+        """The filters not skipped by pre_filter, worked out once per cycle."""
+        active = state.get(_ACTIVE_FILTERS)
+        if active is None:
+            skip = state.skip_filter
+            active = state[_ACTIVE_FILTERS] = [(n, f) for n, f in self.filters if n not in skip]
+        return active
+
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        nominated = self._nominated(node.name) if self._nominated else ()
-        if nominated:
-            status = self._filters_with_nominated(state, pod, node, nominated)
-            if not status.success:
-                return status
+        if self._has_nominations():
+            nominated = self._nominated(node.name)
+            if nominated:
+                status = self._filters_with_nominated(state, pod, node, nominated)
+                if not status.success:
+                    return status
         return self.filter_node(state, pod, node)
 
     def filter_node(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        skip = state.skip_filter
-        for name, filter_ in self.filters:
-            if name in skip:
-                continue
+        memo: _Memo | None = state.get(_MEMO)
+        if memo is None:
+            return self._filter_node(state, pod, node)
+        hit = memo.filters.get(node.name)
+        if hit is not None and hit[0] == node.generation:
+            return hit[1]
+        status = self._filter_node(state, pod, node)
+        memo.filters[node.name] = (node.generation, status)
+        return status
+
+    def _filter_node(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        for name, filter_ in self._active_filters(state):
             status = filter_(state, pod, node)
-            if status is not SUCCESS and not status.success:
+            # Plugins answer success with the SUCCESS singleton; the identity test is the fast path.
+            if status is not SUCCESS and status.code is not Code.SUCCESS:
                 return status.with_plugin(name)
         return SUCCESS
 
@@ -192,17 +289,16 @@ class Framework:
 
     def run_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         """The weighted total per node (aligned with ``nodes``)."""
-        totals = [0] * len(nodes)
-        active = []
         for name, pre_score in self.pre_score:
-            status = pre_score(state, pod, nodes)
-            if status.code is Code.SKIP:
+            if pre_score(state, pod, nodes).code is Code.SKIP:
                 state.skip_score.add(name)
-        for name, score in self.scorers:
-            if name not in state.skip_score:
-                active.append((name, score))
-        for name, score in active:
-            scores = [score(state, pod, node) for node in nodes]
+        active = [(n, f) for n, f in self.scorers if n not in state.skip_score]
+        local = [(n, f) for n, f in active if self._node_local(n)]
+        others = [(n, f) for n, f in active if not self._node_local(n)]
+        columns = self._local_scores(state, pod, nodes, local)
+        columns += [[score(state, pod, node) for node in nodes] for _, score in others]
+        totals = [0] * len(nodes)
+        for (name, _), scores in zip(local + others, columns, strict=True):
             normalize = self.normalizers.get(name)
             if normalize is not None:
                 normalize(state, pod, scores)
@@ -210,3 +306,29 @@ class Framework:
             for i, s in enumerate(scores):
                 totals[i] += s * weight
         return totals
+
+    def _local_scores(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        nodes: Sequence[NodeInfo],
+        local: list[tuple[str, Callable[..., int]]],
+    ) -> list[list[int]]:
+        """Raw scores of the node-local plugins, one list per plugin, memoised per node."""
+        if not local:
+            return []
+        memo: _Memo | None = state.get(_MEMO)
+        if memo is None:
+            return [[score(state, pod, node) for node in nodes] for _, score in local]
+        key = tuple(name for name, _ in local)
+        rows = []
+        cached = memo.scores
+        for node in nodes:
+            hit = cached.get(node.name)
+            if hit is not None and hit[0] == node.generation and hit[1] == key:
+                rows.append(hit[2])
+                continue
+            row = tuple(score(state, pod, node) for _, score in local)
+            cached[node.name] = (node.generation, key, row)
+            rows.append(row)
+        return [list(column) for column in zip(*rows, strict=True)]

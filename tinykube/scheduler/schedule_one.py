@@ -12,7 +12,7 @@ Upstream's ``schedulePod`` (``schedule_one.go``), step by step:
    is the unit a worker pool would take if filtering ever moves to threads.
 4. With one feasible node, done; otherwise **score** (pre_score, score,
    normalize, weight, sum) and **select** the highest total, ties broken
-   uniformly at random (reservoir sampling) so equal nodes share the load.
+   uniformly at random (one draw among the tied nodes) so equal nodes share the load.
 
 A failure raises ``FitError`` with every node's status; the caller runs
 PostFilter (preemption) and reports it.
@@ -111,12 +111,7 @@ class Algorithm:
 
     def select_host(self, nodes: Sequence[NodeInfo], scores: Sequence[int]) -> str:
         """The best-scoring node; among equals, each is equally likely."""
-        best, best_score, ties = nodes[0].name, scores[0], 1
-        for node, score in zip(nodes[1:], scores[1:], strict=True):
-            if score > best_score:
-                best, best_score, ties = node.name, score, 1
-            elif score == best_score:
-                ties += 1
-                if self.rng.randrange(ties) == 0:
-                    best = node.name
-        return best
+        best_score = max(scores)
+        best = [i for i, score in enumerate(scores) if score == best_score]
+        index = best[0] if len(best) == 1 else best[self.rng.randrange(len(best))]
+        return nodes[index].name

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -53,6 +54,7 @@ Obj = dict[str, Any]
 CONTROLLER = "default-scheduler"
 NO_NODES = "no nodes available to schedule pods"
 BIND_CONCURRENCY = 64
+LATENCY_SAMPLES = 100_000
 # Which failed plugins an event can help (upstream's queueing hints, coarsely).
 POD_ADD_HELPS = {"InterPodAffinity", "PodTopologySpread"}
 
@@ -100,6 +102,9 @@ class Scheduler:
         self.nominated: dict[str, dict[str, PodInfo]] = {}
         self.scheduled = 0
         self.cycle_seconds = 0.0
+        # Seconds from pop to a written binding, per bound pod (the attempt latency);
+        # bounded so a long-running scheduler does not grow it without end.
+        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._bind_slots = asyncio.Semaphore(BIND_CONCURRENCY)
         self._pods = self.factory.get("v1", "pods")
         self._nodes = self.factory.get("v1", "nodes")
@@ -112,6 +117,7 @@ class Scheduler:
                 self._namespace_labels,
                 self.owners.selector_for,
                 self._nominated_on,
+                lambda: bool(self.nominated),
             )
             for p in self.config.profiles
         }
@@ -319,6 +325,7 @@ class Scheduler:
             return
         self.cache.finish_binding(queued.key)
         self.scheduled += 1
+        self.latencies.append(self.clock.now() - queued.popped)
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         self.recorder.event(
             pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {ns}/{name} to {node}"

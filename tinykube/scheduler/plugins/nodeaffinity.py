@@ -52,6 +52,7 @@ def preferred_terms(affinity: Mapping[str, Any] | None) -> WeightedTerms:
 
 class NodeAffinity:
     name = NAME
+    NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 
     def __init__(self, args: Mapping[str, Any] | None = None) -> None:
         added = (args or {}).get("addedAffinity")

@@ -16,6 +16,7 @@ from tinykube.scheduler.framework import (
 )
 
 NAME = "NodeName"
+NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 ERR_REASON = "node(s) didn't match the requested node name"
 
 

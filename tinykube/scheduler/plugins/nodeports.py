@@ -19,6 +19,7 @@ from tinykube.scheduler.framework import (
 )
 
 NAME = "NodePorts"
+NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 ERR_REASON = "node(s) didn't have free ports for the requested pod ports"
 
 

@@ -24,10 +24,11 @@ from tinykube.scheduler.framework import (
     NodeInfo,
     PodInfo,
     Status,
-    allocation,
+    is_scalar_resource,
 )
 
 NAME = "NodeResourcesBalancedAllocation"
+_PRE_SCORE_KEY = "PreScore" + NAME
 
 
 def balance(fractions: Sequence[float]) -> int:
@@ -43,23 +44,39 @@ def balance(fractions: Sequence[float]) -> int:
 
 class BalancedAllocation:
     name = NAME
+    NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 
     def __init__(self, args: Mapping[str, Any] | None = None) -> None:
         resources = (args or {}).get("resources") or [{"name": CPU}, {"name": MEMORY}]
         self.resources = [r["name"] for r in resources]
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        if not any(pod.requests.get(r, 0) for r in self.resources):
+        amounts = [(name, pod.requests.get(name, 0)) for name in self.resources]
+        if not any(amount for _, amount in amounts):
             return SKIP
+        # An extended resource the pod does not ask for is left out of the balance.
+        state[_PRE_SCORE_KEY] = [
+            (name, amount) for name, amount in amounts if amount or not is_scalar_resource(name)
+        ]
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        amounts = state.get(_PRE_SCORE_KEY)
+        if amounts is None:
+            if self.pre_score(state, pod, ()) is SKIP:
+                return 0
+            amounts = state[_PRE_SCORE_KEY]
         fractions = []
-        for name in self.resources:
-            allocatable, requested = allocation(pod, node, name, use_requested=True)
-            if allocatable == 0:
+        allocatable, requested = node.allocatable, node.requested
+        for name, amount in amounts:
+            capacity = allocatable.get(name, 0)
+            if capacity == 0:
                 continue
-            fractions.append(min(1.0, requested / allocatable))
+            fraction = (requested.get(name, 0) + amount) / capacity
+            fractions.append(fraction if fraction < 1.0 else 1.0)
+        if len(fractions) == 2:
+            # The common case (cpu and memory), without the general standard deviation.
+            return int((1 - abs(fractions[0] - fractions[1]) / 2) * MAX_NODE_SCORE)
         return balance(fractions)
 
 

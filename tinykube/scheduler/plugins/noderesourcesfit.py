@@ -36,11 +36,12 @@ from tinykube.scheduler.framework import (
     PodInfo,
     Snapshot,
     Status,
-    allocation,
     is_scalar_resource,
 )
 
 NAME = "NodeResourcesFit"
+_PRE_FILTER_KEY = "PreFilter" + NAME
+_PRE_SCORE_KEY = "PreScore" + NAME
 TOO_MANY_PODS = "Too many pods"
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
@@ -101,6 +102,7 @@ class NodeResourcesFit:
     """The plugin, configured by NodeResourcesFitArgs."""
 
     name = NAME
+    NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 
     def __init__(self, args: Mapping[str, Any] | None = None) -> None:
         args = args or {}
@@ -126,40 +128,70 @@ class NodeResourcesFit:
             raise ValueError(f"scoring strategy {self.strategy} is not supported")
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Snapshot) -> Status:
-        pod.requests  # noqa: B018 - computed once here, read per node
+        """Keep the requests to check (non-zero, not ignored) for the per-node filter."""
+        state[_PRE_FILTER_KEY] = [
+            (name, want)
+            for name, want in pod.requests.items()
+            if want > 0 and name != PODS and not (is_scalar_resource(name) and self._ignored(name))
+        ]
         return SUCCESS
 
     def _ignored(self, name: str) -> bool:
         return name in self.ignored or name.split("/", 1)[0] in self.ignored_groups
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        checks = state.get(_PRE_FILTER_KEY)
+        if checks is None:
+            self.pre_filter(state, pod, Snapshot())
+            checks = state[_PRE_FILTER_KEY]
+        allocatable, requested = node.allocatable, node.requested
+        fits = len(node.pods) < allocatable.get(PODS, 0)
+        if fits:
+            for name, want in checks:
+                if want > allocatable.get(name, 0) - requested.get(name, 0):
+                    fits = False
+                    break
+        return SUCCESS if fits else self._insufficient(checks, node)
+
+    def _insufficient(self, checks: list[tuple[str, int]], node: NodeInfo) -> Status:
         reasons: list[str] = []
         unresolvable = False
-        allowed = node.allocatable.get(PODS, 0)
-        if len(node.pods) + 1 > allowed:
+        if len(node.pods) + 1 > node.allocatable.get(PODS, 0):
             reasons.append(TOO_MANY_PODS)
-        for name, want in pod.requests.items():
-            if want <= 0 or name == PODS:
-                continue
-            if is_scalar_resource(name) and self._ignored(name):
-                continue
+        for name, want in checks:
             allocatable = node.allocatable.get(name, 0)
             if want > allocatable - node.requested.get(name, 0):
                 reasons.append(insufficient(name))
                 unresolvable = unresolvable or want > allocatable
-        if not reasons:
-            return SUCCESS
         reasons.sort(key=_reason_order)
         code = Code.UNSCHEDULABLE_AND_UNRESOLVABLE if unresolvable else Code.UNSCHEDULABLE
         return Status(code, tuple(reasons))
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        total = weights = 0
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        """Per scored resource: (name, weight, the pod's amount, counted as non-zero?)."""
+        plan = []
         for name, weight in self.resources:
-            allocatable, requested = allocation(pod, node, name, use_requested=False)
+            non_zero = name in (CPU, MEMORY)
+            amount = pod.non_zero_requests[name] if non_zero else pod.requests.get(name, 0)
+            if amount == 0 and is_scalar_resource(name):
+                continue  # an extended resource the pod does not ask for does not dilute
+            plan.append((name, weight, amount, non_zero))
+        state[_PRE_SCORE_KEY] = plan
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        plan = state.get(_PRE_SCORE_KEY)
+        if plan is None:
+            self.pre_score(state, pod, ())
+            plan = state[_PRE_SCORE_KEY]
+        total = weights = 0
+        scorer = self._scorer
+        for name, weight, amount, non_zero in plan:
+            allocatable = node.allocatable.get(name, 0)
             if allocatable == 0:
                 continue
-            total += self._scorer(requested, allocatable) * weight
+            used = node.non_zero_requested[name] if non_zero else node.requested.get(name, 0)
+            total += scorer(used + amount, allocatable) * weight
             weights += weight
         if weights == 0:
             return 0

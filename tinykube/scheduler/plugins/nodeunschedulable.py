@@ -19,6 +19,7 @@ from tinykube.scheduler.framework import (
 )
 
 NAME = "NodeUnschedulable"
+NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 ERR_REASON_UNKNOWN_CONDITION = "node(s) had unknown conditions"
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
@@ -27,7 +28,7 @@ UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoS
 def filter(state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
     if node.node is None:
         return unresolvable(ERR_REASON_UNKNOWN_CONDITION)
-    if not (node.node.get("spec") or {}).get("unschedulable"):
+    if not node.unschedulable:
         return SUCCESS
     if tolerated(pod_tolerations(pod), UNSCHEDULABLE_TAINT):
         return SUCCESS

@@ -24,6 +24,7 @@ from tinykube.scheduler.framework import (
 )
 
 NAME = "TaintToleration"
+NODE_LOCAL = True  # reads only the pod and the node (see runtime._attach_memo)
 PRE_SCORE_KEY = "PreScore" + NAME
 _HARD = ("NoSchedule", "NoExecute")
 
