@@ -27,6 +27,15 @@ pytestmark = pytest.mark.integration
 
 IS_ROOT = os.geteuid() == 0
 ROOT_REASON = "needs root (network namespaces, cgroups); CI runs as root"
+
+
+def needs_root(mode: str) -> None:
+    if not IS_ROOT:
+        pytest.skip(ROOT_REASON)
+    if mode == "rootless":
+        pytest.skip("the rootless fallback has no cgroups and shares the host network")
+
+
 NODE = "node1"
 
 
@@ -113,12 +122,18 @@ def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
 
 
+@pytest.fixture(scope="module", params=["privileged", "rootless"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The same suite runs as root would and with the unprivileged fallback forced."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[ApiServer]:
     base = tmp_path_factory.mktemp("kubelet")
     server = ApiServer(base / "api")
     server.start()
-    kubelet = Kubelet(server, base / "node1")
+    kubelet = Kubelet(server, base / "node1", ["--rootless"] if mode == "rootless" else [])
     try:
         # No controller-manager here: the ServiceAccount it would make, we make.
         kubectl(server, "create", "serviceaccount", "default")
@@ -160,7 +175,7 @@ def test_node_registered_with_labels_lease_and_capacity(cluster: ApiServer) -> N
     assert lease["spec"]["holderIdentity"] == NODE
 
 
-def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer) -> None:
+def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer, mode: str) -> None:
     kubectl(
         cluster,
         "apply",
@@ -176,7 +191,9 @@ def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer) -
         return pod
 
     pod = eventually(running, what="hello Running and Ready")
-    assert pod["status"]["podIP"]
+    assert pod["status"]["podIP"].startswith(
+        "10.244.60." if mode == "privileged" else "127.244.60."
+    )
     assert pod["status"]["containerStatuses"][0]["containerID"].startswith("process://")
     assert eventually(lambda: kubectl(cluster, "logs", "hello")) == "hello\n"
     timestamps = kubectl(cluster, "logs", "hello", "--timestamps")
@@ -240,8 +257,8 @@ def test_configmap_volume_and_secret_env_reach_the_process(cluster: ApiServer) -
     assert eventually(logged) == "from-configmap\ns3cret\n"
 
 
-@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
-def test_memory_limit_oom_kills(cluster: ApiServer) -> None:
+def test_memory_limit_oom_kills(cluster: ApiServer, mode: str) -> None:
+    needs_root(mode)
     big = container("main", "exec python3 -c 'x = bytearray(300 * 1024 * 1024)'")
     big["resources"] = {"limits": {"memory": "50Mi"}}
     kubectl(cluster, "apply", "-f", "-", input=pod_manifest("oom", [big], restartPolicy="Never"))
@@ -255,8 +272,8 @@ def test_memory_limit_oom_kills(cluster: ApiServer) -> None:
     assert get_pod(cluster, "oom")["status"]["phase"] == "Failed"
 
 
-@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
-def test_containers_of_a_pod_reach_each_other_on_localhost(cluster: ApiServer) -> None:
+def test_containers_of_a_pod_reach_each_other_on_localhost(cluster: ApiServer, mode: str) -> None:
+    needs_root(mode)
     server = container("server", "exec python3 -m http.server 18090 --bind 127.0.0.1")
     client = container(
         "client",
