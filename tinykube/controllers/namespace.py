@@ -53,8 +53,8 @@ def namespaced_resources() -> list[table.Resource]:
     for res in table.RESOURCES:
         if not res.namespaced or not table.is_stored(res) or "delete" not in res.verbs:
             continue
-        if res.storage_resource and res.storage_resource != res.plural:
-            continue  # a second view of another resource (events.k8s.io Events)
+        if res.storage_resource:
+            continue  # a second view of another resource's storage (events.k8s.io Events)
         if "list" not in res.verbs:
             continue
         out.append(res)
