@@ -133,7 +133,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Api
     base = tmp_path_factory.mktemp("kubelet")
     server = ApiServer(base / "api")
     server.start()
-    kubelet = Kubelet(server, base / "node1", ["--rootless"] if mode == "rootless" else [])
+    flags = ["--pod-manifest-path", str(base / "manifests")]
+    kubelet = Kubelet(
+        server, base / "node1", flags + (["--rootless"] if mode == "rootless" else [])
+    )
     try:
         # No controller-manager here: the ServiceAccount it would make, we make.
         kubectl(server, "create", "serviceaccount", "default")
@@ -298,3 +301,93 @@ def test_deleting_a_pod_stops_its_process_and_removes_the_object(cluster: ApiSer
     assert not process_running()
     result = run_kubectl(cluster, "get", "pod", "doomed")
     assert result.returncode != 0 and "NotFound" in result.stderr
+
+
+STATIC_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: static-web, namespace: default, labels: {tier: static}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "echo VERSION; sleep 3600"]
+"""
+
+
+def test_static_pod_runs_with_a_mirror_pod_follows_edits_and_goes(cluster: ApiServer) -> None:
+    manifests = cluster.data_dir.parent / "manifests"
+    manifests.mkdir(exist_ok=True)
+    manifest = manifests / "web.yaml"
+    manifest.write_text(STATIC_POD.replace("VERSION", "v1"))
+    name = f"static-web-{NODE}"
+
+    def running_mirror() -> dict[str, Any]:
+        pod = get_pod(cluster, name)
+        assert pod["status"]["phase"] == "Running"
+        return pod
+
+    mirror = eventually(running_mirror, 60, "the mirror pod Running")
+    assert "kubernetes.io/config.mirror" in mirror["metadata"]["annotations"]
+    assert mirror["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    assert eventually(lambda: kubectl(cluster, "logs", name)) == "v1\n"
+    manifest.write_text(STATIC_POD.replace("VERSION", "v2"))
+    assert eventually(lambda: kubectl(cluster, "logs", name) == "v2\n", 60, "the edited pod")
+    manifest.unlink()
+    eventually(
+        lambda: run_kubectl(cluster, "get", "pod", name).returncode != 0, 60, "mirror removed"
+    )
+
+
+def test_simulated_nodes_run_pods_without_processes(cluster: ApiServer, mode: str) -> None:
+    if mode == "rootless":
+        pytest.skip("simulated nodes do not depend on the runtime mode")
+    log_path = cluster.data_dir.parent / "simulated.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tinykube.kubelet.command",
+                "simulated-nodes",
+                "--kubeconfig",
+                str(cluster.kubeconfig),
+                "--count",
+                "3",
+                "--run-seconds",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        eventually(
+            lambda: kubectl(cluster, "get", "nodes", "--no-headers").count("sim-node-") == 3,
+            60,
+            "three simulated nodes",
+        )
+        node = json.loads(kubectl(cluster, "get", "node", "sim-node-0002", "-o", "json"))
+        assert node["metadata"]["labels"]["tinykube.io/simulated"] == "true"
+        assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("simulated://")
+        forever = pod_manifest("sim-forever", [container("c", "sleep 1")])
+        finite = pod_manifest("sim-job", [container("c", "true")], restartPolicy="Never")
+        for manifest in (forever, finite):
+            body = json.loads(manifest)
+            body["spec"]["nodeName"] = "sim-node-0002"
+            kubectl(cluster, "apply", "-f", "-", input=json.dumps(body))
+        eventually(
+            lambda: get_pod(cluster, "sim-forever")["status"]["phase"] == "Running",
+            30,
+            "simulated Running",
+        )
+        assert get_pod(cluster, "sim-forever")["status"]["podIP"].startswith("10.200.1.")
+        eventually(
+            lambda: get_pod(cluster, "sim-job")["status"]["phase"] == "Succeeded",
+            30,
+            "simulated Succeeded",
+        )
+        kubectl(cluster, "delete", "pod", "sim-forever", "--wait=true", "--timeout=30s")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
