@@ -23,7 +23,15 @@ from tinykube.api import errors
 from tinykube.api.duration import format_time
 from tinykube.client import Client
 from tinykube.client.informers import InformerFactory, SharedInformer
-from tinykube.controllers import cronjob, daemonset, deployment, job, replicaset
+from tinykube.controllers import (
+    cronjob,
+    daemonset,
+    deployment,
+    endpoints,
+    endpointslice,
+    job,
+    replicaset,
+)
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
 
@@ -638,3 +646,141 @@ async def test_cron_job_starts_jobs_on_schedule_and_honours_forbid(server: ApiSe
             if j["metadata"]["name"].startswith("tick-")
         ]
         assert [j["metadata"]["name"] for j in jobs] == [ref["name"]]
+
+
+# ---- Endpoints and EndpointSlices ------------------------------------------------------------
+
+
+def backend(name: str, port: int) -> Obj:
+    return {
+        "metadata": {"name": name, "labels": {"app": "ep"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "nginx",
+                    "ports": [{"name": "http", "containerPort": port}],
+                }
+            ]
+        },
+    }
+
+
+async def set_pod_state(client: Client, name: str, ip: str, ready: bool) -> None:
+    now = format_time(datetime.now(UTC))
+    value = "True" if ready else "False"
+    status = {
+        "phase": "Running",
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "conditions": [{"type": "Ready", "status": value, "lastTransitionTime": now}],
+    }
+    await client.patch_status("v1", "pods", name, {"status": status}, NS)
+
+
+async def test_endpoints_and_slices_follow_pod_readiness(server: ApiServer) -> None:
+    async with cluster(server, endpoints.new, endpointslice.new) as (client, kubelet):
+        kubelet.enabled = False
+        svc = {
+            "metadata": {"name": "ep", "labels": {"tier": "web"}},
+            "spec": {
+                "selector": {"app": "ep"},
+                "ports": [{"name": "web", "port": 80, "targetPort": "http"}],
+            },
+        }
+        await client.create("v1", "services", svc, NS)
+        await client.create("v1", "pods", backend("ep-a", 8080), NS)
+        await client.create("v1", "pods", backend("ep-b", 9090), NS)
+        await set_pod_state(client, "ep-a", "10.0.0.1", ready=True)
+        await set_pod_state(client, "ep-b", "10.0.0.2", ready=False)
+
+        async def subsets(want: list[Obj]) -> bool:
+            with contextlib.suppress(errors.NotFound):
+                found = await client.get("v1", "endpoints", "ep", NS)
+                return _strip_refs(found.get("subsets") or []) == want
+            return False
+
+        await eventually(
+            lambda: subsets(
+                [
+                    {
+                        "addresses": [{"ip": "10.0.0.1"}],
+                        "ports": [{"name": "web", "port": 8080, "protocol": "TCP"}],
+                    },
+                    {
+                        "notReadyAddresses": [{"ip": "10.0.0.2"}],
+                        "ports": [{"name": "web", "port": 9090, "protocol": "TCP"}],
+                    },
+                ]
+            )
+        )
+        ep = await client.get("v1", "endpoints", "ep", NS)
+        assert ep["metadata"]["labels"] == {"tier": "web"}
+        assert ep["subsets"][0]["addresses"][0]["targetRef"]["name"] == "ep-a"
+
+        async def slices(want: dict[str, tuple[int, bool]]) -> list[Obj] | None:
+            items = (
+                await client.list(
+                    "discovery.k8s.io/v1",
+                    "endpointslices",
+                    NS,
+                    label_selector="kubernetes.io/service-name=ep",
+                )
+            )["items"]
+            seen = {
+                e["addresses"][0]: (s["ports"][0]["port"], e["conditions"]["ready"])
+                for s in items
+                for e in s.get("endpoints") or []
+            }
+            return items if seen == want else None
+
+        items = await eventually(
+            lambda: slices({"10.0.0.1": (8080, True), "10.0.0.2": (9090, False)})
+        )
+        for item in items:
+            assert (
+                item["metadata"]["name"].startswith("ep-")
+                and len(item["metadata"]["name"]) == len("ep-") + 5
+            )
+            assert (
+                item["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"]
+                == "endpointslice-controller.k8s.io"
+            )
+            assert item["metadata"]["ownerReferences"][0]["kind"] == "Service"
+            assert item["addressType"] == "IPv4"
+
+        await set_pod_state(client, "ep-b", "10.0.0.2", ready=True)
+        await client.delete("v1", "pods", "ep-a", NS)
+        await eventually(
+            lambda: subsets(
+                [
+                    {
+                        "addresses": [{"ip": "10.0.0.2"}],
+                        "ports": [{"name": "web", "port": 9090, "protocol": "TCP"}],
+                    }
+                ]
+            )
+        )
+        await eventually(lambda: slices({"10.0.0.2": (9090, True)}))
+
+        await client.delete("v1", "services", "ep", NS)
+
+        async def endpoints_gone() -> bool:
+            try:
+                await client.get("v1", "endpoints", "ep", NS)
+            except errors.NotFound:
+                return True
+            return False
+
+        await eventually(endpoints_gone)
+
+
+def _strip_refs(subsets: list[Obj]) -> list[Obj]:
+    out = []
+    for subset in subsets:
+        clean = dict(subset)
+        for field in ("addresses", "notReadyAddresses"):
+            if field in clean:
+                clean[field] = [{"ip": a["ip"]} for a in clean[field]]
+        out.append(clean)
+    return out
