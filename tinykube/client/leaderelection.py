@@ -231,7 +231,9 @@ class LeaderElector:
         """Remember the record and *when we saw it change* (the basis of expiry)."""
         spec = lease.get("spec") or {}
         rv = (lease.get("metadata") or {}).get("resourceVersion", "")
-        if spec != self._observed_spec or not self._observed_rv:
+        # Any write moves the resourceVersion, so a renewal counts even if its
+        # renewTime happened to equal the previous one.
+        if spec != self._observed_spec or rv != self._observed_rv:
             self._observed_time = self.clock.now()
         self._observed_spec = spec
         self._observed_rv = rv
