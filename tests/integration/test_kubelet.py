@@ -37,6 +37,7 @@ def needs_root(mode: str) -> None:
 
 
 NODE = "node1"
+KUBELETS: dict[int, Kubelet] = {}
 
 
 class Kubelet:
@@ -144,6 +145,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Api
             lambda: "Ready" in kubectl(server, "get", "node", NODE, "--no-headers"),
             what=f"node ready\n{kubelet.logs()}",
         )
+        KUBELETS[server.port] = kubelet
         yield server
     finally:
         kubelet.stop()
@@ -391,3 +393,59 @@ def test_simulated_nodes_run_pods_without_processes(cluster: ApiServer, mode: st
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+async def exec_over_websocket(
+    server: ApiServer, query: str, stdin: bytes
+) -> tuple[bytes, bytes, dict[str, Any]]:
+    """Talk to the kubelet's /exec as the API server does (client cert, v5 channels)."""
+    import ssl
+
+    import aiohttp
+
+    pki = server.data_dir / "pki"
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    url = f"https://127.0.0.1:{KUBELETS[server.port].port}/exec/default/execpod/main?{query}"
+    out, err, status = b"", b"", {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=["v5.channel.k8s.io"], ssl=ctx) as ws,
+    ):
+        assert ws.protocol == "v5.channel.k8s.io"
+        await ws.send_bytes(b"\x00" + stdin)
+        await ws.send_bytes(bytes([255, 0]))
+        async for msg in ws:
+            channel, payload = msg.data[0], msg.data[1:]
+            if channel == 1:
+                out += payload
+            elif channel == 2:
+                err += payload
+            elif channel == 3:
+                status = json.loads(payload)
+    return out, err, status
+
+
+def test_exec_over_websocket_streams_and_reports_the_exit_code(cluster: ApiServer) -> None:
+    import asyncio
+    from urllib.parse import urlencode
+
+    kubectl(
+        cluster,
+        "apply",
+        "-f",
+        "-",
+        input=pod_manifest("execpod", [container("main", "sleep 3600")]),
+    )
+    eventually(lambda: get_pod(cluster, "execpod")["status"]["phase"] == "Running", 60)
+    command = [("command", c) for c in ("sh", "-c", "cat; echo oops >&2; exit 3")]
+    query = urlencode([*command, ("input", "1"), ("output", "1"), ("error", "1")])
+    out, err, status = asyncio.run(exec_over_websocket(cluster, query, b"from stdin\n"))
+    assert out == b"from stdin\n", (err, status)
+    assert err == b"oops\n"
+    assert status["reason"] == "NonZeroExitCode"
+    assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    ok = "command=true&output=1"
+    assert asyncio.run(exec_over_websocket(cluster, ok, b""))[2]["status"] == "Success"

@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS server (port 10250): logs, health, and its pod list.
+"""The kubelet's HTTPS server (port 10250): logs, exec, health, and its pod list.
 
 The API server reaches it for ``kubectl logs`` (``pods/log`` is proxied to
 ``/containerLogs/<ns>/<pod>/<container>``), presenting its client
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from tinykube.kubelet import logs
+from tinykube.kubelet import execstream, logs
 from tinykube.kubelet.runtime.interface import ContainerState
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 FOLLOW_POLL = 0.2
 
 
-def _status(code: int, reason: str, message: str) -> web.Response:
+def status_response(code: int, reason: str, message: str) -> web.Response:
     body = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -99,7 +99,11 @@ def make_app(kubelet: Kubelet) -> web.Application:
     async def container_logs(request: web.Request) -> web.StreamResponse:
         return await serve_logs(kubelet, request)
 
+    async def exec_(request: web.Request) -> web.StreamResponse:
+        return await execstream.serve_exec(kubelet, request)
+
     app = web.Application()
+    app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", exec_)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/pods", pods)
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
@@ -111,10 +115,12 @@ async def serve_logs(kubelet: Kubelet, request: web.Request) -> web.StreamRespon
     name = request.match_info["container"]
     worker = kubelet.find_worker(ns, pod_name)
     if worker is None:
-        return _status(404, "NotFound", f'pods "{pod_name}" not found')
+        return status_response(404, "NotFound", f'pods "{pod_name}" not found')
     view = worker.views.get(name)
     if view is None:
-        return _status(400, "BadRequest", f"container {name} is not valid for pod {pod_name}")
+        return status_response(
+            400, "BadRequest", f"container {name} is not valid for pod {pod_name}"
+        )
     previous = _bool(request.query.get("previous"))
     target = view.previous if previous else view.current
     if target is None or target.log_path is None:
@@ -123,7 +129,7 @@ async def serve_logs(kubelet: Kubelet, request: web.Request) -> web.StreamRespon
         else:
             reason = view.waiting_reason or "ContainerCreating"
             message = f'container "{name}" in pod "{pod_name}" is waiting to start: {reason}'
-        return _status(400, "BadRequest", message)
+        return status_response(400, "BadRequest", message)
     options = _options(request.query)
     path: Path = target.log_path
     data = await asyncio.to_thread(_read, path, 0)

@@ -169,6 +169,14 @@ class ExecResult:
 
 
 @dataclass
+class ExecProcess:
+    """A process started by ``exec``: pipes, or with a TTY the terminal's master side."""
+
+    process: asyncio.subprocess.Process
+    pty_master: int | None = None
+
+
+@dataclass
 class RuntimeOptions:
     """How the kubelet configures whichever runtime it picked from the table."""
 
@@ -237,8 +245,6 @@ class Runtime(Protocol):
         self, container_id: str, cmd: list[str], time_limit: float
     ) -> ExecResult: ...
 
-    async def exec(
-        self, container_id: str, cmd: list[str], tty: bool
-    ) -> asyncio.subprocess.Process:
-        """An interactive process in the container (pipes for stdin/stdout/stderr)."""
+    async def exec(self, container_id: str, cmd: list[str], tty: bool) -> ExecProcess:
+        """An interactive process in the container: pipes, or a terminal when ``tty``."""
         ...

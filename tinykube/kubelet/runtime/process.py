@@ -55,6 +55,7 @@ from tinykube.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
     ContainerStatus,
+    ExecProcess,
     ExecResult,
     ImageInfo,
     Mount,
@@ -578,23 +579,43 @@ class ProcessRuntime:
             argv = ["sh", "-c", JOIN_CGROUP, "sh", *files, "--", *argv]
         return argv
 
-    async def exec(
-        self, container_id: str, cmd: list[str], tty: bool
-    ) -> asyncio.subprocess.Process:
+    async def exec(self, container_id: str, cmd: list[str], tty: bool) -> ExecProcess:
         container = self._container(container_id)
-        return await asyncio.create_subprocess_exec(
-            *self._exec_argv(container, cmd),
-            env=_environment(container),
-            cwd=self._host_cwd(container),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        argv = self._exec_argv(container, cmd)
+        if not tty:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                env=_environment(container),
+                cwd=self._host_cwd(container),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+            return ExecProcess(proc)
+        # A terminal: the process gets the slave side as its controlling TTY (setsid -c).
+        master, slave = os.openpty()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "setsid",
+                "-c",
+                *argv,
+                env={"TERM": "xterm", **_environment(container)},
+                cwd=self._host_cwd(container),
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return ExecProcess(proc, pty_master=master)
 
     async def exec_sync(self, container_id: str, cmd: list[str], time_limit: float) -> ExecResult:
         try:
-            proc = await self.exec(container_id, cmd, tty=False)
+            proc = (await self.exec(container_id, cmd, tty=False)).process
         except FileNotFoundError as exc:
             return ExecResult(126, stderr=str(exc).encode())
         assert proc.stdin is not None

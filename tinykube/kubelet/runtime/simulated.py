@@ -24,6 +24,7 @@ from tinykube.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
     ContainerStatus,
+    ExecProcess,
     ExecResult,
     ExecUnsupported,
     ImageInfo,
@@ -200,9 +201,7 @@ class SimulatedRuntime:
         self._container(container_id)
         return ExecResult(0)
 
-    async def exec(
-        self, container_id: str, cmd: list[str], tty: bool
-    ) -> asyncio.subprocess.Process:
+    async def exec(self, container_id: str, cmd: list[str], tty: bool) -> ExecProcess:
         raise ExecUnsupported("exec is not possible in a simulated container")
 
 
