@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -214,6 +215,9 @@ class Scheduler:
             if run_informers:
                 tg.create_task(self.factory.run(), name="scheduler informers")
             await self.factory.wait_synced()
+            # The synced caches are long-lived; move them out of the collector's
+            # reach so full collections do not rescan them during scheduling.
+            gc.freeze()
             log.info("component=scheduler caches synced nodes=%d", len(self.cache.snapshot()))
             tg.create_task(self.recorder.run(), name="scheduler events")
             tg.create_task(self._housekeeping(), name="scheduler housekeeping")
