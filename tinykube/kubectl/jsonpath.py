@@ -110,8 +110,13 @@ def _parse_nodes(template: str, top: bool) -> tuple[list[Node], str]:
 
 
 def _unquote(text: str) -> str:
+    if "\n" in text:
+        raise JSONPathError("unterminated quoted string")
     if text[0] == '"':
-        return json.loads(text)
+        try:
+            return json.loads(text, strict=False)
+        except ValueError:
+            raise JSONPathError("unterminated quoted string") from None
     return text[1:-1]
 
 

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except FlagError as exc:
         sys.stderr.write(f"error: {exc}\nSee 'kubectl {word} --help' for usage.\n")
         return 1
-    opts.values["verb"] = word
+    opts.values["cmd_name"] = word
     code = asyncio.run(_run(module, opts))
     sys.stdout.flush()
     return code

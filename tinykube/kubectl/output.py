@@ -17,7 +17,7 @@ from tinykube.kubectl.errors import CommandError
 Obj = dict[str, Any]
 ALLOWED = (
     "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"
-    "jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"
+    "jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,wide,yaml"
 )
 
 
@@ -80,14 +80,20 @@ def print_objects(
         out.write(printers.to_yaml(data))
     elif fmt.kind == "json":
         out.write(printers.to_json(data))
-    elif fmt.kind == "jsonpath":
-        from tinykube.kubectl import jsonpath
+    elif fmt.kind in ("jsonpath", "jsonpath-as-json"):
+        out.write(_jsonpath(fmt, data))
 
-        out.write(jsonpath.execute(_braced(fmt.arg), data))
-    elif fmt.kind == "jsonpath-as-json":
-        from tinykube.kubectl import jsonpath
 
-        out.write(jsonpath.execute_json(_braced(fmt.arg), data))
+def _jsonpath(fmt: Output, data: Any) -> str:
+    from tinykube.kubectl import jsonpath
+
+    template = _braced(fmt.arg)
+    try:
+        if fmt.kind == "jsonpath":
+            return jsonpath.execute(template, data)
+        return jsonpath.execute_json(template, data)
+    except jsonpath.JSONPathError as exc:
+        raise CommandError(f"error parsing jsonpath {template}, {exc}") from None
 
 
 def kind_prefix(obj: Obj) -> str:
@@ -123,6 +129,6 @@ def custom_columns(spec: str, objs: list[Obj], headers: bool = True) -> str:
         row = []
         for _, path in columns:
             values = jsonpath.evaluate(jsonpath.parse_path(path), obj)
-            row.append(",".join(jsonpath.text_of(v) for v in values) if values else "<none>")
+            row.append(",".join(printers.go_sprint(v) for v in values) if values else "<none>")
         lines.append(row)
     return printers.render(lines)

@@ -39,7 +39,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))
-    if value == "" or implicit != "tag:yaml.org,2002:str":
+    # go-yaml v2 also reads y/Y/n/N as booleans, so it quotes them too.
+    if value in ("", "y", "Y", "n", "N") or implicit != "tag:yaml.org,2002:str":
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
@@ -105,6 +106,15 @@ def cell_text(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
+
+
+def go_sprint(value: Any) -> str:
+    """Go's ``fmt.Sprint`` of a decoded JSON value: ``map[a:1 b:x]``, ``[a b]``."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_sprint(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_sprint(v) for v in value) + "]"
+    return cell_text(value) if not isinstance(value, str) else value
 
 
 def label_column_name(key: str) -> str:

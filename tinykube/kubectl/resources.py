@@ -162,7 +162,7 @@ async def from_files(f: Factory, paths: list[str], recursive: bool = False) -> l
         for obj in parse_documents(source, text):
             items.append(await _item(f, source, obj))
     if not items:
-        raise CommandError("no objects passed to " + str(f.flags.get("verb", "apply")))
+        raise CommandError("no objects passed to " + str(f.flags.get("cmd_name", "apply")))
     return items
 
 

@@ -137,8 +137,10 @@ async def run(f: Any, o: Any) -> int:
             f.out.write(f"{mapping.kind_prefix}/{name}\n")
         else:
             f.out.write(_line(mapping, ns, name, o))
-        uid = ((answer.get("metadata") or {}).get("uid")) if answer.get("kind") != "Status" else ""
-        deleted.append((mapping, ns, name, uid or ""))
+        uid = (
+            answer.get("details") if answer.get("kind") == "Status" else answer.get("metadata")
+        ) or {}
+        deleted.append((mapping, ns, name, str(uid.get("uid", ""))))
     f.out.flush()
     if o.wait and mutate.dry_run(o) == "none" and body.get("gracePeriodSeconds") != 0:
         await _wait_gone(f, deleted, _seconds(o.timeout))

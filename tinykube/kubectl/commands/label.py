@@ -68,7 +68,7 @@ def _change(
 
 
 async def run(f: Any, o: Any) -> int:
-    field = "labels" if o.verb == "label" else "annotations"
+    field = "labels" if o.cmd_name == "label" else "annotations"
     word = "labeled" if field == "labels" else "annotated"
     resources, sets, removes = split_args(o.args)
     if not sets and not removes and not o.list:
@@ -95,7 +95,7 @@ async def run(f: Any, o: Any) -> int:
         if mutate.dry_run(o) != "client":
             try:
                 result = await patch(
-                    f, t, body, "merge", mutate.params(o, f"kubectl-{o.verb}", validate=False)
+                    f, t, body, "merge", mutate.params(o, f"kubectl-{o.cmd_name}", validate=False)
                 )
             except api.APIError as exc:
                 failures.append(exc)

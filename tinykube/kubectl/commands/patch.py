@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
@@ -37,10 +36,10 @@ def _body(o: Any) -> Any:
         raise CommandError(
             "must specify --patch or --patch-file containing the contents of the patch"
         )
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
+    if text.lstrip()[:1] in ("{", "["):
+        return (
+            text.encode()
+        )  # JSON-looking patches go to the server untouched, as kubectl sends them
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

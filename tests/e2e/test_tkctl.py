@@ -1,0 +1,326 @@
+"""tkctl against the real kubectl: the same commands, the same output.
+
+Each test runs a script of kubectl command lines twice against one started
+API server: once with the real kubectl in its own namespace, once with tkctl
+in another namespace of the same length, and compares stdout, stderr and
+exit codes line by line. Values that differ between two honest runs are
+masked first: the namespace names, ages, timestamps, uids, resource versions
+and generated names. Column padding is compared after squeezing runs of
+spaces (an age can cross a width boundary between the two runs); the
+tabwriter itself is pinned exactly by the unit tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cluster import BIN, ApiServer, kubectl_binary
+
+pytestmark = pytest.mark.e2e
+
+
+def tkctl_command() -> list[str]:
+    script = BIN / "tkctl"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "tinykube.kubectl.main"]
+
+
+_MASKS = [
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"), "<time>"),
+    (re.compile(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"), "<time>"),
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uid>"),
+    (re.compile(r'(resourceVersion"?:\s*)"\d+"'), r'\1"<rv>"'),
+    (re.compile(r"kube-api-access-[a-z0-9]{5}"), "kube-api-access-<x>"),
+    (re.compile(r"\b\d+\.\d+\.\d+\.\d+\b"), "<ip>"),
+    (re.compile(r"(?<![\w.-])(\d+[smhdy])(\d+[smh])?(?![\w.-])"), "<age>"),
+    (re.compile(r"(?<=\S) {3,}"), "   "),
+]
+
+
+def normalize(text: str, namespace: str) -> str:
+    text = text.replace(namespace, "<ns>")
+    for pattern, repl in _MASKS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@dataclass
+class Side:
+    """One of the two runs: a command prefix, a kubeconfig whose context is its namespace."""
+
+    command: list[str]
+    namespace: str
+    kubeconfig: Path
+    work: Path
+    cache: Path
+
+    def run(self, line: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        return subprocess.run(
+            [*self.command, f"--cache-dir={self.cache}", *shlex.split(line)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.work,
+            timeout=60,
+        )
+
+
+class Pair:
+    """Runs each line on both sides and asserts the normalized results are equal."""
+
+    def __init__(self, real: Side, ours: Side) -> None:
+        self.real, self.ours = real, ours
+
+    def files(self, **contents: str) -> None:
+        for side in (self.real, self.ours):
+            for name, text in contents.items():
+                (side.work / name.replace("_", ".", 1)).write_text(text)
+
+    def same(self, line: str, stdin: str | None = None) -> tuple[str, str, int]:
+        a = self.real.run(line, stdin)
+        b = self.ours.run(line, stdin)
+        left = (
+            normalize(a.stdout, self.real.namespace),
+            normalize(a.stderr, self.real.namespace),
+            a.returncode,
+        )
+        right = (
+            normalize(b.stdout, self.ours.namespace),
+            normalize(b.stderr, self.ours.namespace),
+            b.returncode,
+        )
+        assert right == left, f"kubectl {line}\n{_diff(left, right)}"
+        return left
+
+    def both(self, line: str, stdin: str | None = None) -> None:
+        """Run a setup line on both sides; it must succeed (output not compared)."""
+        for side in (self.real, self.ours):
+            result = side.run(line, stdin)
+            assert result.returncode == 0, f"{side.command[0]} {line}: {result.stderr}"
+
+
+def _diff(left: tuple[str, str, int], right: tuple[str, str, int]) -> str:
+    import difflib
+
+    parts = [f"exit codes: kubectl {left[2]}, tkctl {right[2]}"]
+    for name, a, b in (("stdout", left[0], right[0]), ("stderr", left[1], right[1])):
+        lines = difflib.unified_diff(
+            a.splitlines(), b.splitlines(), "kubectl", "tkctl", lineterm=""
+        )
+        parts.append(f"{name}:\n" + "\n".join(lines))
+    return "\n".join(parts)
+
+
+def _side(apiserver: ApiServer, tmp: Path, command: list[str], prefix: str, suffix: str) -> Side:
+    namespace = f"{prefix}-{suffix}"
+    kubeconfig = tmp / f"{prefix}.kubeconfig"
+    shutil.copy(apiserver.kubeconfig, kubeconfig)
+    work = tmp / prefix
+    work.mkdir()
+    side = Side(command, namespace, kubeconfig, work, apiserver.data_dir / "kubectl-cache")
+    real = Side([kubectl_binary()], namespace, kubeconfig, work, side.cache)
+    assert real.run(f"create namespace {namespace}").returncode == 0
+    assert real.run(f"config set-context --current --namespace={namespace}").returncode == 0
+    return side
+
+
+@pytest.fixture
+def pair(apiserver: ApiServer, tmp_path: Path) -> Iterator[Pair]:
+    suffix = uuid.uuid4().hex[:6]
+    real = _side(apiserver, tmp_path, [kubectl_binary()], "tkk", suffix)
+    ours = _side(apiserver, tmp_path, tkctl_command(), "tkt", suffix)
+    yield Pair(real, ours)
+    for side in (real, ours):
+        Side([kubectl_binary()], "", side.kubeconfig, side.work, side.cache).run(
+            f"delete namespace {side.namespace} --wait=false"
+        )
+
+
+CM = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels: {app: web, tier: "1"}
+data:
+  a: "1"
+  b: "2"
+"""
+CM_V2 = CM.replace('  b: "2"\n', "").replace('a: "1"', 'a: "10"')
+DEPLOY = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        env:
+        - {name: KEEP, value: "1"}
+        - {name: DROP, value: "2"}
+"""
+DEPLOY_V2 = DEPLOY.replace('        - {name: DROP, value: "2"}\n', "").replace(
+    "nginx:1.27", "nginx:1.28"
+)
+
+
+def test_get_formats(pair: Pair) -> None:
+    pair.files(cm_yaml=CM, deploy_yaml=DEPLOY)
+    pair.both("apply -f cm.yaml")
+    pair.both("apply -f deploy.yaml")
+    pair.both("create configmap other --from-literal=x=y")
+    for line in (
+        "get configmaps",
+        "get cm -o wide",
+        "get cm settings -o yaml",
+        "get cm settings -o json",
+        "get cm -o yaml",
+        "get cm -o name",
+        "get cm,deploy -o name",
+        "get cm settings -o jsonpath={.data.a}",
+        "get cm -o jsonpath={.items[*].metadata.name}",
+        r"""get cm -o 'jsonpath={range .items[*]}{.metadata.name}{"\t"}{.data}{"\n"}{end}'""",
+        "get cm -o jsonpath-as-json={.items[*].metadata.name}",
+        "get cm -o custom-columns=NAME:.metadata.name,KEYS:.data",
+        "get cm --show-labels",
+        "get cm -L app,tier",
+        "get cm -l app=web",
+        "get cm --field-selector metadata.name=other",
+        "get cm --sort-by=.metadata.name --no-headers",
+        "get deploy,cm",
+        "get deploy/web cm/settings",
+        "get deploy web -o wide",
+        "get all",
+        "get pods",
+        "get cm nope",
+        "get cm settings nope",
+        "get nosuchtype",
+        "get cm -o bogus",
+    ):
+        pair.same(line)
+
+
+def test_apply_create_configure_unchanged_and_field_removal(pair: Pair) -> None:
+    pair.files(cm_yaml=CM, cm2_yaml=CM_V2, deploy_yaml=DEPLOY, deploy2_yaml=DEPLOY_V2)
+    annotation = "{.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}"
+    pair.same("apply -f cm.yaml")
+    pair.same(f"get cm settings -o jsonpath={annotation}")
+    pair.same("apply -f cm.yaml")
+    pair.same("apply -f cm2.yaml")
+    pair.same("get cm settings -o jsonpath={.data}")
+    pair.same("apply -f deploy.yaml")
+    pair.same("apply -f deploy2.yaml")
+    pair.same("get deploy web -o jsonpath={.spec.template.spec.containers[0].env[*].name}")
+    pair.same("get deploy web -o jsonpath={.spec.template.spec.containers[0].image}")
+    pair.same("apply -f deploy2.yaml --dry-run=client")
+    pair.same("apply -f cm.yaml --dry-run=server")
+    pair.same("apply -f -", stdin=CM)
+    pair.same("create -f cm.yaml")
+
+
+def test_describe_pod_and_friends(pair: Pair) -> None:
+    pair.files(deploy_yaml=DEPLOY)
+    pair.both("run web --image=nginx --port=80 --labels=app=web,tier=front --env=A=1")
+    pair.both("apply -f deploy.yaml")
+    pair.both("create service clusterip web --tcp=80:8080")
+    pair.both("create configmap cfg --from-literal=k=v")
+    for line in (
+        "describe pod web",
+        "describe pods",
+        "describe deploy web",
+        "describe svc web",
+        "describe cm cfg",
+        "describe pod we",
+        "describe pod nope",
+    ):
+        pair.same(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "create deployment web --image=nginx --replicas=2 --port=80",
+        "create deployment multi --image=nginx:1.27 --image=registry.k8s.io/pause:3.9",
+        "create service clusterip web --tcp=80:8080",
+        "create service nodeport np --tcp=80 --node-port=30080",
+        "create configmap cfg --from-literal=a=1 --from-literal=b=two",
+        "create secret generic s --from-literal=user=admin",
+        "create namespace other",
+        "create serviceaccount bot",
+        "create role reader --verb=get,list --resource=pods,deployments.apps",
+        "create rolebinding rb --role=reader --user=bob --serviceaccount=default:bot",
+        "create clusterrolebinding crb --clusterrole=view --group=devs",
+        "create job once --image=busybox -- echo hi",
+        "create cronjob tick --image=busybox --schedule=*/5_*_*_*_* -- date",
+        "run p --image=nginx --port=80 --labels=a=b --env=X=1",
+        "run q --image=busybox --restart=Never --command -- sleep 10",
+    ],
+)
+def test_generators_dry_run_yaml(pair: Pair, line: str) -> None:
+    pair.same(line.replace("*/5_*_*_*_*", "'*/5 * * * *'") + " --dry-run=client -o yaml")
+
+
+def test_scale_label_annotate_patch_delete(pair: Pair) -> None:
+    pair.files(deploy_yaml=DEPLOY)
+    pair.same("apply -f deploy.yaml")
+    for line in (
+        "scale deploy web --replicas=3",
+        "get deploy web -o jsonpath={.spec.replicas}",
+        "scale deploy nope --replicas=1",
+        "label deploy web team=a",
+        "label deploy web team=b",
+        "label deploy web team=b --overwrite",
+        "label deploy web team-",
+        "annotate deploy web note=hello",
+        "get deploy web -o jsonpath={.metadata.labels}",
+        'patch deploy web -p \'{"spec":{"replicas":2}}\'',
+        'patch deploy web -p \'{"spec":{"replicas":2}}\'',
+        'patch deploy web --type=merge -p \'{"metadata":{"labels":{"x":"y"}}}\'',
+        'patch deploy web --type=json -p \'[{"op":"replace","path":"/spec/replicas","value":1}]\'',
+        "expose deploy web --port=80 --target-port=8080",
+        "get svc web -o jsonpath={.spec.selector}",
+        "delete svc web",
+        "delete deploy web",
+        "delete deploy web",
+        "delete cm --all",
+        "delete cm -l nothing=here",
+    ):
+        pair.same(line)
+
+
+def test_errors(pair: Pair) -> None:
+    bad = CM.replace("name: settings", "name: Bad_Name")
+    pair.files(cm_yaml=CM, bad_yaml=bad, two_yaml=bad.replace('tier: "1"', "tier: x y"))
+    pair.same("create -f cm.yaml")
+    for line in (
+        "create -f cm.yaml",
+        "create configmap settings",
+        "create -f bad.yaml",
+        "apply -f two.yaml",
+        "get cm nope",
+        "delete cm nope",
+        "describe cm nope",
+        "create deployment web",
+        "get cm --bogus-flag",
+        'patch cm settings --type=merge -p \'{"metadata":{"name":"other"}}\'',
+    ):
+        pair.same(line)
