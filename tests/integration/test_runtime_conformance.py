@@ -11,6 +11,7 @@ containers) is tested for the process runtime further down.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -314,3 +315,49 @@ async def test_process_close_removes_host_state(tmp_path: Path) -> None:
     assert "tkv" + sid[:8] not in links
     pattern = f"*/tinykube/{options.node_name}"
     assert not await asyncio.to_thread(lambda: list(Path("/sys/fs/cgroup").glob(pattern)))
+
+
+def make_image(image_dir: Path, name: str) -> None:
+    """A tiny image: the host's /bin/sh and the libraries it needs, plus an OCI config."""
+    rootfs = image_dir / name / "rootfs"
+    sh = Path(os.path.realpath("/bin/sh"))
+    needed = [sh]
+    ldd = subprocess.run(["ldd", str(sh)], capture_output=True, text=True, check=False).stdout
+    needed += [Path(p) for p in ldd.split() if p.startswith("/")]
+    for path in needed:
+        target = rootfs / str(path).lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+        target.chmod(0o755)
+    (rootfs / "bin").mkdir(exist_ok=True)
+    if not (rootfs / "bin" / "sh").exists():
+        (rootfs / "bin" / "sh").symlink_to(sh)
+    config = {
+        "config": {
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ['echo "from-image $(pwd) $GREETING"; [ -e /usr/bin/apt ] || echo isolated'],
+            "Env": ["GREETING=hello", "PATH=/bin"],
+            "WorkingDir": "/work",
+        }
+    }
+    (image_dir / name / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
+async def test_process_image_from_the_store_runs_chrooted(process: Runtime, tmp_path: Path) -> None:
+    await asyncio.to_thread(make_image, tmp_path / "images", "mini")
+    sid = await process.run_pod_sandbox(sandbox_config(tmp_path))
+    config = ContainerConfig(
+        name="c", image="docker.io/library/mini:latest", log_path=tmp_path / "mini.log"
+    )
+    image = await process.pull_image(config.image, has_command=False)
+    assert image.rootfs is not None
+    cid = await process.create_container(sid, config, image)
+    await process.start_container(cid)
+    await wait_state(process, cid, ContainerState.EXITED)
+    status = await process.container_status(cid)
+    assert status.exit_code == 0
+    lines = [line.split(" ", 3)[3] for line in config.log_path.read_text().splitlines()]
+    assert lines == ["from-image /work hello", "isolated"]
+    # The container wrote into its own layer, not into the image.
+    assert not (tmp_path / "images" / "mini" / "rootfs" / "work").exists()

@@ -401,6 +401,9 @@ class ProcessRuntime:
             lines += _overlay_lines(rootfs, container.dir, merged)
             lines += [_mount_line(m, merged, in_rootfs=True) for m in mounts]
             wd = ["--wd", workdir] if workdir else []
+            if workdir:
+                # As container runtimes do, a missing working directory is created.
+                lines.append(f"mkdir -p {shlex.quote(str(merged / workdir.lstrip('/')))}")
             lines += _init_lines(["unshare", "--root", str(merged), *wd, "--", *workload])
             return "\n".join(lines) + "\n"
         for mount in mounts:
