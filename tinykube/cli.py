@@ -100,6 +100,20 @@ def _flag_bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
 
 
+_WORKER_FLAGS = (
+    "concurrent-cron-job-syncs",
+    "concurrent-daemonset-syncs",
+    "concurrent-deployment-syncs",
+    "concurrent-endpoint-syncs",
+    "concurrent-gc-syncs",
+    "concurrent-job-syncs",
+    "concurrent-namespace-syncs",
+    "concurrent-rc-syncs",
+    "concurrent-replicaset-syncs",
+    "concurrent-service-endpoint-syncs",
+)
+
+
 def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", type=Path, default=None)
     p.add_argument("--controllers", default="*", help="'*', name, -name; comma-separated")
@@ -109,8 +123,9 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--leader-elect-retry-period", default="2s")
     p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
     p.add_argument("--leader-elect-resource-namespace", default="kube-system")
-    p.add_argument("--concurrent-gc-syncs", type=int, default=20)
-    p.add_argument("--concurrent-namespace-syncs", type=int, default=10)
+    # Worker counts; unset means each controller's own default (upstream's).
+    for flag in _WORKER_FLAGS:
+        p.add_argument(f"--{flag}", type=int, default=None)
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 
@@ -129,8 +144,9 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
             lease_name=args.leader_elect_resource_name,
             lease_namespace=args.leader_elect_resource_namespace,
             controller_options={
-                "concurrent-gc-syncs": args.concurrent_gc_syncs,
-                "concurrent-namespace-syncs": args.concurrent_namespace_syncs,
+                flag: getattr(args, flag.replace("-", "_"))
+                for flag in _WORKER_FLAGS
+                if getattr(args, flag.replace("-", "_")) is not None
             },
         )
         manager.select_controllers(options.controllers)

@@ -29,6 +29,16 @@ from tinykube import __version__
 from tinykube.client.informers import InformerFactory
 from tinykube.client.leaderelection import Callbacks, LeaderElector, default_identity
 from tinykube.client.rest import Client
+from tinykube.controllers import (
+    cronjob,
+    daemonset,
+    deployment,
+    endpoints,
+    endpointslice,
+    job,
+    replicaset,
+    replicationcontroller,
+)
 from tinykube.controllers.garbagecollector import GarbageCollector
 from tinykube.controllers.namespace import NamespaceController
 from tinykube.controllers.runtime import Controller, ControllerContext
@@ -44,14 +54,30 @@ ControllerFactory = Callable[[ControllerContext], Controller[Any]]
 
 # name -> constructor, sorted; names are upstream's --controllers names.
 CONTROLLERS: dict[str, ControllerFactory] = {
+    cronjob.NAME: cronjob.new,
+    daemonset.NAME: daemonset.new,
+    deployment.NAME: deployment.new,
+    endpoints.NAME: endpoints.new,
+    endpointslice.NAME: endpointslice.new,
     "garbage-collector-controller": GarbageCollector,
+    job.NAME: job.new,
     "namespace-controller": NamespaceController,
+    replicaset.NAME: replicaset.new,
+    replicationcontroller.NAME: replicationcontroller.new,
     "serviceaccount-controller": ServiceAccountController,
 }
-# Upstream accepts the short names too (garbagecollector, namespace, serviceaccount).
+# Upstream still accepts the older short names.
 ALIASES = {
+    "cronjob": cronjob.NAME,
+    "daemonset": daemonset.NAME,
+    "deployment": deployment.NAME,
+    "endpoint": endpoints.NAME,
+    "endpointslice": endpointslice.NAME,
     "garbagecollector": "garbage-collector-controller",
+    "job": job.NAME,
     "namespace": "namespace-controller",
+    "replicaset": replicaset.NAME,
+    "replicationcontroller": replicationcontroller.NAME,
     "serviceaccount": "serviceaccount-controller",
 }
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()

@@ -19,7 +19,12 @@ from tinykube.client.clock import FakeClock, settle
 from tinykube.client.informers import InformerFactory
 from tinykube.client.workqueue import ItemExponentialRateLimiter, WorkQueue
 from tinykube.controllers.garbagecollector import GarbageCollector, Ref
-from tinykube.controllers.manager import ConfigError, parse_duration, select_controllers
+from tinykube.controllers.manager import (
+    CONTROLLERS,
+    ConfigError,
+    parse_duration,
+    select_controllers,
+)
 from tinykube.controllers.namespace import Remaining, conditions, namespaced_resources
 from tinykube.controllers.runtime import ControllerContext, Requeue, worker
 
@@ -381,25 +386,40 @@ def test_namespaced_resources_cover_the_table_once() -> None:
 # ---- manager flags ------------------------------------------------------------------------
 
 
+ALL = sorted(CONTROLLERS)
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
+        ("*", ALL),
+        ("*,-serviceaccount", [n for n in ALL if n != "serviceaccount-controller"]),
         (
-            "*",
-            ["garbage-collector-controller", "namespace-controller", "serviceaccount-controller"],
+            "*,-garbage-collector-controller",
+            [n for n in ALL if n != "garbage-collector-controller"],
         ),
-        ("*,-serviceaccount", ["garbage-collector-controller", "namespace-controller"]),
         ("namespace", ["namespace-controller"]),
         (
-            "garbage-collector-controller,namespace",
+            "garbagecollector,namespace-controller",
             ["garbage-collector-controller", "namespace-controller"],
         ),
+        ("replicaset,deployment", ["deployment-controller", "replicaset-controller"]),
         ("", []),
     ],
-    ids=["star", "star-minus", "one-alias", "two", "none"],
+    ids=["star", "star-minus-alias", "star-minus-name", "one-alias", "two", "workloads", "none"],
 )
 def test_select_controllers(spec: str, expected: list[str]) -> None:
     assert select_controllers(spec) == expected
+
+
+def test_every_controller_builds_on_one_factory() -> None:
+    client = FakeClient()
+    ctx = ControllerContext(client, InformerFactory(client), clock=FakeClock())  # type: ignore[arg-type]
+    controllers = [CONTROLLERS[name](ctx) for name in ALL]
+    assert len({c.name for c in controllers}) == len(ALL)
+    # shared informers: one per collection however many controllers watch it
+    keys = [(i.api_version, i.resource, i.namespace) for i in ctx.factory.informers()]
+    assert len(keys) == len(set(keys))
 
 
 def test_unknown_controller_is_refused() -> None:
