@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from workload_builders import NOW, pod
 
+from tinykube.controllers import history
 from tinykube.controllers.daemonset import update, util
 from tinykube.controllers.schedulingutil import required_affinity_matches
 
@@ -205,11 +206,11 @@ def test_status_counts() -> None:
 
 def test_revision_history_data_and_cleanup() -> None:
     the_ds = ds(revisionHistoryLimit=1)
-    rev = update.new_revision(the_ds, 3)
+    rev = history.new_revision(the_ds, "DaemonSet", 3)
     assert rev["data"]["spec"]["template"]["$patch"] == "replace"
     assert rev["metadata"]["name"] == f"agent-{util.revision_hash(the_ds)}"
     assert rev["metadata"]["labels"]["controller-revision-hash"] == util.revision_hash(the_ds)
-    current, old = update.split_history(the_ds, [rev, {"data": {}, "revision": 1}])
+    current, old = history.split_history(the_ds, [rev, {"data": {}, "revision": 1}])
     assert current == [rev] and len(old) == 1
     olds = [
         {
@@ -218,5 +219,7 @@ def test_revision_history_data_and_cleanup() -> None:
         }
         for i in (1, 2, 3)
     ]
-    victims = update.history_to_delete(the_ds, olds, live_hashes={"h1"})
+    victims = history.history_to_delete(
+        the_ds, olds, lambda rev: rev["metadata"]["labels"]["controller-revision-hash"] == "h1"
+    )
     assert [v["metadata"]["name"] for v in victims] == ["r2", "r3"]

@@ -26,6 +26,7 @@ from typing import Any
 from tinykube.api import errors
 from tinykube.api.selectors import Selector, SelectorError, label_selector_as_selector
 from tinykube.client.informers import key_of
+from tinykube.controllers import history
 from tinykube.controllers.daemonset import update
 from tinykube.controllers.daemonset.util import (
     HASH_LABEL,
@@ -146,7 +147,7 @@ class DaemonSetController(Controller[str]):
             log.warning("controller=%s key=%s invalid selector: %s", self.name, key, exc)
             return None
         revisions = await self._claim("controllerrevisions", self.revisions.list, ds, selector)
-        current, old = await update.construct_history(self.client, ds, revisions)
+        current, old = await history.construct_history(self.client, ds, "DaemonSet", revisions)
         hash_ = (meta(current).get("labels") or {}).get(HASH_LABEL, "")
         nodes = self.nodes.list()
         by_node = self._pods_by_node(await self._claim("pods", self.pods.list, ds, selector))
@@ -158,7 +159,9 @@ class DaemonSetController(Controller[str]):
             live = {
                 (meta(p).get("labels") or {}).get(HASH_LABEL) for ps in by_node.values() for p in ps
             }
-            await update.cleanup_history(self.client, ds, old, {h for h in live if h})
+            await history.cleanup_history(
+                self.client, ds, old, lambda rev: _revision_hash(rev) in live
+            )
         return await self._update_status(ds, nodes, by_node, hash_)
 
     async def _claim(
@@ -288,3 +291,7 @@ class DaemonSetController(Controller[str]):
 def _rolling(ds: Obj) -> bool:
     strategy = (ds.get("spec") or {}).get("updateStrategy") or {}
     return strategy.get("type", "RollingUpdate") == "RollingUpdate"
+
+
+def _revision_hash(rev: Obj) -> str | None:
+    return (meta(rev).get("labels") or {}).get(HASH_LABEL)

@@ -1,15 +1,8 @@
 """DaemonSet updates: the RollingUpdate plan and ControllerRevision history (upstream ``update.go``).
 
-**History.** Every distinct template a DaemonSet has had is a ControllerRevision
-``<ds>-<hash>`` whose ``data`` is the strategic-merge patch that restores it
-(``{"spec": {"template": {..., "$patch": "replace"}}}``) and whose
-``revision`` orders them. That is exactly what ``kubectl rollout history
-daemonset`` prints and what ``kubectl rollout undo daemonset`` applies, so the
-shape is not ours to choose. Pods carry the hash as ``controller-revision-hash``;
-the current revision is the one whose data matches the DaemonSet's template,
-and it is moved to the highest number when a template comes back (an undo).
-Revisions beyond ``revisionHistoryLimit`` are deleted, oldest first, unless a
-Pod still runs them.
+**History** is ``controllers.history`` (ControllerRevisions, shared with
+StatefulSets); daemon Pods carry the revision's hash as
+``controller-revision-hash``.
 
 **RollingUpdate.** Without surge, old Pods are deleted (and recreated by the
 next sync's manage step) while at most ``maxUnavailable`` nodes are without an
@@ -21,23 +14,16 @@ once. With ``maxSurge``, the new Pod is started next to the old one on up to
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
-from tinykube.api import errors
-from tinykube.client import Client
 from tinykube.controllers.daemonset.util import (
-    HASH_LABEL,
     is_pod_updated,
     max_unavailable_and_surge,
-    revision_hash,
     should_run,
     template_generation,
-    template_of,
 )
 from tinykube.controllers.podutil import is_pod_available, meta
-from tinykube.controllers.refmanager import new_controller_ref
 
 Obj = dict[str, Any]
 
@@ -127,105 +113,3 @@ def _with_surge(
             delete.append(old)
     room = min(max(0, max_surge - surging), len(candidates))
     return delete, allowed + candidates[:room]
-
-
-# ---- ControllerRevisions -------------------------------------------------------------------
-
-
-def revision_data(ds: Obj) -> Obj:
-    """The patch that restores ``ds``'s template (upstream getPatch)."""
-    template = copy.deepcopy(template_of(ds))
-    template["$patch"] = "replace"
-    return {"spec": {"template": template}}
-
-
-def new_revision(ds: Obj, number: int) -> Obj:
-    hash_ = revision_hash(ds)
-    labels = dict((template_of(ds).get("metadata") or {}).get("labels") or {})
-    labels[HASH_LABEL] = hash_
-    body: Obj = {
-        "apiVersion": "apps/v1",
-        "kind": "ControllerRevision",
-        "metadata": {
-            "name": f"{meta(ds)['name'][:223]}-{hash_}",
-            "namespace": meta(ds).get("namespace"),
-            "labels": labels,
-            "ownerReferences": [new_controller_ref(ds, "apps/v1", "DaemonSet")],
-        },
-        "data": revision_data(ds),
-        "revision": number,
-    }
-    if meta(ds).get("annotations"):
-        body["metadata"]["annotations"] = dict(meta(ds)["annotations"])
-    return body
-
-
-def split_history(ds: Obj, history: list[Obj]) -> tuple[list[Obj], list[Obj]]:
-    """(revisions matching the current template, the others)."""
-    data = revision_data(ds)
-    current = [h for h in history if h.get("data") == data]
-    old = [h for h in history if h.get("data") != data]
-    return current, old
-
-
-def history_to_delete(ds: Obj, old: list[Obj], live_hashes: set[str]) -> list[Obj]:
-    limit = int((ds.get("spec") or {}).get("revisionHistoryLimit", 10))
-    excess = len(old) - limit
-    victims = []
-    for rev in sorted(old, key=lambda h: int(h.get("revision") or 0)):
-        if excess <= 0:
-            break
-        if (meta(rev).get("labels") or {}).get(HASH_LABEL) in live_hashes:
-            continue
-        victims.append(rev)
-        excess -= 1
-    return victims
-
-
-async def construct_history(client: Client, ds: Obj, history: list[Obj]) -> tuple[Obj, list[Obj]]:
-    """(current revision, old revisions), creating or renumbering the current one as needed."""
-    current, old = split_history(ds, history)
-    number = max((int(h.get("revision") or 0) for h in old), default=0) + 1
-    if not current:
-        return await _snapshot(client, ds, number), old
-    cur = max(current, key=lambda h: int(h.get("revision") or 0))
-    for duplicate in current:
-        if duplicate is not cur:
-            await _delete_revision(client, duplicate)
-    if int(cur.get("revision") or 0) < number:
-        body = {**copy.deepcopy(cur), "revision": number}
-        cur = await client.update("apps/v1", "controllerrevisions", body)
-    return cur, old
-
-
-async def _snapshot(client: Client, ds: Obj, number: int) -> Obj:
-    body = new_revision(ds, number)
-    namespace = meta(ds).get("namespace", "")
-    try:
-        return await client.create("apps/v1", "controllerrevisions", body, namespace)
-    except errors.AlreadyExists:
-        found = await client.get(
-            "apps/v1", "controllerrevisions", body["metadata"]["name"], namespace
-        )
-        owner = [r for r in meta(found).get("ownerReferences") or [] if r.get("controller")]
-        if (
-            owner
-            and owner[0].get("uid") == meta(ds).get("uid")
-            and found.get("data") == body["data"]
-        ):
-            return found
-        raise
-
-
-async def _delete_revision(client: Client, rev: Obj) -> None:
-    try:
-        await client.delete(
-            "apps/v1", "controllerrevisions", meta(rev)["name"], meta(rev)["namespace"]
-        )
-    except errors.NotFound:
-        return
-
-
-async def cleanup_history(client: Client, ds: Obj, old: list[Obj], live_hashes: set[str]) -> None:
-    for rev in history_to_delete(ds, old, live_hashes):
-        await _delete_revision(client, rev)
