@@ -183,79 +183,56 @@ class NamespaceController(Controller[str]):
 # ---- conditions, as upstream's namespace deleter writes them ---------------------
 
 
-def conditions(remaining: Remaining, old: list[Obj]) -> list[Obj]:
-    """The five deletion conditions for one pass, keeping transition times that held."""
-    content_msg = "All content successfully deleted, may be waiting on finalization"
-    rows = [
-        (DISCOVERY_FAILURE, False, "ResourcesDiscovered", "All resources successfully discovered"),
-        (
-            PARSING_FAILURE,
-            False,
-            "ParsedGroupVersions",
-            "All legacy kube types successfully parsed",
-        ),
-        (CONTENT_FAILURE, False, "ContentDeleted", content_msg),
-    ]
+Row = tuple[str, bool, str, str]  # type, status, reason, message
+
+# The condition rows when all is well; a pass that finds trouble replaces some.
+ALL_CLEAR: dict[str, Row] = {
+    DISCOVERY_FAILURE: (DISCOVERY_FAILURE, False, "ResourcesDiscovered",
+                        "All resources successfully discovered"),
+    PARSING_FAILURE: (PARSING_FAILURE, False, "ParsedGroupVersions",
+                      "All legacy kube types successfully parsed"),
+    CONTENT_FAILURE: (CONTENT_FAILURE, False, "ContentDeleted",
+                      "All content successfully deleted, may be waiting on finalization"),
+    CONTENT_REMAINING: (CONTENT_REMAINING, False, "ContentRemoved",
+                        "All content successfully removed"),
+    FINALIZERS_REMAINING: (FINALIZERS_REMAINING, False, "ContentHasNoFinalizers",
+                           "All content-preserving finalizers finished"),
+}  # fmt: skip
+
+
+def _rows(remaining: Remaining) -> list[Row]:
+    rows = dict(ALL_CLEAR)
     if remaining.failures:
-        rows[2] = (
-            CONTENT_FAILURE,
-            True,
-            "ContentDeletionFailed",
-            "Failed to delete all resource types, " + "; ".join(remaining.failures),
-        )
+        why = "Failed to delete all resource types, " + "; ".join(remaining.failures)
+        rows[CONTENT_FAILURE] = (CONTENT_FAILURE, True, "ContentDeletionFailed", why)
     if remaining.counts:
         listed = ", ".join(
             f"{r} has {n} resource instances" for r, n in sorted(remaining.counts.items())
         )
-        rows.append(
-            (
-                CONTENT_REMAINING,
-                True,
-                "SomeResourcesRemain",
-                f"Some resources are remaining: {listed}",
-            )
-        )
-    else:
-        rows.append(
-            (CONTENT_REMAINING, False, "ContentRemoved", "All content successfully removed")
-        )
+        rows[CONTENT_REMAINING] = (CONTENT_REMAINING, True, "SomeResourcesRemain",
+                                   f"Some resources are remaining: {listed}")  # fmt: skip
     if remaining.finalizers:
         listed = ", ".join(
             f"{f} in {n} resource instances" for f, n in sorted(remaining.finalizers.items())
         )
-        rows.append(
-            (
-                FINALIZERS_REMAINING,
-                True,
-                "SomeFinalizersRemain",
-                f"Some content in the namespace has finalizers remaining: {listed}",
-            )
-        )
-    else:
-        rows.append(
-            (
-                FINALIZERS_REMAINING,
-                False,
-                "ContentHasNoFinalizers",
-                "All content-preserving finalizers finished",
-            )
-        )
+        rows[FINALIZERS_REMAINING] = (
+            FINALIZERS_REMAINING, True, "SomeFinalizersRemain",
+            f"Some content in the namespace has finalizers remaining: {listed}",
+        )  # fmt: skip
+    return list(rows.values())
+
+
+def conditions(remaining: Remaining, old: list[Obj]) -> list[Obj]:
+    """The five deletion conditions for one pass, keeping transition times that held."""
     previous = {c.get("type"): c for c in old}
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
-    for type_, value, reason, message in rows:
+    for type_, value, reason, message in _rows(remaining):
         status = "True" if value else "False"
         before = previous.get(type_) or {}
         since = before.get("lastTransitionTime") if before.get("status") == status else None
-        out.append(
-            {
-                "type": type_,
-                "status": status,
-                "lastTransitionTime": since or now,
-                "reason": reason,
-                "message": message,
-            }
-        )
+        out.append({"type": type_, "status": status, "lastTransitionTime": since or now,
+                    "reason": reason, "message": message})  # fmt: skip
     return out
 
 
