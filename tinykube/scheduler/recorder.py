@@ -62,12 +62,17 @@ class Recorder:
         self.instance = instance or f"{controller}-{socket.gethostname()}"
         self._queue: asyncio.Queue[tuple[Obj, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
         self._posted: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
+        self.dropped = 0
 
     def event(self, pod: Obj, type_: str, reason: str, action: str, note: str) -> None:
         try:
             self._queue.put_nowait((pod, type_, reason, action, note))
         except asyncio.QueueFull:
-            log.warning("component=scheduler events queue full; dropping %s", reason)
+            # Under a burst the API server's write rate, not this queue, is the limit;
+            # say so once per thousand drops rather than once per event.
+            if self.dropped % 1000 == 0:
+                log.warning("component=scheduler events queue full; %d dropped", self.dropped + 1)
+            self.dropped += 1
 
     async def run(self) -> None:
         while True:

@@ -85,7 +85,8 @@ class Algorithm:
         self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> tuple[list[NodeInfo], dict[str, Status]]:
         total = len(nodes)
-        wanted = num_nodes_to_find(total, self.percentage)
+        own = fwk.profile.percentage_of_nodes_to_score  # a profile's value wins over the global one
+        wanted = num_nodes_to_find(total, self.percentage if own is None else int(own))
         feasible: list[NodeInfo] = []
         statuses: dict[str, Status] = {}
         start = self.next_start % total

@@ -235,23 +235,33 @@ class Scheduler:
 
     async def _loop(self, tg: asyncio.TaskGroup) -> None:
         while True:
-            queued = await self.queue.pop()
+            # Back-pressure: a cycle starts only when a binding slot is free, so
+            # when the API server is the bottleneck pods wait in the queue (where
+            # priority still orders them) instead of piling up as assumptions.
+            await self._bind_slots.acquire()
+            binding = False
             try:
-                self.schedule_one(queued, tg)
-            except Exception:
-                # A loop boundary: one broken pod must not stop scheduling.
-                log.exception("component=scheduler pod=%s scheduling failed", _name(queued.pod))
-                self.queue.add_unschedulable(queued, self.queue.scheduling_cycle, backoff=True)
+                queued = await self.queue.pop()
+                try:
+                    binding = self.schedule_one(queued, tg)
+                except Exception:
+                    # A loop boundary: one broken pod must not stop scheduling.
+                    log.exception("component=scheduler pod=%s scheduling failed", _name(queued.pod))
+                    self.queue.add_unschedulable(queued, self.queue.scheduling_cycle, backoff=True)
+            finally:
+                if not binding:
+                    self._bind_slots.release()
             # Let bindings, events and informer updates run between cycles.
             await asyncio.sleep(0)
 
     # ---- one pod ----
 
-    def schedule_one(self, queued: QueuedPod, tg: asyncio.TaskGroup) -> None:
+    def schedule_one(self, queued: QueuedPod, tg: asyncio.TaskGroup) -> bool:
+        """One cycle; True when a binding task was started (it owns a binding slot)."""
         pod = self._pods.get(key_of(queued.pod)) or queued.pod
         if not self.responsible(pod) or self.cache.is_assumed(queued.key):
             self.queue.done(queued.key)
-            return
+            return False
         queued.pod = pod
         fwk = self.frameworks[(pod.get("spec") or {}).get("schedulerName", CONTROLLER)]
         cycle = self.queue.scheduling_cycle
@@ -263,12 +273,13 @@ class Scheduler:
         except FitError as err:
             self.cycle_seconds += time.perf_counter() - started
             self._fit_error(fwk, state, queued, info, err, cycle, tg)
-            return
+            return False
         self.cycle_seconds += time.perf_counter() - started
         self.cache.assume_pod(info, result.node)
         self._clear_nomination(queued.key)
         self.queue.done(queued.key)
         tg.create_task(self._bind(queued, info, result.node, cycle))
+        return True
 
     def _fit_error(
         self,
@@ -299,6 +310,13 @@ class Scheduler:
     # ---- API writes ----
 
     async def _bind(self, queued: QueuedPod, info: PodInfo, node: str, cycle: int) -> None:
+        """Write the binding; the slot taken by the loop is given back however it ends."""
+        try:
+            await self._write_binding(queued, node, cycle)
+        finally:
+            self._bind_slots.release()
+
+    async def _write_binding(self, queued: QueuedPod, node: str, cycle: int) -> None:
         pod = queued.pod
         meta = pod.get("metadata") or {}
         body = {
@@ -312,10 +330,9 @@ class Scheduler:
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
         try:
-            async with self._bind_slots:
-                await self.client.create_subresource(
-                    "v1", "pods", meta.get("name", ""), "binding", body, meta.get("namespace", "")
-                )
+            await self.client.create_subresource(
+                "v1", "pods", meta.get("name", ""), "binding", body, meta.get("namespace", "")
+            )
         except (errors.APIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.cache.forget_pod(queued.key)
             self.queue.move_all("AssignedPodDelete")
