@@ -31,6 +31,7 @@ from tinykube.controllers import (
     endpointslice,
     job,
     replicaset,
+    statefulset,
 )
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
@@ -784,3 +785,64 @@ def _strip_refs(subsets: list[Obj]) -> list[Obj]:
                 clean[field] = [{"ip": a["ip"]} for a in clean[field]]
         out.append(clean)
     return out
+
+
+# ---- StatefulSet ---------------------------------------------------------------------------
+
+
+async def test_stateful_set_orders_pods_scales_down_and_rolls_out(server: ApiServer) -> None:
+    async with cluster(server, statefulset.new) as (client, kubelet):
+        order: list[str] = []
+        kubelet.pods.add_handler(on_add=lambda p: order.append(p["metadata"]["name"]))
+        body = {
+            "metadata": {"name": "db"},
+            "spec": {
+                "replicas": 3,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres:15"}]},
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
+            },
+        }
+        await client.create("apps/v1", "statefulsets", body, NS)
+
+        async def names(want: list[str], image: str = "") -> bool:
+            pods = await pods_of(client, "app=db")
+            if image and any(p["spec"]["containers"][0]["image"] != image for p in pods):
+                return False
+            return sorted(p["metadata"]["name"] for p in pods) == want and all(
+                is_pod_ready(p) for p in pods
+            )
+
+        await eventually(lambda: names(["db-0", "db-1", "db-2"]))
+        assert [n for n in order if n.startswith("db-")][:3] == ["db-0", "db-1", "db-2"]
+        pod = await client.get("v1", "pods", "db-1", NS)
+        assert pod["spec"]["hostname"] == "db-1" and pod["spec"]["subdomain"] == "db"
+        assert pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "1"
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert volumes["data"] == {
+            "name": "data",
+            "persistentVolumeClaim": {"claimName": "data-db-1"},
+        }
+        await client.get("v1", "persistentvolumeclaims", "data-db-1", NS)
+
+        await client.patch("apps/v1", "statefulsets", "db", {"spec": {"replicas": 2}}, NS)
+        await eventually(lambda: names(["db-0", "db-1"]))
+        await kubectl(server, "set", "image", "statefulset/db", "db=postgres:16")
+        await eventually(lambda: names(["db-0", "db-1"], image="postgres:16"))
+        out = await kubectl(server, "rollout", "status", "statefulset/db", "--timeout=60s")
+        assert "partitioned roll out complete: 2 new pods have been updated" in out
+        sts = await client.get("apps/v1", "statefulsets", "db", NS)
+        assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
+        assert sts["status"]["readyReplicas"] == 2
