@@ -203,10 +203,27 @@ def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer, m
     assert eventually(lambda: kubectl(cluster, "logs", "hello")) == "hello\n"
     timestamps = kubectl(cluster, "logs", "hello", "--timestamps")
     assert timestamps.endswith("Z hello\n")
+    assert kubectl(cluster, "logs", "hello", "--limit-bytes=3") == "hel"
+    assert kubectl(cluster, "logs", "hello", "--tail=0") == ""
+
+
+def test_logs_follow_ends_when_the_container_ends(cluster: ApiServer) -> None:
+    script = "echo first; sleep 2; echo second"
+    manifest = pod_manifest("follow", [container("main", script)], restartPolicy="Never")
+    kubectl(cluster, "apply", "-f", "-", input=manifest)
+    eventually(lambda: get_pod(cluster, "follow")["status"]["phase"] != "Pending", 60)
+    assert kubectl(cluster, "logs", "-f", "follow") == "first\nsecond\n"
+    eventually(lambda: get_pod(cluster, "follow")["status"]["phase"] == "Succeeded", 30)
 
 
 def test_failing_container_goes_to_crash_loop_back_off(cluster: ApiServer) -> None:
-    kubectl(cluster, "apply", "-f", "-", input=pod_manifest("crash", [container("main", "exit 3")]))
+    kubectl(
+        cluster,
+        "apply",
+        "-f",
+        "-",
+        input=pod_manifest("crash", [container("main", "echo crashed; exit 3")]),
+    )
 
     def backing_off() -> bool:
         status = get_pod(cluster, "crash")["status"]["containerStatuses"][0]
@@ -216,6 +233,9 @@ def test_failing_container_goes_to_crash_loop_back_off(cluster: ApiServer) -> No
         return True
 
     eventually(backing_off, 60, "CrashLoopBackOff with restarts")
+    assert kubectl(cluster, "logs", "crash", "--previous") == "crashed\n"
+    events = kubectl(cluster, "get", "events", "--field-selector", "involvedObject.name=crash")
+    assert "Back-off restarting failed container main" in events
 
 
 def test_liveness_probe_failure_restarts_the_container(cluster: ApiServer) -> None:

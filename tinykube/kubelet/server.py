@@ -122,7 +122,12 @@ async def serve_logs(kubelet: Kubelet, request: web.Request) -> web.StreamRespon
             400, "BadRequest", f"container {name} is not valid for pod {pod_name}"
         )
     previous = _bool(request.query.get("previous"))
-    target = view.previous if previous else view.current
+    current = view.current
+    # In CrashLoopBackOff the exited container is the pod's lastState, as upstream shows it.
+    backing_off = (
+        current is not None and current.state == ContainerState.EXITED and view.waiting_reason
+    )
+    target = (current if backing_off else view.previous) if previous else current
     if target is None or target.log_path is None:
         if previous:
             message = f'previous terminated container "{name}" in pod "{pod_name}" not found'
