@@ -830,8 +830,13 @@ def _node_resources(w: Writer, node: Obj, pods: list[Obj], now: datetime) -> Non
 
 
 def describe_node(
-    node: Obj, pods: list[Obj] | None, lease: Obj | None, events: list[Obj] | None, now: datetime
+    node: Obj,
+    pods: list[Obj] | None,
+    lease: Obj | str | None,
+    events: list[Obj] | None,
+    now: datetime,
 ) -> str:
+    """``lease`` is the node's Lease, or the error text when it could not be read."""
     w = Writer()
     meta, spec, status = (
         node.get("metadata") or {},
@@ -855,8 +860,19 @@ def describe_node(
         value = f"={t['value']}" if t.get("value") else ""
         w.write(0, f"{t.get('key', '')}{value}:{t.get('effect', '')}\n")
     w.write(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}\n")
-    w.write(0, "Lease:\n")
-    lspec = (lease or {}).get("spec") or {}
+    if isinstance(lease, str):
+        w.write(0, f"Lease:\tFailed to get lease: {lease}\n")
+        lspec = None
+    else:
+        w.write(0, "Lease:\n")
+        lspec = (lease or {}).get("spec") or {}
+    if lspec is not None:
+        _lease(w, lspec)
+    _node_body(w, node, pods, events, now)
+    return w.text()
+
+
+def _lease(w: Writer, lspec: Obj) -> None:
     w.write(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}\n")
     w.write(
         1,
@@ -865,6 +881,12 @@ def describe_node(
     w.write(
         1, f"RenewTime:\t{rfc1123z(lspec['renewTime']) if lspec.get('renewTime') else '<unset>'}\n"
     )
+
+
+def _node_body(
+    w: Writer, node: Obj, pods: list[Obj] | None, events: list[Obj] | None, now: datetime
+) -> None:
+    spec, status = node.get("spec") or {}, node.get("status") or {}
     conditions = status.get("conditions") or []
     if conditions:
         w.write(
@@ -912,7 +934,6 @@ def describe_node(
     else:
         _node_resources(w, node, pods, now)
     events_section(w, events, now)
-    return w.text()
 
 
 def describe_generic(obj: Obj, events: list[Obj] | None, now: datetime) -> str:

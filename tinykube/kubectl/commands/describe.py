@@ -129,8 +129,8 @@ async def _node(f: Any, node: Obj, events: list[Obj] | None, now: datetime) -> s
         lease = await f.client.call(
             "GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
         )
-    except api.APIError:
-        lease = None
+    except api.APIError as exc:
+        lease = exc.message
     return describers.describe_node(node, pods, lease, events, now)
 
 
