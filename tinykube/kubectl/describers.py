@@ -838,11 +838,7 @@ def describe_node(
 ) -> str:
     """``lease`` is the node's Lease, or the error text when it could not be read."""
     w = Writer()
-    meta, spec, status = (
-        node.get("metadata") or {},
-        node.get("spec") or {},
-        node.get("status") or {},
-    )
+    meta, spec = node.get("metadata") or {}, node.get("spec") or {}
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
     w.write(0, f"Roles:\t{_node_roles(meta.get('labels') or {})}\n")
     labels_multiline(w, "Labels", meta.get("labels"))
