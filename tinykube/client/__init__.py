@@ -4,10 +4,13 @@
 the server and the credentials; ``informers`` keep a watched, indexed local
 cache; ``workqueue`` hands keys to workers with de-duplication and rate-limited
 retry; ``leaderelection`` makes one of several replicas act; ``events`` records
-Kubernetes Events. Nothing here imports the API server or the store: a
-component uses exactly what any user has.
+Kubernetes Events; ``clock`` and ``backoff`` are the time seams they share.
+Nothing here imports the API server or the store: a component uses exactly
+what any user has. ARCHITECTURE.md draws how the pieces connect.
 """
 
+from tinykube.client.events import EventRecorder
+from tinykube.client.informers import InformerFactory, SharedInformer
 from tinykube.client.kubeconfig import (
     ClientConfig,
     ConfigError,
@@ -15,12 +18,21 @@ from tinykube.client.kubeconfig import (
     load,
     load_kubeconfig,
 )
+from tinykube.client.leaderelection import Callbacks, LeaderElector
 from tinykube.client.rest import Client, resolve, resource_path
+from tinykube.client.workqueue import ShutDown, WorkQueue
 
 __all__ = [
+    "Callbacks",
     "Client",
     "ClientConfig",
     "ConfigError",
+    "EventRecorder",
+    "InformerFactory",
+    "LeaderElector",
+    "SharedInformer",
+    "ShutDown",
+    "WorkQueue",
     "in_cluster_config",
     "load",
     "load_kubeconfig",
