@@ -31,6 +31,7 @@ from tinykube.controllers import (
     endpointslice,
     job,
     replicaset,
+    replicationcontroller,
     statefulset,
 )
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
@@ -208,6 +209,28 @@ async def test_replica_set_releases_a_relabelled_pod(server: ApiServer) -> None:
 
         await eventually(released)
         await eventually(lambda: _count(client, "app=rs-release", 1))
+
+
+async def test_replication_controller_shares_the_replica_set_logic(server: ApiServer) -> None:
+    async with cluster(server, replicationcontroller.new) as (client, _):
+        body = replica_set("rc-web", 2)
+        body["spec"]["selector"] = {"app": "rc-web"}
+        await client.create("v1", "replicationcontrollers", body, NS)
+        pods = await eventually(lambda: _count(client, "app=rc-web", 2))
+        owner = pods[0]["metadata"]["ownerReferences"][0]
+        assert (owner["apiVersion"], owner["kind"], owner["name"]) == (
+            "v1",
+            "ReplicationController",
+            "rc-web",
+        )
+        await client.patch("v1", "replicationcontrollers", "rc-web", {"spec": {"replicas": 0}}, NS)
+
+        async def zero() -> bool:
+            rc = await client.get("v1", "replicationcontrollers", "rc-web", NS)
+            done = rc["status"]["replicas"] == 0 and rc["status"]["observedGeneration"] == 2
+            return done and await _count(client, "app=rc-web", 0) == []
+
+        await eventually(zero)
 
 
 async def _count(client: Client, selector: str, want: int, without: str = "") -> list[Obj] | None:
