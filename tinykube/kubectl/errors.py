@@ -123,6 +123,8 @@ def message_for(exc: BaseException, server: str = "", bare: bool = False) -> str
     """The text for any failure; ``bare`` drops ``error: `` as kubectl's aggregates do."""
     if isinstance(exc, api.APIError):
         return api_message(exc, getattr(exc, "prefix", ""))
+    if isinstance(exc, Aggregate) and len(exc.errors) == 1:
+        return message_for(exc.errors[0], server, bare)
     if isinstance(exc, Aggregate):
         return "\n".join(message_for(e, server, bare=True) for e in exc.errors)
     if isinstance(exc, OSError) or type(exc).__module__.startswith("aiohttp"):
