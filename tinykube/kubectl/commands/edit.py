@@ -61,7 +61,8 @@ async def launch(text: str) -> tuple[str, Path]:
     proc = await asyncio.create_subprocess_exec(*shlex.split(editor), name)
     if await proc.wait() != 0:
         raise CommandError(f'there was a problem with the editor "{editor}"')
-    return Path(name).read_text(), Path(name)
+    saved = await asyncio.to_thread(Path(name).read_text)
+    return saved, Path(name)
 
 
 def _reasons_header(reasons: list[tuple[str, list[str]]]) -> str:
