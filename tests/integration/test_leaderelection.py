@@ -5,12 +5,14 @@ when it releases the lease."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
-from cluster import ApiServer
+from cluster import BIN, ApiServer, run_kubectl
 
 from tinykube.client import Client
 from tinykube.client.leaderelection import Callbacks, LeaderElector
@@ -153,4 +155,84 @@ async def test_leader_that_cannot_renew_steps_down(tmp_path) -> None:  # type: i
             await a.task  # run() returns when leadership is lost
             assert not a.elector.is_leader
     finally:
+        server.stop()
+
+
+# ---- two controller managers -----------------------------------------------------------
+
+
+def start_manager(server: ApiServer, log_path: Path) -> subprocess.Popen[bytes]:
+    log = open(log_path, "ab")  # noqa: SIM115 - the process owns it
+    return subprocess.Popen(
+        [
+            str(BIN / "tinykube"),
+            "controller-manager",
+            "--kubeconfig",
+            str(server.kubeconfig),
+            "--controllers",
+            "serviceaccount",
+            "--leader-elect",
+            "--leader-elect-lease-duration",
+            f"{int(LEASE_DURATION)}s",
+            "--leader-elect-renew-deadline",
+            f"{int(RENEW_DEADLINE)}s",
+            "--leader-elect-retry-period",
+            "500ms",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def holder(server: ApiServer) -> str:
+    out = run_kubectl(
+        server,
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "kube-controller-manager",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    )
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def wait_until(check: Callable[[], bool], within: float) -> float:
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > within:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_two_controller_managers_one_leads_and_the_other_takes_over(tmp_path: Path) -> None:
+    server = ApiServer(tmp_path / "data")
+    server.start()
+    logs = [tmp_path / "cm-0.log", tmp_path / "cm-1.log"]
+    procs = [start_manager(server, path) for path in logs]
+    try:
+        wait_until(lambda: bool(holder(server)), 20)
+        first = holder(server)
+        leaders = [i for i, p in enumerate(logs) if f"acquired by {first}" in p.read_text()]
+        assert len(leaders) == 1, "exactly one manager acquired the lease"
+        leader, standby = leaders[0], 1 - leaders[0]
+        time.sleep(LEASE_DURATION)
+        assert holder(server) == first  # renewed, not stolen
+        assert "starting controllers" not in logs[standby].read_text()
+        procs[leader].kill()  # no release: the standby must wait for expiry
+        took = wait_until(lambda: holder(server) not in ("", first), LEASE_DURATION * 4)
+        assert took <= LEASE_DURATION + 2.2 * 0.5 + 3
+        wait_until(lambda: "starting controllers" in logs[standby].read_text(), 10)
+        second = holder(server)
+        procs[standby].terminate()  # a clean stop releases the lease
+        assert procs[standby].wait(10) == 0
+        assert holder(server) == ""
+        assert second != first
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         server.stop()

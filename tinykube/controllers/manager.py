@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,39 +156,62 @@ async def run_controllers(client: Client, names: list[str], options: dict[str, A
 
 
 async def run(options: Options, ready: asyncio.Event | None = None) -> int:
-    """The whole manager; returns an exit code (1 when leadership was lost)."""
+    """The whole manager; returns an exit code (1 when leadership was lost).
+
+    SIGTERM and SIGINT cancel the work, which releases the lease so a standby
+    manager takes over at once rather than after the lease expires.
+    """
     names = select_controllers(options.controllers)
     client = await Client.from_kubeconfig(options.kubeconfig, user_agent=USER_AGENT)
+    work = asyncio.create_task(_run_with(client, names, options, ready))
+    signalled: list[int] = []
+
+    def stop(sig: int) -> None:
+        signalled.append(sig)
+        work.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig)
     try:
-        if not options.leader_elect:
-            if ready is not None:
-                ready.set()
-            await run_controllers(client, names, options.controller_options)
-            return 0
-        elector = LeaderElector(
-            client,
-            options.lease_namespace,
-            options.lease_name,
-            options.identity or default_identity(),
-            lease_duration=options.lease_duration,
-            renew_deadline=options.renew_deadline,
-            retry_period=options.retry_period,
-        )
-
-        async def lead() -> None:
-            if ready is not None:
-                ready.set()
-            await run_controllers(client, names, options.controller_options)
-
-        await elector.run(
-            Callbacks(
-                lead,
-                on_new_leader=lambda who: log.info(
-                    "component=kube-controller-manager new leader: %s", who
-                ),
-            )
-        )
-        log.error("component=kube-controller-manager leaderelection lost")
-        return 1
+        return await work
+    except asyncio.CancelledError:
+        if not signalled:
+            raise  # cancelled by our caller: let it know
+        log.info("component=kube-controller-manager stopped by signal %d", signalled[0])
+        return 0
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await client.close()
+
+
+async def _run_with(
+    client: Client, names: list[str], options: Options, ready: asyncio.Event | None
+) -> int:
+    if not options.leader_elect:
+        if ready is not None:
+            ready.set()
+        await run_controllers(client, names, options.controller_options)
+        return 0
+    elector = LeaderElector(
+        client,
+        options.lease_namespace,
+        options.lease_name,
+        options.identity or default_identity(),
+        lease_duration=options.lease_duration,
+        renew_deadline=options.renew_deadline,
+        retry_period=options.retry_period,
+    )
+
+    async def lead() -> None:
+        if ready is not None:
+            ready.set()
+        await run_controllers(client, names, options.controller_options)
+
+    def new_leader(identity: str) -> None:
+        log.info("component=kube-controller-manager new leader: %s", identity)
+
+    await elector.run(Callbacks(lead, on_new_leader=new_leader))
+    log.error("component=kube-controller-manager leaderelection lost")
+    return 1
