@@ -160,6 +160,13 @@ async def test_expired_first_list_retries_consistently() -> None:
     assert rvs(fake.list_calls) == ["0", ""]
 
 
+async def test_too_large_resource_version_relists_consistently() -> None:
+    too_large = errors.Timeout("Too large resource version: 90, current: 12")
+    fake = FakeListWatch(lists=[too_large, page([], "12")], watches=[[HANG]])
+    await run_until_idle(fake)
+    assert rvs(fake.list_calls) == ["0", ""]
+
+
 async def test_failed_list_backs_off_and_retries() -> None:
     fake = FakeListWatch(
         lists=[

@@ -180,9 +180,12 @@ class Reflector:
         rv = "" if self._rv_unavailable else (self.last_sync_resource_version or "0")
         try:
             items, list_rv = await self._list_pages(rv)
-        except errors.Gone:
-            # Continue tokens and resource versions can expire mid-list: start over
-            # with a consistent read.
+        except (errors.Gone, errors.Timeout) as exc:
+            # Continue tokens and resource versions can expire mid-list (410), and a
+            # server restored from an older backup answers "Too large resource
+            # version" (504): either way, start over with a consistent read.
+            if isinstance(exc, errors.Timeout) and not _too_large(exc):
+                raise
             self._rv_unavailable = True
             items, list_rv = await self._list_pages("")
         self.store.replace(items, list_rv)
@@ -286,6 +289,11 @@ class Reflector:
         if rv:
             self.last_sync_resource_version = rv
         return initial
+
+
+def _too_large(exc: errors.APIError) -> bool:
+    causes = {c.reason for c in exc.causes}
+    return "ResourceVersionTooLarge" in causes or "Too large resource version" in exc.message
 
 
 def _typed(page: Obj, items: list[Obj]) -> list[Obj]:
