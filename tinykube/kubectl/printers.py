@@ -102,7 +102,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):
-        return value.replace("\t", " ").split("\n")[0] if "\n" in value else value
+        return value
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
