@@ -79,16 +79,40 @@ def cmd_apiserver(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """The whole cluster; until the other components land it is the API server alone."""
-    from tinykube.apiserver.server import serve
+    """The whole cluster, each component its own process (see tinykube.cluster.up)."""
+    from tinykube.cluster.up import UpConfig, run
 
     _setup_logging(args.verbosity)
-    config = _config(args)
-    kubeconfig = Path(args.data_dir) / "admin.kubeconfig"
-    print(
-        f"tinykube: starting; kubeconfig: export KUBECONFIG={kubeconfig.resolve()}", file=sys.stderr
+    passthrough = [
+        "--service-cluster-ip-range",
+        args.service_cluster_ip_range,
+        "--service-node-port-range",
+        args.service_node_port_range,
+    ]
+    if args.storage:
+        passthrough += ["--storage", args.storage]
+    cfg = UpConfig(
+        data_dir=args.data_dir,
+        port=args.port,
+        bind_address=args.bind_address,
+        apiserver_args=passthrough,
+        node_name=args.node_name,
+        runtime=args.runtime,
+        simulated_nodes=args.simulated_nodes,
     )
-    return _run(lambda: serve(config))  # type: ignore[arg-type]
+    return _run(lambda: run(cfg))  # type: ignore[arg-type]
+
+
+def _up_args(p: argparse.ArgumentParser) -> None:
+    _apiserver_args(p)
+    p.add_argument("--node-name", default="controlplane")
+    p.add_argument("--runtime", default="process", choices=["process", "simulated"])
+    p.add_argument(
+        "--simulated-nodes",
+        type=int,
+        default=0,
+        help="also run N simulated nodes (no processes; for scale work)",
+    )
 
 
 def _flag_bool(value: str) -> bool:
@@ -170,11 +194,18 @@ def main(argv: list[str] | None = None) -> int:
     _apiserver_args(p)
     p.set_defaults(func=cmd_apiserver)
     p = sub.add_parser("up", help="start a cluster in the foreground")
-    _apiserver_args(p)
+    _up_args(p)
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("controller-manager", help="run kube-controller-manager")
     _controller_manager_args(p)
     p.set_defaults(func=cmd_controller_manager)
+    # Components that own their command line: one explicit table, no import side effects.
+    from tinykube.kubectl import command as kubectl_command
+    from tinykube.kubelet import command as kubelet_command
+    from tinykube.scheduler import command as scheduler_command
+
+    for component in (scheduler_command, kubelet_command, kubectl_command):
+        component.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
