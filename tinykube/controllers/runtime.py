@@ -40,6 +40,7 @@ from tinykube.client.workqueue import ShutDown, WorkQueue
 log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
+QUIET_CONFLICTS = 5  # Conflicts logged at DEBUG until a key has failed this many times
 Obj = dict[str, Any]
 
 
@@ -77,7 +78,13 @@ async def _process(name: str, queue: WorkQueue[K], reconcile: Reconcile[K], key:
         retries = queue.num_requeues(key)
         queue.add_rate_limited(key)
         if isinstance(exc, errors.APIError):
-            log.warning("controller=%s key=%s sync failed (retry %d): %s", name, key, retries, exc)
+            # A Conflict is the expected outcome of acting on a cache one write
+            # behind; it heals on the retry, so it is only news if it keeps happening.
+            quiet = isinstance(exc, errors.Conflict) and retries < QUIET_CONFLICTS
+            level = logging.DEBUG if quiet else logging.WARNING
+            log.log(
+                level, "controller=%s key=%s sync failed (retry %d): %s", name, key, retries, exc
+            )
         else:
             log.exception("controller=%s key=%s sync failed (retry %d)", name, key, retries)
         return
