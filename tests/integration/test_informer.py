@@ -194,3 +194,23 @@ async def test_informer_relists_after_410(tmp_path: Path) -> None:
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
         server.stop()
+
+
+async def test_watch_list_informer_needs_no_list(client: Client) -> None:
+    ns = f"inf-{uuid.uuid4().hex[:8]}"
+    await client.create("v1", "namespaces", {"metadata": {"name": ns}})
+    await client.create("v1", "configmaps", cm("initial"), ns)
+    counting = CountingClient(client)
+    informer = SharedInformer(counting, "v1", "configmaps", namespace=ns, use_watch_list=True)
+    seen = Recorder(informer)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.wait_synced(), 10)
+        assert informer.get(f"{ns}/initial") is not None
+        await client.create("v1", "configmaps", cm("live"), ns)
+        await seen.wait_for(("add", "live"))
+        assert counting.lists == []  # the initial state came through the watch stream
+        assert informer.reflector.use_watch_list
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
