@@ -125,6 +125,10 @@ async def _pull(worker: PodWorker, c: Obj) -> Any:
     host, pod, name = worker.host, worker.pod, c["name"]
     image_name = c.get("image", "")
     view = worker.views[name]
+    always = c.get("imagePullPolicy") == "Always"
+    if always:
+        host.event(pod, NORMAL, "Pulling", f'Pulling image "{image_name}"')
+    started = time.monotonic()
     try:
         image = await host.runtime.pull_image(image_name, has_command=bool(c.get("command")))
     except ImagePullError as exc:
@@ -136,7 +140,15 @@ async def _pull(worker: PodWorker, c: Obj) -> Any:
             host.event(pod, WARNING, "Failed", "Error: ErrImagePull")
             _wait(worker, name, "ErrImagePull", str(exc))
         return None
-    host.event(pod, NORMAL, "Pulled", f'Container image "{image_name}" already present on machine')
+    if always:
+        took = f"{time.monotonic() - started:.3f}s"
+        message = (
+            f'Successfully pulled image "{image_name}" in {took} ({took} including waiting). '
+            f"Image size: {image.size_bytes} bytes."
+        )
+    else:
+        message = f'Container image "{image_name}" already present on machine'
+    host.event(pod, NORMAL, "Pulled", message)
     return image
 
 

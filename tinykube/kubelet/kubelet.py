@@ -250,7 +250,8 @@ class Kubelet:
         ref = {"kind": "Pod", "apiVersion": "v1", "metadata": pod["metadata"]}
         self.recorder.event(ref, type_, reason, message)
 
-    async def write_status(self, pod: Obj, status: Obj) -> None:
+    async def write_status(self, pod: Obj, status: Obj) -> bool:
+        """Write a pod's status; False when it could not be written (try again later)."""
         meta = pod["metadata"]
         body: Obj = {"status": status}
         if meta["uid"] not in self.static_uids:
@@ -258,10 +259,12 @@ class Kubelet:
         try:
             await self.client.patch_status("v1", "pods", meta["name"], body, meta["namespace"])
         except errors.NotFound:
-            pass  # deleted (or, for a static pod, no mirror yet): nothing to report to
+            return True  # deleted (or, for a static pod, no mirror yet): nothing to report to
         except TRANSIENT as exc:
-            log.info("pod=%s/%s status not written: %s", meta["namespace"], meta["name"], exc)
-            raise
+            # The API server may be down (or be one of our static pods): keep running.
+            log.debug("pod=%s/%s status not written: %s", meta["namespace"], meta["name"], exc)
+            return False
+        return True
 
     async def delete_pod(self, pod: Obj) -> None:
         meta = pod["metadata"]

@@ -62,7 +62,7 @@ class PodHost(Protocol):
 
     def event(self, pod: Obj, type_: str, reason: str, message: str) -> None: ...
 
-    async def write_status(self, pod: Obj, status: Obj) -> None: ...
+    async def write_status(self, pod: Obj, status: Obj) -> bool: ...
 
     async def delete_pod(self, pod: Obj) -> None: ...
 
@@ -332,8 +332,7 @@ class PodWorker:
 
     async def write_status(self) -> Obj:
         new = self.compute_status()
-        if new != self.last_status:
-            await self.host.write_status(self.pod, new)
+        if new != self.last_status and await self.host.write_status(self.pod, new):
             self.last_status = new
         return new
 
