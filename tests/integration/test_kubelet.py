@@ -469,3 +469,43 @@ def test_exec_over_websocket_streams_and_reports_the_exit_code(cluster: ApiServe
     assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
     ok = "command=true&output=1"
     assert asyncio.run(exec_over_websocket(cluster, ok, b""))[2]["status"] == "Success"
+
+
+def test_volumes_init_containers_and_pre_stop_hook(cluster: ApiServer) -> None:
+    out = cluster.data_dir.parent / f"hostpath-{cluster.port}"
+    writer = container("writer", "echo from-init > /cache/note")
+    script = (
+        "cat /cache/note; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo;"
+        " cat /etc/podinfo/labels; echo; sleep 3600"
+    )
+    main = container(
+        "main",
+        script,
+        volumeMounts=[
+            {"name": "cache", "mountPath": "/cache"},
+            {"name": "out", "mountPath": "/out"},
+            {"name": "podinfo", "mountPath": "/etc/podinfo"},
+        ],
+        lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "echo stopping > /out/bye"]}}},
+    )
+    writer["volumeMounts"] = [{"name": "cache", "mountPath": "/cache"}]
+    labels_item = {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}
+    volumes = [
+        {"name": "cache", "emptyDir": {}},
+        {"name": "out", "hostPath": {"path": str(out), "type": "DirectoryOrCreate"}},
+        {"name": "podinfo", "downwardAPI": {"items": [labels_item]}},
+    ]
+    body = json.loads(pod_manifest("vols", [main], initContainers=[writer], volumes=volumes))
+    body["metadata"]["labels"] = {"app": "vols"}
+    kubectl(cluster, "apply", "-f", "-", input=json.dumps(body))
+
+    def logged() -> str:
+        text = kubectl(cluster, "logs", "vols", "-c", "main")
+        assert text.count("\n") >= 3
+        return text
+
+    assert eventually(logged, 60) == 'from-init\ndefault\napp="vols"\n'
+    init = get_pod(cluster, "vols")["status"]["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["reason"] == "Completed"
+    kubectl(cluster, "delete", "pod", "vols", "--wait=true", "--timeout=60s")
+    assert (out / "bye").read_text() == "stopping\n"
