@@ -44,6 +44,7 @@ _MASKS = [
     (re.compile(r"kube-api-access-[a-z0-9]{5}"), "kube-api-access-<x>"),
     (re.compile(r"\b\d+\.\d+\.\d+\.\d+\b"), "<ip>"),
     (re.compile(r"(?<![\w.-])(\d+[smhdy])(\d+[smh])?(?![\w.-])"), "<age>"),
+    (re.compile(r"/tk[kt]\.kubeconfig"), "/<side>.kubeconfig"),
     (re.compile(r"(?<=\S) {3,}"), "   "),
 ]
 
@@ -65,8 +66,12 @@ class Side:
     work: Path
     cache: Path
 
-    def run(self, line: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+    def run(
+        self, line: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one command line; ``@NS`` stands for this side's namespace."""
+        env = {**os.environ, **(env or {}), "KUBECONFIG": str(self.kubeconfig)}
+        line = line.replace("@NS", self.namespace)
         return subprocess.run(
             [*self.command, f"--cache-dir={self.cache}", *shlex.split(line)],
             input=stdin,
@@ -87,11 +92,16 @@ class Pair:
     def files(self, **contents: str) -> None:
         for side in (self.real, self.ours):
             for name, text in contents.items():
-                (side.work / name.replace("_", ".", 1)).write_text(text)
+                path = side.work / name.replace("_", ".", 1)
+                path.write_text(text.replace("@NS", side.namespace))
+                if path.suffix == ".sh":
+                    path.chmod(0o755)
 
-    def same(self, line: str, stdin: str | None = None) -> tuple[str, str, int]:
-        a = self.real.run(line, stdin)
-        b = self.ours.run(line, stdin)
+    def same(
+        self, line: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> tuple[str, str, int]:
+        a = self.real.run(line, stdin, env)
+        b = self.ours.run(line, stdin, env)
         left = (
             normalize(a.stdout, self.real.namespace),
             normalize(a.stderr, self.real.namespace),
@@ -324,3 +334,129 @@ def test_errors(pair: Pair) -> None:
         'patch cm settings --type=merge -p \'{"metadata":{"name":"other"}}\'',
     ):
         pair.same(line)
+
+
+NODE = """apiVersion: v1
+kind: Node
+metadata:
+  name: @NS
+  labels: {kubernetes.io/hostname: @NS}
+"""
+
+
+def test_nodes_taint_cordon_drain(pair: Pair) -> None:
+    pair.files(node_yaml=NODE)
+    pair.both("apply -f node.yaml")
+    try:
+        for line in (
+            "get node @NS -o name",
+            "taint nodes @NS dedicated=db:NoSchedule",
+            "taint nodes @NS dedicated=db:NoSchedule",
+            "taint nodes @NS dedicated=web:NoSchedule --overwrite",
+            "taint nodes @NS dedicated:NoSchedule-",
+            "taint nodes @NS dedicated:NoSchedule-",
+            "cordon @NS",
+            "cordon @NS",
+            "uncordon @NS",
+            "uncordon @NS",
+            "drain @NS",
+            "get node @NS -o jsonpath={.spec.unschedulable}",
+            "describe node @NS",
+        ):
+            pair.same(line)
+    finally:
+        pair.both("delete node @NS")
+
+
+def test_rollout_set_and_wait(pair: Pair) -> None:
+    pair.files(deploy_yaml=DEPLOY)
+    pair.same("apply -f deploy.yaml")
+    for line in (
+        "rollout history deploy/web",
+        "rollout pause deploy/web",
+        "rollout pause deploy/web",
+        "rollout resume deploy/web",
+        "rollout resume deploy/web",
+        "rollout restart deploy/web",
+        "rollout undo deploy/web",
+        "rollout status deploy/web --timeout=1s",
+        "set image deploy/web app=nginx:1.29",
+        "set image deploy/web app=nginx:1.29",
+        "set image deploy/web nope=x",
+        "set env deploy/web A=1 B=2",
+        "set env deploy/web A-",
+        "set resources deploy/web --limits=cpu=200m,memory=512Mi --requests=cpu=100m",
+        "get deploy web -o jsonpath={.spec.template.spec.containers[0]}",
+        "wait --for=jsonpath={.spec.replicas}=1 deploy/web",
+        "wait --for=condition=Available deploy/web --timeout=1s",
+        "wait --for=delete cm/nope --timeout=1s",
+    ):
+        pair.same(line)
+
+
+def test_edit_replace_diff(pair: Pair) -> None:
+    edit = '#!/bin/sh\nsed -i \'s/a: "1"/a: "42"/\' "$1"\n'
+    breaks = "#!/bin/sh\nsed -i 's/^  replicas: .*/  replicas: -1/' \"$1\"\n"
+    changed = DEPLOY.replace("replicas: 1", "replicas: 3")
+    pair.files(
+        cm_yaml=CM,
+        cm2_yaml=CM_V2,
+        deploy_yaml=DEPLOY,
+        deploy3_yaml=changed,
+        edit_sh=edit,
+        breaks_sh=breaks,
+    )
+    pair.same("apply -f cm.yaml")
+    pair.same("apply -f deploy.yaml")
+    pair.same("edit cm settings", env={"EDITOR": "./edit.sh"})
+    pair.same("get cm settings -o jsonpath={.data.a}")
+    pair.same("edit cm settings", env={"EDITOR": "true"})
+    result = pair.real.run("edit deploy web", env={"EDITOR": "./breaks.sh"})
+    ours = pair.ours.run("edit deploy web", env={"EDITOR": "./breaks.sh"})
+    assert (ours.returncode, ours.stdout) == (result.returncode, result.stdout)
+    assert ours.stderr.splitlines()[0] == result.stderr.splitlines()[0]
+    pair.same("replace -f cm2.yaml")
+    pair.same("get cm settings -o jsonpath={.data}")
+    pair.same("diff -f deploy.yaml")
+    real = pair.real.run("diff -f deploy3.yaml")
+    ours = pair.ours.run("diff -f deploy3.yaml")
+    assert ours.returncode == real.returncode == 1
+    body = [
+        line
+        for line in real.stdout.splitlines()
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert [
+        line
+        for line in ours.stdout.splitlines()
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ] == body
+
+
+def test_discovery_version_config_auth(pair: Pair) -> None:
+    for line in (
+        "api-resources",
+        "api-resources -o wide",
+        "api-resources --namespaced=false -o name",
+        "api-resources --api-group=apps",
+        "api-versions",
+        "version",
+        "version --client",
+        "cluster-info",
+        "auth can-i create pods",
+        "auth can-i list deployments.apps --all-namespaces",
+        "config current-context",
+        "config get-contexts",
+        "config get-contexts -o name",
+        "config view --minify",
+        "config set-context --current --namespace=@NS",
+        "config set-context extra --cluster=tinykube --user=kubernetes-admin",
+        "config use-context nope",
+        "config rename-context extra extra2",
+        "config delete-context extra2",
+        "logs nope",
+    ):
+        pair.same(line)
+    assert pair.ours.kubeconfig.read_text().replace(pair.ours.namespace, "NS") == (
+        pair.real.kubeconfig.read_text().replace(pair.real.namespace, "NS")
+    )

@@ -54,15 +54,20 @@ FLAGS = [
 ]
 
 
-def modified_configuration(obj: Obj) -> tuple[Obj, str]:
-    """The manifest with the annotation set to its own JSON (kubectl's GetModifiedConfiguration)."""
+def modified_configuration(obj: Obj, annotate: bool = True) -> tuple[Obj, str]:
+    """The manifest with the annotation set to its own JSON (kubectl's GetModifiedConfiguration).
+
+    With ``annotate=False`` (``kubectl diff``) the annotation is only removed,
+    leaving an empty ``annotations`` map as kubectl does.
+    """
     obj = copy.deepcopy(obj)
     meta = obj.setdefault("metadata", {})
     annotations = dict(meta.get("annotations") or {})
     annotations.pop(ANNOTATION, None)
     meta["annotations"] = annotations
     text = compact_json(obj) + "\n"
-    meta["annotations"] = {**annotations, ANNOTATION: text}
+    if annotate:
+        meta["annotations"] = {**annotations, ANNOTATION: text}
     return obj, text
 
 

@@ -21,7 +21,11 @@ from typing import Any
 
 from tinykube.api import errors as api
 from tinykube.kubectl import printers
-from tinykube.kubectl.commands.apply import compute_patch, original_configuration
+from tinykube.kubectl.commands.apply import (
+    compute_patch,
+    modified_configuration,
+    original_configuration,
+)
 from tinykube.kubectl.errors import CommandError, ExitCode
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.resources import Item, from_files
@@ -58,8 +62,8 @@ async def merged_object(f: Any, o: Any, item: Item) -> tuple[Obj | None, Obj]:
             "PATCH", path, params=params, body=body, content_type="application/apply-patch+yaml"
         )
         return live, merged
-    # kubectl diff does not refresh the last-applied annotation: the manifest goes as it is.
-    modified = item.obj
+    # kubectl diff does not refresh the last-applied annotation, it only leaves it out.
+    modified, _ = modified_configuration(item.obj, annotate=False)
     if live is None:
         return None, await f.client.call(
             "POST", item.mapping.path(item.namespace), params=params, body=modified

@@ -82,7 +82,18 @@ async def history(f: Any, o: Any, t: Target) -> None:
     f.out.write(f"{t.display} \n" + align("".join("\t".join(r) + "\n" for r in lines), 0, 2) + "\n")
 
 
+UNDO_APPLY_WARNING = (
+    "Warning: resource {res}/{name} was previously managed with 'kubectl apply'. Rolling back will not "
+    "update the kubectl.kubernetes.io/last-applied-configuration annotation, which may cause unexpected "
+    "behavior on future 'kubectl apply' operations. Consider using 'kubectl apply' with your previous "
+    "configuration file instead.\n"
+)
+
+
 async def undo(f: Any, o: Any, t: Target) -> str:
+    annotations = (t.obj.get("metadata") or {}).get("annotations") or {}
+    if "kubectl.kubernetes.io/last-applied-configuration" in annotations:
+        f.err.write(UNDO_APPLY_WARNING.format(res=t.mapping.resource, name=t.name))
     rss = await _owned_rs(f, t)
     if not rss:
         raise CommandError(f'no rollout history found for deployment "{t.name}"')
