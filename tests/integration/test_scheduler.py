@@ -338,3 +338,32 @@ async def test_leader_election_lease(client: Client, server: ApiServer) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_two_schedulers_one_leader(client: Client, server: ApiServer) -> None:
+    from tinykube.scheduler.command import serve
+
+    for name in ("n1", "n2"):
+        await add_node(client, MakeNode().name(name).capacity(cpu="4"))
+    tasks = [
+        asyncio.create_task(serve(str(server.kubeconfig), SchedulerConfig())) for _ in range(2)
+    ]
+    try:
+        for i in range(6):
+            await add_pod(client, MakePod().name(f"p{i}").req(cpu="100m"))
+        for i in range(6):
+            assert await eventually(lambda i=i: node_of(client, f"p{i}"), within=20)
+        lease = await client.get(
+            "coordination.k8s.io/v1", "leases", "kube-scheduler", "kube-system"
+        )
+        assert lease["spec"]["holderIdentity"]
+        items = (await client.list("events.k8s.io/v1", "events", "default"))["items"]
+        # Only the leader schedules: no pod is bound twice, so no binding ever fails.
+        assert not [e for e in items if e["reason"] == "FailedScheduling"]
+        assert len([e for e in items if e["reason"] == "Scheduled"]) == 6
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

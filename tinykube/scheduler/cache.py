@@ -135,9 +135,14 @@ class Cache:
         key = pod_key(pod)
         node = (pod.get("spec") or {}).get("nodeName", "")
         state = self._pods.get(key)
+        info = PodInfo(pod)
+        if state is not None and state.node == node:
+            target = self._nodes.get(node)
+            if target is not None and target.replace_pod(info):
+                self._pods[key] = _PodState(info, node)
+                return
         if state is not None:
             self._detach(key, state)
-        info = PodInfo(pod)
         target = self._node_for(node)
         target.add_pod(info)
         self._snapshot.node_pods_changed(target)

@@ -128,14 +128,17 @@ class Framework:
         spread_selector: Callable[[Obj], selectors.Selector] = lambda pod: (
             selectors.Selector.nothing()
         ),
-        nominated_pods: Callable[[str], Sequence[PodInfo]] = lambda node: (),
-        has_nominations: Callable[[], bool] = lambda: True,
+        nominated_pods: Callable[[str], Sequence[PodInfo]] | None = None,
+        has_nominations: Callable[[], bool] | None = None,
     ) -> None:
         self.profile = profile
         self._snapshot = snapshot
         self._namespace_labels = namespace_labels
         self._spread_selector = spread_selector
-        self._nominated = nominated_pods
+        self._nominated = nominated_pods or (lambda node: ())
+        if has_nominations is None:
+            # Without a cheap "any nominations at all?" test, assume there may be some.
+            has_nominations = (lambda: True) if nominated_pods is not None else (lambda: False)
         self._has_nominations = has_nominations
         self.instances = {
             name: registry.build(name, profile.plugin_args.get(name), self)
@@ -223,6 +226,15 @@ class Framework:
         else:
             self._memos.move_to_end(signature)
         state[_MEMO] = memo
+
+    def remembered_verdicts(self, state: CycleState) -> dict[str, tuple[int, Status]] | None:
+        """The memo's verdicts for this cycle's pod, when they may be used directly:
+        node name -> (generation, status). None when there is no memo, or when
+        nominated pods mean a node's verdict depends on more than the node."""
+        memo: _Memo | None = state.get(_MEMO)
+        if memo is None or self._has_nominations():
+            return None
+        return memo.filters
 
     def _node_local(self, name: str) -> bool:
         return bool(getattr(self.instances[name], "NODE_LOCAL", False))

@@ -92,11 +92,16 @@ class Algorithm:
         start = self.next_start % total
         processed = 0
         run = fwk.run_filters
+        # Fast path: verdicts remembered for this spec (see Framework._attach_memo).
+        remembered = fwk.remembered_verdicts(state)
         while processed < total and len(feasible) < wanted:
             end = min(processed + CHUNK, total)
             for i in range(processed, end):
                 node = nodes[(start + i) % total]
-                status = run(state, pod, node)
+                hit = remembered.get(node.name) if remembered is not None else None
+                status = hit[1] if hit is not None and hit[0] == node.generation else None
+                if status is None:
+                    status = run(state, pod, node)
                 if status.success:
                     feasible.append(node)
                     if len(feasible) >= wanted:

@@ -247,6 +247,30 @@ class NodeInfo:
             self.pods_with_required_anti_affinity[pod.key] = pod
         self._account(pod, 1)
 
+    def replace_pod(self, pod: PodInfo) -> bool:
+        """Swap in a newer object of a pod already here, if nothing counted changed.
+
+        A binding confirmed by the informer, or a status update, changes the pod
+        but not what it takes from the node; keeping the generation then keeps
+        every remembered per-node result valid. False: remove and add instead.
+        """
+        old = self.pods.get(pod.key)
+        if (
+            old is None
+            or old.requests != pod.requests
+            or old.non_zero_requests != pod.non_zero_requests
+            or old.ports != pod.ports
+            or old.has_affinity != pod.has_affinity
+            or bool(old.required_anti_affinity) != bool(pod.required_anti_affinity)
+        ):
+            return False
+        self.pods[pod.key] = pod
+        if pod.has_affinity:
+            self.pods_with_affinity[pod.key] = pod
+        if pod.required_anti_affinity:
+            self.pods_with_required_anti_affinity[pod.key] = pod
+        return True
+
     def remove_pod(self, key: str) -> PodInfo | None:
         pod = self.pods.pop(key, None)
         if pod is not None:

@@ -8,15 +8,18 @@ clamped between 23 MiB and 1000 MiB per container and mapped to 0..100.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tinykube.scheduler.framework import (
     MAX_NODE_SCORE,
+    SKIP,
+    SUCCESS,
     CycleState,
     Handle,
     NodeInfo,
     PodInfo,
+    Status,
     normalized_image_name,
 )
 
@@ -43,6 +46,13 @@ class ImageLocality:
 
     def __init__(self, handle: Handle) -> None:
         self.handle = handle
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        """SKIP when no node reports any image (simulated nodes): every score would be 0."""
+        snapshot = self.handle.snapshot
+        if not any(snapshot.image_num_nodes(name) for name in images(pod)):
+            return SKIP
+        return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if not node.image_states:
