@@ -45,6 +45,10 @@ class CommandError(Exception):
     """A local failure, printed as ``error: <message>``."""
 
 
+class BareError(Exception):
+    """A local failure kubectl prints without the ``error: `` prefix."""
+
+
 class ExitCode(Exception):
     """Leave with this code after the command already printed what it had to say."""
 
@@ -130,7 +134,7 @@ def message_for(exc: BaseException, server: str = "", bare: bool = False) -> str
     if isinstance(exc, OSError) or type(exc).__module__.startswith("aiohttp"):
         return connection_message(server, exc)
     text = str(exc)
-    return text if bare else f"error: {text}"
+    return text if bare or isinstance(exc, BareError) else f"error: {text}"
 
 
 def with_prefix(err: api.APIError, verb: str, source: str) -> api.APIError:
