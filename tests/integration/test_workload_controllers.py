@@ -145,6 +145,21 @@ def replica_set(name: str, replicas: int) -> Obj:
     }
 
 
+async def patch(client: Client, api_version: str, resource: str, name: str, body: Obj) -> Obj:
+    """A merge patch, retried on Conflict.
+
+    TODO: the API server answers 409 to a PATCH that names no resourceVersion
+    when it races another write (it should retry internally, as kube-apiserver's
+    GuaranteedUpdate does); drop this helper once it does.
+    """
+    for _ in range(10):
+        try:
+            return await client.patch(api_version, resource, name, body, NS)
+        except errors.Conflict:
+            await asyncio.sleep(0.05)
+    return await client.patch(api_version, resource, name, body, NS)
+
+
 async def kubectl(server: ApiServer, *args: str, limit: float = 60) -> str:
     result = await asyncio.to_thread(run_kubectl, server, *args, timeout=limit)
     assert result.returncode == 0, result.stderr
@@ -190,9 +205,9 @@ async def test_replica_set_scales_down_and_adopts_an_orphan(server: ApiServer) -
         adopted = next(p for p in pods if p["metadata"]["name"] == "rs-adopt-orphan")
         assert adopted["metadata"]["ownerReferences"][0]["name"] == "rs-adopt"
 
-        await client.patch("apps/v1", "replicasets", "rs-adopt", {"spec": {"replicas": 1}}, NS)
+        await patch(client, "apps/v1", "replicasets", "rs-adopt", {"spec": {"replicas": 1}})
         await eventually(lambda: _count(client, "app=rs-adopt", 1))
-        await client.patch("apps/v1", "replicasets", "rs-adopt", {"spec": {"replicas": 4}}, NS)
+        await patch(client, "apps/v1", "replicasets", "rs-adopt", {"spec": {"replicas": 4}})
         await eventually(lambda: _count(client, "app=rs-adopt", 4))
 
 
@@ -201,7 +216,7 @@ async def test_replica_set_releases_a_relabelled_pod(server: ApiServer) -> None:
         await client.create("apps/v1", "replicasets", replica_set("rs-release", 1), NS)
         pods = await eventually(lambda: _count(client, "app=rs-release", 1))
         name = pods[0]["metadata"]["name"]
-        await client.patch("v1", "pods", name, {"metadata": {"labels": {"app": "other"}}}, NS)
+        await patch(client, "v1", "pods", name, {"metadata": {"labels": {"app": "other"}}})
 
         async def released() -> bool:
             pod = await client.get("v1", "pods", name, NS)
@@ -223,7 +238,7 @@ async def test_replication_controller_shares_the_replica_set_logic(server: ApiSe
             "ReplicationController",
             "rc-web",
         )
-        await client.patch("v1", "replicationcontrollers", "rc-web", {"spec": {"replicas": 0}}, NS)
+        await patch(client, "v1", "replicationcontrollers", "rc-web", {"spec": {"replicas": 0}})
 
         async def zero() -> bool:
             rc = await client.get("v1", "replicationcontrollers", "rc-web", NS)
@@ -513,11 +528,11 @@ async def test_daemon_set_follows_nodes_taints_and_rolls_out(server: ApiServer) 
         await client.create("v1", "nodes", node("ds-n3"))
         await eventually(lambda: on(["ds-n1", "ds-n2", "ds-n3"]))
         no_schedule = {"spec": {"taints": [{"key": "x", "value": "y", "effect": "NoSchedule"}]}}
-        await client.patch("v1", "nodes", "ds-n3", no_schedule)
+        await patch(client, "v1", "nodes", "ds-n3", no_schedule)
         await asyncio.sleep(0.5)
         assert await on(["ds-n1", "ds-n2", "ds-n3"])  # a running daemon stays
         no_execute = {"spec": {"taints": [{"key": "x", "value": "y", "effect": "NoExecute"}]}}
-        await client.patch("v1", "nodes", "ds-n3", no_execute)
+        await patch(client, "v1", "nodes", "ds-n3", no_execute)
         await eventually(lambda: on(["ds-n1", "ds-n2"]))
         await client.delete("v1", "nodes", "ds-n2")
         await eventually(lambda: on(["ds-n1"]))
@@ -641,9 +656,7 @@ async def test_cron_job_starts_jobs_on_schedule_and_honours_forbid(server: ApiSe
         }
         await client.create("batch/v1", "cronjobs", body, NS)
         skew["seconds"] = 61.0  # the next minute has come
-        await client.patch(
-            "batch/v1", "cronjobs", "tick", {"metadata": {"labels": {"poke": "1"}}}, NS
-        )
+        await patch(client, "batch/v1", "cronjobs", "tick", {"metadata": {"labels": {"poke": "1"}}})
 
         async def started() -> Obj | None:
             cj = await client.get("batch/v1", "cronjobs", "tick", NS)
@@ -660,9 +673,7 @@ async def test_cron_job_starts_jobs_on_schedule_and_honours_forbid(server: ApiSe
         )
 
         skew["seconds"] = 121.0  # another minute: Forbid keeps the running one alone
-        await client.patch(
-            "batch/v1", "cronjobs", "tick", {"metadata": {"labels": {"poke": "2"}}}, NS
-        )
+        await patch(client, "batch/v1", "cronjobs", "tick", {"metadata": {"labels": {"poke": "2"}}})
         await asyncio.sleep(1.0)
         jobs = [
             j
@@ -860,7 +871,7 @@ async def test_stateful_set_orders_pods_scales_down_and_rolls_out(server: ApiSer
         }
         await client.get("v1", "persistentvolumeclaims", "data-db-1", NS)
 
-        await client.patch("apps/v1", "statefulsets", "db", {"spec": {"replicas": 2}}, NS)
+        await patch(client, "apps/v1", "statefulsets", "db", {"spec": {"replicas": 2}})
         await eventually(lambda: names(["db-0", "db-1"]))
         await kubectl(server, "set", "image", "statefulset/db", "db=postgres:16")
         await eventually(lambda: names(["db-0", "db-1"], image="postgres:16"))

@@ -312,3 +312,10 @@ def test_rollback_annotation_copies_template_and_annotations() -> None:
         util.ROLLBACK_TO: "0",
         "kubernetes.io/change-cause": "first",
     }
+
+
+def test_a_stale_old_replica_set_status_does_not_spend_the_budget_twice() -> None:
+    d = deployment(10)  # minAvailable 8
+    old = replica_set("old", 5, available=10)  # just shrunk from 10; its Pods are not gone yet
+    new = replica_set("new", 3, available=3)
+    assert rolling.scale_down_old_plan([old, new], [old], d) == []

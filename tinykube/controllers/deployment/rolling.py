@@ -24,7 +24,15 @@ from tinykube.controllers.runtime import Requeue
 
 
 def _available(rs: Obj) -> int:
-    return int(status(rs).get("availableReplicas") or 0)
+    """Available replicas that will still exist once ``rs`` reaches its spec.
+
+    Right after this controller shrinks an old ReplicaSet, its status still
+    counts the Pods about to be deleted; summing status alone (as upstream
+    does) lets the next sync spend the same unavailability budget twice and
+    dip below minAvailable. Capping by spec.replicas closes that window and
+    changes nothing once the ReplicaSet controller has caught up.
+    """
+    return min(int(status(rs).get("availableReplicas") or 0), replicas(rs))
 
 
 def max_scaled_down(all_sets: list[Obj], new_rs: Obj, d: Obj) -> int:
@@ -57,7 +65,7 @@ def cleanup_unhealthy_plan(old: list[Obj], budget: int) -> list[tuple[Obj, int]]
 def scale_down_old_plan(all_sets: list[Obj], old: list[Obj], d: Obj) -> list[tuple[Obj, int]]:
     """Shrink old ReplicaSets, oldest first, down to exactly minAvailable available Pods."""
     min_available = replicas(d) - util.max_unavailable(d)
-    available = util.status_count(all_sets, "availableReplicas")
+    available = sum(_available(rs) for rs in all_sets)
     if available <= min_available:
         return []
     budget = available - min_available
