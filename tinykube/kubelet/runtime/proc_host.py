@@ -283,3 +283,41 @@ def _rmdir_retry(d: Path) -> None:
             # Killed processes take a moment to leave the cgroup.
             time.sleep(0.02)
     log.warning("cgroup=%s could not be removed", d)
+
+
+# ---- processes ---------------------------------------------------------------------
+
+
+def first_child(pid: int) -> int:
+    """The workload under the container's init shell (0 when there is none)."""
+    if not pid:
+        return 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    return int(children[0]) if children else 0
+
+
+async def comm(pid: int) -> str:
+    try:
+        text = await asyncio.to_thread(Path(f"/proc/{pid}/comm").read_text)
+    except OSError:
+        return ""
+    return text.strip()
+
+
+async def userns_works() -> bool:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "unshare",
+            "--user",
+            "--map-current-user",
+            "--mount",
+            "true",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        return False
+    return await proc.wait() == 0

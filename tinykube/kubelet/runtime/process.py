@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tinykube.kubelet.runtime import proc_host, proc_io
+from tinykube.kubelet.runtime import proc_host, proc_io, proc_setup
 from tinykube.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
@@ -133,7 +133,7 @@ class ProcessRuntime:
         if self._bridge is not None:
             await self._bridge.setup()
         if not self.privileged:
-            self._userns = await _userns_works()
+            self._userns = await proc_host.userns_works()
         log.info(
             "runtime=process privileged=%s userns=%s cidr=%s",
             self.privileged,
@@ -238,7 +238,9 @@ class ProcessRuntime:
             start_new_session=True,
         )
         self._save_state(sandbox)
-        sandbox.etc_mounts = await asyncio.to_thread(_write_etc_files, sandbox, hostname)
+        sandbox.etc_mounts = await asyncio.to_thread(
+            proc_setup.write_etc_files, config, sandbox.status.ip, sandbox.dir, hostname
+        )
 
     def _save_state(self, sandbox: _Sandbox) -> None:
         pgids = [c.proc.pid for c in self._containers.values() if c.proc and c.sandbox is sandbox]
@@ -398,24 +400,24 @@ class ProcessRuntime:
         rootfs = container.image.rootfs
         if rootfs is not None:
             merged = container.dir / "merged"
-            lines += _overlay_lines(rootfs, container.dir, merged)
-            lines += [_mount_line(m, merged, in_rootfs=True) for m in mounts]
+            lines += proc_setup.overlay_lines(rootfs, container.dir, merged)
+            lines += [proc_setup.mount_line(m, merged, in_rootfs=True) for m in mounts]
             wd = ["--wd", workdir] if workdir else []
             if workdir:
                 # As container runtimes do, a missing working directory is created.
                 lines.append(f"mkdir -p {shlex.quote(str(merged / workdir.lstrip('/')))}")
-            lines += _init_lines(["unshare", "--root", str(merged), *wd, "--", *workload])
+            lines += proc_setup.init_lines(["unshare", "--root", str(merged), *wd, "--", *workload])
             return "\n".join(lines) + "\n"
         for mount in mounts:
             if await self._ensure_host_target(container, mount):
-                lines.append(_mount_line(mount, Path("/"), in_rootfs=False))
+                lines.append(proc_setup.mount_line(mount, Path("/"), in_rootfs=False))
             else:
                 note = f"tinykube: cannot create mount target {mount.container_path}; skipped"
                 lines.append(f"echo {shlex.quote(note)} >&2")
         if workdir:
             lines.append(f"mkdir -p {shlex.quote(workdir)} 2>/dev/null || true")
             lines.append(f"cd {shlex.quote(workdir)}")
-        lines += _init_lines(workload)
+        lines += proc_setup.init_lines(workload)
         return "\n".join(lines) + "\n"
 
     async def _ensure_host_target(self, container: _Container, mount: Mount) -> bool:
@@ -423,13 +425,13 @@ class ProcessRuntime:
         target = Path(mount.container_path)
         is_dir = await asyncio.to_thread(mount.host_path.is_dir)
         try:
-            created = await asyncio.to_thread(_create_target, target, is_dir)
+            created = await asyncio.to_thread(proc_setup.create_target, target, is_dir)
         except OSError:
             return False
         for path in created:
             self._host_targets[path] = self._host_targets.get(path, 0) + 1
             container.host_dirs.append(path)
-        for path in _ancestors_in(target, self._host_targets):
+        for path in proc_setup.ancestors_in(target, self._host_targets):
             if path not in created:
                 self._host_targets[path] += 1
                 container.host_dirs.append(path)
@@ -448,7 +450,7 @@ class ProcessRuntime:
             except OSError:
                 return 0
             # The chain exec's through sh and nsenter first; the child appears after unshare forks.
-            if text.split() and await _comm(pid) == "unshare":
+            if text.split() and await proc_host.comm(pid) == "unshare":
                 return int(text.split()[0])
             if container.proc.returncode is not None:
                 return 0
@@ -569,7 +571,7 @@ class ProcessRuntime:
         if container.status.state != ContainerState.RUNNING:
             raise RuntimeError_(f"container {container.config.name} is not running")
         argv = list(cmd)
-        target = _first_child(container.status.pid) or container.status.pid
+        target = proc_host.first_child(container.status.pid) or container.status.pid
         if self._namespaced() and target:
             flags = ["-m", "-p", "-r", "-w"]
             if self.privileged:
@@ -647,136 +649,3 @@ def _environment(container: _Container) -> dict[str, str]:
     env["HOSTNAME"] = container.sandbox.config.hostname[:HOSTNAME_MAX]
     env.update(container.config.env)
     return env
-
-
-def _init_lines(argv: list[str]) -> list[str]:
-    """The script's tail: start the workload and act as its init (PID 1).
-
-    The shell stays PID 1 of the container's PID namespace, forwards SIGTERM
-    and SIGINT to the workload and exits with its status, so an OOM kill
-    reads as 137. (``unshare --fork`` of util-linux 2.38 cannot pass a
-    child's death by signal on: it exits 1.) Like ``docker run --init``, a
-    workload that is not PID 1 gets SIGTERM's default action.
-    """
-    return [
-        "set +e",
-        "trap 'kill -TERM $child 2>/dev/null' TERM",
-        "trap 'kill -INT $child 2>/dev/null' INT",
-        " ".join(shlex.quote(a) for a in argv) + " &",
-        "child=$!",
-        'while :; do wait "$child"; code=$?; kill -0 "$child" 2>/dev/null || break; done',
-        'exit "$code"',
-    ]
-
-
-def _overlay_lines(rootfs: Path, cdir: Path, merged: Path) -> list[str]:
-    upper, work = cdir / "upper", cdir / "work"
-    q = shlex.quote
-    return [
-        f"mkdir -p {q(str(upper))} {q(str(work))} {q(str(merged))}",
-        f"if ! mount -t overlay overlay -o lowerdir={q(str(rootfs))},upperdir={q(str(upper))},"
-        f"workdir={q(str(work))} {q(str(merged))} 2>/dev/null; then "
-        f"mount --bind {q(str(rootfs))} {q(str(merged))}; fi",
-        f"mkdir -p {q(str(merged))}/proc {q(str(merged))}/dev {q(str(merged))}/sys",
-        f"mount -t proc proc {q(str(merged))}/proc",
-        f"mount --rbind /dev {q(str(merged))}/dev",
-        f"mount --rbind /sys {q(str(merged))}/sys 2>/dev/null || true",
-    ]
-
-
-def _mount_line(mount: Mount, root: Path, *, in_rootfs: bool) -> str:
-    q = shlex.quote
-    target = str(root / mount.container_path.lstrip("/"))
-    src = str(mount.host_path)
-    parts = []
-    if in_rootfs:
-        parts.append(
-            f'if [ -d {q(src)} ]; then mkdir -p {q(target)}; else mkdir -p "$(dirname {q(target)})"; '
-            f"[ -e {q(target)} ] || : > {q(target)}; fi"
-        )
-    parts.append(f"mount --bind {q(src)} {q(target)}")
-    if mount.read_only:
-        parts.append(f"mount -o remount,bind,ro {q(target)}")
-    return "\n".join(parts)
-
-
-def _create_target(target: Path, is_dir: bool) -> list[Path]:
-    """Create a missing mount target on the host; the paths created, outermost first."""
-    created: list[Path] = []
-    missing = []
-    path = target
-    while not path.exists() and not path.is_symlink():
-        missing.append(path)
-        path = path.parent
-    for path in reversed(missing):
-        if path == target and not is_dir:
-            path.touch()
-        else:
-            path.mkdir()
-        created.append(path)
-    return created
-
-
-def _ancestors_in(target: Path, known: dict[Path, int]) -> list[Path]:
-    return [p for p in [target, *target.parents] if p in known]
-
-
-def _write_etc_files(sandbox: _Sandbox, hostname: str) -> list[Mount]:
-    """/etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers."""
-    config = sandbox.config
-    etc = sandbox.dir / "etc"
-    etc.mkdir(parents=True, exist_ok=True)
-    hosts = config.hosts_file or (
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
-        "ip6-localhost ip6-loopback\n"
-        + (f"{sandbox.status.ip}\t{hostname}\n" if sandbox.status.ip else "")
-    )
-    resolv = config.resolv_conf
-    if not resolv:
-        try:
-            resolv = Path("/etc/resolv.conf").read_text()
-        except OSError:
-            resolv = ""
-    files = {"hosts": hosts, "resolv.conf": resolv}
-    if not config.host_network:
-        files["hostname"] = hostname + "\n"
-    mounts = []
-    for name, text in files.items():
-        (etc / name).write_text(text)
-        mounts.append(Mount(etc / name, f"/etc/{name}"))
-    return mounts
-
-
-def _first_child(pid: int) -> int:
-    """The workload under the container's init shell (0 when there is none)."""
-    if not pid:
-        return 0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0
-    return int(children[0]) if children else 0
-
-
-async def _comm(pid: int) -> str:
-    try:
-        text = await asyncio.to_thread(Path(f"/proc/{pid}/comm").read_text)
-    except OSError:
-        return ""
-    return text.strip()
-
-
-async def _userns_works() -> bool:
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "unshare",
-            "--user",
-            "--map-current-user",
-            "--mount",
-            "true",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-    except FileNotFoundError:
-        return False
-    return await proc.wait() == 0
