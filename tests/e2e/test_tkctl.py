@@ -460,3 +460,48 @@ def test_discovery_version_config_auth(pair: Pair) -> None:
     assert pair.ours.kubeconfig.read_text().replace(pair.ours.namespace, "NS") == (
         pair.real.kubeconfig.read_text().replace(pair.real.namespace, "NS")
     )
+
+
+def test_explain_and_apply_directory(pair: Pair) -> None:
+    for side in (pair.real, pair.ours):
+        (side.work / "dir" / "sub").mkdir(parents=True)
+        (side.work / "dir" / "cm.yaml").write_text(CM)
+        (side.work / "dir" / "sub" / "deploy.yaml").write_text(DEPLOY)
+    for line in (
+        "explain pods",
+        "explain pods.spec.containers.ports",
+        "explain deploy.spec.replicas",
+        "explain svc --recursive",
+        "explain pods.spec.nope",
+        "explain nosuchtype",
+        "apply -f dir",
+        "apply -R -f dir",
+        "get -R -f dir -o name",
+        "delete -R -f dir",
+    ):
+        pair.same(line)
+
+
+def test_get_watch(pair: Pair) -> None:
+    import time
+
+    def start(side: Side, line: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "KUBECONFIG": str(side.kubeconfig)}
+        argv = [*side.command, f"--cache-dir={side.cache}", *shlex.split(line)]
+        return subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+
+    for line in ("get cm -w", "get cm -w -o name"):
+        procs = [(side, start(side, line)) for side in (pair.real, pair.ours)]
+        time.sleep(3)
+        pair.both("create configmap a-rather-long-name")
+        pair.both("label configmap a-rather-long-name x=y")
+        pair.both("delete configmap a-rather-long-name")
+        time.sleep(2)
+        outputs = []
+        for side, proc in procs:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=10)
+            outputs.append(normalize(out, side.namespace))
+        assert outputs[1] == outputs[0]
