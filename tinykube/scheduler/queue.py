@@ -78,7 +78,10 @@ class SchedulingQueue:
         self._in_flight: dict[str, QueuedPod] = {}
         self._wake = asyncio.Event()
         self.scheduling_cycle = 0
+        # The last cycle in which an event that may help pods arrived: for any
+        # plugin (None) and per plugin named by the event's hint.
         self._move_request_cycle = -1
+        self._move_request_cycle_by_plugin: dict[str, int] = {}
 
     # ---- sizes, for tests and metrics ----
 
@@ -167,11 +170,19 @@ class SchedulingQueue:
         self._pods[queued.key] = queued
         # Backoff counts from this failure (upstream refreshes the timestamp here too).
         queued.timestamp = self.clock.now()
-        if backoff or self._move_request_cycle >= cycle:
+        if backoff or self._moved_since(queued, cycle):
             self._push_backoff(queued)
         else:
             self._where[queued.key] = "unschedulable"
             self._unschedulable[queued.key] = self.clock.now()
+
+    def _moved_since(self, queued: QueuedPod, cycle: int) -> bool:
+        """Did an event that could help this pod arrive while its cycle ran?"""
+        if self._move_request_cycle >= cycle:
+            return True
+        plugins = queued.unschedulable_plugins or self._move_request_cycle_by_plugin.keys()
+        by_plugin = self._move_request_cycle_by_plugin
+        return any(by_plugin.get(p, -1) >= cycle for p in plugins)
 
     def backoff_duration(self, queued: QueuedPod) -> float:
         exponent = max(queued.attempts - 1, 0)
@@ -192,7 +203,11 @@ class SchedulingQueue:
         upstream's queueing hints buy: a pod bound elsewhere does not wake
         every pod that waits for cpu.
         """
-        self._move_request_cycle = self.scheduling_cycle
+        if helps is None:
+            self._move_request_cycle = self.scheduling_cycle
+        else:
+            for plugin in helps:
+                self._move_request_cycle_by_plugin[plugin] = self.scheduling_cycle
         moved = 0
         for key in list(self._unschedulable):
             queued = self._pods[key]

@@ -81,6 +81,17 @@ async def test_event_during_cycle_sends_failure_to_backoff_not_unschedulable() -
     assert q.counts() == {"active": 0, "backoff": 1, "unschedulable": 0}
 
 
+async def test_irrelevant_event_during_cycle_does_not_force_backoff() -> None:
+    q = SchedulingQueue(FakeClock())
+    q.add(MakePod().name("p").obj())
+    queued = await q.pop()
+    cycle = q.scheduling_cycle
+    q.move_all("AssignedPodAdd", {"InterPodAffinity"})  # cannot help a pod short of cpu
+    queued.unschedulable_plugins = {"NodeResourcesFit"}
+    q.add_unschedulable(queued, cycle)
+    assert q.counts()["unschedulable"] == 1
+
+
 async def test_move_hints_skip_pods_the_event_cannot_help() -> None:
     q = SchedulingQueue(FakeClock())
     q.add(MakePod().name("cpu").obj())
