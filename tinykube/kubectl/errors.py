@@ -49,6 +49,10 @@ class BareError(Exception):
     """A local failure kubectl prints without the ``error: `` prefix."""
 
 
+class UsageError(BareError):
+    """A usage failure whose text carries its own ``error:`` lines."""
+
+
 class ExitCode(Exception):
     """Leave with this code after the command already printed what it had to say."""
 

@@ -156,7 +156,10 @@ async def _objects(f: Any, o: Any) -> tuple[list[tuple[Any, Obj]], list[Exceptio
         pairs = [(i.mapping, i.namespace, i.name) for i in items]
     else:
         if not o.args:
-            raise CommandError("You must specify the type of resource to describe. ")
+            raise CommandError(
+                "You must specify the type of resource to describe. "
+                'Use "kubectl api-resources" for a complete list of supported resources.'
+            )
         pairs = []
         ns = "" if o.all_namespaces else f.namespace
         for req in await from_args(f, o.args):

@@ -13,13 +13,20 @@ from __future__ import annotations
 from typing import Any
 
 from tinykube.kubectl import printers
-from tinykube.kubectl.errors import Aggregate, CommandError
+from tinykube.kubectl.errors import Aggregate, CommandError, UsageError
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.output import Output, parse_output, print_objects
 from tinykube.kubectl.resources import Request, from_args, from_files
 from tinykube.kubectl.transport import TABLE_ACCEPT
 
 Obj = dict[str, Any]
+
+GET_USAGE = (
+    'You must specify the type of resource to get. Use "kubectl api-resources" for a complete list of '
+    "supported resources.\n\nerror: Required resource not specified.\n"
+    'Use "kubectl explain <resource>" for a detailed description of that resource (e.g. kubectl explain pods).\n'
+    "See 'kubectl get -h' for help and examples"
+)
 
 FLAGS = [
     Flag("output", "o"),
@@ -49,6 +56,8 @@ async def run(f: Any, o: Any) -> int:
         requests = [Request(i.mapping, [i.name]) for i in items]
         namespaces = [i.namespace for i in items]
     else:
+        if not o.args:
+            raise UsageError(GET_USAGE)
         requests = await from_args(f, o.args)
         namespaces = []
     ns = "" if o.all_namespaces else f.namespace
