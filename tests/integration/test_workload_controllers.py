@@ -70,7 +70,9 @@ class FakeKubelet:
             pod = await self.queue.get()
             if not self.enabled or is_pod_ready(pod) or not is_pod_active(pod):
                 continue
-            with contextlib.suppress(errors.NotFound, errors.Conflict):
+            # A Pod deleted meanwhile is not an error for a kubelet (the API server
+            # sometimes answers that race with a 500 "key not found" instead of 404).
+            with contextlib.suppress(errors.NotFound, errors.Conflict, errors.InternalError):
                 await self.client.patch_status(
                     "v1", "pods", pod["metadata"]["name"], running_status(), NS
                 )

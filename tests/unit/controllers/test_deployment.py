@@ -319,3 +319,12 @@ def test_a_stale_old_replica_set_status_does_not_spend_the_budget_twice() -> Non
     old = replica_set("old", 5, available=10)  # just shrunk from 10; its Pods are not gone yet
     new = replica_set("new", 3, available=3)
     assert rolling.scale_down_old_plan([old, new], [old], d) == []
+
+
+def test_old_pods_not_yet_deleted_still_count_against_surge() -> None:
+    d = deployment(10)  # at most 13 Pods
+    old = replica_set("old", 5, status_replicas=10)  # told to shrink, Pods not gone yet
+    new = replica_set("new", 3)
+    assert util.new_rs_new_replicas(d, [old, new], new) == 3
+    old["status"]["replicas"] = 5
+    assert util.new_rs_new_replicas(d, [old, new], new) == 8

@@ -335,9 +335,18 @@ def new_rs_new_replicas(d: Obj, sets: list[Obj], new_rs: Obj) -> int:
     """
     if not is_rolling(d):
         return replicas(d)
-    current = spec_replicas(sets)
+    current = sum(_pods_held(rs, new_rs) for rs in sets)
     max_total = replicas(d) + max_surge(d)
     if current >= max_total:
         return replicas(new_rs)
     room = min(max_total - current, replicas(d) - replicas(new_rs))
     return replicas(new_rs) + room
+
+
+def _pods_held(rs: Obj, new_rs: Obj) -> int:
+    """Pods ``rs`` counts for against maxSurge: its spec, or more while an old one still
+    has Pods it was told to give up (upstream counts spec alone, which lets a fast
+    scale-up overtake a scale-down and briefly exceed replicas + maxSurge)."""
+    if rs is new_rs or (meta(rs).get("uid") and meta(rs).get("uid") == meta(new_rs).get("uid")):
+        return replicas(rs)
+    return max(replicas(rs), int(status(rs).get("replicas") or 0))
