@@ -34,14 +34,21 @@ class Factory:
 
     @cached_property
     def config(self) -> ClientConfig:
-        from tinykube.client import ClientConfig, ConfigError, load_kubeconfig
+        from pathlib import Path
 
+        from tinykube.client import ClientConfig, ConfigError, load_kubeconfig
+        from tinykube.kubectl.errors import BareError
+
+        explicit = self.flags.get("kubeconfig")
+        if explicit and not Path(explicit).expanduser().exists():
+            raise CommandError(f"stat {explicit}: no such file or directory")
         try:
-            config = load_kubeconfig(self.flags.get("kubeconfig"), self.flags.get("context"))
+            config = load_kubeconfig(explicit, self.flags.get("context"))
         except ConfigError as exc:
             if self.flags.get("context") and "does not exist" in str(exc):
-                raise CommandError(
-                    f"context was not found for specified context: {self.flags['context']}"
+                context = self.flags["context"]
+                raise BareError(
+                    f"Error in configuration: context was not found for specified context: {context}"
                 ) from None
             config = ClientConfig(server=DEFAULT_SERVER)
         if self.flags.get("server"):
