@@ -122,6 +122,16 @@ async def test_two_sandboxes_get_different_ips(runtime: Runtime, tmp_path: Path)
     assert ip_a != ip_b
 
 
+async def test_pod_cidr_can_change_until_a_pod_has_an_address(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    assert await runtime.update_pod_cidr("10.244.249.0/24")
+    sid = await runtime.run_pod_sandbox(sandbox_config(tmp_path))
+    ip = (await runtime.pod_sandbox_status(sid)).ip
+    assert ip.rsplit(".", 1)[0] in ("10.244.249", "127.244.249")
+    assert not await runtime.update_pod_cidr("10.244.248.0/24")
+
+
 async def test_container_runs_then_stops(runtime: Runtime, tmp_path: Path) -> None:
     sid = await runtime.run_pod_sandbox(sandbox_config(tmp_path))
     cid = await run(runtime, sid, container(tmp_path, "c", "sleep 60"))

@@ -105,6 +105,7 @@ class Kubelet:
         )
         self.privileged = bool(getattr(self.runtime, "privileged", False))
         self._group: asyncio.TaskGroup | None = None
+        self._pod_cidr = config.pod_cidr or DEFAULT_POD_CIDR
         self.factory = InformerFactory(client)
         self.pods = self.factory.get(
             "v1", "pods", field_selector=f"spec.nodeName={config.node_name}"
@@ -165,9 +166,18 @@ class Kubelet:
             except TRANSIENT as exc:
                 log.info("node=%s registration failed, retrying: %s", self.node_name, exc)
                 await retry.sleep()
+        await self._adopt_pod_cidr(self.node)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.LeaseRenewer(self.client, self.node).run())
             tg.create_task(self._status_loop())
+
+    async def _adopt_pod_cidr(self, node: Obj) -> None:
+        """Without ``--pod-cidr``, use the range the node IPAM controller allocated."""
+        cidr = (node.get("spec") or {}).get("podCIDR", "")
+        if self.config.pod_cidr or not cidr or cidr == self._pod_cidr:
+            return
+        if await self.runtime.update_pod_cidr(cidr):
+            self._pod_cidr = cidr
 
     async def register(self) -> Obj:
         """POST the Node; if it exists already, bring its labels and status up to date."""
@@ -198,8 +208,11 @@ class Kubelet:
                 new = nodestatus.node_status(self.node_config(), facts, last, time.time())
                 due = time.monotonic() - reported >= nodestatus.REPORT_FREQUENCY
                 if due or nodestatus.status_changed(last, new):
-                    await self.client.patch_status("v1", "nodes", self.node_name, {"status": new})
+                    node = await self.client.patch_status(
+                        "v1", "nodes", self.node_name, {"status": new}
+                    )
                     last, reported = new, time.monotonic()
+                    await self._adopt_pod_cidr(node)
             except TRANSIENT as exc:
                 log.warning("node=%s status update failed: %s", self.node_name, exc)
 

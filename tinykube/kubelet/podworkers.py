@@ -46,6 +46,8 @@ Obj = dict[str, Any]
 POLL_SECONDS = 1.0
 VOLUME_REFRESH_SECONDS = 60.0
 DEFAULT_GRACE = 30
+# A container backing off is re-synced every second; its BackOff event is not.
+BACKOFF_EVENT_SECONDS = 10.0
 NORMAL, WARNING = "Normal", "Warning"
 
 
@@ -103,6 +105,7 @@ class PodWorker:
         self.views: dict[str, status.ContainerView] = {}
         self.container_ids: dict[str, str] = {}
         self.retry_at: dict[str, float] = {}
+        self.backoff_events: dict[str, float] = {}
         self.probes = containers.ProbeSet(self)
         self.volume_paths: dict[str, Any] | None = None
         self.volumes_at = 0.0
@@ -271,6 +274,9 @@ class PodWorker:
                 f"back-off {_duration(delay)} restarting failed container={c['name']} "
                 f"pod={meta['name']}_{meta.get('namespace')}({self.uid})"
             )
+            if now - self.backoff_events.get(c["name"], 0.0) < BACKOFF_EVENT_SECONDS:
+                return
+            self.backoff_events[c["name"]] = now
             self.host.event(
                 self.pod,
                 WARNING,

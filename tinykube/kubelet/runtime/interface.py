@@ -212,6 +212,10 @@ class Runtime(Protocol):
     async def close(self) -> None:
         """Stop every container and remove every sandbox this runtime created."""
 
+    async def update_pod_cidr(self, cidr: str) -> bool:
+        """Adopt the node's podCIDR (allocated after start); False if pods already use IPs."""
+        ...
+
     async def pull_image(self, image: str, has_command: bool) -> ImageInfo: ...
 
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> str: ...

@@ -288,15 +288,24 @@ def _rmdir_retry(d: Path) -> None:
 # ---- processes ---------------------------------------------------------------------
 
 
-def first_child(pid: int) -> int:
-    """The workload under the container's init shell (0 when there is none)."""
-    if not pid:
+def workload_pid(shim: int, pid_file: Path) -> int:
+    """The host pid of the child of ``shim`` whose in-container pid ``pid_file`` holds."""
+    if not shim:
         return 0
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ns_pid = pid_file.read_text().strip()
+        children = Path(f"/proc/{shim}/task/{shim}/children").read_text().split()
     except OSError:
         return 0
-    return int(children[0]) if children else 0
+    for child in children:
+        try:
+            status = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("NSpid:") and line.split()[-1] == ns_pid:
+                return int(child)
+    return 0
 
 
 async def comm(pid: int) -> str:

@@ -17,14 +17,16 @@ from pathlib import Path
 from tinykube.kubelet.runtime.interface import Mount, PodSandboxConfig
 
 
-def init_lines(argv: list[str]) -> list[str]:
+def init_lines(argv: list[str], pid_file: Path) -> list[str]:
     """The script's tail: start the workload and act as its init (PID 1).
 
     The shell stays PID 1 of the container's PID namespace, forwards SIGTERM
     and SIGINT to the workload and exits with its status, so an OOM kill
     reads as 137. (``unshare --fork`` of util-linux 2.38 cannot pass a
     child's death by signal on: it exits 1.) Like ``docker run --init``, a
-    workload that is not PID 1 gets SIGTERM's default action.
+    workload that is not PID 1 gets SIGTERM's default action. The workload's
+    pid (as the container sees it) goes to ``pid_file``, so that exec can find
+    it among the init's children, which include setup commands until then.
     """
     return [
         "set +e",
@@ -32,6 +34,7 @@ def init_lines(argv: list[str]) -> list[str]:
         "trap 'kill -INT $child 2>/dev/null' INT",
         " ".join(shlex.quote(a) for a in argv) + " &",
         "child=$!",
+        f'echo "$child" > {shlex.quote(str(pid_file))}',
         'while :; do wait "$child"; code=$?; kill -0 "$child" 2>/dev/null || break; done',
         'exit "$code"',
     ]

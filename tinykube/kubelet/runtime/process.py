@@ -175,6 +175,20 @@ class ProcessRuntime:
         seed = f"{self.options.node_name}/{next(self._ids)}/{time.time_ns()}/{os.getpid()}"
         return hashlib.sha256(seed.encode()).hexdigest()
 
+    async def update_pod_cidr(self, cidr: str) -> bool:
+        """Switch to the node's allocated podCIDR while no pod holds an address."""
+        if any(s.status.ip for s in self._sandboxes.values()):
+            return False
+        if self._bridge is not None:
+            await self._bridge.teardown()
+            self._bridge = proc_host.BridgeNetwork(cidr)
+            await self._bridge.setup()
+        self._ips = proc_host.IPAllocator(
+            cidr if self.privileged else proc_host.rootless_cidr(cidr)
+        )
+        log.info("runtime=process pod CIDR is now %s", self._ips.network)
+        return True
+
     async def pull_image(self, image: str, has_command: bool) -> ImageInfo:
         return await asyncio.to_thread(
             proc_io.find_image, self.options.image_dir, image, has_command
@@ -406,7 +420,9 @@ class ProcessRuntime:
             if workdir:
                 # As container runtimes do, a missing working directory is created.
                 lines.append(f"mkdir -p {shlex.quote(str(merged / workdir.lstrip('/')))}")
-            lines += proc_setup.init_lines(["unshare", "--root", str(merged), *wd, "--", *workload])
+            lines += proc_setup.init_lines(
+                ["unshare", "--root", str(merged), *wd, "--", *workload], _pid_file(container)
+            )
             return "\n".join(lines) + "\n"
         for mount in mounts:
             if await self._ensure_host_target(container, mount):
@@ -417,7 +433,7 @@ class ProcessRuntime:
         if workdir:
             lines.append(f"mkdir -p {shlex.quote(workdir)} 2>/dev/null || true")
             lines.append(f"cd {shlex.quote(workdir)}")
-        lines += proc_setup.init_lines(workload)
+        lines += proc_setup.init_lines(workload, _pid_file(container))
         return "\n".join(lines) + "\n"
 
     async def _ensure_host_target(self, container: _Container, mount: Mount) -> bool:
@@ -567,11 +583,20 @@ class ProcessRuntime:
 
     # ---- exec ----------------------------------------------------------------------
 
-    def _exec_argv(self, container: _Container, cmd: list[str]) -> list[str]:
+    async def _exec_target(self, container: _Container) -> int:
+        """The workload's host pid (waiting briefly for a container that is starting)."""
+        shim = container.status.pid
+        for _ in range(100):
+            found = await asyncio.to_thread(proc_host.workload_pid, shim, _pid_file(container))
+            if found or container.exited.is_set():
+                return found or shim
+            await asyncio.sleep(0.02)
+        return shim
+
+    def _exec_argv(self, container: _Container, cmd: list[str], target: int) -> list[str]:
         if container.status.state != ContainerState.RUNNING:
             raise RuntimeError_(f"container {container.config.name} is not running")
         argv = list(cmd)
-        target = proc_host.first_child(container.status.pid) or container.status.pid
         if self._namespaced() and target:
             flags = ["-m", "-p", "-r", "-w"]
             if self.privileged:
@@ -586,7 +611,8 @@ class ProcessRuntime:
 
     async def exec(self, container_id: str, cmd: list[str], tty: bool) -> ExecProcess:
         container = self._container(container_id)
-        argv = self._exec_argv(container, cmd)
+        target = await self._exec_target(container) if self._namespaced() else 0
+        argv = self._exec_argv(container, cmd, target)
         if not tty:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -649,3 +675,7 @@ def _environment(container: _Container) -> dict[str, str]:
     env["HOSTNAME"] = container.sandbox.config.hostname[:HOSTNAME_MAX]
     env.update(container.config.env)
     return env
+
+
+def _pid_file(container: _Container) -> Path:
+    return container.dir / "workload.pid"

@@ -74,6 +74,14 @@ class SimulatedRuntime:
         self._containers.clear()
         self._sandboxes.clear()
 
+    async def update_pod_cidr(self, cidr: str) -> bool:
+        if any(s.status.ip for s in self._sandboxes.values()):
+            return False
+        network = ipaddress.ip_network(cidr, strict=False)
+        self._free_ips = (str(ip) for ip in itertools.islice(network.hosts(), 1, None))
+        self._released = []
+        return True
+
     async def pull_image(self, image: str, has_command: bool) -> ImageInfo:
         digest = hashlib.sha256(image.encode()).hexdigest()
         return ImageInfo(ref=image, image_id=f"simulated://sha256:{digest}")
