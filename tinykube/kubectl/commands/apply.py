@@ -51,7 +51,13 @@ FLAGS = [
     mutate.DRY_RUN_FLAG,
     mutate.VALIDATE_FLAG,
     mutate.FIELD_MANAGER,
+    Flag("create-annotation", kind="bool", default=False),
+    Flag("prune-allowlist", kind="list"),
 ]
+PRUNE_WITHOUT_SELECTOR = (
+    "all resources selected for prune without explicitly passing --all. To prune all resources, pass "
+    "the --all flag. If you did not mean to prune all resources, specify a label selector"
+)
 
 
 def modified_configuration(obj: Obj, annotate: bool = True) -> tuple[Obj, str]:
@@ -92,8 +98,18 @@ def compute_patch(item: Item, original: Obj | None, modified: Obj, current: Obj)
 async def run(f: Any, o: Any) -> int:
     from tinykube.kubectl.errors import CommandError
 
+    if o.args[:1] == ["view-last-applied"]:
+        from tinykube.kubectl.commands.lastapplied import view
+
+        return await view(f, o, o.args[1:])
+    if o.args[:1] == ["set-last-applied"]:
+        from tinykube.kubectl.commands.lastapplied import set_applied
+
+        return await set_applied(f, o, o.create_annotation)
     if not o.filename:
         raise CommandError("must specify one of -f and -k")
+    if o.prune and not o.selector and not o.all:
+        raise CommandError(PRUNE_WITHOUT_SELECTOR)
     fmt = parse_output(o.output)
     items = await from_files(f, o.filename, o.recursive)
     failures: list[Exception] = []
@@ -113,6 +129,10 @@ async def run(f: Any, o: Any) -> int:
             f.out.write(
                 f"{display_name(item.mapping, item.name)} {verb}{mutate.suffix(mutate.dry_run(o))}\n"
             )
+    if o.prune and not failures:
+        from tinykube.kubectl.commands.prune import prune
+
+        await prune(f, o, items)
     if failures:
         raise Aggregate(failures)
     return 0
