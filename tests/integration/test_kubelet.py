@@ -469,6 +469,9 @@ def test_exec_over_websocket_streams_and_reports_the_exit_code(cluster: ApiServe
     assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
     ok = "command=true&output=1"
     assert asyncio.run(exec_over_websocket(cluster, ok, b""))[2]["status"] == "Success"
+    tty = urlencode([("command", "sh"), ("command", "-c"), ("command", "tty"), ("tty", "1")])
+    out, _, status = asyncio.run(exec_over_websocket(cluster, tty + "&output=1", b""))
+    assert out.startswith(b"/dev/pts/") and status["status"] == "Success"
 
 
 def test_volumes_init_containers_and_pre_stop_hook(cluster: ApiServer) -> None:

@@ -626,10 +626,13 @@ class ProcessRuntime:
             return ExecProcess(proc)
         # A terminal: the process gets the slave side as its controlling TTY (setsid -c).
         master, slave = os.openpty()
+        if container.image.rootfs is None:
+            # setsid inside the namespaces, so the shell's session is one it can see.
+            argv = self._exec_argv(container, ["setsid", "-c", *cmd], target)
+        else:
+            argv = ["setsid", "-c", *argv]
         try:
             proc = await asyncio.create_subprocess_exec(
-                "setsid",
-                "-c",
                 *argv,
                 env={"TERM": "xterm", **_environment(container)},
                 cwd=self._host_cwd(container),
