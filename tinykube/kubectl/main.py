@@ -47,6 +47,7 @@ COMMANDS = {
     "config": "config",
     "auth": "auth",
     "diff": "diff",
+    "events": "events",
 }
 
 
