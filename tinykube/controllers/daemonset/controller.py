@@ -281,7 +281,17 @@ class DaemonSetController(Controller[str]):
         status = daemon_status(ds, nodes, by_node, hash_, self.now())
         status["observedGeneration"] = meta(ds).get("generation") or 0
         if status != (ds.get("status") or {}):
-            await self.client.update_status("apps/v1", "daemonsets", {**ds, "status": status})
+            try:
+                await self.client.update_status("apps/v1", "daemonsets", {**ds, "status": status})
+            except errors.Conflict:
+                # Our previous status write is not in the cache yet: retry on the stored object.
+                m = meta(ds)
+                fresh = await self.client.get(
+                    "apps/v1", "daemonsets", m["name"], m.get("namespace", "")
+                )
+                await self.client.update_status(
+                    "apps/v1", "daemonsets", {**fresh, "status": status}
+                )
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
         if min_ready > 0 and status.get("numberReady") != status.get("numberAvailable", 0):
             return Requeue(after=float(min_ready))
