@@ -1,6 +1,6 @@
 """The kubelet with the process runtime against a real API server, driven by real kubectl.
 
-A ``tinykube apiserver`` and a ``kubelet`` (node ``node1``, its own root dir,
+A ``tinykube apiserver`` and a ``kubelet`` (a node named for the test run, its own root dir,
 a loopback port for its HTTPS server, the cluster CA for client auth) run as
 subprocesses, as they do in a cluster. Pods are created already bound
 (``spec.nodeName``), since no scheduler runs here. Tests needing root
@@ -36,7 +36,8 @@ def needs_root(mode: str) -> None:
         pytest.skip("the rootless fallback has no cgroups and shares the host network")
 
 
-NODE = "node1"
+# Unique per run: the node name also names its cgroups and must not meet another kubelet.
+NODE = f"it-node-{os.getpid()}"
 KUBELETS: dict[int, Kubelet] = {}
 
 
@@ -129,11 +130,17 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def host_netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[ApiServer]:
     base = tmp_path_factory.mktemp("kubelet")
     server = ApiServer(base / "api")
     server.start()
+    before = host_netns()
     flags = ["--pod-manifest-path", str(base / "manifests")]
     kubelet = Kubelet(
         server, base / "node1", flags + (["--rootless"] if mode == "rootless" else [])
@@ -150,14 +157,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Api
     finally:
         kubelet.stop()
         server.stop()
-        # The kubelet removes what it made on the host when it stops.
-        assert (
-            "tk-"
-            not in subprocess.run(
-                ["ip", "netns", "list"], capture_output=True, text=True, check=False
-            ).stdout
-            or not IS_ROOT
-        ), kubelet.logs()
+    # The kubelet removes what it made on the host when it stops.
+    assert not {ns for ns in host_netns() - before if ns.startswith("tk-")}, kubelet.logs()
+    assert not list((base / "node1" / "runtime").glob("*/state.json"))
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/tinykube/{NODE}"))
 
 
 def test_node_registered_with_labels_lease_and_capacity(cluster: ApiServer) -> None:

@@ -9,6 +9,16 @@ to the command line. The kubelet talks to the cluster only through
 ``tinykube.client``, as any user would.
 """
 
-from tinykube.kubelet.command import register
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the kubelet subcommands (imported lazily: ``python -m`` runs ``command``)."""
+    from tinykube.kubelet import command
+
+    command.register(subparsers)
+
 
 __all__ = ["register"]
