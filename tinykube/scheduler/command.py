@@ -70,12 +70,17 @@ def main(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover
         runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        runner(serve(args.kubeconfig, config))
+        if runner(serve(args.kubeconfig, config)) == LEADERSHIP_LOST:
+            return 1  # as kube-scheduler: exit, and let the supervisor start a fresh candidate
     return 0
 
 
-async def serve(kubeconfig: str | None, config: SchedulerConfig) -> None:
-    """Run the scheduler (behind leader election when configured) until cancelled."""
+LEADERSHIP_LOST = "leadership lost"
+
+
+async def serve(kubeconfig: str | None, config: SchedulerConfig) -> str | None:
+    """Run the scheduler (behind leader election when configured) until cancelled;
+    returns ``LEADERSHIP_LOST`` if it stopped because another candidate took over."""
     from tinykube.client.rest import Client
     from tinykube.scheduler.scheduler import Scheduler
 
@@ -83,7 +88,7 @@ async def serve(kubeconfig: str | None, config: SchedulerConfig) -> None:
         scheduler = Scheduler(client, config)
         if not config.leader_elect:
             await scheduler.run()
-            return
+            return None
         from tinykube.client.leaderelection import Callbacks, LeaderElector
 
         elector = LeaderElector(client, config.lease_namespace, config.lease_name)
@@ -92,3 +97,4 @@ async def serve(kubeconfig: str | None, config: SchedulerConfig) -> None:
             await elector.run(Callbacks(lambda: scheduler.run(run_informers=False)))
             log.info("component=scheduler leadership lost; exiting")
             informers.cancel()
+        return LEADERSHIP_LOST

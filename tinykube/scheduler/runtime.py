@@ -315,8 +315,7 @@ class Framework:
             if normalize is not None:
                 normalize(state, pod, scores)
             weight = self.weights.get(name, 1)
-            for i, s in enumerate(scores):
-                totals[i] += s * weight
+            totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
         return totals
 
     def _local_scores(
@@ -334,13 +333,14 @@ class Framework:
             return [[score(state, pod, node) for node in nodes] for _, score in local]
         key = tuple(name for name, _ in local)
         rows = []
-        cached = memo.scores
+        append = rows.append
+        get = memo.scores.get
         for node in nodes:
-            hit = cached.get(node.name)
+            hit = get(node.name)
             if hit is not None and hit[0] == node.generation and hit[1] == key:
-                rows.append(hit[2])
+                append(hit[2])
                 continue
             row = tuple(score(state, pod, node) for _, score in local)
-            cached[node.name] = (node.generation, key, row)
-            rows.append(row)
+            memo.scores[node.name] = (node.generation, key, row)
+            append(row)
         return [list(column) for column in zip(*rows, strict=True)]

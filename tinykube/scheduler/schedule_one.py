@@ -25,7 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tinykube.scheduler.config import num_nodes_to_find
-from tinykube.scheduler.framework import CycleState, FitError, NodeInfo, PodInfo, Snapshot, Status
+from tinykube.scheduler.framework import (
+    SUCCESS,
+    Code,
+    CycleState,
+    FitError,
+    NodeInfo,
+    PodInfo,
+    Snapshot,
+    Status,
+)
 from tinykube.scheduler.runtime import Framework
 
 CHUNK = 64
@@ -87,33 +96,51 @@ class Algorithm:
         total = len(nodes)
         own = fwk.profile.percentage_of_nodes_to_score  # a profile's value wins over the global one
         wanted = num_nodes_to_find(total, self.percentage if own is None else int(own))
+        start = self.next_start % total
+        order = [*nodes[start:], *nodes[:start]]
         feasible: list[NodeInfo] = []
         statuses: dict[str, Status] = {}
-        start = self.next_start % total
         processed = 0
-        run = fwk.run_filters
-        # Fast path: verdicts remembered for this spec (see Framework._attach_memo).
-        remembered = fwk.remembered_verdicts(state)
         while processed < total and len(feasible) < wanted:
-            end = min(processed + CHUNK, total)
-            for i in range(processed, end):
-                node = nodes[(start + i) % total]
-                hit = remembered.get(node.name) if remembered is not None else None
-                status = hit[1] if hit is not None and hit[0] == node.generation else None
-                if status is None:
-                    status = run(state, pod, node)
-                if status.success:
-                    feasible.append(node)
-                    if len(feasible) >= wanted:
-                        end = i + 1
-                        break
-                elif status.rejected:
-                    statuses[node.name] = status
-                else:
-                    raise RuntimeError(f"running {status.plugin!r} filter: {status.message}")
-            processed = end
+            chunk = order[processed : processed + CHUNK]
+            taken = self._filter_chunk(fwk, state, pod, chunk, feasible, statuses, wanted)
+            processed += taken
         self.next_start = (start + processed) % total
         return feasible, statuses
+
+    @staticmethod
+    def _filter_chunk(
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        chunk: Sequence[NodeInfo],
+        feasible: list[NodeInfo],
+        statuses: dict[str, Status],
+        wanted: int,
+    ) -> int:
+        """Filter one chunk into ``feasible``/``statuses``; returns how many nodes were looked at.
+
+        The hot loop of the scheduler: a remembered verdict (Framework._attach_memo)
+        costs one dict lookup; only the rest run the filter plugins.
+        """
+        run = fwk.run_filters
+        remembered = fwk.remembered_verdicts(state)
+        get = remembered.get if remembered is not None else None
+        for i, node in enumerate(chunk):
+            hit = get(node.name) if get is not None else None
+            if hit is not None and hit[0] == node.generation:
+                status = hit[1]
+            else:
+                status = run(state, pod, node)
+            if status is SUCCESS or status.code is Code.SUCCESS:
+                feasible.append(node)
+                if len(feasible) >= wanted:
+                    return i + 1
+            elif status.rejected:
+                statuses[node.name] = status
+            else:
+                raise RuntimeError(f"running {status.plugin!r} filter: {status.message}")
+        return len(chunk)
 
     def select_host(self, nodes: Sequence[NodeInfo], scores: Sequence[int]) -> str:
         """The best-scoring node; among equals, each is equally likely."""

@@ -5,7 +5,8 @@ Runs at PostFilter, only after every node failed. Upstream's steps:
 1. The pod must be allowed to preempt (``preemptionPolicy`` is not Never).
 2. Nodes that failed with UNSCHEDULABLE_AND_UNRESOLVABLE are skipped: no
    eviction fixes a taint or a selector ("Preemption is not helpful").
-3. Dry run per remaining node, on a copy: remove every pod of lower priority;
+3. Dry run per remaining node (from a random offset, until enough candidates:
+   10% of the nodes, at least 100), on a copy: remove every pod of lower priority;
    if the pod still does not fit, the node is no candidate. Otherwise put the
    victims back one by one, most important first, keeping each one whose
    return still lets the pod fit (the "reprieve"). What is left are victims.
@@ -24,6 +25,7 @@ preemption victims found for incoming pod.``
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,7 +66,17 @@ class DefaultPreemption:
     name = NAME
 
     def __init__(self, args: Mapping[str, Any] | None, handle: Handle) -> None:
+        args = args or {}
         self.handle = handle
+        self.min_candidates_percentage = int(args.get("minCandidateNodesPercentage", 10))
+        self.min_candidates_absolute = int(args.get("minCandidateNodesAbsolute", 100))
+        self.rng = random.Random()
+
+    def num_candidates(self, num_nodes: int) -> int:
+        """How many candidate nodes are enough to choose from (upstream's calculateNumCandidates)."""
+        n = num_nodes * self.min_candidates_percentage // 100
+        n = max(n, self.min_candidates_absolute)
+        return min(n, num_nodes)
 
     def post_filter(
         self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status]
@@ -74,7 +86,14 @@ class DefaultPreemption:
             return unschedulable(MESSAGE_PREFIX + why), None
         node_statuses: dict[str, Status] = {}
         candidates = []
-        for node in self.handle.snapshot:
+        nodes = self.handle.snapshot.node_infos
+        wanted = self.num_candidates(len(nodes))
+        # Start at a random node so that preemption does not always hit the same ones.
+        offset = self.rng.randrange(len(nodes)) if nodes else 0
+        for i in range(len(nodes)):
+            if len(candidates) >= wanted:
+                break
+            node = nodes[(offset + i) % len(nodes)]
             status = statuses.get(node.name)
             if status is not None and status.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
                 node_statuses[node.name] = unresolvable(NOT_HELPFUL)
