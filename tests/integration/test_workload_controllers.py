@@ -624,6 +624,29 @@ async def test_job_runs_to_completion_and_releases_its_pods(server: ApiServer) -
         assert all(p["metadata"]["name"].startswith("pi-") for p in pods)
 
 
+async def test_indexed_job_completes_every_index(server: ApiServer) -> None:
+    async with cluster(server, job.new) as (client, kubelet):
+        kubelet.enabled = False
+        body = batch_job("idx", completions=3, parallelism=3, completionMode="Indexed")
+        await client.create("batch/v1", "jobs", body, NS)
+        pods = await eventually(lambda: _count(client, "batch.kubernetes.io/job-name=idx", 3))
+        indexes = sorted(
+            p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods
+        )
+        assert indexes == ["0", "1", "2"]
+        assert all(
+            p["metadata"]["name"].startswith(f"idx-{p['spec']['hostname'][-1]}-") for p in pods
+        )
+
+        async def finish_round() -> Obj | None:
+            await finish_pods(client, "idx", "Succeeded")
+            return await job_condition(client, "idx", "Complete")
+
+        done = await eventually(finish_round)
+        assert done["status"]["completedIndexes"] == "0-2"
+        assert done["status"]["succeeded"] == 3
+
+
 async def test_job_fails_past_its_backoff_limit(server: ApiServer) -> None:
     async with cluster(server, job.new) as (client, kubelet):
         kubelet.enabled = False

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from workload_builders import NOW, ago, pod
 
-from tinykube.controllers import job
+from tinykube.controllers.job import indexed, tracking
+from tinykube.controllers.job import util as job
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +48,7 @@ def test_success_criteria(spec: dict, succeeded: int, active: int, done: bool) -
 
 
 def test_census_counts_finished_pods_once() -> None:
-    tracked = [job.TRACKING_FINALIZER]
+    tracked = [tracking.TRACKING_FINALIZER]
     ok = pod("ok", phase="Succeeded")
     ok["metadata"]["finalizers"] = tracked
     bad = pod("bad", phase="Failed")
@@ -58,11 +59,10 @@ def test_census_counts_finished_pods_once() -> None:
     running = pod("running", ready_for=5)
     the_job = a_job()
     the_job["status"]["uncountedTerminatedPods"] = {"failed": ["uid-bad"]}
-    census = job.take_census(the_job, [ok, bad, deleted, counted, running])
-    assert census.new_succeeded == ["uid-ok"]
-    assert census.new_failed == [
-        "uid-deleted"
-    ]  # bad is already uncounted; deleted counts as failed
+    census = tracking.take_census(the_job, [ok, bad, deleted, counted, running])
+    assert [p["metadata"]["uid"] for p in census.new_succeeded] == ["uid-ok"]
+    # bad is already uncounted; a Pod deleted before it succeeded counts as failed
+    assert [p["metadata"]["uid"] for p in census.new_failed] == ["uid-deleted"]
     assert sorted(p["metadata"]["name"] for p in census.to_unfinalize) == ["bad", "deleted", "ok"]
     assert [p["metadata"]["name"] for p in census.active] == ["running"]
     assert census.ready == 1 and census.terminating == 1
@@ -87,6 +87,51 @@ def test_pods_carry_the_tracking_finalizer_and_controller_ref() -> None:
     )
     body = job.pod_from_job(the_job)
     assert body["metadata"]["generateName"] == "pi-"
-    assert body["metadata"]["finalizers"] == [job.TRACKING_FINALIZER]
+    assert body["metadata"]["finalizers"] == [tracking.TRACKING_FINALIZER]
     assert body["metadata"]["ownerReferences"][0]["kind"] == "Job"
     assert body["metadata"]["labels"] == {"job-name": "pi"}
+
+
+@pytest.mark.parametrize(
+    ("text", "indexes"),
+    [("", set()), ("3", {3}), ("0-2,5", {0, 1, 2, 5}), ("1,3-4,7-9", {1, 3, 4, 7, 8, 9})],
+)
+def test_completed_indexes_round_trip(text: str, indexes: set[int]) -> None:
+    assert indexed.parse_indexes(text) == indexes
+    assert indexed.format_indexes(indexes) == text
+
+
+def with_index(name: str, index: int | None) -> dict:
+    p = pod(name)
+    if index is not None:
+        p["metadata"]["annotations"] = {indexed.INDEX_KEY: str(index)}
+    return p
+
+
+def test_pending_indexes_skip_completed_and_running() -> None:
+    active = [with_index("a", 1), with_index("b", 3)]
+    assert indexed.pending_indexes(6, {0, 2}, active, 5) == [4, 5]
+    assert indexed.pending_indexes(6, set(), active, 2) == [0, 2]
+
+
+def test_surplus_pods_are_duplicates_out_of_range_or_done() -> None:
+    active = [
+        with_index("a", 1),
+        with_index("b", 1),
+        with_index("c", 9),
+        with_index("d", 0),
+        with_index("e", None),
+    ]
+    surplus = indexed.surplus_pods(3, {0}, active)
+    assert sorted(p["metadata"]["name"] for p in surplus) == ["b", "c", "d", "e"]
+
+
+def test_indexed_pod_identity() -> None:
+    the_job = a_job(template={"spec": {"containers": [{"name": "c"}]}})
+    body = indexed.pod_for_index(the_job, job.pod_from_job(the_job), 4)
+    assert body["metadata"]["generateName"] == "pi-4-"
+    assert body["metadata"]["annotations"][indexed.INDEX_KEY] == "4"
+    assert body["metadata"]["labels"][indexed.INDEX_KEY] == "4"
+    assert body["spec"]["hostname"] == "pi-4"
+    (env,) = body["spec"]["containers"][0]["env"]
+    assert env["name"] == "JOB_COMPLETION_INDEX"

@@ -1,0 +1,311 @@
+"""The Job controller: run Pods until enough succeed, or give up after too many fail.
+
+Per key (upstream ``job_controller.go``'s ``syncJob``): claim the Pods, count
+the finished ones exactly once (``tracking``), then, unless the Job is
+finished:
+
+- a failure criterion (more than ``backoffLimit`` failures, or past
+  ``activeDeadlineSeconds``) or the success criterion sets ``FailureTarget``
+  or ``SuccessCriteriaMet`` and deletes the Pods still running; once none is
+  left, ``Failed`` (reason ``BackoffLimitExceeded``/``DeadlineExceeded``) or
+  ``Complete`` with ``completionTime`` follows;
+- a suspended Job has its Pods deleted;
+- otherwise Pods are created or deleted towards ``util.want_active`` (for an
+  Indexed Job, one per pending index, ``indexed``), in slow-start batches,
+  after the pod-failure backoff.
+
+Then ``active``, ``ready`` and ``terminating`` are written if anything changed.
+Orphaned Pods that still carry our finalizer (their Job was deleted) get it
+removed, so they can go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tinykube.api import errors
+from tinykube.api.duration import format_time
+from tinykube.api.selectors import SelectorError, label_selector_as_selector
+from tinykube.client.informers import key_of
+from tinykube.controllers.expectations import Expectations
+from tinykube.controllers.job import indexed, tracking, util
+from tinykube.controllers.job.tracking import TRACKING_FINALIZER, Census
+from tinykube.controllers.podutil import controller_ref, meta, pod_key, pods_to_delete
+from tinykube.controllers.refmanager import claim, new_controller_ref
+from tinykube.controllers.replicaset import slow_start_batches
+from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class _Backoff:
+    failures: int = 0
+    last_failure: float = 0.0
+
+
+class JobController(Controller[str]):
+    """Creates a Job's Pods, counts their outcomes and marks the Job finished."""
+
+    name = "job-controller"
+    default_workers = 5
+    workers_flag = "concurrent-job-syncs"
+
+    def __init__(
+        self,
+        ctx: ControllerContext,
+        now: Callable[[], datetime] | None = None,
+        backoff_base: float = util.BACKOFF_BASE,
+    ) -> None:
+        super().__init__(ctx)
+        self.now = now or (lambda: datetime.now(UTC))
+        self.backoff_base = backoff_base
+        self.recorder = ctx.recorder(self.name)
+        self.expectations = Expectations(ctx.clock)
+        self._backoff: dict[str, _Backoff] = {}
+        self.jobs = self.informer("batch/v1", "jobs")
+        self.pods = self.informer("v1", "pods")
+        self.jobs.add_handler(
+            on_add=self.enqueue,
+            on_update=lambda _o, n: self.enqueue(n),
+            on_delete=self._job_deleted,
+        )
+        self.pods.add_handler(
+            on_add=self._pod_added,
+            on_update=lambda _o, n: self._pod_changed(n),
+            on_delete=self._pod_deleted,
+        )
+
+    # ---- handlers ----
+
+    def _job_deleted(self, job: Obj) -> None:
+        self.expectations.delete(key_of(job))
+        self._backoff.pop(key_of(job), None)
+        self.enqueue(job)
+
+    def _owner(self, pod: Obj) -> Obj | None:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != "Job":
+            return None
+        job = self.jobs.get_by_name(meta(pod).get("namespace", ""), ref.get("name", ""))
+        return job if job is not None and meta(job).get("uid") == ref.get("uid") else None
+
+    def _pod_added(self, pod: Obj) -> None:
+        if (job := self._owner(pod)) is not None:
+            self.expectations.creation_observed(key_of(job))
+        self._pod_changed(pod)
+
+    def _pod_changed(self, pod: Obj) -> None:
+        if (job := self._owner(pod)) is not None:
+            self.enqueue(job)
+        elif TRACKING_FINALIZER in (meta(pod).get("finalizers") or []) and controller_ref(pod):
+            self.queue.add(f"pod:{pod_key(pod)}")  # an orphan still holding our finalizer
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        if (job := self._owner(pod)) is not None:
+            self.expectations.deletion_observed(key_of(job), pod_key(pod))
+            self.enqueue(job)
+
+    # ---- reconcile ----
+
+    async def reconcile(self, key: str) -> Requeue | None:
+        if key.startswith("pod:"):
+            await self._release_orphan(key.removeprefix("pod:"))
+            return None
+        cached = self.jobs.get(key)
+        if cached is None:
+            self.expectations.delete(key)
+            return None
+        job = copy.deepcopy(cached)
+        try:
+            selector = label_selector_as_selector(util.job_spec(job).get("selector"))
+        except SelectorError as exc:
+            log.warning("controller=%s key=%s invalid selector: %s", self.name, key, exc)
+            return None
+        candidates = self.pods.list(meta(job).get("namespace", ""))
+        ref = new_controller_ref(job, "batch/v1", "Job")
+        pods = await claim(self.client, "v1", "pods", job, ref, selector, candidates)
+        return await self._sync(key, job, pods)
+
+    async def _sync(self, key: str, job: Obj, pods: list[Obj]) -> Requeue | None:
+        now = self.now()
+        before = copy.deepcopy(job.get("status") or {})
+        status = job.setdefault("status", {})
+        census = tracking.take_census(job, pods)
+        suspended = util.job_spec(job).get("suspend")
+        if not util.is_finished(job) and not suspended and not status.get("startTime"):
+            status["startTime"] = format_time(now)
+        await self._count(job, census)
+        requeue: Requeue | None = None
+        if not util.is_finished(job):
+            requeue = await self._progress(key, job, census, now)
+        status["active"] = len(census.active)
+        status["ready"] = census.ready
+        status["terminating"] = census.terminating
+        if util.normal(status) != util.normal(before):
+            await self._write_status(job)
+        return requeue
+
+    async def _count(self, job: Obj, census: Census) -> None:
+        """The three steps of ``tracking``'s protocol."""
+        status = job["status"]
+        completed: set[int] | None = None
+        if indexed.is_indexed(job):
+            completed = indexed.parse_indexes(status.get("completedIndexes"))
+            completed |= {i for p in census.new_succeeded if (i := indexed.index_of(p)) is not None}
+            if completed:
+                status["completedIndexes"] = indexed.format_indexes(completed)
+        if tracking.record_uncounted(status, census):
+            await self._write_status(job)
+            if census.new_failed:
+                self._record_failures(key_of(job), len(census.new_failed))
+        await asyncio.gather(*(self._unfinalize(p) for p in census.to_unfinalize))
+        tracking.move_counted(status, len(completed) if completed is not None else None)
+
+    def _record_failures(self, key: str, count: int) -> None:
+        record = self._backoff.setdefault(key, _Backoff())
+        record.failures += count
+        record.last_failure = self.ctx.clock.now()
+
+    async def _progress(self, key: str, job: Obj, census: Census, now: datetime) -> Requeue | None:
+        status = job["status"]
+        spec = util.job_spec(job)
+        failed, succeeded = int(status.get("failed") or 0), int(status.get("succeeded") or 0)
+        failure: tuple[str, str] | None = None
+        if failed > int(spec.get("backoffLimit", 6)):
+            failure = util.BACKOFF_LIMIT_EXCEEDED
+        elif util.past_deadline(job, now):
+            failure = util.DEADLINE_EXCEEDED
+        if failure is not None or util.succeeded_enough(job, succeeded, len(census.active)):
+            await self._finish(job, census.active, failure, now)
+            return None
+        if spec.get("suspend"):
+            await self._delete_pods(job, census.active)
+            return None
+        if not self.expectations.satisfied(key):
+            return None
+        return await self._manage(key, job, census.active, succeeded, now)
+
+    async def _finish(
+        self, job: Obj, active: list[Obj], failure: tuple[str, str] | None, now: datetime
+    ) -> None:
+        status = job["status"]
+        target = util.FAILURE_TARGET if failure else util.SUCCESS_CRITERIA_MET
+        if not util.has_condition(status, target):
+            cond = util.new_condition(target, failure or util.COMPLETIONS_REACHED, now)
+            status.setdefault("conditions", []).append(cond)
+        if active:
+            await self._delete_pods(job, active)
+            return
+        if failure is not None:
+            status["conditions"].append(util.new_condition(util.FAILED, failure, now))
+            self.recorder.event(job, "Warning", failure[0], failure[1])
+        else:
+            status["conditions"].append(
+                util.new_condition(util.COMPLETE, util.COMPLETIONS_REACHED, now)
+            )
+            status["completionTime"] = format_time(now)
+            self.recorder.event(job, "Normal", "Completed", "Job completed")
+
+    async def _manage(
+        self, key: str, job: Obj, active: list[Obj], succeeded: int, now: datetime
+    ) -> Requeue | None:
+        surplus, missing = self._plan(job, active, succeeded, now)
+        if surplus:
+            await self._delete_pods(job, surplus)
+            return None
+        if not missing:
+            return None
+        record = self._backoff.get(key)
+        if record is not None and record.failures:
+            ready_at = record.last_failure + util.backoff_delay(record.failures, self.backoff_base)
+            wait = ready_at - self.ctx.clock.now()
+            if wait > 0:
+                return Requeue(after=wait)
+        await self._create_pods(key, job, missing)
+        return None
+
+    def _plan(
+        self, job: Obj, active: list[Obj], succeeded: int, now: datetime
+    ) -> tuple[list[Obj], list[int | None]]:
+        """(Pods to delete, Pods to create: an index each for Indexed Jobs, else None)."""
+        if indexed.is_indexed(job):
+            completions = int(util.job_spec(job).get("completions") or 0)
+            completed = indexed.parse_indexes(job["status"].get("completedIndexes"))
+            surplus = indexed.surplus_pods(completions, completed, active)
+            room = util.want_active(job, succeeded, len(active)) - (len(active) - len(surplus))
+            pending = indexed.pending_indexes(completions, completed, active, max(0, room))
+            return surplus, list(pending)
+        want = util.want_active(job, succeeded, len(active))
+        if len(active) > want:
+            return pods_to_delete(active, active, len(active) - want, now), []
+        return [], [None] * (want - len(active))
+
+    async def _create_pods(self, key: str, job: Obj, slots: list[int | None]) -> None:
+        self.expectations.expect_creations(key, len(slots))
+        body = util.pod_from_job(job)
+        bodies = [body if i is None else indexed.pod_for_index(job, body, i) for i in slots]
+        created, start = 0, 0
+        failure: BaseException | None = None
+        for size in slow_start_batches(len(bodies)):
+            batch = bodies[start : start + size]
+            start += size
+            results = await asyncio.gather(
+                *(self._create_pod(job, b) for b in batch), return_exceptions=True
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            created += size - len(failures)
+            if failures:
+                failure = failures[0]
+                break
+        for _ in range(len(bodies) - created):
+            self.expectations.creation_observed(key)
+        if failure is not None:
+            raise failure
+
+    async def _create_pod(self, job: Obj, body: Obj) -> None:
+        try:
+            pod = await self.client.create("v1", "pods", body, meta(job).get("namespace", ""))
+        except errors.APIError as exc:
+            self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+            raise
+        self.recorder.event(job, "Normal", "SuccessfulCreate", f"Created pod: {meta(pod)['name']}")
+
+    async def _delete_pods(self, job: Obj, pods: list[Obj]) -> None:
+        for pod in pods:
+            m = meta(pod)
+            try:
+                await self.client.delete("v1", "pods", m["name"], m.get("namespace", ""))
+            except errors.NotFound:
+                continue
+            self.recorder.event(job, "Normal", "SuccessfulDelete", f"Deleted pod: {m['name']}")
+
+    async def _unfinalize(self, pod: Obj) -> None:
+        m = meta(pod)
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}
+        try:
+            await self.client.patch(
+                "v1", "pods", m["name"], patch, m.get("namespace", ""), patch_type="strategic"
+            )
+        except errors.NotFound:
+            return
+
+    async def _release_orphan(self, key: str) -> None:
+        namespace, _, name = key.rpartition("/")
+        pod = self.pods.get_by_name(namespace, name)
+        if pod is None or TRACKING_FINALIZER not in (meta(pod).get("finalizers") or []):
+            return
+        if self._owner(pod) is None:
+            await self._unfinalize(pod)
+
+    async def _write_status(self, job: Obj) -> None:
+        updated = await self.client.update_status("batch/v1", "jobs", job)
+        job["metadata"]["resourceVersion"] = meta(updated).get("resourceVersion")

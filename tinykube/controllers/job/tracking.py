@@ -1,0 +1,97 @@
+"""Counting a Job's finished Pods exactly once, with the ``job-tracking`` finalizer.
+
+Pods are created with the ``batch.kubernetes.io/job-tracking`` finalizer, so a
+finished Pod cannot vanish (deleted by a user, by pod GC) before the Job
+counted it. Counting is a three-step, crash-safe protocol (upstream
+``trackJobStatusAndRemoveFinalizers``):
+
+1. a finished Pod that still has the finalizer has its UID written to
+   ``status.uncountedTerminatedPods`` (and, for an Indexed Job, its index to
+   ``completedIndexes``);
+2. its finalizer is removed;
+3. UIDs whose Pod no longer has the finalizer (or is gone) move from
+   ``uncountedTerminatedPods`` into ``succeeded``/``failed``.
+
+A restart between any two steps repeats at most the step it was in; nothing
+is counted twice or lost. A Pod being deleted before it succeeded counts as
+failed, as upstream counts it: orphans never reach the Failed phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinykube.controllers.podutil import is_pod_ready, meta
+
+Obj = dict[str, Any]
+
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+
+
+def is_pod_failed(pod: Obj) -> bool:
+    """Failed, or deleted before it succeeded."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase == "Failed" or (bool(meta(pod).get("deletionTimestamp")) and phase != "Succeeded")
+
+
+def is_pod_finished(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Succeeded" or is_pod_failed(pod)
+
+
+@dataclass
+class Census:
+    """What the Pods say: who is running, and which finished Pods are not yet counted."""
+
+    active: list[Obj] = field(default_factory=list)
+    ready: int = 0
+    terminating: int = 0
+    new_succeeded: list[Obj] = field(default_factory=list)
+    new_failed: list[Obj] = field(default_factory=list)
+    to_unfinalize: list[Obj] = field(default_factory=list)
+
+
+def take_census(job: Obj, pods: list[Obj]) -> Census:
+    uncounted = (job.get("status") or {}).get("uncountedTerminatedPods") or {}
+    already = set(uncounted.get("succeeded") or []) | set(uncounted.get("failed") or [])
+    census = Census()
+    for pod in pods:
+        if not is_pod_finished(pod):
+            census.active.append(pod)
+            census.ready += is_pod_ready(pod)
+            continue
+        phase = (pod.get("status") or {}).get("phase")
+        if meta(pod).get("deletionTimestamp") and phase not in ("Failed", "Succeeded"):
+            census.terminating += 1
+        if TRACKING_FINALIZER not in (meta(pod).get("finalizers") or []):
+            continue  # counted before: its finalizer is gone
+        census.to_unfinalize.append(pod)
+        if meta(pod).get("uid", "") in already:
+            continue
+        (census.new_succeeded if phase == "Succeeded" else census.new_failed).append(pod)
+    return census
+
+
+def record_uncounted(status: Obj, census: Census) -> bool:
+    """Step 1: add the newly finished Pods' UIDs; True when anything was added."""
+    if not census.new_succeeded and not census.new_failed:
+        return False
+    uncounted = status.setdefault("uncountedTerminatedPods", {})
+    for field_name, pods in (("succeeded", census.new_succeeded), ("failed", census.new_failed)):
+        if pods:
+            uids = [meta(p).get("uid", "") for p in pods]
+            uncounted[field_name] = [*(uncounted.get(field_name) or []), *uids]
+    return True
+
+
+def move_counted(status: Obj, completed_indexes: int | None) -> None:
+    """Step 3: uncounted UIDs become counts (an Indexed Job counts completed indexes)."""
+    uncounted = status.setdefault("uncountedTerminatedPods", {})
+    succeeded = uncounted.pop("succeeded", None) or []
+    failed = uncounted.pop("failed", None) or []
+    if completed_indexes is not None:
+        status["succeeded"] = completed_indexes
+    elif succeeded:
+        status["succeeded"] = int(status.get("succeeded") or 0) + len(succeeded)
+    if failed:
+        status["failed"] = int(status.get("failed") or 0) + len(failed)
