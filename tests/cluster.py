@@ -56,15 +56,17 @@ class ApiServer:
     def kubeconfig(self) -> Path:
         return self.data_dir / "admin.kubeconfig"
 
+    command = "apiserver"
+
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.data_dir / "apiserver.log"
+        self.log_path = self.data_dir / f"{self.command}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         # TINYKUBE_COMMAND runs another build of tinykube (e.g. a wheel installed elsewhere).
         base = shlex.split(os.environ.get("TINYKUBE_COMMAND", "")) or [str(BIN / "tinykube")]
         cmd = [
             *base,
-            "apiserver",
+            self.command,
             "--data-dir",
             str(self.data_dir),
             "--port",
@@ -111,6 +113,19 @@ class ApiServer:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+@dataclass
+class Cluster(ApiServer):
+    """The whole cluster as ``make run`` starts it: ``tinykube up`` (every component a process)."""
+
+    command: str = "up"
+
+    def logs(self) -> str:
+        out = [super().logs()]
+        for path in sorted((self.data_dir / "logs").glob("*.log")):
+            out.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:])
+        return "\n".join(out)
 
 
 def run_kubectl(

@@ -11,12 +11,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cluster import ApiServer
+from cluster import ApiServer, Cluster
 
 
 @pytest.fixture(scope="session")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    server = ApiServer(tmp_path_factory.mktemp("apiserver"))
+    """A whole cluster started as ``make run`` starts it; tests reach it through its API."""
+    server = Cluster(tmp_path_factory.mktemp("cluster"))
     server.start()
     try:
         yield server

@@ -26,7 +26,7 @@ def _run(coro_factory: object) -> int:
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         runner(coro_factory())  # type: ignore[operator]
     return 0
 

@@ -63,8 +63,8 @@ def test_crud_and_errors(apiserver: ApiServer) -> None:
     listed = apps.list_namespaced_deployment("pyclient", label_selector="")
     assert [d.metadata.name for d in listed.items] == ["web"]
     assert int(listed.metadata.resource_version) >= int(patched.metadata.resource_version)
-    nodes = core.list_node()
-    assert nodes.items == []
+    nodes = core.list_node()  # the models insist on every required Node field
+    assert "controlplane" in [n.metadata.name for n in nodes.items]
     core.delete_namespaced_config_map("c1", "pyclient")
     with pytest.raises(ApiException) as exc:
         core.read_namespaced_config_map("c1", "pyclient")

@@ -290,11 +290,8 @@ async def test_namespace_reports_content_held_by_finalizers(client: Client, ns: 
     await eventually(lambda: gone(client, "v1", "configmaps", "stuck", ns))
 
 
-# Server bug (tinykube/apiserver, reported): PUT /api/v1/namespaces/<n>/finalize with
-# spec.finalizers [] answers 200 but stores ["kubernetes"] again, because the update path
-# re-applies defaulting (api/defaults/core.py default_namespace) to the finalize body.
-# Upstream adds the finalizer in the strategy's PrepareForCreate only.
-@pytest.mark.xfail(reason="apiserver re-adds the kubernetes finalizer on finalize", strict=False)
+# Finalizing must be able to empty spec.finalizers: the server adds "kubernetes" on
+# create only (its namespace strategy), never when defaulting an update.
 async def test_deleted_namespace_disappears(cluster: ApiServer, client: Client, ns: str) -> None:
     await fill(client, ns)
     await kubectl(cluster, "delete", "namespace", ns, "--timeout=30s")

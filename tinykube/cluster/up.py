@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib.util
 import logging
 import signal
@@ -32,6 +33,7 @@ from tinykube.apiserver.tls import ensure_pki, issue_client_cert
 log = logging.getLogger(__name__)
 
 NODE_NAME = "controlplane"
+PR_SET_PDEATHSIG = 1
 MAX_BACKOFF = 30.0
 
 
@@ -175,11 +177,22 @@ async def wait_ready(url: str, timeout: float = 60.0) -> None:  # noqa: ASYNC109
     raise TimeoutError(f"the API server at {url} did not become ready in {timeout:.0f}s")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if ``up`` itself dies (even by SIGKILL), never orphan."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def _spawn(comp: Component) -> None:
     out = await asyncio.to_thread(open, comp.log_path, "ab")  # handed to the child process
     try:
         comp.proc = await asyncio.create_subprocess_exec(
-            *comp.argv, stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True
+            *comp.argv,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     finally:
         out.close()
@@ -227,6 +240,11 @@ async def run(cfg: UpConfig) -> None:
     if skipped:
         log.info("component=up not in this build: %s", ", ".join(skipped))
     tasks: list[asyncio.Task[None]] = []
+    # SIGTERM (as from a service manager or `kill`) stops the cluster in order, like Ctrl-C.
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: main.cancel() if main else None)
     try:
         async with asyncio.TaskGroup() as tg:
             tasks.append(tg.create_task(supervise(comps[0])))

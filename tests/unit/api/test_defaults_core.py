@@ -183,7 +183,7 @@ def test_service_defaults(spec: dict[str, Any], expected: dict[str, Any]) -> Non
 def test_namespace_defaults() -> None:
     ns = defaulted("Namespace", {"metadata": {"name": "team"}})
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team"}
-    assert ns["spec"] == {"finalizers": ["kubernetes"]}
+    assert ns["spec"] == {}
 
 
 def test_secret_string_data_is_folded() -> None:

@@ -73,10 +73,9 @@ def default_namespace(ns: dict[str, Any]) -> None:
         labels = meta.get("labels") or {}
         labels[NAMESPACE_NAME_LABEL] = meta["name"]
         meta["labels"] = labels
-    spec = ns.get("spec") or {}
-    if not spec.get("finalizers"):
-        spec["finalizers"] = ["kubernetes"]
-    ns["spec"] = spec
+    # spec.finalizers gets "kubernetes" on create only (the namespace strategy does
+    # it), or finalizing a namespace could never empty the list.
+    ns["spec"] = ns.get("spec") or {}
 
 
 def default_secret(secret: dict[str, Any]) -> None:

@@ -310,11 +310,23 @@ class Registry:
                 asked_rv = precondition_rv(new)
             if asked_rv and asked_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, res.group, name)
+            asked_uid = (new.get("metadata") or {}).get("uid")
+            if asked_uid and asked_uid != old["metadata"].get("uid"):
+                raise errors.conflict(
+                    res.plural,
+                    res.group,
+                    name,
+                    f"Precondition failed: UID in precondition: {asked_uid}, "
+                    f"UID in object meta: {old['metadata'].get('uid')}",
+                )
             try:
                 return await self._commit_update(res, key, new, old, kv.mod_revision, opts), False
             except RevisionConflict:
                 if asked_rv:
                     raise errors.conflict(res.plural, res.group, name) from None
+                continue
+            except NotFoundError:
+                # Deleted between our read and our write: the next read decides.
                 continue
         raise errors.conflict(res.plural, res.group, name, "too many concurrent updates")
 

@@ -65,6 +65,11 @@ def prepare_for_create(res: Resource, obj: dict[str, Any], now: str) -> None:
         meta["generation"] = 1
     if res.has_status and res.plural not in KEEP_STATUS_ON_CREATE:
         obj.pop("status", None)
+    if res.plural == "namespaces" and not res.group:
+        spec = obj.get("spec") or {}
+        if not spec.get("finalizers"):
+            spec["finalizers"] = ["kubernetes"]
+        obj["spec"] = spec
 
 
 def prepare_for_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
