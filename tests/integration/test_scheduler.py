@@ -367,3 +367,32 @@ async def test_two_schedulers_one_leader(client: Client, server: ApiServer) -> N
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_command_runs_as_its_own_process(client: Client, server: ApiServer) -> None:
+    """``python -m tinykube.scheduler`` (what ``tinykube scheduler`` runs) schedules, and
+    what it writes is what ``kubectl describe`` shows."""
+    import sys
+
+    from cluster import run_kubectl
+
+    await add_node(client, MakeNode().name("n1").capacity(cpu="1"))
+    await add_pod(client, MakePod().name("big").req(cpu="2"))
+    await add_pod(client, MakePod().name("small").req(cpu="500m"))
+    cmd = [sys.executable, "-m", "tinykube.scheduler", "--kubeconfig", str(server.kubeconfig)]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, "--leader-elect=false", stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        assert await eventually(lambda: node_of(client, "small"), within=20) == "n1"
+        await eventually(lambda: events_for(client, "big", "FailedScheduling"))
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+    described = await asyncio.to_thread(run_kubectl, server, "describe", "pod", "big")
+    assert (
+        "FailedScheduling  " in described.stdout
+        and "default-scheduler  0/1 nodes are available: 1 Insufficient cpu. preemption: "
+        "0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+        in described.stdout
+    )
