@@ -223,3 +223,20 @@ def test_revision_history_data_and_cleanup() -> None:
         the_ds, olds, lambda rev: rev["metadata"]["labels"]["controller-revision-hash"] == "h1"
     )
     assert [v["metadata"]["name"] for v in victims] == ["r2", "r3"]
+
+
+async def test_failed_daemon_pods_are_replaced_with_per_node_backoff() -> None:
+    from tinykube.client.clock import FakeClock
+    from tinykube.client.informers import InformerFactory
+    from tinykube.controllers.daemonset import DaemonSetController
+    from tinykube.controllers.runtime import ControllerContext
+
+    clock = FakeClock()
+    ctx = ControllerContext(client=None, factory=InformerFactory(None, clock=clock), clock=clock)  # type: ignore[arg-type]
+    controller = DaemonSetController(ctx)
+    assert controller._failed_pod_backoff("ns/agent", "n1") is None
+    assert controller._failed_pod_backoff("ns/agent", "n1") == pytest.approx(1.0)
+    assert controller._failed_pod_backoff("ns/agent", "n2") is None  # per node
+    await clock.advance(1.0)
+    assert controller._failed_pod_backoff("ns/agent", "n1") is None
+    assert controller._failed_pod_backoff("ns/agent", "n1") == pytest.approx(2.0)

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 BURST_REPLICAS = 250
+FAILED_POD_BACKOFF = (1.0, 900.0)  # seconds: first delay, cap
 
 
 class DaemonSetController(Controller[str]):
@@ -60,6 +61,7 @@ class DaemonSetController(Controller[str]):
         self.now = now or (lambda: datetime.now(UTC))
         self.recorder = ctx.recorder(self.name)
         self.expectations = Expectations(ctx.clock)
+        self._failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
         self.sets = self.informer("apps/v1", "daemonsets")
         self.pods = self.informer("v1", "pods")
         self.nodes = self.informer("v1", "nodes")
@@ -79,7 +81,9 @@ class DaemonSetController(Controller[str]):
     # ---- handlers ----
 
     def _set_deleted(self, ds: Obj) -> None:
-        self.expectations.delete(key_of(ds))
+        key = key_of(ds)
+        self.expectations.delete(key)
+        self._failed_backoff = {k: v for k, v in self._failed_backoff.items() if k[0] != key}
         self.enqueue(ds)
 
     def _enqueue_all(self, _obj: Obj) -> None:
@@ -151,8 +155,9 @@ class DaemonSetController(Controller[str]):
         hash_ = (meta(current).get("labels") or {}).get(HASH_LABEL, "")
         nodes = self.nodes.list()
         by_node = self._pods_by_node(await self._claim("pods", self.pods.list, ds, selector))
+        backoff: float | None = None
         if self.expectations.satisfied(key):
-            await self._manage(ds, nodes, by_node, hash_)
+            backoff = await self._manage(ds, nodes, by_node, hash_)
             if self.expectations.satisfied(key) and _rolling(ds):
                 delete, create = update.rolling_update_plan(ds, nodes, by_node, hash_, self.now())
                 await self._sync_nodes(ds, delete, create, hash_)
@@ -162,7 +167,10 @@ class DaemonSetController(Controller[str]):
             await history.cleanup_history(
                 self.client, ds, old, lambda rev: _revision_hash(rev) in live
             )
-        return await self._update_status(ds, nodes, by_node, hash_)
+        requeue = await self._update_status(ds, nodes, by_node, hash_)
+        if backoff is not None and (requeue is None or backoff < requeue.after):
+            return Requeue(after=backoff)
+        return requeue
 
     async def _claim(
         self, resource: str, lister: Callable[..., list[Obj]], ds: Obj, selector: Selector
@@ -183,21 +191,45 @@ class DaemonSetController(Controller[str]):
 
     async def _manage(
         self, ds: Obj, nodes: list[Obj], by_node: dict[str, list[Obj]], hash_: str
-    ) -> None:
+    ) -> float | None:
+        """Create missing and delete extra daemon Pods; seconds to wait for a failed-Pod backoff."""
         create: list[str] = []
         delete: list[Obj] = []
+        wait: float | None = None
         now = self.now()
         for node in nodes:
             name = meta(node).get("name", "")
             needs, extra = pods_should_be_on_node(node, by_node.get(name, []), ds, hash_, now)
             if needs:
                 create.append(name)
-            delete.extend(extra)
+            for pod in extra:
+                if (pod.get("status") or {}).get("phase") == "Failed":
+                    left = self._failed_pod_backoff(key_of(ds), name)
+                    if left is not None:
+                        wait = left if wait is None else min(wait, left)
+                        continue
+                delete.append(pod)
         known = {meta(n).get("name") for n in nodes}
         for name, pods in by_node.items():
             if name not in known:  # Pods pinned to nodes that no longer exist
                 delete.extend(p for p in pods if not meta(p).get("deletionTimestamp"))
         await self._sync_nodes(ds, delete, create, hash_)
+        return wait
+
+    def _failed_pod_backoff(self, key: str, node: str) -> float | None:
+        """None when a failed daemon Pod on ``node`` may be replaced now, else seconds to wait.
+
+        A Pod that fails at once (the kubelet rejects it) would otherwise be
+        deleted and recreated in a hot loop; upstream backs off per node, 1 s
+        doubling to 15 min.
+        """
+        now = self.ctx.clock.now()
+        delay, allowed_at = self._failed_backoff.get((key, node), (0.0, 0.0))
+        if now < allowed_at:
+            return allowed_at - now
+        delay = min(max(delay * 2, FAILED_POD_BACKOFF[0]), FAILED_POD_BACKOFF[1])
+        self._failed_backoff[(key, node)] = (delay, now + delay)
+        return None
 
     async def _sync_nodes(self, ds: Obj, delete: list[Obj], create: list[str], hash_: str) -> None:
         if not delete and not create:
