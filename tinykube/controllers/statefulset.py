@@ -171,8 +171,19 @@ class Step:
 
 def plan(sts: Obj, pods: list[Obj], update_revision: str, now: datetime) -> Step:
     """The next step of upstream updateStatefulSet (see the module docstring)."""
+    wanted, condemned = _by_ordinal(sts, pods)
+    step = Step()
+    if _fill(sts, wanted, step, now) or _shrink(sts, condemned, step):
+        return step  # OrderedReady: one thing at a time
+    if step.create or step.delete or update_strategy(sts) != "RollingUpdate":
+        return step
+    _roll(sts, wanted, update_revision, step)
+    return step
+
+
+def _by_ordinal(sts: Obj, pods: list[Obj]) -> tuple[dict[int, Obj], list[Obj]]:
+    """(Pods by ordinal within the replica range, Pods above or below it)."""
     start, count = start_ordinal(sts), replicas_of(sts)
-    monotonic = is_monotonic(sts)
     wanted: dict[int, Obj] = {}
     condemned: list[Obj] = []
     for pod in pods:
@@ -181,45 +192,55 @@ def plan(sts: Obj, pods: list[Obj], update_revision: str, now: datetime) -> Step
             wanted[ordinal] = pod
         elif ordinal is not None:
             condemned.append(pod)
-    step = Step()
+    return wanted, condemned
+
+
+def _fill(sts: Obj, wanted: dict[int, Obj], step: Step, now: datetime) -> bool:
+    """Steps 1-2: replace finished Pods, create missing ones; True means stop here."""
+    monotonic = is_monotonic(sts)
     min_ready = int((sts.get("spec") or {}).get("minReadySeconds") or 0)
-    for ordinal in range(start, start + count):
+    for ordinal in range(start_ordinal(sts), start_ordinal(sts) + replicas_of(sts)):
         pod = wanted.get(ordinal)
-        if pod is not None and is_finished(pod) and not is_terminating(pod):
-            step.delete.append(pod)  # replaced on a later sync, once it is gone
-            if monotonic:
-                return step
-            continue
         if pod is None:
             step.create.append(ordinal)
-            if monotonic:
-                return step
+        elif is_finished(pod) and not is_terminating(pod):
+            step.delete.append(pod)  # replaced on a later sync, once it is gone
+        elif _healthy(pod, min_ready, now):
             continue
-        healthy = (
-            not is_terminating(pod)
-            and is_running_and_ready(pod)
-            and is_pod_available(pod, min_ready, now)
-        )
-        if monotonic and not healthy:
-            return step
-    for pod in sorted(condemned, key=lambda p: -(ordinal_of(sts, p) or 0)):
-        if is_terminating(pod):
-            if monotonic:
-                return step
-            continue
-        step.delete.append(pod)
         if monotonic:
-            return step
-    if step.create or step.delete or update_strategy(sts) != "RollingUpdate":
-        return step
+            return True  # OrderedReady: wait for this ordinal before the next
+    return False
+
+
+def _healthy(pod: Obj, min_ready: int, now: datetime) -> bool:
+    return (
+        not is_terminating(pod)
+        and is_running_and_ready(pod)
+        and is_pod_available(pod, min_ready, now)
+    )
+
+
+def _shrink(sts: Obj, condemned: list[Obj], step: Step) -> bool:
+    """Step 3: delete Pods above the replica count, highest ordinal first."""
+    monotonic = is_monotonic(sts)
+    for pod in sorted(condemned, key=lambda p: -(ordinal_of(sts, p) or 0)):
+        if not is_terminating(pod):
+            step.delete.append(pod)
+        if monotonic:
+            return True
+    return False
+
+
+def _roll(sts: Obj, wanted: dict[int, Obj], update_revision: str, step: Step) -> None:
+    """Step 4: delete the highest old-revision Pod at or above the partition."""
+    start, count = start_ordinal(sts), replicas_of(sts)
     for ordinal in range(start + count - 1, start + max(partition_of(sts), 0) - 1, -1):
         pod = wanted[ordinal]
         if pod_revision(pod) != update_revision and not is_terminating(pod):
             step.delete.append(pod)
-            return step
+            return
         if not (is_running_and_ready(pod) and not is_terminating(pod)):
-            return step
-    return step
+            return
 
 
 def statefulset_status(sts: Obj, pods: list[Obj], current: str, update: str, now: datetime) -> Obj:
