@@ -398,6 +398,22 @@ async def test_rolling_update_of_ten_replicas_keeps_surge_and_availability(
         assert census.most > 10  # it did surge
 
 
+async def test_scaling_mid_rollout_is_proportional(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
+        await client.create("apps/v1", "deployments", web_deployment("prop", 10), NS)
+        await eventually(lambda: rolled_out(client, "prop", "nginx:1.25"))
+        kubelet.enabled = False  # the new Pods never become ready: the rollout stalls
+        await kubectl(server, "set", "image", "deployment/prop", "app=nginx:1.26")
+
+        async def sizes(want: list[int]) -> bool:
+            sets = await owned_sets(client, "prop")
+            return [s["spec"]["replicas"] for s in sets] == want
+
+        await eventually(lambda: sizes([8, 5]))  # 13 Pods, 8 available: stuck
+        await kubectl(server, "scale", "deployment/prop", "--replicas=20")
+        await eventually(lambda: sizes([15, 10]))  # 25 = 20 + 25% surge, split 8:5
+
+
 async def test_recreate_never_runs_old_and_new_pods_together(server: ApiServer) -> None:
     async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
         body = web_deployment("recreate", 3)
