@@ -357,10 +357,14 @@ async def test_two_schedulers_one_leader(client: Client, server: ApiServer) -> N
             "coordination.k8s.io/v1", "leases", "kube-scheduler", "kube-system"
         )
         assert lease["spec"]["holderIdentity"]
-        items = (await client.list("events.k8s.io/v1", "events", "default"))["items"]
+
+        async def scheduled_events() -> list[Obj] | None:
+            items = (await client.list("events.k8s.io/v1", "events", "default"))["items"]
+            return items if len([e for e in items if e["reason"] == "Scheduled"]) == 6 else None
+
+        items = await eventually(scheduled_events)
         # Only the leader schedules: no pod is bound twice, so no binding ever fails.
         assert not [e for e in items if e["reason"] == "FailedScheduling"]
-        assert len([e for e in items if e["reason"] == "Scheduled"]) == 6
     finally:
         for task in tasks:
             task.cancel()

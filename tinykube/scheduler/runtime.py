@@ -130,11 +130,13 @@ class Framework:
         ),
         nominated_pods: Callable[[str], Sequence[PodInfo]] | None = None,
         has_nominations: Callable[[], bool] | None = None,
+        pdbs: Callable[[], Sequence[Obj]] = lambda: (),
     ) -> None:
         self.profile = profile
         self._snapshot = snapshot
         self._namespace_labels = namespace_labels
         self._spread_selector = spread_selector
+        self._pdbs = pdbs
         self._nominated = nominated_pods or (lambda node: ())
         if has_nominations is None:
             # Without a cheap "any nominations at all?" test, assume there may be some.
@@ -178,6 +180,9 @@ class Framework:
 
     def default_spread_selector(self, pod: Obj) -> selectors.Selector:
         return self._spread_selector(pod)
+
+    def pod_disruption_budgets(self) -> Sequence[Obj]:
+        return self._pdbs()
 
     def run_remove_pod(
         self, state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo

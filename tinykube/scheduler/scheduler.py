@@ -110,6 +110,7 @@ class Scheduler:
         self._pods = self.factory.get("v1", "pods")
         self._nodes = self.factory.get("v1", "nodes")
         self._namespaces = self.factory.get("v1", "namespaces")
+        self._pdbs = self.factory.get("policy/v1", "poddisruptionbudgets")
         self.owners = OwnerSelectors(self.factory)
         self.frameworks = {
             p.scheduler_name: Framework(
@@ -119,6 +120,7 @@ class Scheduler:
                 self.owners.selector_for,
                 self._nominated_on,
                 lambda: bool(self.nominated),
+                self._pdbs.list,
             )
             for p in self.config.profiles
         }

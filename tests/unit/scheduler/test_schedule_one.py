@@ -276,3 +276,41 @@ def test_status_helpers() -> None:
     assert Status().success
     assert unresolvable("x").rejected
     assert NodeInfo().name == ""
+
+
+def _pdb(namespace: str, labels: dict[str, str], allowed: int) -> dict:
+    return {
+        "metadata": {"name": "budget", "namespace": namespace},
+        "spec": {"selector": {"matchLabels": labels}},
+        "status": {"disruptionsAllowed": allowed},
+    }
+
+
+def test_preemption_prefers_nodes_without_budget_violations() -> None:
+    snap = snapshot(
+        [MakeNode().name(n).capacity(cpu="2").obj() for n in ("a", "b")],
+        [
+            MakePod().name("guarded").label("app", "db").req(cpu="2").priority(1).node("a").obj(),
+            MakePod().name("free").label("app", "web").req(cpu="2").priority(5).node("b").obj(),
+        ],
+    )
+    budgets = [_pdb("default", {"app": "db"}, 0)]
+    fwk = Framework(config.default_profile(), lambda: snap, pdbs=lambda: budgets)
+    state, info = CycleState(), PodInfo(MakePod().req(cpu="2").priority(100).obj())
+    with pytest.raises(FitError) as caught:
+        Algorithm().schedule(fwk, state, info)
+    _, result = fwk.run_post_filter(state, info, caught.value.statuses)
+    assert result is not None
+    # "guarded" has the lower priority, but evicting it would break its budget.
+    assert result.nominated_node_name == "b"
+    assert [v.name for v in result.victims] == ["free"]
+
+
+def test_split_by_budget_spends_allowed_disruptions() -> None:
+    from tinykube.scheduler.plugins.defaultpreemption import split_by_budget
+
+    pods = [PodInfo(MakePod().name(f"p{i}").label("app", "db").obj()) for i in range(3)]
+    other = PodInfo(MakePod().name("other").namespace("x").label("app", "db").obj())
+    violating, fine = split_by_budget([*pods, other], [_pdb("default", {"app": "db"}, 1)])
+    assert [p.name for p in fine] == ["p0", "other"]
+    assert [p.name for p in violating] == ["p1", "p2"]

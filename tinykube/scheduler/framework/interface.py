@@ -92,6 +92,10 @@ class Handle(Protocol):
     @property
     def snapshot(self) -> Snapshot: ...
 
+    def pod_disruption_budgets(self) -> Sequence[Obj]:
+        """The cluster's PodDisruptionBudgets (preemption avoids breaking them)."""
+        ...
+
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Every enabled filter (with nominated pods taken into account): preemption's
         "would it fit if these pods were gone?" question."""
@@ -124,6 +128,10 @@ class StaticHandle:
     snapshot: Snapshot = field(default_factory=Snapshot)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     spread_selectors: list[selectors.Selector] = field(default_factory=list)
+    pdbs: list[Obj] = field(default_factory=list)
+
+    def pod_disruption_budgets(self) -> Sequence[Obj]:
+        return self.pdbs
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
         return self.namespaces.get(namespace, {})

@@ -10,8 +10,8 @@ Runs at PostFilter, only after every node failed. Upstream's steps:
    if the pod still does not fit, the node is no candidate. Otherwise put the
    victims back one by one, most important first, keeping each one whose
    return still lets the pod fit (the "reprieve"). What is left are victims.
-4. Pick one candidate: fewest PodDisruptionBudget violations (none are
-   tracked here yet), then the lowest highest-victim priority, the lowest sum
+4. Pick one candidate: fewest PodDisruptionBudget violations (victims a
+   budget protects are tried first for reprieve), then the lowest highest-victim priority, the lowest sum
    of priorities, the fewest victims, the latest start among the most
    important victims, then the first.
 
@@ -26,9 +26,10 @@ preemption victims found for incoming pod.``
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tinykube.api import selectors
 from tinykube.scheduler.framework import (
     SUCCESS,
     Code,
@@ -98,15 +99,15 @@ class DefaultPreemption:
             if status is not None and status.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
                 node_statuses[node.name] = unresolvable(NOT_HELPFUL)
                 continue
-            victims, status = self.select_victims(state, pod, node)
+            victims, status, violations = self.select_victims(state, pod, node)
             if status.success:
-                candidates.append((node, victims))
+                candidates.append((node, victims, violations))
             else:
                 node_statuses[node.name] = status
         if not candidates:
             message = str(FitError(len(self.handle.snapshot), node_statuses))
             return unschedulable(MESSAGE_PREFIX + message), PostFilterResult()
-        node, victims = min(candidates, key=_candidate_rank)
+        node, victims, _ = min(candidates, key=_candidate_rank)
         return SUCCESS, PostFilterResult(node.name, victims)
 
     def eligible(self, pod: PodInfo) -> tuple[bool, str]:
@@ -124,40 +125,93 @@ class DefaultPreemption:
 
     def select_victims(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
-    ) -> tuple[list[PodInfo], Status]:
-        """Upstream's SelectVictimsOnNode, on copies of the node and the cycle state."""
+    ) -> tuple[list[PodInfo], Status, int]:
+        """Upstream's SelectVictimsOnNode, on copies of the node and the cycle state.
+
+        Returns the victims, the verdict, and how many victims a
+        PodDisruptionBudget protects (those are tried first for reprieve).
+        """
         node = node.clone()
         state = state.clone()
         potential = [p for p in node.pods.values() if p.priority < pod.priority]
         if not potential:
-            return [], unresolvable(NO_VICTIMS)
+            return [], unresolvable(NO_VICTIMS), 0
         for victim in potential:
             node.remove_pod(victim.key)
             self.handle.run_remove_pod(state, pod, victim, node)
         status = self.handle.run_filters(state, pod, node)
         if not status.success:
-            return [], status
-        victims = []
-        for victim in sorted(potential, key=importance):
-            node.add_pod(victim)
-            self.handle.run_add_pod(state, pod, victim, node)
-            if not self.handle.run_filters(state, pod, node).success:
-                node.remove_pod(victim.key)
-                self.handle.run_remove_pod(state, pod, victim, node)
-                victims.append(victim)
-        return victims, SUCCESS
+            return [], status, 0
+        violating, non_violating = split_by_budget(
+            sorted(potential, key=importance), self.handle.pod_disruption_budgets()
+        )
+        victims: list[PodInfo] = []
+        violations = 0
+        for group, counts in ((violating, True), (non_violating, False)):
+            for victim in group:
+                if not self._reprieve(state, pod, node, victim):
+                    victims.append(victim)
+                    violations += counts
+        return victims, SUCCESS, violations
+
+    def _reprieve(self, state: CycleState, pod: PodInfo, node: NodeInfo, victim: PodInfo) -> bool:
+        """Put ``victim`` back; keep it there if the pod still fits."""
+        node.add_pod(victim)
+        self.handle.run_add_pod(state, pod, victim, node)
+        if self.handle.run_filters(state, pod, node).success:
+            return True
+        node.remove_pod(victim.key)
+        self.handle.run_remove_pod(state, pod, victim, node)
+        return False
 
 
-def _candidate_rank(candidate: tuple[NodeInfo, list[PodInfo]]) -> tuple[int, int, int, int, str]:
+def split_by_budget(
+    pods: Sequence[PodInfo], budgets: Sequence[Mapping[str, Any]]
+) -> tuple[list[PodInfo], list[PodInfo]]:
+    """(pods whose eviction would break a PodDisruptionBudget, the others), order kept.
+
+    As upstream's filterPodsWithPDBViolation: each matching budget's
+    ``disruptionsAllowed`` is spent pod by pod; pods already listed in its
+    ``disruptedPods`` do not spend it again; an empty selector matches nothing.
+    """
+    allowed = [int((b.get("status") or {}).get("disruptionsAllowed") or 0) for b in budgets]
+    violating: list[PodInfo] = []
+    others: list[PodInfo] = []
+    for pod in pods:
+        broken = False
+        for i, budget in enumerate(budgets if pod.labels else ()):
+            if _budget_covers(budget, pod):
+                allowed[i] -= 1
+                broken = broken or allowed[i] < 0
+        (violating if broken else others).append(pod)
+    return violating, others
+
+
+def _budget_covers(budget: Mapping[str, Any], pod: PodInfo) -> bool:
+    meta = budget.get("metadata") or {}
+    if meta.get("namespace") != pod.namespace:
+        return False
+    try:
+        selector = selectors.label_selector_as_selector((budget.get("spec") or {}).get("selector"))
+    except selectors.SelectorError:
+        return False
+    if selector.empty or not selector.matches(pod.labels):
+        return False
+    return pod.name not in ((budget.get("status") or {}).get("disruptedPods") or {})
+
+
+def _candidate_rank(
+    candidate: tuple[NodeInfo, list[PodInfo], int],
+) -> tuple[int, int, int, int, str]:
     """Smaller is better: pickOneNodeForPreemption's criteria in order."""
-    _, victims = candidate
+    _, victims, violations = candidate
     if not victims:
-        return (0, -(2**63), -(2**63), 0, "")
+        return (violations, -(2**63), -(2**63), 0, "")
     highest = max(v.priority for v in victims)
     total = sum(v.priority for v in victims)
     # Latest start among the highest-priority victims wins: negate by sorting on "~" - t.
     earliest = min(start_time(v) for v in victims if v.priority == highest)
-    return (0, highest, total, len(victims), _descending(earliest))
+    return (violations, highest, total, len(victims), _descending(earliest))
 
 
 def _descending(text: str) -> str:
