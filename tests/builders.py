@@ -157,7 +157,7 @@ class MakePod:
         block.append({"weight": weight, "preference": {"matchExpressions": exprs}})
         return self
 
-    def _pod_term(self, kind: str, labels: dict[str, str], topology: str, weight: int):
+    def _pod_term(self, kind: str, labels: dict[str, str], topology: str, weight: int) -> Self:
         term: Obj = {"labelSelector": {"matchLabels": dict(labels)}, "topologyKey": topology}
         block = self._affinity(kind)
         if weight:
