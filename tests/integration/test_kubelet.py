@@ -406,7 +406,7 @@ def test_simulated_nodes_run_pods_without_processes(cluster: ApiServer, mode: st
             30,
             "simulated Running",
         )
-        assert get_pod(cluster, "sim-forever")["status"]["podIP"].startswith("10.200.1.")
+        assert get_pod(cluster, "sim-forever")["status"]["podIP"].startswith("10.192.1.")
         eventually(
             lambda: get_pod(cluster, "sim-job")["status"]["phase"] == "Succeeded",
             30,

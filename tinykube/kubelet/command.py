@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--count", type=int, default=1)
     s.add_argument("--prefix", default="sim-node-", help="node names: <prefix>0001 ...")
     s.add_argument(
-        "--pod-cidr-base", default="10.200.0.0/16", help="each node gets a /24 of this range"
+        "--pod-cidr-base", default="10.192.0.0/11", help="each node gets a /24 of this range"
     )
     s.add_argument(
         "--run-seconds",

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 TRANSIENT = (errors.APIError, aiohttp.ClientError, OSError, TimeoutError)
 RUNTIME = "simulated"
+# Requests in flight at once for registrations and lease renewals.
+CONCURRENCY = 32
 
 
 def sim_container_status(
@@ -87,7 +89,10 @@ class SimulatedNodes:
     ) -> None:
         self.client = client
         self.run_seconds = run_seconds
-        subnets = ipaddress.ip_network(cidr_base).subnets(new_prefix=24)
+        base = ipaddress.ip_network(cidr_base)
+        if count > 2 ** (24 - base.prefixlen):
+            raise ValueError(f"{cidr_base} has room for {2 ** (24 - base.prefixlen)} node /24s")
+        subnets = base.subnets(new_prefix=24)
         self.nodes = {f"{prefix}{i + 1:04d}": str(next(subnets)) for i in range(count)}
         self._next_ip: dict[str, int] = dict.fromkeys(self.nodes, 2)
         self._ips: dict[str, str] = {}
@@ -96,10 +101,17 @@ class SimulatedNodes:
 
     async def run(self) -> None:
         facts = await asyncio.to_thread(nodestatus.host_facts, Path("."))
-        registered = []
-        for name, cidr in self.nodes.items():
-            registered.append(await self._register(name, cidr, facts))
-        log.info("simulated nodes registered: %d", len(registered))
+        started = time.monotonic()
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def register(name: str, cidr: str) -> Obj:
+            async with gate:
+                return await self._register(name, cidr, facts)
+
+        registered = await asyncio.gather(*(register(n, c) for n, c in self.nodes.items()))
+        log.info(
+            "simulated nodes registered: %d in %.1fs", len(registered), time.monotonic() - started
+        )
         pods = SharedInformer(self.client, "v1", "pods")
         pods.add_handler(
             on_add=self._queue.put_nowait,
@@ -139,15 +151,20 @@ class SimulatedNodes:
                 await asyncio.sleep(1)
 
     async def _leases(self, nodes: list[Obj]) -> None:
+        """Renew every Lease once per interval, in batches spread over the interval."""
         renewers = [lease.LeaseRenewer(self.client, n) for n in nodes]
-        spacing = lease.RENEW_INTERVAL / max(1, len(renewers))
+        batches = [renewers[i : i + CONCURRENCY] for i in range(0, len(renewers), CONCURRENCY)]
+        spacing = lease.RENEW_INTERVAL / max(1, len(batches))
         while True:
-            for renewer in renewers:
-                try:
-                    await renewer.renew()
-                except TRANSIENT as exc:
-                    log.debug("lease renewal failed: %s", exc)
-                await asyncio.sleep(spacing)
+            for batch in batches:
+                started = time.monotonic()
+                results = await asyncio.gather(*(r.renew() for r in batch), return_exceptions=True)
+                for result in results:
+                    if isinstance(result, TRANSIENT):
+                        log.debug("lease renewal failed: %s", result)
+                    elif isinstance(result, BaseException):
+                        raise result
+                await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
 
     async def _pod_loop(self) -> None:
         while True:
