@@ -187,8 +187,9 @@ def _parse(ts: str) -> datetime | None:
     return None
 
 
-async def expire_events(ctx: ServerContext, ttl_seconds: int, interval: float = 60.0) -> None:
+async def expire_events(ctx: ServerContext, ttl_seconds: int) -> None:
     """Events live for ``--event-ttl`` (one hour) after their last occurrence."""
+    interval = min(60.0, max(0.5, ttl_seconds / 2))
     while True:
         cutoff = datetime.now(UTC) - timedelta(seconds=ttl_seconds)
         for ev in ctx.cache.items(EVENTS.list_prefix()):

@@ -1,0 +1,257 @@
+"""Bad input gets a Kubernetes Status with the right code, and nothing stored changes.
+
+Raw HTTP against a started API server, so the exact status codes, reasons and
+messages are checked without a client library smoothing them over.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster import ApiServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    srv = ApiServer(tmp_path_factory.mktemp("badinput"), extra_args=["--event-ttl", "1"])
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def call(
+    srv: ApiServer,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+    cert: bool = True,
+) -> tuple[int, dict[str, Any]]:
+    ctx = ssl.create_default_context(cafile=str(srv.data_dir / "pki" / "ca.crt"))
+    if cert:
+        pki: Path = srv.data_dir / "pki"
+        ctx.load_cert_chain(pki / "admin.crt", pki / "admin.key")
+    req = urllib.request.Request(srv.url + path, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+CM = "/api/v1/namespaces/default/configmaps"
+
+
+def cm(name: str, **extra: Any) -> bytes:
+    return json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, **extra}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "code", "reason", "message"),
+    [
+        ("POST", CM, b"{not json", "application/json", 400, "BadRequest", "json parse error"),
+        ("POST", CM, b"[1, 2]", "application/json", 400, "BadRequest", "cannot unmarshal"),
+        ("POST", CM, cm("ok"), "text/plain", 415, "UnsupportedMediaType", "unknown format"),
+        (
+            "POST",
+            CM,
+            cm("Bad_Name"),
+            "application/json",
+            422,
+            "Invalid",
+            'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"',
+        ),
+        (
+            "POST",
+            CM,
+            cm("x", data={"bad key!": "v"}),
+            "application/json",
+            422,
+            "Invalid",
+            "data[bad key!]",
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/nope/configmaps",
+            cm("x"),
+            "application/json",
+            404,
+            "NotFound",
+            'namespaces "nope" not found',
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/frobs",
+            None,
+            "",
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
+        (
+            "GET",
+            "/apis/nogroup.example/v1/things",
+            None,
+            "",
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
+        (
+            "PATCH",
+            CM + "/missing",
+            b"{}",
+            "application/merge-patch+json",
+            404,
+            "NotFound",
+            'configmaps "missing" not found',
+        ),
+        (
+            "PATCH",
+            CM + "/missing",
+            b"{}",
+            "application/xml",
+            415,
+            "UnsupportedMediaType",
+            "application/json-patch+json",
+        ),
+        (
+            "POST",
+            CM,
+            cm("big", data={"k": "x" * (3 * 1024 * 1024 + 10)}),
+            "application/json",
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large",
+        ),
+        (
+            "GET",
+            "/api/v1/pods?labelSelector=a%20in%20(",
+            None,
+            "",
+            400,
+            "BadRequest",
+            "unable to parse requirement",
+        ),
+        (
+            "GET",
+            "/api/v1/pods?fieldSelector=spec.bogus%3Dx",
+            None,
+            "",
+            400,
+            "BadRequest",
+            "field label not supported: spec.bogus",
+        ),
+    ],
+    ids=[
+        "malformed-json",
+        "not-an-object",
+        "wrong-content-type",
+        "invalid-name",
+        "invalid-data-key",
+        "missing-namespace",
+        "unknown-resource",
+        "unknown-group",
+        "patch-missing",
+        "patch-unsupported-type",
+        "oversized-body",
+        "bad-label-selector",
+        "bad-field-selector",
+    ],
+)
+def test_bad_request_gets_a_status(
+    server: ApiServer,
+    method: str,
+    path: str,
+    body: bytes | None,
+    content_type: str,
+    code: int,
+    reason: str,
+    message: str,
+) -> None:
+    before = call(server, "GET", CM)[1]["metadata"]["resourceVersion"]
+    status, out = call(server, method, path, body, content_type)
+    assert status == code
+    assert out["kind"] == "Status"
+    assert out["status"] == "Failure"
+    assert out["code"] == code
+    assert out["reason"] == reason
+    assert message in out["message"]
+    after = call(server, "GET", CM)[1]["metadata"]["resourceVersion"]
+    assert after == before, "a rejected request changed stored state"
+
+
+def test_conflicts(server: ApiServer) -> None:
+    status, created = call(server, "POST", CM, cm("c1", data={"a": "1"}))
+    assert status == 201
+    status, out = call(server, "POST", CM, cm("c1"))
+    assert (status, out["reason"], out["message"]) == (
+        409,
+        "AlreadyExists",
+        'configmaps "c1" already exists',
+    )
+    stale = dict(created, data={"a": "2"})
+    stale["metadata"] = dict(created["metadata"], resourceVersion="1")
+    status, out = call(server, "PUT", CM + "/c1", json.dumps(stale).encode())
+    assert (status, out["reason"]) == (409, "Conflict")
+    assert out["message"] == (
+        'Operation cannot be fulfilled on configmaps "c1": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    assert call(server, "GET", CM + "/c1")[1]["data"] == {"a": "1"}
+
+
+def test_anonymous_requests_are_refused(server: ApiServer) -> None:
+    status, out = call(server, "GET", CM, cert=False)
+    assert (status, out["reason"], out["code"]) == (401, "Unauthorized", 401)
+
+
+def test_nothing_in_a_terminating_namespace(server: ApiServer) -> None:
+    ns = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "going"}})
+    assert call(server, "POST", "/api/v1/namespaces", ns.encode())[0] == 201
+    status, out = call(server, "DELETE", "/api/v1/namespaces/going")
+    assert status == 200
+    assert out["status"]["phase"] == "Terminating"  # no namespace controller runs here
+    status, out = call(server, "POST", "/api/v1/namespaces/going/configmaps", cm("late"))
+    assert (status, out["reason"]) == (403, "Forbidden")
+    assert "because it is being terminated" in out["message"]
+
+
+def test_dry_run_stores_nothing(server: ApiServer) -> None:
+    status, out = call(server, "POST", CM + "?dryRun=All", cm("dry"))
+    assert status == 201
+    assert out["metadata"]["uid"]
+    assert call(server, "GET", CM + "/dry")[0] == 404
+
+
+def test_events_expire_after_the_ttl(server: ApiServer) -> None:
+    """This server runs with --event-ttl 1: an Event is gone within seconds."""
+    import time
+
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "x.1"},
+        "involvedObject": {"kind": "Pod", "name": "x", "namespace": "default"},
+        "reason": "Tested",
+        "message": "short-lived",
+        "type": "Normal",
+    }
+    path = "/api/v1/namespaces/default/events"
+    assert call(server, "POST", path, json.dumps(event).encode())[0] == 201
+    deadline = time.monotonic() + 15
+    while call(server, "GET", path + "/x.1")[0] == 200:
+        assert time.monotonic() < deadline, "the event outlived its TTL"
+        time.sleep(0.2)
