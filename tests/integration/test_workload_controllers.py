@@ -414,6 +414,25 @@ async def test_scaling_mid_rollout_is_proportional(server: ApiServer) -> None:
         await eventually(lambda: sizes([15, 10]))  # 25 = 20 + 25% surge, split 8:5
 
 
+async def test_revision_history_limit_deletes_old_replica_sets(server: ApiServer) -> None:
+    async with cluster(server, replicaset.new, deployment.new) as (client, _):
+        body = web_deployment("hist", 1)
+        body["spec"]["revisionHistoryLimit"] = 1
+        await client.create("apps/v1", "deployments", body, NS)
+        for version in ("1.25", "1.26", "1.27", "1.28"):
+            if version != "1.25":
+                await kubectl(server, "set", "image", "deployment/hist", f"app=nginx:{version}")
+            await eventually(lambda v=version: rolled_out(client, "hist", f"nginx:{v}"))
+
+        async def trimmed() -> list[Obj] | None:
+            sets = await owned_sets(client, "hist")
+            return sets if len(sets) == 2 else None
+
+        sets = await eventually(trimmed)
+        revisions = [s["metadata"]["annotations"][REVISION] for s in sets]
+        assert revisions == ["3", "4"]
+
+
 async def test_recreate_never_runs_old_and_new_pods_together(server: ApiServer) -> None:
     async with cluster(server, replicaset.new, deployment.new) as (client, kubelet):
         body = web_deployment("recreate", 3)
