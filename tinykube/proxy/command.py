@@ -1,0 +1,145 @@
+"""``tinykube proxy`` (kube-proxy) and ``tinykube dns`` (cluster DNS): their command lines.
+
+``register`` adds both subcommands to the ``tinykube`` parser; ``cli.py``
+calls it. Flags keep upstream's names: kube-proxy's ``--kubeconfig``,
+``--hostname-override``, ``--master`` (overrides the kubeconfig's server,
+which is how a kube-proxy pod on the host network reaches the API server
+before the ``kubernetes`` Service it would otherwise use can work: that
+Service is made to work by kube-proxy itself) and ``--cleanup``; CoreDNS's
+cluster domain and upstream resolv.conf become ``--cluster-domain`` and
+``--resolv-conf``, as the kubelet names them.
+
+Without ``--kubeconfig`` both use the in-cluster config (the pod's service
+account), which is what the ``kube-proxy`` DaemonSet and the ``coredns``
+Deployment of ``tinykube.cluster.addons`` rely on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+USER_AGENT = "kube-proxy/tinykube"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("proxy", help="run kube-proxy (Service addresses -> pods)")
+    p.add_argument("--kubeconfig", type=Path, default=None)
+    p.add_argument("--master", default="", help="API server URL; overrides the kubeconfig")
+    p.add_argument("--hostname-override", dest="node_name", default="")
+    p.add_argument(
+        "--service-interface",
+        default="tk-svc",
+        help="dummy link that carries non-loopback Service addresses (root only)",
+    )
+    p.add_argument("--min-sync-period", type=float, default=0.05, help="seconds")
+    p.add_argument("--sync-period", type=float, default=30.0, help="seconds")
+    p.add_argument("--cleanup", action="store_true", help="remove the service interface and exit")
+    p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
+    p.set_defaults(func=cmd_proxy)
+    d = subparsers.add_parser("dns", help="run the cluster DNS server (what coredns does)")
+    d.add_argument("--kubeconfig", type=Path, default=None)
+    d.add_argument("--master", default="", help="API server URL; overrides the kubeconfig")
+    d.add_argument("--bind-address", default="0.0.0.0")
+    d.add_argument("--port", "--dns-port", dest="port", type=int, default=53)
+    d.add_argument("--cluster-domain", default="cluster.local")
+    d.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"))
+    d.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
+    d.set_defaults(func=cmd_dns)
+
+
+def _setup_logging(verbosity: int) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run(coro: Any) -> int:
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    with contextlib.suppress(KeyboardInterrupt):
+        runner(_until_signalled(coro))
+    return 0
+
+
+async def _until_signalled(coro: Any) -> None:
+    """Run ``coro``; SIGTERM and SIGINT cancel it so its cleanup (addresses) runs."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def make_client(kubeconfig: Path | None, master: str, user_agent: str) -> Any:
+    """A client from the kubeconfig (or in-cluster config), pointed at ``--master`` if set."""
+    from tinykube.client import Client, load
+
+    config = load(kubeconfig)
+    if master:
+        config = dataclasses.replace(config, server=master.rstrip("/"))
+    return Client(config, user_agent)
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    from tinykube.proxy.netif import ServiceInterface
+    from tinykube.proxy.server import ProxyServer
+    from tinykube.proxy.userspace import UserspaceProxier
+
+    _setup_logging(args.verbosity)
+    if args.cleanup:
+        return _run(ServiceInterface(args.service_interface).cleanup())
+    node = args.node_name or socket.gethostname().lower()
+
+    async def main() -> None:
+        client = await make_client(args.kubeconfig, args.master, USER_AGENT)
+        try:
+            proxier = UserspaceProxier(ServiceInterface(args.service_interface))
+            server = ProxyServer(
+                client,
+                node,
+                proxier,
+                min_sync_period=args.min_sync_period,
+                sync_period=args.sync_period,
+            )
+            await server.run()
+        finally:
+            await client.close()
+
+    return _run(main())
+
+
+def cmd_dns(args: argparse.Namespace) -> int:
+    from tinykube.proxy.dnsserver import run_dns
+
+    _setup_logging(args.verbosity)
+
+    async def main() -> None:
+        client = await make_client(args.kubeconfig, args.master, "coredns/tinykube")
+        try:
+            await run_dns(
+                client,
+                host=args.bind_address,
+                port=args.port,
+                domain=args.cluster_domain,
+                resolv_conf=args.resolv_conf,
+            )
+        finally:
+            await client.close()
+
+    return _run(main())

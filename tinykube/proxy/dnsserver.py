@@ -1,0 +1,218 @@
+"""The cluster DNS server: ``ClusterDNS`` answers on UDP and TCP, the rest forwarded.
+
+What the ``coredns`` Deployment runs (``tinykube dns``): informers for
+Services and EndpointSlices feed ``ClusterDNS`` (``dns.py``); a UDP and a
+TCP listener on port 53 parse each query with dnslib, answer names in the
+cluster domain from the caches, and forward every other name, unchanged,
+to the nameservers of the resolv.conf given (``--resolv-conf``; the pod's
+own, which is the node's, as CoreDNS's ``forward . /etc/resolv.conf``).
+A forwarded query that comes back truncated over UDP is retried over TCP.
+No upstream, or none answering within ``FORWARD_TIMEOUT``, is SERVFAIL.
+
+A reply too large for the client's UDP buffer (512 bytes, or what its EDNS
+record says) is sent with the TC bit and no records, so the client retries
+over TCP, as RFC 1035 asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from pathlib import Path
+from typing import Any
+
+from dnslib import QTYPE, RCODE, DNSError, DNSRecord
+
+from tinykube.client.informers import InformerFactory
+from tinykube.client.rest import Client
+from tinykube.proxy.dns import DEFAULT_DOMAIN, ClusterDNS
+from tinykube.proxy.table import slice_service_key
+
+log = logging.getLogger(__name__)
+
+FORWARD_TIMEOUT = 2.0
+UDP_LIMIT = 512
+
+
+def nameservers(resolv_conf: Path, exclude: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """The ``nameserver`` lines of a resolv.conf, minus our own addresses (no loops)."""
+    try:
+        text = resolv_conf.read_text()
+    except OSError:
+        return []
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver" and parts[1] not in exclude:
+            found.append(parts[1])
+    return found
+
+
+class _UdpClient(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if not self.reply.done():
+            self.reply.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.reply.done():
+            self.reply.set_exception(exc)
+
+
+async def query_udp(packet: bytes, server: str, port: int = 53) -> bytes:
+    """One query over UDP; raises TimeoutError or OSError when nobody answers."""
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(_UdpClient, remote_addr=(server, port))
+    try:
+        transport.sendto(packet)
+        async with asyncio.timeout(FORWARD_TIMEOUT):
+            return await proto.reply
+    finally:
+        transport.close()
+
+
+async def query_tcp(packet: bytes, server: str, port: int = 53) -> bytes:
+    """One query over TCP (two-byte length prefix, RFC 1035 4.2.2)."""
+    async with asyncio.timeout(FORWARD_TIMEOUT):
+        reader, writer = await asyncio.open_connection(server, port)
+        try:
+            writer.write(struct.pack("!H", len(packet)) + packet)
+            await writer.drain()
+            (size,) = struct.unpack("!H", await reader.readexactly(2))
+            return await reader.readexactly(size)
+        finally:
+            writer.close()
+
+
+class DNSServer:
+    """Cluster answers from ``resolver``, everything else forwarded to ``upstreams``."""
+
+    def __init__(self, resolver: ClusterDNS, upstreams: list[tuple[str, int]]) -> None:
+        self.resolver = resolver
+        self.upstreams = upstreams
+        self._servers: list[Any] = []
+
+    async def handle(self, packet: bytes) -> bytes | None:
+        """The reply to one query packet; None for garbage (dropped, as servers do)."""
+        try:
+            query = DNSRecord.parse(packet)
+        except (DNSError, IndexError, ValueError):
+            return None
+        if query.header.qr or not query.questions:
+            return None
+        reply = self.resolver.answer(query)
+        if reply is not None:
+            return bytes(reply.pack())
+        return await self.forward(query, packet)
+
+    async def forward(self, query: DNSRecord, packet: bytes) -> bytes:
+        for server, port in self.upstreams:
+            with contextlib.suppress(OSError, TimeoutError, asyncio.IncompleteReadError):
+                data = await query_udp(packet, server, port)
+                if DNSRecord.parse(data).header.tc:
+                    data = await query_tcp(packet, server, port)
+                return data
+        failed = query.reply()
+        failed.header.rcode = RCODE.SERVFAIL
+        return bytes(failed.pack())
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpServer(self), local_addr=(host, port)
+        )
+        self._servers.append(transport)
+        self._servers.append(await asyncio.start_server(self._tcp, host, port, reuse_address=True))
+        log.info("component=dns listening on %s:%d (udp, tcp)", host, port)
+
+    async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                (size,) = struct.unpack("!H", await reader.readexactly(2))
+                reply = await self.handle(await reader.readexactly(size))
+                if reply is None:
+                    break
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+
+
+class _UdpServer(asyncio.DatagramProtocol):
+    def __init__(self, server: DNSServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(data, addr))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, data: bytes, addr: Any) -> None:
+        reply = await self.server.handle(data)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(truncate(data, reply), addr)
+
+
+def truncate(query_packet: bytes, reply: bytes) -> bytes:
+    """The reply as UDP may carry it: over the client's limit, TC set and records dropped."""
+    limit = UDP_LIMIT
+    with contextlib.suppress(DNSError, IndexError, ValueError):
+        for rr in DNSRecord.parse(query_packet).ar:
+            if rr.rtype == QTYPE.OPT:
+                limit = max(UDP_LIMIT, rr.rclass)
+    if len(reply) <= limit:
+        return reply
+    record = DNSRecord.parse(reply)
+    record.rr, record.auth, record.ar = [], [], []
+    record.header.tc = 1
+    return bytes(record.pack())
+
+
+async def run_dns(
+    client: Client,
+    *,
+    host: str = "0.0.0.0",
+    port: int = 53,
+    domain: str = DEFAULT_DOMAIN,
+    resolv_conf: Path = Path("/etc/resolv.conf"),
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Watch Services and EndpointSlices and serve DNS until cancelled."""
+    factory = InformerFactory(client)
+    services = factory.get("v1", "services")
+    slices = factory.get("discovery.k8s.io/v1", "endpointslices")
+    slices.add_indexers({"service": lambda es: [k] if (k := slice_service_key(es)) else []})
+    resolver = ClusterDNS(
+        lambda ns, name: services.get_by_name(ns, name),
+        lambda ns, name: slices.by_index("service", f"{ns}/{name}"),
+        domain,
+    )
+    own = {host} if host not in ("0.0.0.0", "::") else set()
+    upstreams = [(ip, 53) for ip in nameservers(resolv_conf, exclude=own)]
+    server = DNSServer(resolver, upstreams)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            factory.start(tg)
+            await factory.wait_synced()
+            await server.start(host, port)
+            log.info("component=dns domain=%s upstreams=%s", domain, upstreams or "none")
+            if ready is not None:
+                ready.set()
+    finally:
+        server.close()

@@ -1,0 +1,104 @@
+"""The host interface that makes Service addresses local: ``tk-svc``, a dummy link.
+
+kube-proxy's IPVS mode binds every ClusterIP to the dummy interface
+``kube-ipvs0`` so that the kernel treats them as local addresses; this proxy
+does the same, for the same reason: a userspace proxier can only accept a
+connection to an address the host owns. A dummy link carries no traffic of
+its own, and since each address is a /32 no route for the service range is
+added, so nothing else on the host changes.
+
+Traffic from the host reaches the addresses directly. Traffic from a pod
+follows the pod's default route to the bridge gateway (the kubelet's
+``tk0`` setup gives every pod ``default via <gateway>``), arrives on the
+host and is delivered locally, because the destination is a host address.
+
+Loopback addresses (127.0.0.0/8: the unprivileged mode's service range and
+load-balancer pool) need no interface at all; they are never added here.
+The proxy removes its addresses, and the link, when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERFACE = "tk-svc"
+
+
+def needs_interface(ip: str) -> bool:
+    """Only non-loopback addresses must be put on the dummy link to be bindable."""
+    return bool(ip) and not ipaddress.ip_address(ip).is_loopback
+
+
+def privileged() -> bool:
+    return os.geteuid() == 0
+
+
+async def _ip(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        "ip",
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate(stdin.encode() if stdin is not None else None)
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+class ServiceInterface:
+    """Keeps the set of addresses on the dummy link equal to what the table needs."""
+
+    def __init__(self, name: str = DEFAULT_INTERFACE) -> None:
+        self.name = name
+        self._addresses: set[str] = set()
+        self._created = False
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        return frozenset(self._addresses)
+
+    async def ensure(self, wanted: set[str]) -> None:
+        """Add missing addresses and delete the ones no frontend uses any more."""
+        wanted = {ip for ip in wanted if needs_interface(ip)}
+        if wanted and not self._created:
+            await self._create()
+        add, remove = wanted - self._addresses, self._addresses - wanted
+        lines = [f"address add {_cidr(ip)} dev {self.name}" for ip in sorted(add)]
+        lines += [f"address del {_cidr(ip)} dev {self.name}" for ip in sorted(remove)]
+        if lines:
+            code, out = await _ip("-force", "-batch", "-", stdin="\n".join(lines) + "\n")
+            if code != 0 and "File exists" not in out:
+                log.warning(
+                    "component=kube-proxy interface=%s ip batch: %s", self.name, out.strip()
+                )
+        self._addresses = wanted
+
+    async def _create(self) -> None:
+        code, _ = await _ip("link", "show", self.name)
+        if code != 0:
+            code, out = await _ip("link", "add", self.name, "type", "dummy")
+            if code != 0:
+                raise OSError(f"cannot create interface {self.name}: {out.strip()}")
+        await _ip("link", "set", self.name, "up")
+        # Addresses left by an earlier proxy that died without cleaning up.
+        await _ip("address", "flush", "dev", self.name)
+        self._created = True
+        log.info("component=kube-proxy interface=%s ready", self.name)
+
+    async def cleanup(self) -> None:
+        """Remove the link and with it every address (also one left by a crashed proxy)."""
+        code, _ = await _ip("link", "show", self.name)
+        if code == 0:
+            await _ip("link", "del", self.name)
+            log.info("component=kube-proxy interface=%s removed", self.name)
+        self._addresses.clear()
+        self._created = False
+
+
+def _cidr(ip: str) -> str:
+    return f"{ip}/128" if ":" in ip else f"{ip}/32"
