@@ -214,6 +214,7 @@ async def bench(args: argparse.Namespace) -> None:
     finally:
         proc.terminate()
         proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
     lat = list(scheduler.latencies)
     cycle_ms = scheduler.cycle_seconds / max(scheduler.scheduled, 1) * 1000
     print(
