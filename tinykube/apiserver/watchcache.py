@@ -41,7 +41,8 @@ from tinykube.store.interface import Event, EventType, KeyValue, Store
 log = logging.getLogger(__name__)
 
 WINDOW = 50_000  # events kept for watches that resume from a recent revision
-QUEUE_LIMIT = 20_000  # events a single watcher may lag behind before it is closed
+QUEUE_LIMIT = 20_000
+ENCODED_LIMIT = 500_000  # memoised serializations kept before the memo is reset  # events a single watcher may lag behind before it is closed
 
 
 def resource_of(key: str) -> str:
@@ -99,6 +100,9 @@ class WatchCache:
         self.start_revision = 0  # events after this revision are (or were) in the window
         self.ready = asyncio.Event()
         self._listeners: list[Callable[[CachedEvent], None]] = []
+        # JSON of cached objects, made once and shared by every LIST and watcher
+        # (upstream's cacher caches serializations the same way).
+        self._encoded: dict[int, tuple[dict[str, Any], bytes]] = {}
 
     # ---- feeding --------------------------------------------------------
     async def run(self) -> None:
@@ -137,6 +141,8 @@ class WatchCache:
         resource = resource_of(key)
         bucket = self._objects[resource]
         prev = bucket.get(key)
+        if prev is not None:
+            self._encoded.pop(id(prev), None)
         if ev.type == EventType.DELETED:
             obj = decode(ev.kv, ev.kv.mod_revision)
             bucket.pop(key, None)
@@ -200,6 +206,17 @@ class WatchCache:
     def keyed_items(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
         bucket = self._objects.get(resource_of(prefix), {})
         return sorted((k, v) for k, v in bucket.items() if k.startswith(prefix))
+
+    def encode(self, obj: dict[str, Any]) -> bytes:
+        """``orjson.dumps(obj)``, memoised for objects owned by the cache."""
+        hit = self._encoded.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        raw = orjson.dumps(obj)
+        if len(self._encoded) >= ENCODED_LIMIT:
+            self._encoded.clear()
+        self._encoded[id(obj)] = (obj, raw)
+        return raw
 
     def count(self, resource: str) -> int:
         return len(self._objects.get(resource, {}))

@@ -226,6 +226,24 @@ def render_list(
     return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": items}
 
 
+def list_body(
+    res: Resource,
+    items: list[dict[str, Any]],
+    revision: int,
+    encode: Any,
+    continue_token: str = "",
+    remaining: int | None = None,
+) -> bytes:
+    """A plain list as bytes, splicing in each item's memoised JSON (no re-encoding)."""
+    meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if continue_token:
+        meta["continue"] = continue_token
+        if remaining is not None:
+            meta["remainingItemCount"] = remaining
+    head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})
+    return head[:-1] + b',"items":[' + b",".join(encode(o) for o in items) + b"]}"
+
+
 def render_object(res: Resource, obj: dict[str, Any], out: Output) -> dict[str, Any]:
     if out.kind == "table":
         rv = (obj.get("metadata") or {}).get("resourceVersion", "")

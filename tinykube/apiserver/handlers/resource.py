@@ -194,6 +194,16 @@ async def list_(
         resource_version=rv,
         exact=rv_match == "Exact",
     )
+    if out.kind == "object" and res.group != "events.k8s.io":
+        raw = common.list_body(
+            res,
+            result.items,
+            result.revision,
+            ctx.cache.encode,
+            result.continue_token,
+            result.remaining,
+        )
+        return web.Response(body=raw, content_type=common.JSON)
     body = common.render_list(
         res, result.items, out, result.revision, result.continue_token, result.remaining
     )

@@ -67,15 +67,27 @@ def _validate(request: web.Request) -> tuple[str, bool | None, str]:
 class _Stream:
     """Writes events in the negotiated shape; Tables carry columns only once."""
 
-    def __init__(self, resp: web.StreamResponse, res: Resource, out: common.Output) -> None:
+    def __init__(
+        self,
+        resp: web.StreamResponse,
+        res: Resource,
+        out: common.Output,
+        encode: Callable[[dict[str, Any]], bytes] = orjson.dumps,
+    ) -> None:
         self.resp = resp
         self.res = res
         self.out = out
+        self.encode = encode
         self.columns_sent = False
 
     async def send(self, kind: str, obj: dict[str, Any]) -> None:
         if self.res.group == "events.k8s.io" and kind != "ERROR":
             obj = eventsview.to_events_v1(obj)
+        elif self.out.kind == "object" and kind != "ERROR":
+            # The object's JSON is made once and shared by every watcher.
+            line = b'{"type":"' + kind.encode() + b'","object":' + self.encode(obj) + b"}\n"
+            await self.resp.write(line)
+            return
         if self.out.kind == "table" and kind != "BOOKMARK" and kind != "ERROR":
             rv = obj.get("metadata", {}).get("resourceVersion", "")
             obj = common.to_table(
@@ -161,7 +173,7 @@ async def watch(
     resp.enable_chunked_encoding()
     try:
         await resp.prepare(request)
-        stream = _Stream(resp, res, out)
+        stream = _Stream(resp, res, out, cache.encode)
         async with asyncio.timeout(timeout):
             if backlog is None:
                 cache.unsubscribe(sub)
