@@ -39,6 +39,7 @@ from tinykube.controllers import (
     job,
     replicaset,
     replicationcontroller,
+    servicelb,
 )
 from tinykube.controllers.garbagecollector import GarbageCollector
 from tinykube.controllers.namespace import NamespaceController
@@ -65,6 +66,7 @@ CONTROLLERS: dict[str, ControllerFactory] = {
     "namespace-controller": NamespaceController,
     replicaset.NAME: replicaset.new,
     replicationcontroller.NAME: replicationcontroller.new,
+    servicelb.NAME: servicelb.new,
     "serviceaccount-controller": ServiceAccountController,
 }
 # Upstream still accepts the older short names.
