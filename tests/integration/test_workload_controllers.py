@@ -33,7 +33,9 @@ from tinykube.controllers import (
     replicaset,
     replicationcontroller,
     statefulset,
+    ttlafterfinished,
 )
+from tinykube.controllers.garbagecollector import GarbageCollector
 from tinykube.controllers.podutil import is_pod_active, is_pod_ready
 from tinykube.controllers.runtime import Controller, ControllerContext
 
@@ -680,6 +682,35 @@ async def test_indexed_job_completes_every_index(server: ApiServer) -> None:
         done = await eventually(finish_round)
         assert done["status"]["completedIndexes"] == "0-2"
         assert done["status"]["succeeded"] == 3
+
+
+async def test_finished_job_is_deleted_after_its_ttl(server: ApiServer) -> None:
+    async with cluster(server, job.new, ttlafterfinished.new, GarbageCollector) as (
+        client,
+        kubelet,
+    ):
+        kubelet.enabled = False
+        await client.create("batch/v1", "jobs", batch_job("brief", ttlSecondsAfterFinished=1), NS)
+
+        async def gone() -> bool:
+            await finish_pods(client, "brief", "Succeeded")
+            try:
+                await client.get("batch/v1", "jobs", "brief", NS)
+            except errors.NotFound:
+                return True
+            return False
+
+        await eventually(gone)
+        await eventually(lambda: _none_left(client, "brief"))  # its Pods went first
+
+
+async def _none_left(client: Client, job_name: str) -> bool:
+    items = (
+        await client.list(
+            "v1", "pods", NS, label_selector=f"batch.kubernetes.io/job-name={job_name}"
+        )
+    )["items"]
+    return not items
 
 
 async def test_job_fails_past_its_backoff_limit(server: ApiServer) -> None:
