@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cluster import ApiServer, run_kubectl
+from cluster import BIN, ApiServer, run_kubectl
 
 from tinykube.api import errors
 from tinykube.api.duration import format_time
@@ -971,3 +972,37 @@ async def test_stateful_set_orders_pods_scales_down_and_rolls_out(server: ApiSer
         sts = await client.get("apps/v1", "statefulsets", "db", NS)
         assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
         assert sts["status"]["readyReplicas"] == 2
+
+
+# ---- through the controller manager ---------------------------------------------------------
+
+
+@pytest.fixture
+def controller_manager(server: ApiServer) -> Any:
+    """``tinykube controller-manager`` as its own process, as the cluster runs it."""
+    log = open(server.data_dir / "controller-manager.log", "ab")  # noqa: SIM115 - the process owns it
+    cmd = [str(BIN / "tinykube"), "controller-manager", "--kubeconfig", str(server.kubeconfig)]
+    manager = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield manager
+    finally:
+        manager.terminate()
+        manager.wait(10)
+        log.close()
+
+
+@pytest.mark.usefixtures("controller_manager")
+async def test_controller_manager_rolls_out_a_deployment(server: ApiServer) -> None:
+    async with cluster(server) as (client, _):  # only the fake kubelet runs in here
+        await kubectl(
+            server, "create", "deployment", "cm-web", "--image=nginx:1.25", "--replicas=2"
+        )
+        out = await kubectl(server, "rollout", "status", "deployment/cm-web", "--timeout=60s")
+        assert 'deployment "cm-web" successfully rolled out' in out
+        await kubectl(server, "set", "image", "deployment/cm-web", "nginx=nginx:1.26")
+        out = await kubectl(server, "rollout", "status", "deployment/cm-web", "--timeout=60s")
+        assert 'deployment "cm-web" successfully rolled out' in out
+        sets = (await client.list("apps/v1", "replicasets", NS, label_selector="app=cm-web"))[
+            "items"
+        ]
+        assert sorted(s["spec"]["replicas"] for s in sets) == [0, 2]
