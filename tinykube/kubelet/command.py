@@ -75,6 +75,8 @@ def _kubelet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-private-key-file", type=Path, default=None)
     p.add_argument("--client-ca-file", type=Path, default=None)
     p.add_argument("--simulated-run-seconds", type=float, default=5.0)
+    p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for pods")
+    p.add_argument("--cluster-domain", default="cluster.local")
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 
@@ -133,6 +135,8 @@ def kubelet_config(args: argparse.Namespace) -> Any:
         tls_key_file=args.tls_private_key_file,
         client_ca_file=args.client_ca_file,
         simulated_run_seconds=args.simulated_run_seconds,
+        cluster_dns=[ip.strip() for ip in args.cluster_dns.split(",") if ip.strip()],
+        cluster_domain=args.cluster_domain,
     )
 
 

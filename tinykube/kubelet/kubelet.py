@@ -39,7 +39,7 @@ from tinykube.client import Client
 from tinykube.client.backoff import Backoff
 from tinykube.client.events import EventRecorder
 from tinykube.client.informers import InformerFactory
-from tinykube.kubelet import envvars, lease, nodestatus, server, staticpods
+from tinykube.kubelet import dns, envvars, lease, nodestatus, server, staticpods
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.podworkers import PodWorker
 from tinykube.kubelet.runtime import new_runtime
@@ -74,6 +74,8 @@ class KubeletConfig:
     tls_key_file: Path | None = None
     client_ca_file: Path | None = None
     simulated_run_seconds: float = 5.0
+    cluster_dns: list[str] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
 
 
 class Kubelet:
@@ -315,6 +317,11 @@ class Kubelet:
             return None
         return obj
 
+    async def pod_dns(self, pod: Obj) -> tuple[str, str]:
+        host = await asyncio.to_thread(_read_text, Path("/etc/resolv.conf"))
+        resolv = dns.resolv_conf(pod, self.config.cluster_dns, self.config.cluster_domain, host)
+        return resolv, dns.pod_domain(pod, self.config.cluster_domain)
+
     def log_path(self, pod: Obj, container: str, attempt: int) -> Path:
         return self.pod_log_dir(pod) / container / f"{attempt}.log"
 
@@ -326,3 +333,10 @@ class Kubelet:
             / "pods"
             / f"{meta.get('namespace')}_{meta['name']}_{meta['uid']}"
         )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

@@ -30,7 +30,7 @@ import logging
 import time
 from typing import Any, Protocol
 
-from tinykube.kubelet import containers, status, volumes
+from tinykube.kubelet import containers, dns, status, volumes
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.runtime.interface import (
     ContainerState,
@@ -71,6 +71,10 @@ class PodHost(Protocol):
     async def env_sources(self, pod: Obj, container: Obj) -> Any: ...
 
     def log_path(self, pod: Obj, container: str, attempt: int) -> Any: ...
+
+    async def pod_dns(self, pod: Obj) -> tuple[str, str]:
+        """The pod's resolv.conf contents and its DNS domain (for /etc/hosts)."""
+        ...
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -200,13 +204,16 @@ class PodWorker:
         spec = self.spec
         meta = self.pod["metadata"]
         finite = spec.get("restartPolicy", "Always") != "Always"
+        resolv, domain = await self.host.pod_dns(self.pod)
         config = PodSandboxConfig(
             uid=self.uid,
             namespace=meta.get("namespace", "default"),
             name=meta["name"],
             hostname=spec.get("hostname") or meta["name"],
             host_network=bool(spec.get("hostNetwork")),
-            hosts_file=_hosts_file(self.pod),
+            resolv_conf=resolv,
+            domain=domain,
+            host_aliases=dns.host_aliases(self.pod),
             labels=dict(meta.get("labels") or {}),
             simulated_run_seconds=self.host.simulated_run_seconds if finite else None,
         )
@@ -409,17 +416,3 @@ def _duration(seconds: float) -> str:
     if total < 60:
         return f"{total}s"
     return f"{total // 60}m{total % 60}s"
-
-
-def _hosts_file(pod: Obj) -> str:
-    """/etc/hosts with the pod's own entry and its ``hostAliases`` (filled by the runtime)."""
-    aliases = (pod.get("spec") or {}).get("hostAliases") or []
-    if not aliases:
-        return ""
-    lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost"]
-    lines.append("::1\tlocalhost ip6-localhost ip6-loopback")
-    lines.append("")
-    lines.append("# Entries added by HostAliases.")
-    for alias in aliases:
-        lines.append(f"{alias.get('ip', '')}\t{chr(9).join(alias.get('hostnames') or [])}")
-    return "\n".join(lines) + "\n"

@@ -89,9 +89,11 @@ class PodSandboxConfig:
     hostname: str
     host_network: bool = False
     log_directory: Path | None = None
-    # Contents of /etc/hosts, /etc/resolv.conf bound into every container (root only).
-    hosts_file: str = ""
+    # /etc/resolv.conf for every container (empty: the host's), and what /etc/hosts adds
+    # to its own entry: the pod's DNS domain (subdomain pods) and spec.hostAliases.
     resolv_conf: str = ""
+    domain: str = ""
+    host_aliases: list[tuple[str, list[str]]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     # Simulated runtime only: how long a finite container "runs" before it exits 0.
     simulated_run_seconds: float | None = None

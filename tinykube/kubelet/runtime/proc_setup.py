@@ -98,21 +98,41 @@ def write_etc_files(
     """/etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers."""
     etc = directory / "etc"
     etc.mkdir(parents=True, exist_ok=True)
-    hosts = config.hosts_file or (
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
-        "ip6-localhost ip6-loopback\n" + (f"{ip}\t{hostname}\n" if ip else "")
-    )
+    hosts = hosts_file(config, ip, hostname)
     resolv = config.resolv_conf
     if not resolv:
         try:
             resolv = Path("/etc/resolv.conf").read_text()
         except OSError:
             resolv = ""
-    files = {"hosts": hosts, "resolv.conf": resolv}
+    files = {"resolv.conf": resolv}
     if not config.host_network:
         files["hostname"] = hostname + "\n"
+    if not config.host_network or config.host_aliases:
+        # A hostNetwork pod keeps the node's /etc/hosts unless it adds aliases.
+        files["hosts"] = hosts
     mounts = []
     for name, text in files.items():
         (etc / name).write_text(text)
         mounts.append(Mount(etc / name, f"/etc/{name}"))
     return mounts
+
+
+def hosts_file(config: PodSandboxConfig, ip: str, hostname: str) -> str:
+    """The pod's /etc/hosts, laid out as the kubelet writes it."""
+    lines = [
+        "# Kubernetes-managed hosts file.",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "fe00::0\tip6-mcastprefix",
+        "fe00::1\tip6-allnodes",
+        "fe00::2\tip6-allrouters",
+    ]
+    if ip:
+        names = f"{hostname}.{config.domain}\t{hostname}" if config.domain else hostname
+        lines.append(f"{ip}\t{names}")
+    if config.host_aliases:
+        lines += ["", "# Entries added by HostAliases."]
+        lines += [f"{alias_ip}\t{chr(9).join(names)}" for alias_ip, names in config.host_aliases]
+    return "\n".join(lines) + "\n"
