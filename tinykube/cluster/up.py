@@ -46,6 +46,8 @@ class UpConfig:
     node_name: str = NODE_NAME
     runtime: str = "process"
     simulated_nodes: int = 0
+    kubelet_port: int = 10250
+    pod_cidr: str = "10.244.0.0/24"
 
     @property
     def url(self) -> str:
