@@ -121,6 +121,17 @@ class Cluster(ApiServer):
 
     command: str = "up"
 
+    def __post_init__(self) -> None:
+        # A kubelet port and pod range of its own, so test clusters never collide
+        # with another cluster (or kubelet) on this host.
+        self.extra_args = [
+            "--kubelet-port",
+            str(free_port()),
+            "--pod-cidr",
+            "10.244.250.0/24",
+            *self.extra_args,
+        ]
+
     def logs(self) -> str:
         out = [super().logs()]
         for path in sorted((self.data_dir / "logs").glob("*.log")):

@@ -99,6 +99,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         node_name=args.node_name,
         runtime=args.runtime,
         simulated_nodes=args.simulated_nodes,
+        kubelet_port=args.kubelet_port,
+        pod_cidr=args.pod_cidr,
     )
     return _run(lambda: run(cfg))  # type: ignore[arg-type]
 
@@ -107,6 +109,8 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     _apiserver_args(p)
     p.add_argument("--node-name", default="controlplane")
     p.add_argument("--runtime", default="process", choices=["process", "simulated"])
+    p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--pod-cidr", default="10.244.0.0/24", help="the control-plane node's pods")
     p.add_argument(
         "--simulated-nodes",
         type=int,

@@ -133,6 +133,10 @@ def plan(cfg: UpConfig) -> list[Component]:
                 "--runtime",
                 cfg.runtime,
                 "--control-plane",
+                "--port",
+                str(cfg.kubelet_port),
+                "--pod-cidr",
+                cfg.pod_cidr,
             ],
         ),
     ]
