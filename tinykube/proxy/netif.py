@@ -3,8 +3,9 @@
 kube-proxy's IPVS mode binds every ClusterIP to the dummy interface
 ``kube-ipvs0`` so that the kernel treats them as local addresses; this proxy
 does the same, for the same reason: a userspace proxier can only accept a
-connection to an address the host owns. A dummy link carries no traffic of
-its own, and since each address is a /32 no route for the service range is
+connection to an address the host owns. A dummy link (or, on kernels built
+without the dummy driver, a bridge without ports) carries no traffic of its
+own, and since each address is a /32 no route for the service range is
 added, so nothing else on the host changes.
 
 Traffic from the host reaches the addresses directly. Traffic from a pod
@@ -27,6 +28,7 @@ import os
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERFACE = "tk-svc"
+LINK_KINDS = ("dummy", "bridge")
 
 
 def needs_interface(ip: str) -> bool:
@@ -81,14 +83,24 @@ class ServiceInterface:
     async def _create(self) -> None:
         code, _ = await _ip("link", "show", self.name)
         if code != 0:
-            code, out = await _ip("link", "add", self.name, "type", "dummy")
-            if code != 0:
-                raise OSError(f"cannot create interface {self.name}: {out.strip()}")
+            await self._add_link()
         await _ip("link", "set", self.name, "up")
         # Addresses left by an earlier proxy that died without cleaning up.
         await _ip("address", "flush", "dev", self.name)
         self._created = True
         log.info("component=kube-proxy interface=%s ready", self.name)
+
+    async def _add_link(self) -> None:
+        # Some kernels are built without the dummy driver; a bridge with no ports
+        # is as inert (no carrier, no traffic of its own) and holds local addresses
+        # just the same.
+        out = ""
+        for kind in LINK_KINDS:
+            code, out = await _ip("link", "add", self.name, "type", kind)
+            if code == 0:
+                log.info("component=kube-proxy interface=%s type=%s created", self.name, kind)
+                return
+        raise OSError(f"cannot create interface {self.name}: {out.strip()}")
 
     async def cleanup(self) -> None:
         """Remove the link and with it every address (also one left by a crashed proxy)."""
