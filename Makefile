@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
 
-.PHONY: run test unit lint bench setup clean
+.PHONY: run test unit lint bench setup setup-etcd clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The etcd driver's tests start a real etcd; install it when we may (root).
+setup-etcd:
+	@if [ "$$(id -u)" = 0 ]; then command -v etcd >/dev/null || (apt-get update -qq && apt-get install -y -qq etcd-server etcd-client); fi
+
 run: setup
 	$(BIN)/tinykube up --data-dir $(DATA)
 
@@ -22,7 +26,7 @@ lint: setup
 	$(BIN)/ruff check tinykube tests bench
 	$(BIN)/lint-imports
 
-test: lint
+test: lint setup-etcd
 	$(BIN)/pytest -q tests
 
 unit: setup

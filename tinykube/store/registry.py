@@ -7,7 +7,8 @@ URLs:
 - ``sqlite:///abs/path.db`` (absolute) or ``sqlite://relative.db`` (relative
   to the working directory): ``SqliteStore``, the embedded default.
 - ``memory://``: ``MemoryStore``, for tests; nothing survives the process.
-- ``etcd://host:2379[,host:2379...]``: reserved for the etcd driver (not yet).
+- ``etcd://host:2379[,host:2379...]``: ``EtcdStore`` on the members of one etcd
+  cluster, failing over between them.
 """
 
 from __future__ import annotations
@@ -37,10 +38,19 @@ async def _open_memory(location: str) -> Store:
     return MemoryStore()
 
 
+async def _open_etcd(location: str) -> Store:
+    endpoints = [e.strip() for e in location.split(",") if e.strip()]
+    if not endpoints:
+        raise ValueError("etcd URL needs endpoints: etcd://host:2379[,host:2379...]")
+    from tinykube.store.etcd import EtcdStore  # gRPC loads only for etcd users
+
+    return EtcdStore(endpoints)  # connects lazily: members may still be starting
+
+
 DRIVERS: dict[str, Opener] = {
     "memory": _open_memory,
     "sqlite": _open_sqlite,
-    # "etcd": a later driver, opened from "etcd://host:port[,host:port]".
+    "etcd": _open_etcd,
 }
 
 

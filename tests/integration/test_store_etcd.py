@@ -1,0 +1,290 @@
+"""The whole store conformance suite against EtcdStore on a real etcd, plus what
+only etcd has: several members (a killed member must not stop writes), horizons
+set by another client, and the API server running on it end to end.
+
+Each test starts its own etcd (the distribution's ``etcd`` binary, loopback
+ports, a temporary data directory): the suite needs a fresh, empty store, and
+etcd cannot forget history. ``make test`` installs etcd first (``setup-etcd``);
+the tests skip only where it cannot be installed (not root).
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed failures
+    pytest.register_assert_rewrite("tinykube.store.conformance")
+
+from cluster import ApiServer, free_port, kubectl_binary, run_kubectl
+
+from tinykube.store.conformance import StoreConformance, watching
+from tinykube.store.errors import Compacted
+from tinykube.store.etcd import EtcdStore
+from tinykube.store.interface import EventType
+from tinykube.store.registry import open_store
+
+pytestmark = pytest.mark.integration
+
+ETCD = shutil.which("etcd")
+if ETCD is None and os.geteuid() != 0:
+    pytest.skip(
+        "etcd is not installed and cannot be installed without root"
+        " (apt-get install etcd-server etcd-client)",
+        allow_module_level=True,
+    )
+
+
+@dataclass
+class EtcdMember:
+    """One etcd process on loopback ports."""
+
+    name: str
+    data_dir: Path
+    client_port: int = field(default_factory=free_port)
+    peer_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def start(self, initial_cluster: str) -> None:
+        if ETCD is None:
+            pytest.fail("etcd is not installed: run `make setup-etcd` (as root)")
+        client_url = f"http://{self.endpoint}"
+        log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - etcd owns it
+        self.proc = subprocess.Popen(
+            [
+                ETCD,
+                *("--name", self.name, "--data-dir", str(self.data_dir)),
+                *("--listen-client-urls", client_url, "--advertise-client-urls", client_url),
+                *("--listen-peer-urls", self.peer_url),
+                *("--initial-advertise-peer-urls", self.peer_url),
+                *("--initial-cluster", initial_cluster, "--initial-cluster-state", "new"),
+                *("--heartbeat-interval", "50", "--election-timeout", "500"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+@dataclass
+class EtcdCluster:
+    members: list[EtcdMember]
+
+    @classmethod
+    def start(cls, base: Path, size: int) -> "EtcdCluster":
+        members = [EtcdMember(f"m{i}", base / f"m{i}") for i in range(size)]
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
+        cluster = cls(members)
+        try:
+            for member in members:
+                member.start(initial)
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.endpoint for m in self.members]
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.kill()
+
+
+@pytest.fixture
+def etcd(tmp_path: Path) -> Iterator[EtcdCluster]:
+    cluster = EtcdCluster.start(tmp_path, 1)
+    yield cluster
+    cluster.stop()
+
+
+async def ready_store(endpoints: list[str]) -> EtcdStore:
+    """A store whose first call has gone through (the driver retries while etcd starts)."""
+    store = EtcdStore(endpoints)
+    await store.current_revision()
+    return store
+
+
+class TestEtcdStore(StoreConformance):
+    @pytest.fixture
+    async def store(self, etcd: EtcdCluster) -> AsyncIterator[EtcdStore]:
+        store = await ready_store(etcd.endpoints)
+        yield store
+        await store.close()
+
+
+# -- what only etcd has -------------------------------------------------------------
+
+
+async def test_etcd_url_opens_the_driver(etcd: EtcdCluster) -> None:
+    store = await open_store("etcd://" + ",".join(f"http://{e}" for e in etcd.endpoints))
+    assert isinstance(store, EtcdStore)
+    kv = await store.create("/registry/pods/default/a", b"v")
+    assert await store.get(kv.key) == kv
+    await store.close()
+    with pytest.raises(ValueError):
+        await open_store("etcd://")
+
+
+async def test_horizon_set_by_another_client_is_learned(etcd: EtcdCluster) -> None:
+    """Another API server's compactor moved the horizon: reads and watches find it."""
+    ours, theirs = await ready_store(etcd.endpoints), await ready_store(etcd.endpoints)
+    try:
+        kvs = [await ours.create(f"/registry/pods/default/p{i}", b"v") for i in range(6)]
+        horizon = kvs[3].mod_revision
+        await theirs.compact(horizon)
+        assert await ours.compacted_revision() == 0  # etcd does not say, until asked
+        with pytest.raises(Compacted) as caught:
+            await ours.get(kvs[0].key, kvs[1].mod_revision)
+        assert (caught.value.requested, caught.value.compacted) == (kvs[1].mod_revision, horizon)
+        assert await ours.compacted_revision() == horizon
+        fresh = await ready_store(etcd.endpoints)
+        try:
+            async with watching(fresh, "/registry/", horizon - 1) as watch:
+                with pytest.raises(Compacted):
+                    await watch.next()
+            assert await fresh.compacted_revision() == horizon
+        finally:
+            await fresh.close()
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+def leader_index(cluster: EtcdCluster) -> int:
+    """Which member leads, from ``etcdctl endpoint status``."""
+    out = subprocess.run(
+        ["etcdctl", "--endpoints", ",".join(cluster.endpoints), "endpoint", "status", "-w", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "ETCDCTL_API": "3"},
+    ).stdout
+    statuses = json.loads(out)
+    return next(
+        i
+        for i, s in enumerate(statuses)
+        if s["Status"]["leader"] == s["Status"]["header"]["member_id"]
+    )
+
+
+async def test_three_members_survive_a_killed_member(tmp_path: Path) -> None:
+    """Kill the member the store talks to: writes continue, the watch resumes
+    on another member with nothing lost or repeated."""
+    cluster = EtcdCluster.start(tmp_path, 3)
+    try:
+        first = await ready_store(cluster.endpoints)
+        leader = await asyncio.to_thread(leader_index, cluster)
+        await first.close()
+        # Put a follower first, so the store talks to it and no election is needed.
+        victim = (leader + 1) % 3
+        order = [cluster.members[victim]] + [
+            m for i, m in enumerate(cluster.members) if i != victim
+        ]
+        store = await ready_store([m.endpoint for m in order])
+        try:
+            await check_failover(store, cluster.members[victim])
+        finally:
+            await store.close()
+    finally:
+        cluster.stop()
+
+
+async def check_failover(store: EtcdStore, victim: EtcdMember) -> None:
+    start = await store.current_revision()
+    async with watching(store, "/registry/pods/", start) as watch:
+        before = [await store.create(f"/registry/pods/default/b{i}", b"v") for i in range(5)]
+        assert [e.kv for e in await watch.take(5)] == before
+        victim.kill()
+        after = [await store.create(f"/registry/pods/default/a{i}", b"v") for i in range(20)]
+        kv = await store.update(after[0].key, b"w", after[0].mod_revision)
+        events = await watch.take(21)
+        assert [e.kv for e in events] == [*after, kv]
+        assert events[-1].type == EventType.MODIFIED
+    listed = await store.list("/registry/pods/default/")
+    assert len(listed.items) == 25
+
+
+# -- the API server on etcd -----------------------------------------------------------
+
+
+def test_apiserver_serves_from_etcd(etcd: EtcdCluster, tmp_path: Path) -> None:
+    """kubectl create, list and watch a ConfigMap through an API server on etcd."""
+    server = ApiServer(tmp_path / "data", extra_args=["--storage", f"etcd://{etcd.endpoints[0]}"])
+    server.start()
+    watcher = None
+    try:
+        base = ["-n", "default"]
+        watcher = subprocess.Popen(
+            [*kubectl(server), *base, "get", "configmaps", "--watch", "-o", "name"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        made = run_kubectl(server, *base, "create", "configmap", "on-etcd", "--from-literal=k=v")
+        assert made.returncode == 0, made.stderr + server.logs()
+        got = run_kubectl(server, *base, "get", "configmaps", "-o", "json")
+        assert got.returncode == 0, got.stderr
+        names = [item["metadata"]["name"] for item in json.loads(got.stdout)["items"]]
+        assert "on-etcd" in names
+        assert wait_for_line(watcher, "configmap/on-etcd", timeout=30)
+    finally:
+        if watcher is not None:
+            watcher.kill()
+            watcher.wait()
+        server.stop()
+    restarted = subprocess.run(  # the objects live in etcd, not in the data directory
+        [
+            "etcdctl",
+            "--endpoints",
+            etcd.endpoints[0],
+            "get",
+            "--prefix",
+            "--keys-only",
+            "/registry/configmaps/default/on-etcd",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ETCDCTL_API": "3"},
+    )
+    assert "/registry/configmaps/default/on-etcd" in restarted.stdout
+
+
+def kubectl(server: ApiServer) -> list[str]:
+    return [kubectl_binary(), f"--kubeconfig={server.kubeconfig}"]
+
+
+def wait_for_line(proc: subprocess.Popen[str], wanted: str, timeout: float) -> bool:
+    """Read ``proc``'s stdout until a line equals ``wanted`` (False at the deadline)."""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    deadline, buffered = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        chunk = proc.stdout.read()
+        if chunk:
+            buffered += chunk
+            if wanted in buffered.splitlines():
+                return True
+        time.sleep(0.05)
+    return False
