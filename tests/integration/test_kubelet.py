@@ -516,3 +516,18 @@ def test_volumes_init_containers_and_pre_stop_hook(cluster: ApiServer) -> None:
     assert init["state"]["terminated"]["reason"] == "Completed"
     kubectl(cluster, "delete", "pod", "vols", "--wait=true", "--timeout=60s")
     assert (out / "bye").read_text() == "stopping\n"
+
+
+def test_changing_a_container_image_restarts_it(cluster: ApiServer) -> None:
+    kubectl(
+        cluster, "apply", "-f", "-", input=pod_manifest("imgpod", [container("main", "sleep 3600")])
+    )
+    eventually(lambda: get_pod(cluster, "imgpod")["status"]["phase"] == "Running", 60)
+    kubectl(cluster, "set", "image", "pod/imgpod", "main=busybox:1.36")
+
+    def restarted() -> bool:
+        status = get_pod(cluster, "imgpod")["status"]["containerStatuses"][0]
+        assert status["image"] == "busybox:1.36" and status["restartCount"] == 1
+        return "running" in status["state"]
+
+    eventually(restarted, 60, "the container restarted with its new image")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,11 @@ def resources_of(container: Obj) -> Resources:
     if "cpu" in limits:
         out.cpu_millis = quantity.parse(limits["cpu"]).milli_value()
     return out
+
+
+def spec_hash(container: Obj) -> str:
+    """What identifies a container's definition: a change means a restart (upstream's hash)."""
+    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()
 
 
 def pod_for_env(worker: PodWorker) -> Obj:
@@ -173,6 +180,8 @@ async def _create_and_start(worker: PodWorker, c: Obj, config: ContainerConfig, 
     host.event(pod, NORMAL, "Started", f"Started container {name}")
     view = worker.views[name]
     view.waiting_reason = view.waiting_message = ""
+    view.image = c.get("image", "")
+    worker.spec_hashes[name] = spec_hash(c)
     view.current = await runtime.container_status(cid)
     worker.retry_at.pop(name, None)
     worker.probes.start_for(c, cid, view.current.started_at)

@@ -110,6 +110,7 @@ class PodWorker:
         self.container_ids: dict[str, str] = {}
         self.retry_at: dict[str, float] = {}
         self.backoff_events: dict[str, float] = {}
+        self.spec_hashes: dict[str, str] = {}
         self.probes = containers.ProbeSet(self)
         self.volume_paths: dict[str, Any] | None = None
         self.volumes_at = 0.0
@@ -260,12 +261,29 @@ class PodWorker:
             return
         for c in self.spec.get("containers") or []:
             current = self.views[c["name"]].current
-            if current is None:
+            if current is not None and current.state == ContainerState.RUNNING:
+                await self._restart_if_changed(c)
+            elif current is None:
                 await containers.start(self, c)
             elif current.state == ContainerState.EXITED and should_restart(
                 policy, current.exit_code
             ):
                 await self._restart(c)
+
+    async def _restart_if_changed(self, c: Obj) -> None:
+        """A running container whose definition changed (e.g. its image) is replaced."""
+        name = c["name"]
+        recorded = self.spec_hashes.get(name)
+        if recorded is None or recorded == containers.spec_hash(c):
+            return
+        cid = self.container_ids[name]
+        self.host.event(
+            self.pod, NORMAL, "Killing", f"Container {name} definition changed, will be restarted"
+        )
+        self.probes.stop(cid)
+        await self.host.runtime.stop_container(cid, grace_period(self.pod))
+        self.views[name].current = await self.host.runtime.container_status(cid)
+        await containers.start(self, c, restart=True)
 
     async def _restart(self, c: Obj) -> None:
         """Restart an exited container, unless it is still backing off."""
