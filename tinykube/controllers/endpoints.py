@@ -17,6 +17,7 @@ lookup, which Pods count) are shared with the EndpointSlice controller.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,8 @@ Obj = dict[str, Any]
 
 NAME = "endpoints-controller"  # upstream --controllers name; alias "endpoint"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
+OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+MAX_CAPACITY = 1000  # addresses in one Endpoints object; EndpointSlices have no such cap
 
 
 # ---- pure decisions (shared with endpointslice) -----------------------------------------------
@@ -143,6 +146,33 @@ def desired_subsets(svc: Obj, pods: list[Obj]) -> list[Obj]:
     return subsets
 
 
+def truncate(subsets: list[Obj], capacity: int = MAX_CAPACITY) -> bool:
+    """Cut ``subsets`` (in place) to ``capacity`` addresses; True if anything was cut.
+
+    Not-ready addresses go first; each subset keeps a share proportional to its
+    size, rounded up so a small subset keeps at least one (upstream
+    truncateEndpoints).
+    """
+    ready = sum(len(s.get("addresses") or []) for s in subsets)
+    not_ready = sum(len(s.get("notReadyAddresses") or []) for s in subsets)
+    if ready + not_ready <= capacity:
+        return False
+    cut_ready = ready > capacity
+    room, total = (capacity, ready) if cut_ready else (capacity - ready, not_ready)
+    left = room
+    field = "addresses" if cut_ready else "notReadyAddresses"
+    for subset in subsets:
+        have = subset.get(field) or []
+        share = min(math.ceil(len(have) / total * room) if total else 0, left)
+        subset[field] = have[:share]
+        if cut_ready:
+            subset.pop("notReadyAddresses", None)
+        left -= len(subset[field])
+        if not subset[field]:
+            del subset[field]
+    return True
+
+
 def desired_labels(svc: Obj) -> dict[str, str]:
     labels = dict(meta(svc).get("labels") or {})
     if is_headless(svc):
@@ -214,10 +244,16 @@ class EndpointsController(ServiceSelectingController):
             return None
         subsets = desired_subsets(svc, self.selected_pods(svc, selector))
         labels = desired_labels(svc)
+        annotations = {OVER_CAPACITY: "truncated"} if truncate(subsets) else {}
         current = self.endpoints.get(key)
         if current is None:
             body = {
-                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": labels,
+                    "annotations": annotations,
+                },
                 "subsets": subsets,
             }
             try:
@@ -227,11 +263,16 @@ class EndpointsController(ServiceSelectingController):
                     f"endpoints {key} appeared; retrying with a fresh cache"
                 ) from None
             return None
-        if (current.get("subsets") or []) == subsets and (
-            meta(current).get("labels") or {}
-        ) == labels:
+        notes = {
+            k: v for k, v in (meta(current).get("annotations") or {}).items() if k != OVER_CAPACITY
+        }
+        notes.update(annotations)
+        same_labels = (meta(current).get("labels") or {}) == labels
+        same_notes = notes == (meta(current).get("annotations") or {})
+        if (current.get("subsets") or []) == subsets and same_labels and same_notes:
             return None
-        body = {**current, "metadata": {**meta(current), "labels": labels}, "subsets": subsets}
+        new_meta = {**meta(current), "labels": labels, "annotations": notes}
+        body = {**current, "metadata": new_meta, "subsets": subsets}
         await self.client.update("v1", "endpoints", body)
         return None
 

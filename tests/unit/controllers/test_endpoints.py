@@ -139,3 +139,28 @@ def test_slices_split_at_one_hundred_and_reuse_existing() -> None:
 def test_a_service_without_endpoints_keeps_one_empty_slice() -> None:
     create, _, _ = endpointslice.plan_slices(service(), [], [])
     assert len(create) == 1 and create[0]["endpoints"] == []
+
+
+def addresses(prefix: str, count: int) -> list[dict]:
+    return [{"ip": f"{prefix}.{i}"} for i in range(count)]
+
+
+def test_truncation_drops_not_ready_first_in_proportion() -> None:
+    subsets = [
+        {"addresses": addresses("10.0.0", 600), "notReadyAddresses": addresses("10.0.1", 300)},
+        {"addresses": addresses("10.0.2", 300), "notReadyAddresses": addresses("10.0.3", 100)},
+    ]
+    assert endpoints.truncate(subsets)
+    assert [len(s["addresses"]) for s in subsets] == [600, 300]
+    assert [len(s.get("notReadyAddresses", [])) for s in subsets] == [75, 25]
+
+
+def test_truncation_of_ready_addresses_drops_every_not_ready_one() -> None:
+    subsets = [
+        {"addresses": addresses("10.0.0", 900), "notReadyAddresses": addresses("10.0.1", 5)},
+        {"addresses": addresses("10.0.2", 300)},
+    ]
+    assert endpoints.truncate(subsets)
+    assert [len(s["addresses"]) for s in subsets] == [750, 250]
+    assert all("notReadyAddresses" not in s for s in subsets)
+    assert not endpoints.truncate([{"addresses": addresses("10.0.0", 1000)}])
