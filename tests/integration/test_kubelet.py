@@ -531,3 +531,16 @@ def test_changing_a_container_image_restarts_it(cluster: ApiServer) -> None:
         return "running" in status["state"]
 
     eventually(restarted, 60, "the container restarted with its new image")
+
+
+def test_active_deadline_fails_the_pod(cluster: ApiServer) -> None:
+    manifest = pod_manifest("deadline", [container("main", "sleep 3600")], activeDeadlineSeconds=2)
+    kubectl(cluster, "apply", "-f", "-", input=manifest)
+
+    def failed() -> dict[str, Any]:
+        status = get_pod(cluster, "deadline")["status"]
+        assert status["phase"] == "Failed"
+        assert "terminated" in status["containerStatuses"][0]["state"]
+        return status
+
+    assert eventually(failed, 60, "DeadlineExceeded")["reason"] == "DeadlineExceeded"

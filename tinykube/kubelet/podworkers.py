@@ -46,6 +46,8 @@ Obj = dict[str, Any]
 POLL_SECONDS = 1.0
 VOLUME_REFRESH_SECONDS = 60.0
 DEFAULT_GRACE = 30
+DEADLINE_REASON = "DeadlineExceeded"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 # A container backing off is re-synced every second; its BackOff event is not.
 BACKOFF_EVENT_SECONDS = 10.0
 NORMAL, WARNING = "Normal", "Warning"
@@ -111,6 +113,7 @@ class PodWorker:
         self.retry_at: dict[str, float] = {}
         self.backoff_events: dict[str, float] = {}
         self.spec_hashes: dict[str, str] = {}
+        self.deadline_exceeded = False
         self.probes = containers.ProbeSet(self)
         self.volume_paths: dict[str, Any] | None = None
         self.volumes_at = 0.0
@@ -164,7 +167,9 @@ class PodWorker:
         if self.terminal:
             return False
         self._ensure_views()
-        if await self._ensure_volumes() and await self._ensure_sandbox():
+        if self._past_deadline():
+            await self._stop_for_deadline()
+        elif await self._ensure_volumes() and await self._ensure_sandbox():
             await self._refresh_views()
             await self._handle_probe_kills()
             await self._converge()
@@ -350,7 +355,7 @@ class PodWorker:
             view = self.views[n]
             if view.current is None and inits_pending and not view.waiting_reason:
                 view.waiting_reason = "PodInitializing"
-        return status.pod_status(
+        computed = status.pod_status(
             pod,
             [self.views[n] for n in init_names],
             [self.views[n] for n in names],
@@ -360,6 +365,9 @@ class PodWorker:
             start_time=self.start_time or time.time(),
             now=time.time(),
         )
+        if self.deadline_exceeded:
+            computed.update(phase=status.FAILED, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE)
+        return computed
 
     async def write_status(self) -> Obj:
         new = self.compute_status()
@@ -368,6 +376,27 @@ class PodWorker:
         return new
 
     # ---- endings ---------------------------------------------------------------
+
+    def _past_deadline(self) -> bool:
+        deadline = self.spec.get("activeDeadlineSeconds")
+        if deadline is None or not self.start_time:
+            return False
+        return time.time() - self.start_time >= int(deadline)
+
+    async def _stop_for_deadline(self) -> None:
+        """``activeDeadlineSeconds`` passed: the pod fails, its containers are stopped."""
+        if not self.deadline_exceeded:
+            self.deadline_exceeded = True
+            self.host.event(self.pod, NORMAL, DEADLINE_REASON, DEADLINE_MESSAGE)
+        self.probes.stop_all()
+        grace = grace_period(self.pod)
+        running = [
+            (name, cid)
+            for name, cid in self.container_ids.items()
+            if (v := self.views[name].current) is not None and v.state == ContainerState.RUNNING
+        ]
+        await asyncio.gather(*(self._kill(name, cid, grace) for name, cid in running))
+        await self._refresh_views()
 
     async def _finish(self) -> None:
         """A pod in a terminal phase: stop what still runs, keep statuses and logs."""
