@@ -972,6 +972,10 @@ async def test_stateful_set_orders_pods_scales_down_and_rolls_out(server: ApiSer
         sts = await client.get("apps/v1", "statefulsets", "db", NS)
         assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
         assert sts["status"]["readyReplicas"] == 2
+        history = await kubectl(server, "rollout", "history", "statefulset/db")
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+        await kubectl(server, "rollout", "undo", "statefulset/db")
+        await eventually(lambda: names(["db-0", "db-1"], image="postgres:15"))
 
 
 # ---- through the controller manager ---------------------------------------------------------
