@@ -143,3 +143,19 @@ def cmd_dns(args: argparse.Namespace) -> int:
             await client.close()
 
     return _run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tinykube.proxy.command proxy|dns ...``: what the add-on pods run.
+
+    The same subcommands ``tinykube`` has once ``cli.py`` registers them; the
+    add-on manifests use this entry so they do not depend on that wiring.
+    """
+    parser = argparse.ArgumentParser(prog="tinykube")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

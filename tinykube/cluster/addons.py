@@ -1,0 +1,260 @@
+"""The add-ons ``kubeadm init`` installs: kube-proxy and cluster DNS, as API objects.
+
+kubeadm's last phase creates, through the API like any user, a
+``kube-proxy`` DaemonSet (host network, privileged, one pod per node) and a
+``coredns`` Deployment behind the ``kube-dns`` Service, whose ClusterIP is
+the tenth address of the service range; the kubelet points every pod's
+resolv.conf at that address. ``ensure_addons`` does the same for tinykube,
+with the manifests written out below as plain dicts, so ``kubectl get
+ds,deploy,svc -n kube-system`` shows what a CKA candidate expects.
+
+The containers name images, as upstream's do, but no such image is in the
+node's local store, so the process runtime runs their commands from the
+host's filesystem: the running interpreter with ``-m tinykube.proxy.command
+proxy`` or ``... dns`` (the same subcommands as ``tinykube proxy|dns``,
+independent of how ``cli.py`` wires them). kube-proxy reaches the API server at ``--master`` (the
+control plane's own address; the ``kubernetes`` Service cannot work before
+kube-proxy does) with its service account token; CoreDNS, in an ordinary
+pod, uses the in-cluster config through the ``kubernetes`` Service.
+
+Existing objects are left as they are (``AlreadyExists`` is success), so
+``up`` may call this on every start, as kubeadm's phases are re-runnable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from typing import Any
+
+from tinykube.api import errors
+from tinykube.client.rest import Client
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+NAMESPACE = "kube-system"
+VERSION = "v1.34.2"
+PROXY_IMAGE = f"registry.k8s.io/kube-proxy:{VERSION}"
+DNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
+DNS_SERVICE_INDEX = 10  # kubeadm: the tenth address of the service range
+UNPRIVILEGED_DNS_PORT = 1053  # a port an unprivileged pod may bind
+
+
+def dns_service_ip(service_cidr: str) -> str:
+    """The kube-dns ClusterIP: the tenth address of the (first) service range."""
+    network = ipaddress.ip_network(service_cidr.split(",")[0].strip(), strict=False)
+    return str(network.network_address + DNS_SERVICE_INDEX)
+
+
+def _service_account(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name)}
+
+
+def _meta(name: str, namespace: str = NAMESPACE, **labels: str) -> Obj:
+    out: Obj = {"name": name}
+    if namespace:
+        out["namespace"] = namespace
+    if labels:
+        out["labels"] = dict(labels)
+    return out
+
+
+def rbac_objects() -> list[tuple[str, str, Obj]]:
+    """ServiceAccounts, ClusterRoles and bindings, named as kubeadm names them."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    coredns_role = {
+        "apiVersion": rbac,
+        "kind": "ClusterRole",
+        "metadata": _meta("system:coredns", ""),
+        "rules": [
+            {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"],
+             "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+             "verbs": ["list", "watch"]},
+        ],
+    }  # fmt: skip
+    proxier_role = {
+        "apiVersion": rbac,
+        "kind": "ClusterRole",
+        "metadata": _meta("system:node-proxier", ""),
+        "rules": [
+            {"apiGroups": [""], "resources": ["endpoints", "services"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
+             "verbs": ["create", "patch", "update"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+             "verbs": ["list", "watch"]},
+        ],
+    }  # fmt: skip
+    return [
+        ("v1", "serviceaccounts", _service_account("kube-proxy")),
+        ("v1", "serviceaccounts", _service_account("coredns")),
+        (rbac, "clusterroles", proxier_role),
+        (rbac, "clusterroles", coredns_role),
+        (rbac, "clusterrolebindings", _binding("kubeadm:node-proxier", "system:node-proxier", "kube-proxy")),
+        (rbac, "clusterrolebindings", _binding("system:coredns", "system:coredns", "coredns")),
+    ]  # fmt: skip
+
+
+def _binding(name: str, role: str, account: str) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta(name, ""),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}],
+    }
+
+
+def kube_proxy_daemonset(
+    master: str, python: str = sys.executable, extra_args: list[str] | None = None
+) -> Obj:
+    """kube-proxy on every node: host network, privileged, tolerating every taint."""
+    labels = {"k8s-app": "kube-proxy"}
+    container = {
+        "name": "kube-proxy",
+        "image": PROXY_IMAGE,
+        "command": [python, "-m", "tinykube.proxy.command", "proxy"],
+        "args": ["--master", master, "--hostname-override", "$(NODE_NAME)", *(extra_args or [])],
+        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+        "securityContext": {"privileged": True},
+    }
+    pod_spec = {
+        "hostNetwork": True,
+        "priorityClassName": "system-node-critical",
+        "serviceAccountName": "kube-proxy",
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"operator": "Exists"}],
+        "containers": [container],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": _meta("kube-proxy", **labels),
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def coredns_deployment(
+    domain: str, dns_port: int, replicas: int = 2, python: str = sys.executable
+) -> Obj:
+    """The DNS server pods; each listens on its own pod address."""
+    labels = {"k8s-app": "kube-dns"}
+    ports = [
+        {"name": "dns", "containerPort": dns_port, "protocol": "UDP"},
+        {"name": "dns-tcp", "containerPort": dns_port, "protocol": "TCP"},
+    ]
+    container = {
+        "name": "coredns",
+        "image": DNS_IMAGE,
+        "command": [python, "-m", "tinykube.proxy.command", "dns"],
+        "args": [
+            "--cluster-domain",
+            domain,
+            "--bind-address",
+            "$(POD_IP)",
+            "--port",
+            str(dns_port),
+        ],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "ports": ports,
+        "readinessProbe": {"tcpSocket": {"port": dns_port}, "periodSeconds": 2},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta("coredns", **labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "dnsPolicy": "Default",  # the node's resolv.conf: where to forward to
+                    "priorityClassName": "system-cluster-critical",
+                    "serviceAccountName": "coredns",
+                    "tolerations": [
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                    ],
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def kube_dns_service(cluster_ip: str) -> Obj:
+    labels = {
+        "k8s-app": "kube-dns",
+        "kubernetes.io/cluster-service": "true",
+        "kubernetes.io/name": "CoreDNS",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta("kube-dns", **labels),
+        "spec": {
+            "selector": {"k8s-app": "kube-dns"},
+            "clusterIP": cluster_ip,
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "dns"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": "dns-tcp"},
+            ],
+        },
+    }
+
+
+async def ensure_addons(
+    client: Client,
+    *,
+    api_server_url: str,
+    service_cidr: str = "10.96.0.0/12",
+    cluster_domain: str = "cluster.local",
+    dns_port: int | None = None,
+    dns_replicas: int = 2,
+    python: str = sys.executable,
+    proxy_args: list[str] | None = None,
+) -> None:
+    """Create kube-proxy and CoreDNS (and their RBAC) unless they exist.
+
+    ``api_server_url`` is where kube-proxy reaches the API server
+    (``https://127.0.0.1:6443``); ``dns_port`` is the port the DNS pods
+    listen on (53 as root, else ``UNPRIVILEGED_DNS_PORT``: the Service still
+    answers on 53 and maps to it by the port's name); ``proxy_args`` are
+    extra ``tinykube proxy`` flags (tests give each run its own
+    ``--service-interface``).
+    """
+    port = dns_port or (53 if os.geteuid() == 0 else UNPRIVILEGED_DNS_PORT)
+    objects = [
+        *rbac_objects(),
+        ("apps/v1", "daemonsets", kube_proxy_daemonset(api_server_url, python, proxy_args)),
+        ("v1", "services", kube_dns_service(dns_service_ip(service_cidr))),
+        ("apps/v1", "deployments", coredns_deployment(cluster_domain, port, dns_replicas, python)),
+    ]
+    for api_version, resource, obj in objects:
+        await _create(client, api_version, resource, obj)
+
+
+async def _create(client: Client, api_version: str, resource: str, obj: Obj) -> None:
+    namespace, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+    # Look first: creating a Service that exists fails on its ClusterIP being
+    # taken (Invalid) before the name is checked, as upstream's allocator does.
+    try:
+        await client.get(api_version, resource, name, namespace)
+        return
+    except errors.NotFound:
+        pass
+    try:
+        await client.create(api_version, resource, obj, namespace)
+    except errors.AlreadyExists:
+        return
+    log.info("component=up addon %s %s/%s created", resource, namespace, name)
