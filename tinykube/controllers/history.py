@@ -31,6 +31,18 @@ Obj = dict[str, Any]
 HASH_LABEL = "controller-revision-hash"
 
 
+class HashCollision(errors.AlreadyExists):
+    """A revision of the same name holds another template: the owner must raise
+    ``status.collisionCount`` so the next hash, and name, differ."""
+
+
+async def bump_collision_count(client: Client, api_version: str, resource: str, owner: Obj) -> None:
+    """Raise ``status.collisionCount`` on ``owner`` (after a ``HashCollision``)."""
+    status = dict(owner.get("status") or {})
+    status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
+    await client.update_status(api_version, resource, {**owner, "status": status})
+
+
 def template_of(owner: Obj) -> Obj:
     return (owner.get("spec") or {}).get("template") or {}
 
@@ -125,7 +137,9 @@ async def _snapshot(client: Client, owner: Obj, kind: str, number: int) -> Obj:
         ours = bool(owners) and owners[0].get("uid") == meta(owner).get("uid")
         if ours and found.get("data") == body["data"]:
             return found
-        raise
+        raise HashCollision(
+            f"controllerrevision {body['metadata']['name']} exists with another template"
+        ) from None
 
 
 async def delete_revision(client: Client, rev: Obj) -> None:

@@ -327,9 +327,13 @@ class StatefulSetController(Controller[str]):
             self.revisions.list(namespace),
         )
         pods = await claim(self.client, "v1", "pods", sts, ref, selector, self.pods.list(namespace))
-        update_rev, old = await history.construct_history(
-            self.client, sts, "StatefulSet", revisions
-        )
+        try:
+            update_rev, old = await history.construct_history(
+                self.client, sts, "StatefulSet", revisions
+            )
+        except history.HashCollision:
+            await history.bump_collision_count(self.client, "apps/v1", "statefulsets", sts)
+            raise
         current_rev = self._current_revision(sts, update_rev, old)
         if not meta(sts).get("deletionTimestamp"):
             await self._apply(

@@ -151,7 +151,11 @@ class DaemonSetController(Controller[str]):
             log.warning("controller=%s key=%s invalid selector: %s", self.name, key, exc)
             return None
         revisions = await self._claim("controllerrevisions", self.revisions.list, ds, selector)
-        current, old = await history.construct_history(self.client, ds, "DaemonSet", revisions)
+        try:
+            current, old = await history.construct_history(self.client, ds, "DaemonSet", revisions)
+        except history.HashCollision:
+            await history.bump_collision_count(self.client, "apps/v1", "daemonsets", ds)
+            raise
         hash_ = (meta(current).get("labels") or {}).get(HASH_LABEL, "")
         nodes = self.nodes.list()
         by_node = self._pods_by_node(await self._claim("pods", self.pods.list, ds, selector))
