@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 CONTROLLER = "default-scheduler"
 NO_NODES = "no nodes available to schedule pods"
-BIND_CONCURRENCY = 64
+BIND_CONCURRENCY = 64  # binding requests in flight at once
+MAX_PENDING_BINDS = 512  # pods assumed but not yet bound, before the loop waits
 LATENCY_SAMPLES = 100_000
 # Which failed plugins an event can help (upstream's queueing hints, coarsely).
 POD_ADD_HELPS = {"InterPodAffinity", "PodTopologySpread"}
@@ -107,6 +108,7 @@ class Scheduler:
         # bounded so a long-running scheduler does not grow it without end.
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._bind_slots = asyncio.Semaphore(BIND_CONCURRENCY)
+        self._pending_binds = asyncio.Semaphore(MAX_PENDING_BINDS)
         self._pods = self.factory.get("v1", "pods")
         self._nodes = self.factory.get("v1", "nodes")
         self._namespaces = self.factory.get("v1", "namespaces")
@@ -237,10 +239,11 @@ class Scheduler:
 
     async def _loop(self, tg: asyncio.TaskGroup) -> None:
         while True:
-            # Back-pressure: a cycle starts only when a binding slot is free, so
-            # when the API server is the bottleneck pods wait in the queue (where
-            # priority still orders them) instead of piling up as assumptions.
-            await self._bind_slots.acquire()
+            # Back-pressure: with MAX_PENDING_BINDS pods assumed and not yet bound,
+            # the loop waits; when the API server is the bottleneck, pods then wait
+            # in the queue (where priority still orders them) instead of piling up
+            # as assumptions. The slack lets cycles run in batches between I/O.
+            await self._pending_binds.acquire()
             binding = False
             try:
                 queued = await self.queue.pop()
@@ -252,14 +255,14 @@ class Scheduler:
                     self.queue.add_unschedulable(queued, self.queue.scheduling_cycle, backoff=True)
             finally:
                 if not binding:
-                    self._bind_slots.release()
+                    self._pending_binds.release()
             # Let bindings, events and informer updates run between cycles.
             await asyncio.sleep(0)
 
     # ---- one pod ----
 
     def schedule_one(self, queued: QueuedPod, tg: asyncio.TaskGroup) -> bool:
-        """One cycle; True when a binding task was started (it owns a binding slot)."""
+        """One cycle; True when a binding task was started (it owns a pending slot)."""
         pod = self._pods.get(key_of(queued.pod)) or queued.pod
         if not self.responsible(pod) or self.cache.is_assumed(queued.key):
             self.queue.done(queued.key)
@@ -312,11 +315,12 @@ class Scheduler:
     # ---- API writes ----
 
     async def _bind(self, queued: QueuedPod, info: PodInfo, node: str, cycle: int) -> None:
-        """Write the binding; the slot taken by the loop is given back however it ends."""
+        """Write the binding; the pending slot taken by the loop is given back however it ends."""
         try:
-            await self._write_binding(queued, node, cycle)
+            async with self._bind_slots:
+                await self._write_binding(queued, node, cycle)
         finally:
-            self._bind_slots.release()
+            self._pending_binds.release()
 
     async def _write_binding(self, queued: QueuedPod, node: str, cycle: int) -> None:
         pod = queued.pod
