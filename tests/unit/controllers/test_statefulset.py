@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from workload_builders import NOW, pod
 
-from tinykube.controllers import statefulset
+from tinykube.controllers.statefulset import control, identity
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +97,7 @@ def names(pods: list[dict]) -> list[str]:
     ],
 )
 def test_plan(the_sts: dict, pods: list[dict], create: list[int], delete: list[str]) -> None:
-    step = statefulset.plan(the_sts, pods, "new", NOW)
+    step = control.plan(the_sts, pods, "new", NOW)
     assert step.create == create
     assert names(step.delete) == delete
 
@@ -111,7 +111,7 @@ def test_pod_identity_and_claims() -> None:
             }
         ]
     )
-    body = statefulset.new_pod(the_sts, the_sts, "db-abc", 2)
+    body = identity.new_pod(the_sts, the_sts, "db-abc", 2)
     assert body["metadata"]["name"] == "db-2"
     assert body["metadata"]["labels"] == {
         "app": "db",
@@ -123,13 +123,13 @@ def test_pod_identity_and_claims() -> None:
     assert body["spec"]["volumes"] == [
         {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-2"}}
     ]
-    (claim,) = statefulset.new_claims(the_sts, 2)
+    (claim,) = identity.new_claims(the_sts, 2)
     assert claim["metadata"]["name"] == "data-db-2"
     assert claim["metadata"]["labels"] == {"x": "y", "app": "db"}
 
 
 def test_status_completes_the_rollout_when_all_pods_are_updated() -> None:
-    rolling = statefulset.statefulset_status(
+    rolling = control.statefulset_status(
         sts(2), [member(0, "old"), member(1, "new")], "old", "new", NOW
     )
     assert (rolling["currentReplicas"], rolling["updatedReplicas"], rolling["currentRevision"]) == (
@@ -137,7 +137,7 @@ def test_status_completes_the_rollout_when_all_pods_are_updated() -> None:
         1,
         "old",
     )
-    done = statefulset.statefulset_status(
+    done = control.statefulset_status(
         sts(2), [member(0, "new"), member(1, "new")], "old", "new", NOW
     )
     assert (
@@ -149,6 +149,6 @@ def test_status_completes_the_rollout_when_all_pods_are_updated() -> None:
 
 def test_ordinals_only_for_our_names() -> None:
     the_sts = sts()
-    assert statefulset.ordinal_of(the_sts, pod("db-12")) == 12
-    assert statefulset.ordinal_of(the_sts, pod("dbx-1")) is None
-    assert statefulset.ordinal_of(the_sts, pod("db-1-x")) is None
+    assert identity.ordinal_of(the_sts, pod("db-12")) == 12
+    assert identity.ordinal_of(the_sts, pod("dbx-1")) is None
+    assert identity.ordinal_of(the_sts, pod("db-1-x")) is None
