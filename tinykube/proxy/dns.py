@@ -87,7 +87,7 @@ class ClusterDNS:
         if len(rel) == 2:
             return self._service(qname, rel[1], rel[0], qtype, reply)
         if len(rel) == 3:
-            return self._endpoint(qname, rel[2], rel[1], rel[0], qtype, reply)
+            return self._endpoint(qname, rel[0], rel[2], rel[1], qtype, reply)
         if len(rel) == 4 and rel[0].startswith("_") and rel[1].startswith("_"):
             return self._srv(qname, rel[3], rel[2], rel[0][1:], rel[1][1:], qtype, reply)
         return None

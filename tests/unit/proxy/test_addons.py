@@ -1,0 +1,56 @@
+"""The add-on manifests kubeadm would create: addresses, names, labels, commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinykube.cluster import addons
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("cidr", "ip"),
+    [
+        ("10.96.0.0/12", "10.96.0.10"),
+        ("127.96.0.0/16", "127.96.0.10"),
+        ("10.1.0.0/24,fd00::/108", "10.1.0.10"),
+    ],
+)
+def test_kube_dns_is_the_tenth_address_of_the_service_range(cidr, ip):
+    assert addons.dns_service_ip(cidr) == ip
+
+
+def test_kube_dns_service_ports_and_labels():
+    svc = addons.kube_dns_service("10.96.0.10")
+    assert svc["metadata"]["namespace"] == "kube-system"
+    assert svc["metadata"]["labels"]["k8s-app"] == "kube-dns"
+    assert svc["metadata"]["labels"]["kubernetes.io/cluster-service"] == "true"
+    assert [(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]] == [
+        ("dns", 53, "UDP"),
+        ("dns-tcp", 53, "TCP"),
+    ]
+
+
+def test_kube_proxy_runs_on_the_host_network_of_every_node():
+    ds = addons.kube_proxy_daemonset("https://127.0.0.1:6443", "/usr/bin/python3", ["-v", "4"])
+    spec = ds["spec"]["template"]["spec"]
+    assert spec["hostNetwork"] is True
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    container = spec["containers"][0]
+    assert container["securityContext"]["privileged"] is True
+    assert container["command"] == ["/usr/bin/python3", "-m", "tinykube.proxy.command", "proxy"]
+    assert container["args"] == [
+        "--master", "https://127.0.0.1:6443", "--hostname-override", "$(NODE_NAME)", "-v", "4"
+    ]  # fmt: skip
+
+
+def test_coredns_listens_on_its_pod_address_and_named_ports():
+    deploy = addons.coredns_deployment("cluster.local", 1053, replicas=2, python="python3")
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "dns": 1053,
+        "dns-tcp": 1053,
+    }
+    assert "$(POD_IP)" in container["args"]
+    assert deploy["spec"]["template"]["metadata"]["labels"] == {"k8s-app": "kube-dns"}
