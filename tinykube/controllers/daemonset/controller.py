@@ -39,7 +39,7 @@ from tinykube.controllers.daemonset.util import (
 from tinykube.controllers.expectations import Expectations
 from tinykube.controllers.podutil import controller_ref, meta, pod_key
 from tinykube.controllers.refmanager import claim, new_controller_ref
-from tinykube.controllers.replicaset import slow_start_batches
+from tinykube.controllers.replicasetutil import slow_start_batches
 from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ from tinykube.controllers.job import indexed, tracking, util
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER, Census
 from tinykube.controllers.podutil import controller_ref, meta, pod_key, pods_to_delete
 from tinykube.controllers.refmanager import claim, new_controller_ref
-from tinykube.controllers.replicaset import slow_start_batches
+from tinykube.controllers.replicasetutil import slow_start_batches
 from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
 
 log = logging.getLogger(__name__)
