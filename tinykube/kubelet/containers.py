@@ -111,6 +111,7 @@ async def start(worker: PodWorker, c: Obj, restart: bool = False) -> None:
         attempt=attempt,
         tty=bool(c.get("tty")),
         stdin=bool(c.get("stdin")),
+        init=any(i["name"] == name for i in worker.spec.get("initContainers") or []),
     )
     await _create_and_start(worker, c, config, image)
 

@@ -242,11 +242,6 @@ class PodWorker:
         for name, cid in self.container_ids.items():
             with contextlib.suppress(RuntimeError_):
                 self.views[name].current = await self.host.runtime.container_status(cid)
-        for name, view in self.views.items():
-            cid = self.container_ids.get(name, "")
-            running = view.current is not None and view.current.state == ContainerState.RUNNING
-            view.started = running and self.probes.started(name, cid)
-            view.ready = view.started and self.probes.ready(name, cid)
 
     # ---- containers ------------------------------------------------------------
 
@@ -338,7 +333,16 @@ class PodWorker:
 
     # ---- status ----------------------------------------------------------------
 
+    def _probe_flags(self) -> None:
+        """``started``/``ready`` of each container, from its state and its probes."""
+        for name, view in self.views.items():
+            cid = self.container_ids.get(name, "")
+            running = view.current is not None and view.current.state == ContainerState.RUNNING
+            view.started = running and self.probes.started(name, cid)
+            view.ready = view.started and self.probes.ready(name, cid)
+
     def compute_status(self) -> Obj:
+        self._probe_flags()
         spec = self.spec
         pod = dict(self.pod)
         if self.last_status is not None:

@@ -116,6 +116,8 @@ class ContainerConfig:
     tty: bool = False
     stdin: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    # An init container: it must end before the app containers start.
+    init: bool = False
 
 
 @dataclass

@@ -56,6 +56,7 @@ class SimulatedRuntime:
         self._ids = itertools.count(1)
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, ContainerStatus] = {}
+        self._init_ids: set[str] = set()
         network = ipaddress.ip_network(options.pod_cidr, strict=False)
         self._free_ips = (str(ip) for ip in itertools.islice(network.hosts(), 1, None))
         self._released: list[str] = []
@@ -123,6 +124,7 @@ class SimulatedRuntime:
         for status in list(self._containers.values()):
             if status.sandbox_id == sandbox_id:
                 del self._containers[status.id]
+                self._init_ids.discard(status.id)
         if sandbox.status.ip:
             self._released.append(sandbox.status.ip)
 
@@ -139,6 +141,8 @@ class SimulatedRuntime:
     ) -> str:
         self._sandbox(sandbox_id)
         container_id = self._new_id("container")
+        if config.init:
+            self._init_ids.add(container_id)
         self._containers[container_id] = ContainerStatus(
             id=container_id,
             sandbox_id=sandbox_id,
@@ -170,6 +174,8 @@ class SimulatedRuntime:
         if status.state != ContainerState.RUNNING:
             return
         run_seconds = self._sandboxes[status.sandbox_id].run_seconds
+        if status.id in self._init_ids:
+            run_seconds = 0.0  # simulated init containers complete at once
         if run_seconds is not None and time.time() >= status.started_at + run_seconds:
             status.state = ContainerState.EXITED
             status.finished_at = status.started_at + run_seconds
@@ -187,6 +193,7 @@ class SimulatedRuntime:
 
     async def remove_container(self, container_id: str) -> None:
         self._containers.pop(container_id, None)
+        self._init_ids.discard(container_id)
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         status = self._container(container_id)
