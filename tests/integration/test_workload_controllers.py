@@ -978,6 +978,49 @@ async def test_stateful_set_orders_pods_scales_down_and_rolls_out(server: ApiSer
         await eventually(lambda: names(["db-0", "db-1"], image="postgres:15"))
 
 
+async def test_stateful_set_claim_retention_policy(server: ApiServer) -> None:
+    async with cluster(server, statefulset.new, GarbageCollector) as (client, _):
+        body = {
+            "metadata": {"name": "kv"},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "kv",
+                "selector": {"matchLabels": {"app": "kv"}},
+                "persistentVolumeClaimRetentionPolicy": {
+                    "whenDeleted": "Delete",
+                    "whenScaled": "Delete",
+                },
+                "template": {
+                    "metadata": {"labels": {"app": "kv"}},
+                    "spec": {"containers": [{"name": "kv", "image": "redis"}]},
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
+            },
+        }
+        await client.create("apps/v1", "statefulsets", body, NS)
+
+        async def claims(want: list[str]) -> bool:
+            items = (
+                await client.list("v1", "persistentvolumeclaims", NS, label_selector="app=kv")
+            )["items"]
+            live = [c for c in items if not c["metadata"].get("deletionTimestamp")]
+            return sorted(c["metadata"]["name"] for c in live) == want
+
+        await eventually(lambda: claims(["data-kv-0", "data-kv-1"]))
+        await patch(client, "apps/v1", "statefulsets", "kv", {"spec": {"replicas": 1}})
+        await eventually(lambda: claims(["data-kv-0"]))  # went with its Pod
+        await client.delete("apps/v1", "statefulsets", "kv", NS)
+        await eventually(lambda: claims([]))  # went with the StatefulSet
+
+
 # ---- through the controller manager ---------------------------------------------------------
 
 

@@ -152,3 +152,31 @@ def test_ordinals_only_for_our_names() -> None:
     assert identity.ordinal_of(the_sts, pod("db-12")) == 12
     assert identity.ordinal_of(the_sts, pod("dbx-1")) is None
     assert identity.ordinal_of(the_sts, pod("db-1-x")) is None
+
+
+def claim(refs: list[dict] | None = None) -> dict:
+    return {"metadata": {"name": "data-db-2", "ownerReferences": refs or []}}
+
+
+@pytest.mark.parametrize(
+    ("policy", "scaled_down", "owner"),
+    [
+        ({}, False, None),
+        ({"whenDeleted": "Delete"}, False, "StatefulSet"),
+        ({"whenDeleted": "Delete"}, True, None),
+        ({"whenScaled": "Delete"}, True, "Pod"),
+        ({"whenScaled": "Delete"}, False, None),
+        ({"whenDeleted": "Delete", "whenScaled": "Delete"}, True, "Pod"),
+    ],
+)
+def test_claim_retention_owner(policy: dict, scaled_down: bool, owner: str | None) -> None:
+    the_sts = sts(persistentVolumeClaimRetentionPolicy=policy)
+    refs = identity.claim_owner_refs(claim(), the_sts, member(2), scaled_down)
+    kinds = [r["kind"] for r in refs or []]
+    assert kinds == ([owner] if owner else [])
+
+
+def test_a_claim_controlled_by_someone_else_is_left_alone() -> None:
+    foreign = [{"kind": "Other", "uid": "x", "controller": True}]
+    the_sts = sts(persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete"})
+    assert identity.claim_owner_refs(claim(foreign), the_sts, member(2), False) is None

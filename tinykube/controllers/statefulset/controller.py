@@ -32,9 +32,13 @@ from tinykube.controllers.statefulset.control import (
     update_strategy,
 )
 from tinykube.controllers.statefulset.identity import (
+    claim_name,
+    claim_owner_refs,
     new_claims,
     new_pod,
+    ordinal_of,
     pod_revision,
+    replicas_of,
     start_ordinal,
 )
 
@@ -103,6 +107,7 @@ class StatefulSetController(Controller[str]):
             raise
         current_rev = self._current_revision(sts, update_rev, old)
         if not meta(sts).get("deletionTimestamp"):
+            await self._retain_claims(sts, pods)
             await self._apply(
                 sts, plan(sts, pods, meta(update_rev)["name"], self.now()), current_rev, update_rev
             )
@@ -114,6 +119,30 @@ class StatefulSetController(Controller[str]):
         return await self._write_status(
             sts, pods, meta(current_rev)["name"], meta(update_rev)["name"]
         )
+
+    async def _retain_claims(self, sts: Obj, pods: list[Obj]) -> None:
+        """Point each claim's ownerReferences where the retention policy says, before any
+        Pod of a scaled-down ordinal is deleted (so its claims go with it)."""
+        namespace = meta(sts).get("namespace", "")
+        start, count = start_ordinal(sts), replicas_of(sts)
+        for pod in pods:
+            ordinal = ordinal_of(sts, pod)
+            if ordinal is None:
+                continue
+            for template in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+                pvc = self.claims.get_by_name(namespace, claim_name(template, sts, ordinal))
+                scaled_down = not start <= ordinal < start + count
+                refs = None if pvc is None else claim_owner_refs(pvc, sts, pod, scaled_down)
+                if pvc is not None and refs is not None:
+                    body = {
+                        "metadata": {
+                            "ownerReferences": refs,
+                            "resourceVersion": meta(pvc).get("resourceVersion"),
+                        }
+                    }
+                    await self.client.patch(
+                        "v1", "persistentvolumeclaims", meta(pvc)["name"], body, namespace
+                    )
 
     def _current_revision(self, sts: Obj, update_rev: Obj, old: list[Obj]) -> Obj:
         name = (sts.get("status") or {}).get("currentRevision")
@@ -137,6 +166,9 @@ class StatefulSetController(Controller[str]):
     async def _create(self, sts: Obj, ordinal: int, revision: Obj) -> None:
         namespace = meta(sts).get("namespace", "")
         for body in new_claims(sts, ordinal):
+            refs = claim_owner_refs(body, sts, None, scaled_down=False)
+            if refs:
+                body["metadata"]["ownerReferences"] = refs
             if self.claims.get_by_name(namespace, body["metadata"]["name"]) is None:
                 with contextlib.suppress(errors.AlreadyExists):  # a stale cache
                     await self.client.create("v1", "persistentvolumeclaims", body, namespace)

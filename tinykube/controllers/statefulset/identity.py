@@ -117,3 +117,31 @@ def _claim_names(sts: Obj) -> set[str]:
     return {
         meta(t).get("name", "") for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or []
     }
+
+
+def retention_policy(sts: Obj) -> tuple[str, str]:
+    """(whenDeleted, whenScaled) of persistentVolumeClaimRetentionPolicy; Retain by default."""
+    policy = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
+    return policy.get("whenDeleted") or "Retain", policy.get("whenScaled") or "Retain"
+
+
+def claim_owner_refs(claim: Obj, sts: Obj, pod: Obj | None, scaled_down: bool) -> list[Obj] | None:
+    """The ownerReferences a claim should have under the retention policy; None if unchanged.
+
+    ``whenDeleted: Delete`` makes the StatefulSet own the claims of its live
+    ordinals; ``whenScaled: Delete`` makes each scaled-down Pod own its claims,
+    so the garbage collector removes them with the Pod (upstream
+    ``updateClaimOwnerRefForSetAndPod``). A claim controlled by anything else
+    is left to its controller.
+    """
+    when_deleted, when_scaled = retention_policy(sts)
+    ours = {meta(sts).get("uid"), meta(pod).get("uid") if pod else None} - {None}
+    refs = meta(claim).get("ownerReferences") or []
+    if any(r.get("controller") and r.get("uid") not in ours for r in refs):
+        return None
+    kept = [r for r in refs if r.get("uid") not in ours]
+    if scaled_down and when_scaled == "Delete" and pod is not None:
+        kept.append(new_controller_ref(pod, "v1", "Pod"))
+    elif not scaled_down and when_deleted == "Delete":
+        kept.append(new_controller_ref(sts, "apps/v1", "StatefulSet"))
+    return None if kept == refs else kept
