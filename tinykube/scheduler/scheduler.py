@@ -107,6 +107,8 @@ class Scheduler:
         # Seconds from pop to a written binding, per bound pod (the attempt latency);
         # bounded so a long-running scheduler does not grow it without end.
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        # Seconds of each scheduling cycle (filter, score, select, assume), per pod.
+        self.cycle_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._bind_slots = asyncio.Semaphore(BIND_CONCURRENCY)
         self._pending_binds = asyncio.Semaphore(MAX_PENDING_BINDS)
         self._pods = self.factory.get("v1", "pods")
@@ -276,15 +278,19 @@ class Scheduler:
         try:
             result = self.algorithm.schedule(fwk, state, info)
         except FitError as err:
-            self.cycle_seconds += time.perf_counter() - started
+            self._cycle_took(time.perf_counter() - started)
             self._fit_error(fwk, state, queued, info, err, cycle, tg)
             return False
-        self.cycle_seconds += time.perf_counter() - started
+        self._cycle_took(time.perf_counter() - started)
         self.cache.assume_pod(info, result.node)
         self._clear_nomination(queued.key)
         self.queue.done(queued.key)
         tg.create_task(self._bind(queued, info, result.node, cycle))
         return True
+
+    def _cycle_took(self, seconds: float) -> None:
+        self.cycle_seconds += seconds
+        self.cycle_latencies.append(seconds)
 
     def _fit_error(
         self,
