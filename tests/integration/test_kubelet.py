@@ -358,6 +358,10 @@ def test_static_pod_runs_with_a_mirror_pod_follows_edits_and_goes(cluster: ApiSe
     assert "kubernetes.io/config.mirror" in mirror["metadata"]["annotations"]
     assert mirror["metadata"]["ownerReferences"][0]["kind"] == "Node"
     assert eventually(lambda: kubectl(cluster, "logs", name)) == "v1\n"
+    old_uid = mirror["metadata"]["uid"]
+    kubectl(cluster, "delete", "pod", name, "--wait=true", "--timeout=30s")
+    eventually(lambda: get_pod(cluster, name)["metadata"]["uid"] != old_uid, 30, "mirror back")
+    assert kubectl(cluster, "logs", name) == "v1\n"  # the static pod itself kept running
     manifest.write_text(STATIC_POD.replace("VERSION", "v2"))
     assert eventually(lambda: kubectl(cluster, "logs", name) == "v2\n", 60, "the edited pod")
     manifest.unlink()

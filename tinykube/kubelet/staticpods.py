@@ -12,13 +12,15 @@ same name, namespace, labels and spec, the annotation
 ``kubernetes.io/config.mirror`` holding the static pod's hash, and an
 ownerReference to the Node. The mirror only shows the pod (its status is the
 static pod's); deleting it does not stop the static pod, the kubelet just
-posts it again. While the API server is unreachable (it may be one of the
+posts it again (a mirror being deleted is removed at once, then re-created).
+While the API server is unreachable (it may be one of the
 static pods) the pods run anyway and mirrors follow later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import json
@@ -158,12 +160,20 @@ class StaticPods:
         current = self.kubelet.pods.get_by_name(meta["namespace"], meta["name"])
         if current is not None:
             annotations = current["metadata"].get("annotations") or {}
-            if annotations.get(MIRROR) == meta["uid"]:
+            deleting = current["metadata"].get("deletionTimestamp")
+            if annotations.get(MIRROR) == meta["uid"] and not deleting:
                 return
-            # A stale mirror (older manifest) or a user's pod with our name.
-            await self.kubelet.client.delete(
-                "v1", "pods", meta["name"], meta["namespace"], grace_period_seconds=0
-            )
+            # A stale mirror (older manifest), one a user deleted (it goes at once and comes
+            # back: the static pod keeps running), or a user's pod with our name.
+            with contextlib.suppress(errors.NotFound, errors.Conflict):
+                await self.kubelet.client.delete(
+                    "v1",
+                    "pods",
+                    meta["name"],
+                    meta["namespace"],
+                    grace_period_seconds=0,
+                    preconditions={"uid": current["metadata"]["uid"]},
+                )
         try:
             await self.kubelet.client.create("v1", "pods", mirror_of(pod, self.kubelet.node))
         except errors.AlreadyExists:
