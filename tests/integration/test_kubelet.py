@@ -29,11 +29,13 @@ IS_ROOT = os.geteuid() == 0
 ROOT_REASON = "needs root (network namespaces, cgroups); CI runs as root"
 
 
-def needs_root(mode: str) -> None:
+def needs_root(
+    mode: str, why: str = "the rootless fallback has no cgroups and shares the host network"
+) -> None:
     if not IS_ROOT:
         pytest.skip(ROOT_REASON)
     if mode == "rootless":
-        pytest.skip("the rootless fallback has no cgroups and shares the host network")
+        pytest.skip(why)
 
 
 # Unique per run: the node name also names its cgroups and must not meet another kubelet.
@@ -548,3 +550,17 @@ def test_active_deadline_fails_the_pod(cluster: ApiServer) -> None:
         return status
 
     assert eventually(failed, 60, "DeadlineExceeded")["reason"] == "DeadlineExceeded"
+
+
+def test_run_as_user_and_group(cluster: ApiServer, mode: str) -> None:
+    needs_root(mode, "the rootless fallback runs as the kubelet's own user")
+    body = json.loads(pod_manifest("runas", [container("main", "id -u; id -g; sleep 3600")]))
+    body["spec"]["securityContext"] = {"runAsUser": 1000, "runAsGroup": 3000}
+    kubectl(cluster, "apply", "-f", "-", input=json.dumps(body))
+
+    def logged() -> str:
+        out = kubectl(cluster, "logs", "runas")
+        assert out.count("\n") >= 2
+        return out
+
+    assert eventually(logged, 60) == "1000\n3000\n"

@@ -58,6 +58,15 @@ def spec_hash(container: Obj) -> str:
     return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()
 
 
+def _security(pod: Obj, container: Obj, field: str) -> int | None:
+    """A securityContext field: the container's, else the pod's."""
+    own = (container.get("securityContext") or {}).get(field)
+    if own is not None:
+        return int(own)
+    value = ((pod.get("spec") or {}).get("securityContext") or {}).get(field)
+    return None if value is None else int(value)
+
+
 def pod_for_env(worker: PodWorker) -> Obj:
     """The pod as the downward API sees it: with the IPs this kubelet assigned."""
     pod = dict(worker.pod)
@@ -112,6 +121,8 @@ async def start(worker: PodWorker, c: Obj, restart: bool = False) -> None:
         tty=bool(c.get("tty")),
         stdin=bool(c.get("stdin")),
         init=any(i["name"] == name for i in worker.spec.get("initContainers") or []),
+        run_as_user=_security(worker.pod, c, "runAsUser"),
+        run_as_group=_security(worker.pod, c, "runAsGroup"),
     )
     await _create_and_start(worker, c, config, image)
 

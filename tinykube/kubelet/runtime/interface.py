@@ -118,6 +118,9 @@ class ContainerConfig:
     labels: dict[str, str] = field(default_factory=dict)
     # An init container: it must end before the app containers start.
     init: bool = False
+    # securityContext.runAsUser/runAsGroup (root only; the rootless mode cannot switch).
+    run_as_user: int | None = None
+    run_as_group: int | None = None
 
 
 @dataclass

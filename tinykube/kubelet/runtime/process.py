@@ -420,9 +420,11 @@ class ProcessRuntime:
             if workdir:
                 # As container runtimes do, a missing working directory is created.
                 lines.append(f"mkdir -p {shlex.quote(str(merged / workdir.lstrip('/')))}")
-            lines += proc_setup.init_lines(
-                ["unshare", "--root", str(merged), *wd, "--", *workload], _pid_file(container)
-            )
+            enter = ["unshare", "--root", str(merged), *wd, "--"]
+            if self._user_of(container):
+                # chroot(8) switches user after chroot(2); the working directory is then "/".
+                enter = ["chroot", f"--userspec={self._user_of(container)}", str(merged)]
+            lines += proc_setup.init_lines([*enter, *workload], _pid_file(container))
             return "\n".join(lines) + "\n"
         for mount in mounts:
             if await self._ensure_host_target(container, mount):
@@ -433,8 +435,21 @@ class ProcessRuntime:
         if workdir:
             lines.append(f"mkdir -p {shlex.quote(workdir)} 2>/dev/null || true")
             lines.append(f"cd {shlex.quote(workdir)}")
+        user = self._user_of(container)
+        if user:
+            uid, gid = user.split(":")
+            workload = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *workload]
         lines += proc_setup.init_lines(workload, _pid_file(container))
         return "\n".join(lines) + "\n"
+
+    def _user_of(self, container: _Container) -> str:
+        """``uid:gid`` to run as, or "" for root (and always in the rootless mode)."""
+        config = container.config
+        if not self.privileged or (config.run_as_user is None and config.run_as_group is None):
+            return ""
+        uid = config.run_as_user if config.run_as_user is not None else 0
+        gid = config.run_as_group if config.run_as_group is not None else uid
+        return f"{uid}:{gid}"
 
     async def _ensure_host_target(self, container: _Container, mount: Mount) -> bool:
         """Make sure a host-filesystem mount target exists; remember what we created."""
@@ -603,6 +618,10 @@ class ProcessRuntime:
                 flags += ["-i"] + ([] if container.sandbox.config.host_network else ["-n", "-u"])
             else:
                 flags = ["-U", "--preserve-credentials", *flags]
+            user = self._user_of(container)
+            if user:
+                uid, gid = user.split(":")
+                flags += ["-S", uid, "-G", gid]
             argv = ["nsenter", "-t", str(target), *flags, "--", *argv]
         if container.cgroup is not None:
             files = [str(p) for p in container.cgroup.procs_files]
