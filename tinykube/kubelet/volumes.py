@@ -313,7 +313,9 @@ class VolumeManager:
         return paths
 
     async def _empty_dir(self, path: Path, source: Obj, privileged: bool) -> None:
-        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True, mode=0o777)
+        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+        # World-writable as upstream makes it, whatever the umask: any runAsUser may write.
+        await asyncio.to_thread(path.chmod, 0o777)
         if source.get("medium") == "Memory" and privileged and path not in self._tmpfs:
             argv = ["mount", "-t", "tmpfs", "tmpfs", str(path)]
             if source.get("sizeLimit"):
