@@ -101,6 +101,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         simulated_nodes=args.simulated_nodes,
         kubelet_port=args.kubelet_port,
         pod_cidr=args.pod_cidr,
+        service_cidr=args.service_cluster_ip_range,
     )
     return _run(lambda: run(cfg))  # type: ignore[arg-type]
 

@@ -1,16 +1,16 @@
 """``tinykube up``: bring a whole cluster up in the foreground, as kubeadm would lay it out.
 
-On an empty data directory the API server creates the cluster CA, its serving
-certificate and ``admin.kubeconfig``; this module then issues each component
-its own client certificate and kubeconfig (``system:kube-controller-manager``,
-``system:kube-scheduler``, ``system:node:<node>``), and starts every component
-as its own OS process: kube-apiserver first (everything else needs it), then
-kube-controller-manager, kube-scheduler and the kubelet of the node
-``controlplane``. A component that exits is restarted with a capped back-off,
-so killing one is survivable, as it is under a kubelet's static pods.
-
-Components that are not installed in this build are skipped with a note, so
-``up`` grows as they land.
+First what ``kubeadm init`` does: the cluster CA and certificates, the admin
+kubeconfig, one client certificate and kubeconfig per component
+(``system:kube-controller-manager``, ``system:kube-scheduler``,
+``system:node:<node>``) and the static pod manifests of the control plane in
+``<data-dir>/manifests/``. Then the kubelet of the node ``controlplane``
+starts and runs kube-apiserver, kube-controller-manager and kube-scheduler as
+static pods (real processes, restarted by the kubelet when they die, shown as
+mirror pods in ``kube-system``). ``up`` itself supervises only the kubelet
+(restarted with a capped back-off) and stops it on Ctrl-C or SIGTERM, which
+stops every pod. On an existing data directory nothing is regenerated, so
+the same cluster, with its objects, comes back.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tinykube.apiserver.kubeconfig import write_kubeconfig
+from tinykube.apiserver.kubeconfig import write_admin_kubeconfig, write_kubeconfig
 from tinykube.apiserver.tls import ensure_pki, issue_client_cert
+from tinykube.cluster import manifests
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class UpConfig:
     runtime: str = "process"
     simulated_nodes: int = 0
     kubelet_port: int = 10250
+    service_cidr: str = "10.96.0.0/12"
     pod_cidr: str = "10.244.0.0/24"
 
     @property
@@ -78,7 +81,7 @@ def _cli(*args: str) -> list[str]:
 
 def component_kubeconfig(cfg: UpConfig, name: str, user: str, groups: list[str]) -> Path:
     """A client certificate for one component, embedded in its own kubeconfig."""
-    pki = ensure_pki(cfg.data_dir, hosts=[], ips=[])
+    pki = load_pki(cfg)
     cert, key = issue_client_cert(pki, user, groups)
     path = cfg.data_dir / f"{name}.kubeconfig"
     write_kubeconfig(
@@ -93,53 +96,27 @@ def component_kubeconfig(cfg: UpConfig, name: str, user: str, groups: list[str])
 
 
 def plan(cfg: UpConfig) -> list[Component]:
-    """The processes of the cluster, in start order."""
+    """The processes ``up`` itself runs: the kubelet (which runs the control plane as
+    static pods) and, when asked for, the simulated nodes."""
     logs = cfg.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    data = str(cfg.data_dir)
-    comps = [
-        Component(
-            "kube-apiserver",
-            _cli(
-                "apiserver",
-                "--data-dir",
-                data,
-                "--port",
-                str(cfg.port),
-                "--bind-address",
-                cfg.bind_address,
-                *cfg.apiserver_args,
-            ),
-            "tinykube.apiserver.server",
-            logs / "kube-apiserver.log",
-        )
+    kubelet = [
+        "kubelet",
+        "--node-name",
+        cfg.node_name,
+        "--root-dir",
+        str(cfg.data_dir / "kubelet"),
+        "--runtime",
+        cfg.runtime,
+        "--control-plane",
+        "--port",
+        str(cfg.kubelet_port),
+        "--pod-cidr",
+        cfg.pod_cidr,
+        "--pod-manifest-path",
+        str(cfg.data_dir / "manifests"),
     ]
-    later = [
-        (
-            "kube-controller-manager",
-            "tinykube.controllers.manager",
-            ["controller-manager", "--leader-elect"],
-        ),
-        ("kube-scheduler", "tinykube.scheduler.command", ["scheduler", "--leader-elect"]),
-        (
-            "kubelet",
-            "tinykube.kubelet.command",
-            [
-                "kubelet",
-                "--node-name",
-                cfg.node_name,
-                "--root-dir",
-                str(cfg.data_dir / "kubelet"),
-                "--runtime",
-                cfg.runtime,
-                "--control-plane",
-                "--port",
-                str(cfg.kubelet_port),
-                "--pod-cidr",
-                cfg.pod_cidr,
-            ],
-        ),
-    ]
+    later = [("kubelet", "tinykube.kubelet.command", kubelet)]
     if cfg.simulated_nodes:
         later.append(
             (
@@ -148,6 +125,7 @@ def plan(cfg: UpConfig) -> list[Component]:
                 ["simulated-nodes", "--count", str(cfg.simulated_nodes)],
             )
         )
+    comps = []
     for name, module, args in later:
         kubeconfig = cfg.data_dir / f"{name}.kubeconfig"
         argv = _cli(*args, "--kubeconfig", str(kubeconfig))
@@ -155,14 +133,41 @@ def plan(cfg: UpConfig) -> list[Component]:
     return comps
 
 
-def _identity(name: str, cfg: UpConfig) -> tuple[str, list[str]]:
-    if name == "kube-controller-manager":
-        return "system:kube-controller-manager", []
-    if name == "kube-scheduler":
-        return "system:kube-scheduler", []
-    if name == "simulated-nodes":
-        return "system:node:simulated", ["system:nodes"]
-    return f"system:node:{cfg.node_name}", ["system:nodes"]
+COMPONENT_IDENTITIES = (
+    ("kube-controller-manager", "system:kube-controller-manager", []),
+    ("kube-scheduler", "system:kube-scheduler", []),
+)
+
+
+def load_pki(cfg: UpConfig) -> Any:
+    """The cluster PKI, with the serving SANs the API server itself asks for."""
+    import socket
+
+    bind = cfg.bind_address
+    ips = [] if bind in ("0.0.0.0", "::") else [bind]
+    return ensure_pki(
+        cfg.data_dir, hosts=[socket.gethostname()], ips=ips, service_cidr=cfg.service_cidr
+    )
+
+
+def init(cfg: UpConfig) -> None:
+    """What ``kubeadm init`` does before the kubelet starts: PKI, kubeconfigs, manifests.
+
+    Idempotent: existing certificates and kubeconfigs are kept, so ``up`` on an
+    existing data directory brings back the same cluster."""
+    pki = load_pki(cfg)
+    write_admin_kubeconfig(cfg.data_dir, cfg.url, pki)
+    identities = [
+        *COMPONENT_IDENTITIES,
+        ("kubelet", f"system:node:{cfg.node_name}", ["system:nodes"]),
+    ]
+    if cfg.simulated_nodes:
+        identities.append(("simulated-nodes", "system:node:simulated", ["system:nodes"]))
+    for name, user, groups in identities:
+        if not (cfg.data_dir / f"{name}.kubeconfig").exists():
+            component_kubeconfig(cfg, name, user, groups)
+    pods = manifests.control_plane(cfg.data_dir, cfg.port, cfg.bind_address, cfg.apiserver_args)
+    manifests.write(cfg.data_dir / "manifests", pods)
 
 
 async def wait_ready(url: str, timeout: float = 60.0) -> None:  # noqa: ASYNC109
@@ -241,10 +246,8 @@ async def stop(comps: list[Component]) -> None:
 
 async def run(cfg: UpConfig) -> None:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(init, cfg)
     comps = [c for c in plan(cfg) if _available(c.module)]
-    skipped = [c.name for c in plan(cfg) if not _available(c.module)]
-    if skipped:
-        log.info("component=up not in this build: %s", ", ".join(skipped))
     tasks: list[asyncio.Task[None]] = []
     # SIGTERM (as from a service manager or `kill`) stops the cluster in order, like Ctrl-C.
     main = asyncio.current_task()
@@ -253,12 +256,9 @@ async def run(cfg: UpConfig) -> None:
         loop.add_signal_handler(sig, lambda: main.cancel() if main else None)
     try:
         async with asyncio.TaskGroup() as tg:
-            tasks.append(tg.create_task(supervise(comps[0])))
-            await wait_ready(cfg.url)
-            for comp in comps[1:]:
-                user, groups = _identity(comp.name, cfg)
-                await asyncio.to_thread(component_kubeconfig, cfg, comp.name, user, groups)
+            for comp in comps:
                 tasks.append(tg.create_task(supervise(comp)))
+            await wait_ready(cfg.url, timeout=120)
             kubeconfig = (cfg.data_dir / "admin.kubeconfig").resolve()
             print(f"tinykube is up: export KUBECONFIG={kubeconfig}", file=sys.stderr, flush=True)
     finally:
