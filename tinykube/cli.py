@@ -79,10 +79,17 @@ def cmd_apiserver(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """The whole cluster, each component its own process (see tinykube.cluster.up)."""
-    from tinykube.cluster.up import UpConfig, run
+    """The whole cluster in the foreground (see tinykube.cluster.up)."""
+    from tinykube.cluster.up import run
 
     _setup_logging(args.verbosity)
+    cfg = _up_config(args)
+    return _run(lambda: run(cfg))  # type: ignore[arg-type]
+
+
+def _up_config(args: argparse.Namespace) -> object:
+    from tinykube.cluster.up import UpConfig
+
     passthrough = [
         "--service-cluster-ip-range",
         args.service_cluster_ip_range,
@@ -91,7 +98,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     ]
     if args.storage:
         passthrough += ["--storage", args.storage]
-    cfg = UpConfig(
+    return UpConfig(
         data_dir=args.data_dir,
         port=args.port,
         bind_address=args.bind_address,
@@ -103,7 +110,28 @@ def cmd_up(args: argparse.Namespace) -> int:
         pod_cidr=args.pod_cidr,
         service_cidr=args.service_cluster_ip_range,
     )
-    return _run(lambda: run(cfg))  # type: ignore[arg-type]
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """The first half of ``up``: certificates, kubeconfigs and static pod manifests."""
+    from tinykube.cluster.up import init
+
+    init(_up_config(args))  # type: ignore[arg-type]
+    print(f"tinykube: initialised {Path(args.data_dir).resolve()}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Remove a cluster's data directory (stop the cluster first)."""
+    import shutil
+
+    target = Path(args.data_dir)
+    if not (target / "manifests").exists() and not (target / "pki").exists():
+        print(f"tinykube: {target} does not hold a cluster; nothing removed", file=sys.stderr)
+        return 1
+    shutil.rmtree(target)
+    print(f"tinykube: removed {target.resolve()}")
+    return 0
 
 
 def _up_args(p: argparse.ArgumentParser) -> None:
@@ -201,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start a cluster in the foreground")
     _up_args(p)
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("init", help="write certificates, kubeconfigs and static pod manifests")
+    _up_args(p)
+    p.set_defaults(func=cmd_init)
+    p = sub.add_parser("reset", help="remove a cluster's data directory")
+    p.add_argument("--data-dir", default="data", type=Path)
+    p.set_defaults(func=cmd_reset)
     p = sub.add_parser("controller-manager", help="run kube-controller-manager")
     _controller_manager_args(p)
     p.set_defaults(func=cmd_controller_manager)
