@@ -42,6 +42,7 @@ _MASKS = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uid>"),
     (re.compile(r'(resourceVersion"?:\s*)"\d+"'), r'\1"<rv>"'),
     (re.compile(r"kube-api-access-[a-z0-9]{5}"), "kube-api-access-<x>"),
+    (re.compile(r"\b([a-z0-9.-]+-[0-9a-f]{8,10})-[a-z0-9]{5}\b"), r"\1-<pod>"),
     (re.compile(r"\b\d+\.\d+\.\d+\.\d+\b"), "<ip>"),
     (re.compile(r"(?<![\w.-])(\d+[smhdy])(\d+[smh])?(?![\w.-])"), "<age>"),
     (re.compile(r"/tk[kt]\.kubeconfig"), "/<side>.kubeconfig"),

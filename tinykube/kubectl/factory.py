@@ -9,16 +9,45 @@ from __future__ import annotations
 
 import sys
 from functools import cached_property
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tinykube.kubectl.errors import CommandError
 
 if TYPE_CHECKING:
-    from tinykube.client import ClientConfig
+    from tinykube.client.kubeconfig import ClientConfig
     from tinykube.kubectl.discovery import Discovery
     from tinykube.kubectl.transport import KubectlClient
 
 DEFAULT_SERVER = "http://localhost:8080"
+
+
+def kubeconfig_module() -> ModuleType:
+    """``tinykube.client.kubeconfig``, without running ``tinykube/client/__init__.py``.
+
+    The package's ``__init__`` imports the aiohttp REST client, which alone
+    costs more start-up time than kubectl's whole run; tkctl needs only the
+    kubeconfig loader (see ``transport``), so it loads that one module from
+    its file under its own name. Anyone importing ``tinykube.client`` later
+    gets this same module object.
+    TODO(#7): import normally once ``tinykube.client`` imports its parts lazily.
+    """
+    name = "tinykube.client.kubeconfig"
+    if name in sys.modules:
+        return sys.modules[name]
+    import importlib.util
+    from pathlib import Path
+
+    import tinykube
+
+    spec = importlib.util.spec_from_file_location(
+        name, Path(tinykube.__file__).parent / "client" / "kubeconfig.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 class Factory:
@@ -36,7 +65,9 @@ class Factory:
     def config(self) -> ClientConfig:
         from pathlib import Path
 
-        from tinykube.client import ClientConfig, ConfigError, load_kubeconfig
+        kubeconfig = kubeconfig_module()
+        ClientConfig, ConfigError = kubeconfig.ClientConfig, kubeconfig.ConfigError
+        load_kubeconfig = kubeconfig.load_kubeconfig
         from tinykube.kubectl.errors import BareError
 
         explicit = self.flags.get("kubeconfig")

@@ -1,25 +1,38 @@
-"""The HTTP seam of tkctl: ``tinykube.client.Client`` plus what kubectl needs on top.
+"""The HTTP seam of tkctl: a small blocking client on the standard library, run in threads.
 
-The shared client covers JSON requests; kubectl also needs its own Accept
-header (server-side Tables, aggregated discovery), raw bodies (logs), streams
+Why not ``tinykube.client.rest.Client``? Start-up time. kubectl answers in
+about a tenth of a second; importing aiohttp alone costs a quarter of one,
+and a command line makes a handful of sequential requests where a pool of
+event-loop sockets buys nothing. So tkctl speaks HTTP/1.1 through
+``http.client`` (one kept-alive connection per concurrent request, each
+request in ``asyncio.to_thread``), while still taking everything about
+*where* and *how* to connect from the shared ``ClientConfig`` (server URL,
+TLS context with the cluster CA and client certificate, bearer token).
+
+On top of plain JSON requests kubectl needs its own Accept header
+(server-side Tables, aggregated discovery), raw bodies (logs), streams
 (``get -w``, ``logs -f``) and the ``Warning`` headers a server attaches to an
-answer (printed to stderr as ``Warning: ...``). ``KubectlClient`` adds those
-as a small subclass; nothing here changes the shared client.
+answer (printed to stderr as ``Warning: ...``). Non-2xx answers raise the
+``tinykube.api.errors`` class of their Status, like the shared client does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import http.client
+import json
 import re
+import socket
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
-
-import aiohttp
-import orjson
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from tinykube.api import errors
-from tinykube.client import Client
+
+if TYPE_CHECKING:
+    from tinykube.client.kubeconfig import ClientConfig
 
 Obj = dict[str, Any]
 
@@ -28,6 +41,13 @@ TABLE_ACCEPT = (
     "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
 )
 USER_AGENT = "kubectl/v1.37.1 (linux/amd64) kubernetes/tinykube"
+PATCH_CONTENT_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+REQUEST_TIMEOUT = 60.0
 _WARNING = re.compile(r'^\s*299\s+\S+\s+"((?:[^"\\]|\\.)*)"')
 
 
@@ -35,7 +55,7 @@ def error_for(status: int, raw: bytes) -> errors.APIError:
     """The API error for a non-2xx answer; bodies that are not a Status still map by code."""
     body: Obj = {}
     with contextlib.suppress(ValueError):
-        decoded = orjson.loads(raw) if raw else {}
+        decoded = json.loads(raw) if raw else {}
         if isinstance(decoded, dict):
             body = decoded
     if body.get("kind") != "Status":
@@ -47,12 +67,91 @@ def error_for(status: int, raw: bytes) -> errors.APIError:
     return errors.APIError.from_status(body, status)
 
 
-class KubectlClient(Client):
-    """The shared REST client with kubectl's extra needs (see the module docstring)."""
+class _Connection(http.client.HTTPSConnection):
+    """HTTPS with an optional ``tls-server-name`` that differs from the URL's host."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, user_agent=USER_AGENT, **kwargs)
+    def __init__(self, host: str, port: int | None, context: Any, server_name: str) -> None:
+        super().__init__(host, port, timeout=REQUEST_TIMEOUT, context=context)
+        self._server_name = server_name
+        self._tls = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self._server_name or self.host)
+
+
+class KubectlClient:
+    """Requests to one API server as one user (see the module docstring)."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
         self.warnings: list[str] = []
+        url = urlsplit(config.server)
+        self._secure = url.scheme == "https"
+        self._host, self._port = url.hostname or "localhost", url.port
+        self._base = url.path.rstrip("/")
+        self._idle: list[http.client.HTTPConnection] = []
+
+    def _connect(self) -> http.client.HTTPConnection:
+        return self._idle.pop() if self._idle else self._fresh()
+
+    def _headers(self, accept: str, content_type: str | None) -> dict[str, str]:
+        headers = {**self.config.auth_headers(), "Accept": accept, "User-Agent": USER_AGENT}
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str],
+        data: bytes | None,
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        target = self._base + path + ("?" + urlencode(params) if params else "")
+        conn = self._connect()
+        try:
+            conn.request(method, target, body=data, headers=headers)
+            resp = conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            conn.close()  # a kept-alive connection the server closed meanwhile: once more, fresh
+            conn = self._fresh()
+            conn.request(method, target, body=data, headers=headers)
+            resp = conn.getresponse()
+        self._warn(resp)
+        return conn, resp
+
+    def _fresh(self) -> http.client.HTTPConnection:
+        if not self._secure:
+            return http.client.HTTPConnection(self._host, self._port, timeout=REQUEST_TIMEOUT)
+        return _Connection(
+            self._host, self._port, self.config.ssl_context, self.config.tls_server_name
+        )
+
+    def _blocking(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        accept: str,
+        body: Any,
+        content_type: str,
+    ) -> bytes:
+        data = None
+        if body is not None:
+            data = (
+                body
+                if isinstance(body, bytes)
+                else json.dumps(body, separators=(",", ":")).encode()
+            )
+        headers = self._headers(accept, content_type if data is not None else None)
+        conn, resp = self._open(method, path, params, headers, data)
+        raw = resp.read()
+        self._idle.append(conn)
+        if resp.status >= 300:
+            raise error_for(resp.status, raw)
+        return raw
 
     async def send(
         self,
@@ -65,47 +164,29 @@ class KubectlClient(Client):
         content_type: str = "application/json",
     ) -> bytes:
         """One request; the raw answer body, or an ``APIError`` for non-2xx."""
-        headers = {**self.config.auth_headers(), "Accept": accept}
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else orjson.dumps(body)
-            headers["Content-Type"] = content_type
-        async with self._session.request(
-            method,
-            self.config.server + path,
-            params=params,
-            data=data,
-            headers=headers,
-            **self._tls_kwargs(),
-        ) as resp:
-            self._warn(resp)
-            raw = await resp.read()
-            if resp.status >= 300:
-                raise error_for(resp.status, raw)
-            return raw
+        return await asyncio.to_thread(
+            self._blocking, method, path, params, accept, body, content_type
+        )
 
     async def call(self, method: str, path: str, **kw: Any) -> Obj:
         raw = await self.send(method, path, **kw)
-        return orjson.loads(raw) if raw else {}
+        return json.loads(raw) if raw else {}
 
     async def stream(
         self, path: str, *, params: dict[str, str] | None = None, accept: str = "application/json"
     ) -> AsyncIterator[bytes]:
         """GET a streaming body (watch, follow logs) and yield it chunk by chunk."""
-        headers = {**self.config.auth_headers(), "Accept": accept}
-        timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
-        async with self._session.get(
-            self.config.server + path,
-            params=params,
-            headers=headers,
-            timeout=timeout,
-            **self._tls_kwargs(),
-        ) as resp:
-            self._warn(resp)
+        headers = self._headers(accept, None)
+        conn, resp = await asyncio.to_thread(self._open, "GET", path, params, headers, None)
+        if conn.sock is not None:
+            conn.sock.settimeout(None)  # a watch may stay quiet for as long as it likes
+        try:
             if resp.status >= 300:
-                raise error_for(resp.status, await resp.read())
-            async for chunk in resp.content.iter_any():
+                raise error_for(resp.status, await asyncio.to_thread(resp.read))
+            while chunk := await asyncio.to_thread(resp.read1, 65536):
                 yield chunk
+        finally:
+            conn.close()
 
     async def watch_lines(
         self, path: str, *, params: dict[str, str] | None = None, accept: str = "application/json"
@@ -117,10 +198,15 @@ class KubectlClient(Client):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 if line.strip():
-                    yield orjson.loads(line)
+                    yield json.loads(line)
 
-    def _warn(self, resp: aiohttp.ClientResponse) -> None:
-        for value in resp.headers.getall("Warning", []):
+    async def close(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
+
+    def _warn(self, resp: http.client.HTTPResponse) -> None:
+        for value in resp.headers.get_all("Warning") or []:
             m = _WARNING.match(value)
             if m:
                 text = re.sub(r"\\(.)", r"\1", m.group(1))

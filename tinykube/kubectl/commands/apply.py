@@ -187,7 +187,7 @@ async def _patch(f: Any, o: Any, item: Item, modified: Obj, live: Obj) -> tuple[
         return live, "unchanged"
     if mutate.dry_run(o) == "client":
         return live, "configured"
-    from tinykube.client.rest import PATCH_CONTENT_TYPES
+    from tinykube.kubectl.transport import PATCH_CONTENT_TYPES
 
     result = await f.client.call(
         "PATCH",

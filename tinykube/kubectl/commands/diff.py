@@ -72,7 +72,7 @@ async def merged_object(f: Any, o: Any, item: Item) -> tuple[Obj | None, Obj]:
     patch_body.setdefault("metadata", {})["resourceVersion"] = (live.get("metadata") or {}).get(
         "resourceVersion"
     )
-    from tinykube.client.rest import PATCH_CONTENT_TYPES
+    from tinykube.kubectl.transport import PATCH_CONTENT_TYPES
 
     merged = await f.client.call(
         "PATCH", path, params=params, body=patch_body, content_type=PATCH_CONTENT_TYPES[kind]

@@ -84,7 +84,7 @@ async def patch(
     f: Any, target: Target, body: Any, kind: str, params: dict[str, str], sub: str = ""
 ) -> Obj:
     """PATCH ``target`` (kind: merge, strategic, json)."""
-    from tinykube.client.rest import PATCH_CONTENT_TYPES
+    from tinykube.kubectl.transport import PATCH_CONTENT_TYPES
 
     return await f.client.call(
         "PATCH", target.path(sub), params=params, body=body, content_type=PATCH_CONTENT_TYPES[kind]
