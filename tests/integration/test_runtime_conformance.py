@@ -371,3 +371,13 @@ async def test_process_image_from_the_store_runs_chrooted(process: Runtime, tmp_
     assert lines == ["from-image /work hello", "isolated"]
     # The container wrote into its own layer, not into the image.
     assert not (tmp_path / "images" / "mini" / "rootfs" / "work").exists()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
+async def test_process_host_pid_sees_the_host_processes(process: Runtime, tmp_path: Path) -> None:
+    config = sandbox_config(tmp_path)
+    config.host_pid = True
+    sid = await process.run_pod_sandbox(config)
+    cid = await run(process, sid, container(tmp_path, "c", f"test -e /proc/{os.getpid()}"))
+    await wait_state(process, cid, ContainerState.EXITED)
+    assert (await process.container_status(cid)).exit_code == 0

@@ -217,6 +217,8 @@ class PodWorker:
             name=meta["name"],
             hostname=spec.get("hostname") or meta["name"],
             host_network=bool(spec.get("hostNetwork")),
+            host_pid=bool(spec.get("hostPID")),
+            host_ipc=bool(spec.get("hostIPC")),
             resolv_conf=resolv,
             domain=domain,
             host_aliases=dns.host_aliases(self.pod),

@@ -88,6 +88,8 @@ class PodSandboxConfig:
     name: str
     hostname: str
     host_network: bool = False
+    host_pid: bool = False
+    host_ipc: bool = False
     log_directory: Path | None = None
     # /etc/resolv.conf for every container (empty: the host's), and what /etc/hosts adds
     # to its own entry: the pod's DNS domain (subdomain pods) and spec.hostAliases.

@@ -227,13 +227,14 @@ class ProcessRuntime:
 
     async def _start_privileged_sandbox(self, sandbox: _Sandbox) -> None:
         config = sandbox.config
-        argv = ["unshare", "--ipc"]
+        ipc = [] if config.host_ipc else ["--ipc"]
+        argv = ["unshare", *ipc]
         if not config.host_network:
             assert self._bridge is not None
             sandbox.netns = proc_host.netns_name(sandbox.status.id)
             self._save_state(sandbox)
             await self._bridge.add_pod(sandbox.status.id, sandbox.status.ip)
-            argv = ["nsenter", f"--net=/run/netns/{sandbox.netns}", "unshare", "--ipc", "--uts"]
+            argv = ["nsenter", f"--net=/run/netns/{sandbox.netns}", "unshare", *ipc, "--uts"]
         hostname = config.hostname[:HOSTNAME_MAX]
         script = 'hostname "$1" 2>/dev/null; exec sleep infinity'
         if config.host_network:
@@ -392,15 +393,18 @@ class ProcessRuntime:
         script = await self._setup_script(container, workload)
         script_path = container.dir / "setup.sh"
         await asyncio.to_thread(script_path.write_text, script)
-        unshare = ["unshare", "--pid", "--mount", "--fork", "--propagation", "private"]
+        host_pid = container.sandbox.config.host_pid
+        pid = [] if host_pid else ["--pid"]
+        unshare = ["unshare", *pid, "--mount", "--fork", "--propagation", "private"]
         if not self.privileged:
             unshare[1:1] = ["--user", "--map-current-user"]
-        if container.image.rootfs is None:
+        if container.image.rootfs is None and not host_pid:
             unshare.append("--mount-proc")
         argv = [*unshare, "--", "sh", str(script_path)]
         sandbox = container.sandbox
         if sandbox.pause is not None:
-            ns_flags = ["-i"] if sandbox.config.host_network else ["-n", "-u", "-i"]
+            ns_flags = [] if sandbox.config.host_network else ["-n", "-u"]
+            ns_flags += [] if sandbox.config.host_ipc else ["-i"]
             argv = ["nsenter", "-t", str(sandbox.pause.pid), *ns_flags, "--", *argv]
         if container.cgroup is not None:
             files = [str(p) for p in container.cgroup.procs_files]
@@ -613,9 +617,11 @@ class ProcessRuntime:
             raise RuntimeError_(f"container {container.config.name} is not running")
         argv = list(cmd)
         if self._namespaced() and target:
-            flags = ["-m", "-p", "-r", "-w"]
+            config = container.sandbox.config
+            flags = ["-m", "-r", "-w"] + ([] if config.host_pid else ["-p"])
             if self.privileged:
-                flags += ["-i"] + ([] if container.sandbox.config.host_network else ["-n", "-u"])
+                flags += [] if config.host_ipc else ["-i"]
+                flags += [] if config.host_network else ["-n", "-u"]
             else:
                 flags = ["-U", "--preserve-credentials", *flags]
             user = self._user_of(container)
