@@ -45,23 +45,44 @@ pytestmark = pytest.mark.integration
 
 IS_ROOT = os.geteuid() == 0
 RUN = os.getpid() % 100 + 150  # this run's third octet: pod CIDR, service range, LB pool
-SERVICE_CIDR = f"10.112.{RUN}.0/24"
-POD_CIDR = f"10.244.{RUN}.0/24"
-LB_POOL = f"198.18.{RUN}.0/28"
 INTERFACE = f"tksvc{os.getpid() % 100000}"
-NODE = f"proxy-node-{os.getpid()}"
-DNS_IP = f"10.112.{RUN}.10"
 
-# A web server that answers with its pod's name (each pod has its own UTS namespace).
+# A web server that answers with its pod's name, on its pod's address (without
+# root every pod shares the host network, each on its own loopback address).
 SERVER = """
-import http.server, socket
-name = socket.gethostname().encode()
+import http.server, os
+name = os.environ["HOSTNAME"].encode()
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200); self.end_headers(); self.wfile.write(name)
     def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("", 8080), H).serve_forever()
+http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
 """
+
+
+def web_deployment(replicas: int) -> str:
+    container = {
+        "name": "web",
+        "image": "busybox",
+        "command": ["python3", "-c", SERVER],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "ports": [{"containerPort": 8080}],
+    }
+    return json.dumps(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        }
+    )
 
 
 def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
@@ -181,15 +202,31 @@ async def test_udp_is_relayed_both_ways(loopback_proxier):
     echo.close()
 
 
-# ---- a whole cluster, as root ----------------------------------------------------------
+# ---- a whole cluster ---------------------------------------------------------------------
 
 
 class Cluster:
-    """API server + controller manager + scheduler + one kubelet + the add-ons."""
+    """API server + controller manager + scheduler + one kubelet + the add-ons.
 
-    def __init__(self, base: Path) -> None:
+    ``rootless``: the kubelet's unprivileged mode (host network, a loopback
+    address per pod) with the loopback service range and load-balancer pool
+    the unprivileged mode uses, so no address needs the service interface.
+    """
+
+    def __init__(self, base: Path, rootless: bool) -> None:
         self.base = base
-        self.api = ApiServer(base / "api", extra_args=["--service-cluster-ip-range", SERVICE_CIDR])
+        self.rootless = rootless
+        prefix = "127.96" if rootless else "10.112"
+        self.service_cidr = f"{prefix}.{RUN}.0/24"
+        self.dns_ip = f"{prefix}.{RUN}.10"
+        self.lb_prefix = f"127.240.{RUN}." if rootless else f"198.18.{RUN}."
+        # Unprivileged processes cannot bind ports below 1024 (unless the host
+        # lowered net.ipv4.ip_unprivileged_port_start, which a test must not).
+        self.port = "8080" if rootless else "80"
+        self.node = f"proxy-node-{os.getpid()}"
+        self.api = ApiServer(
+            base / "api", extra_args=["--service-cluster-ip-range", self.service_cidr]
+        )
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
@@ -203,17 +240,17 @@ class Cluster:
 
     def start(self) -> None:
         self.api.start()
-        lb_env = {"TINYKUBE_LOAD_BALANCER_IP_RANGE": LB_POOL}
+        lb_env = {"TINYKUBE_LOAD_BALANCER_IP_RANGE": f"{self.lb_prefix}0/28"}
         self.spawn(
             "cm", "-m", "tinykube.cli", "controller-manager", "--leader-elect=false", env=lb_env
         )
         self.spawn("scheduler", "-m", "tinykube.cli", "scheduler")
         self.spawn(
-            "kubelet", "-m", "tinykube.kubelet.command", "kubelet", "--node-name", NODE,
+            "kubelet", "-m", "tinykube.kubelet.command", "kubelet", "--node-name", self.node,
             "--root-dir", str(self.base / "kubelet"), "--port", str(free_port()),
-            "--pod-cidr", POD_CIDR,
+            "--pod-cidr", f"10.244.{RUN}.0/24", *(["--rootless"] if self.rootless else []),
         )  # fmt: skip
-        eventually(lambda: "Ready" in self.kubectl("get", "node", NODE), what="node ready")
+        eventually(lambda: "Ready" in self.kubectl("get", "node", self.node), what="node ready")
         self.install_addons()
 
     def install_addons(self) -> None:
@@ -228,14 +265,14 @@ class Cluster:
             "asyncio.run(main())\n"
         )
         subprocess.run(
-            [sys.executable, "-c", script, str(self.api.kubeconfig), self.api.url, SERVICE_CIDR,
-             "--service-interface", INTERFACE],
+            [sys.executable, "-c", script, str(self.api.kubeconfig), self.api.url,
+             self.service_cidr, "--service-interface", INTERFACE],
             check=True,
             timeout=60,
         )  # fmt: skip
 
-    def kubectl(self, *args: str) -> str:
-        result = run_kubectl(self.api, *args)
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        result = run_kubectl(self.api, *args, input=input)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -264,11 +301,16 @@ def _link_exists(name: str) -> bool:
     return out.returncode == 0
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=["root", "rootless"])
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     if not IS_ROOT:
-        pytest.skip("pod networks and the service interface need root")
-    c = Cluster(tmp_path_factory.mktemp("proxy"))
+        # Without root the kubelet cannot make pod networks, and the add-ons' DNS
+        # port (53) and the pods' loopback addresses need it; the proxier's own
+        # unprivileged path is covered by the loopback tests above.
+        pytest.skip("a cluster with pods needs root")
+    c = Cluster(tmp_path_factory.mktemp(f"proxy-{request.param}"), request.param == "rootless")
     try:
         c.start()
         yield c
@@ -318,11 +360,8 @@ def pod_netns(pod_ip: str) -> str:
 
 @pytest.fixture(scope="module")
 def web(cluster: Cluster) -> Cluster:
-    cluster.kubectl(
-        "create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "python3", "-c",
-        SERVER,
-    )  # fmt: skip
-    cluster.kubectl("expose", "deployment", "web", "--port", "80", "--target-port", "8080")
+    cluster.kubectl("apply", "-f", "-", input=web_deployment(3))
+    cluster.kubectl("expose", "deployment", "web", "--port", cluster.port, "--target-port", "8080")
     eventually(
         lambda: len(ready_endpoints(cluster, "web")) == 3, 90, f"3 endpoints\n{cluster.logs()}"
     )
@@ -339,13 +378,13 @@ def test_cluster_ip_reaches_every_pod_from_the_host(web):
     pods = set(
         web.kubectl("get", "pods", "-l", "app=web", "-o", "name").replace("pod/", "").split()
     )
-    assert eventually(lambda: _hits(f"http://{ip}/", 9) == pods, 30, "all pods hit")
+    assert eventually(lambda: _hits(f"http://{ip}:{web.port}/", 9) == pods, 30, "all pods hit")
 
 
 @pytest.mark.timeout(120)
 def test_node_port_answers_on_the_node_address(web):
     web.kubectl("expose", "deployment", "web", "--name", "web-np", "--type", "NodePort",
-                "--port", "80", "--target-port", "8080")  # fmt: skip
+                "--port", web.port, "--target-port", "8080")  # fmt: skip
     port = service(web, "web-np")["spec"]["ports"][0]["nodePort"]
     assert 30000 <= port <= 32767
     assert eventually(lambda: http_get(f"http://127.0.0.1:{port}/").startswith("web-"), 30)
@@ -354,25 +393,27 @@ def test_node_port_answers_on_the_node_address(web):
 @pytest.mark.timeout(120)
 def test_load_balancer_gets_an_external_ip_that_answers(web):
     web.kubectl("expose", "deployment", "web", "--name", "web-lb", "--type", "LoadBalancer",
-                "--port", "80", "--target-port", "8080")  # fmt: skip
+                "--port", web.port, "--target-port", "8080")  # fmt: skip
 
     def external_ip() -> str:
         ingress = service(web, "web-lb")["status"]["loadBalancer"]["ingress"]
         return str(ingress[0]["ip"])
 
     ip = eventually(external_ip, 30, "EXTERNAL-IP")
-    assert ip.startswith(f"198.18.{RUN}.")
+    assert ip.startswith(web.lb_prefix)
     assert ip in web.kubectl("get", "svc", "web-lb")  # EXTERNAL-IP, not <pending>
-    assert eventually(lambda: http_get(f"http://{ip}/").startswith("web-"), 30)
+    assert eventually(lambda: http_get(f"http://{ip}:{web.port}/").startswith("web-"), 30)
 
 
 @pytest.mark.timeout(120)
 def test_udp_service_answers_dns_through_the_cluster_ip(web):
+    if web.rootless:
+        pytest.skip("kube-dns listens on port 53, below the unprivileged port range")
     eventually(lambda: ready_endpoints(web, "kube-dns", "kube-system"), 60, "coredns ready")
 
     def lookup() -> list[str]:
         query = DNSRecord.question("web.default.svc.cluster.local")
-        reply = DNSRecord.parse(query.send(DNS_IP, 53, timeout=2))
+        reply = DNSRecord.parse(query.send(web.dns_ip, 53, timeout=2))
         return [str(rr.rdata) for rr in reply.rr]
 
     assert eventually(lookup, 30) == [service(web, "web")["spec"]["clusterIP"]]
@@ -380,6 +421,8 @@ def test_udp_service_answers_dns_through_the_cluster_ip(web):
 
 @pytest.mark.timeout(120)
 def test_pod_reaches_a_service_by_its_dns_name(web):
+    if web.rootless:
+        pytest.skip("pods share the host network without root: no namespace to enter")
     eventually(lambda: ready_endpoints(web, "kube-dns", "kube-system"), 60, "coredns ready")
     pod_ip = ready_endpoints(web, "web")[0]
     netns = pod_netns(pod_ip)
@@ -388,7 +431,7 @@ def test_pod_reaches_a_service_by_its_dns_name(web):
     etc = Path("/etc/netns") / netns
     etc.mkdir(parents=True, exist_ok=True)
     (etc / "resolv.conf").write_text(
-        f"nameserver {DNS_IP}\nsearch default.svc.cluster.local svc.cluster.local "
+        f"nameserver {web.dns_ip}\nsearch default.svc.cluster.local svc.cluster.local "
         "cluster.local\noptions ndots:5\n"
     )
     try:
@@ -416,11 +459,11 @@ def test_scaling_to_zero_fails_fast_and_scaling_back_restores(web):
     def fails_fast() -> bool:
         started = time.monotonic()
         try:
-            http_get(f"http://{ip}/", timeout=5)
+            http_get(f"http://{ip}:{web.port}/", timeout=5)
         except (urllib.error.URLError, ConnectionError, OSError):
             return time.monotonic() - started < 1.0
         return False
 
     assert eventually(fails_fast, 20, "connection refused or reset at once")
     web.kubectl("scale", "deployment", "web", "--replicas=1")
-    assert eventually(lambda: http_get(f"http://{ip}/").startswith("web-"), 90)
+    assert eventually(lambda: http_get(f"http://{ip}:{web.port}/").startswith("web-"), 90)

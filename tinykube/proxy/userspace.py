@@ -43,6 +43,10 @@ COPY_CHUNK = 65536
 CONNECT_TIMEOUT = 2.0
 UDP_IDLE_TIMEOUT = 30.0
 MAX_ATTEMPTS = 3
+PRIVILEGED_PORT_HINT = (
+    " (a port below 1024 needs root, or net.ipv4.ip_unprivileged_port_start lowered"
+    " on the host, as rootless container engines document)"
+)
 
 
 class UserspaceProxier:
@@ -65,6 +69,7 @@ class UserspaceProxier:
         self._listeners: dict[Frontend, _Listener] = {}
         self._connections: set[asyncio.Task[None]] = set()
         self._skipped: set[str] = set()
+        self._failed: set[Frontend] = set()
 
     @property
     def frontends(self) -> list[Frontend]:
@@ -83,10 +88,19 @@ class UserspaceProxier:
             try:
                 self._listeners[frontend] = await self._listen(frontend)
             except OSError as exc:
-                log.warning("component=kube-proxy frontend=%s cannot listen: %s", frontend, exc)
+                self._cannot_listen(frontend, exc)
         for listener in self._listeners.values():
             listener.prune(self.table.get(listener.frontend))
         self.balancer.forget(route.name for route in self.table.values())
+
+    def _cannot_listen(self, frontend: Frontend, exc: OSError) -> None:
+        """Warn once per frontend; the next sync tries again (the address may come later)."""
+        if frontend in self._failed:
+            log.debug("component=kube-proxy frontend=%s cannot listen: %s", frontend, exc)
+            return
+        self._failed.add(frontend)
+        hint = PRIVILEGED_PORT_HINT if frontend.port < 1024 else ""
+        log.warning("component=kube-proxy frontend=%s cannot listen: %s%s", frontend, exc, hint)
 
     def _bindable(self, ip: str) -> bool:
         if not netif.needs_interface(ip) or self.privileged:
