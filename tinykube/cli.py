@@ -168,6 +168,8 @@ _WORKER_FLAGS = (
     "concurrent-rc-syncs",
     "concurrent-replicaset-syncs",
     "concurrent-service-endpoint-syncs",
+    "concurrent-statefulset-syncs",
+    "concurrent-ttl-after-finished-syncs",
 )
 
 

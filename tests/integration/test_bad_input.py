@@ -264,3 +264,19 @@ def test_events_expire_after_the_ttl(server: ApiServer) -> None:
     while call(server, "GET", path + "/x.1")[0] == 200:
         assert time.monotonic() < deadline, "the event outlived its TTL"
         time.sleep(0.2)
+
+
+def test_concurrent_patches_without_a_version_all_apply(server: ApiServer) -> None:
+    """A patch names no resourceVersion: a racing write makes the server retry, not 409."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert call(server, "POST", CM, cm("racy", data={}))[0] == 201
+
+    def patch(i: int) -> int:
+        body = json.dumps({"data": {f"k{i}": str(i)}}).encode()
+        return call(server, "PATCH", CM + "/racy", body, "application/merge-patch+json")[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(patch, range(48)))
+    assert codes == [200] * 48
+    assert len(call(server, "GET", CM + "/racy")[1]["data"]) == 48

@@ -199,6 +199,8 @@ SUBRESOURCES: dict[str, Verb] = {
     "token": subresources.token,
     "finalize": subresources.finalize,
     "log": subresources.log,
+    "exec": subresources.exec_,
+    "attach": subresources.exec_,
 }
 
 

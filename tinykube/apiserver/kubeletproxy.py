@@ -100,3 +100,92 @@ async def stream_from_kubelet(
         raise errors.InternalError(
             f"Internal error occurred: error dialing backend: {exc}"
         ) from None
+
+
+def _kubelet_ssl(ctx: ServerContext) -> ssl.SSLContext:
+    """The API server authenticates to kubelets with its admin client certificate."""
+    ssl_ctx = ssl.create_default_context()
+    ssl_ctx.check_hostname = False
+    ssl_ctx.verify_mode = ssl.CERT_NONE
+    if ctx.pki is not None and getattr(ctx.pki, "admin_cert_path", None):
+        ssl_ctx.load_cert_chain(ctx.pki.admin_cert_path, ctx.pki.admin_key_path)
+    return ssl_ctx
+
+
+async def pod_stream(
+    request: web.Request, ctx: ServerContext, pod: dict[str, Any], kind: str
+) -> web.StreamResponse:
+    """``pods/exec`` and ``pods/attach``: a WebSocket spliced to the kubelet's.
+
+    The channel protocol (v5/v4.channel.k8s.io) is the kubelet's business; the
+    API server picks the subprotocol the kubelet accepted and copies frames
+    both ways until either side closes.
+    """
+    container = _container(pod, request)
+    meta = pod["metadata"]
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.BadRequest(f"pod {meta['name']} does not have a host assigned")
+    assert NODES is not None
+    node = ctx.cache.get(NODES.key("", node_name))
+    base = _kubelet_url(node) if node else ""
+    if not base:
+        raise errors.ServiceUnavailable(f'no kubelet endpoint known for node "{node_name}"')
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise errors.BadRequest(
+            "Upgrade request required: this server speaks the WebSocket stream protocols "
+            "(v5.channel.k8s.io, v4.channel.k8s.io)"
+        )
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    url = f"{base}/{kind}/{meta['namespace']}/{meta['name']}/{container}"
+    params = [(k, v) for k, v in request.query.items() if k != "container"]
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        try:
+            upstream = await session.ws_connect(
+                url,
+                params=params,
+                protocols=[p for p in offered if p],
+                ssl=_kubelet_ssl(ctx),
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise errors.APIError(
+                f"error dialing backend: the kubelet answered {exc.status}: {exc.message}",
+                code=exc.status if 400 <= exc.status < 600 else 502,
+                reason="InternalError" if exc.status >= 500 else "BadRequest",
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise errors.InternalError(
+                f"Internal error occurred: error dialing backend: {exc}"
+            ) from None
+        async with upstream:
+            chosen = upstream.protocol
+            ws = web.WebSocketResponse(protocols=[chosen] if chosen else ())
+            await ws.prepare(request)
+            await _splice(ws, upstream)
+            return ws
+
+
+async def _splice(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    async def pump(src: Any, dst: Any) -> None:
+        async for msg in src:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                await dst.send_bytes(msg.data)
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                await dst.send_str(msg.data)
+            else:
+                break
+        await dst.close()
+
+    import asyncio
+
+    tasks = [
+        asyncio.ensure_future(pump(upstream, client)),
+        asyncio.ensure_future(pump(client, upstream)),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

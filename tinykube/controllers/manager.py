@@ -40,6 +40,8 @@ from tinykube.controllers import (
     replicaset,
     replicationcontroller,
     servicelb,
+    statefulset,
+    ttlafterfinished,
 )
 from tinykube.controllers.garbagecollector import GarbageCollector
 from tinykube.controllers.namespace import NamespaceController
@@ -68,6 +70,8 @@ CONTROLLERS: dict[str, ControllerFactory] = {
     replicationcontroller.NAME: replicationcontroller.new,
     servicelb.NAME: servicelb.new,
     "serviceaccount-controller": ServiceAccountController,
+    statefulset.NAME: statefulset.new,
+    ttlafterfinished.NAME: ttlafterfinished.new,
 }
 # Upstream still accepts the older short names.
 ALIASES = {
@@ -82,6 +86,8 @@ ALIASES = {
     "replicaset": replicaset.NAME,
     "replicationcontroller": replicationcontroller.NAME,
     "serviceaccount": "serviceaccount-controller",
+    "statefulset": statefulset.NAME,
+    "ttl-after-finished": ttlafterfinished.NAME,
 }
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()
 

@@ -81,3 +81,27 @@ def test_kinds_without_spec_tracking_get_no_generation() -> None:
     cm = {"metadata": {"name": "c"}, "data": {"a": "1"}}
     strategy.prepare_for_create(CONFIGMAPS, cm, NOW)
     assert "generation" not in cm["metadata"]
+
+
+DAEMONSETS = lookup("apps", "v1", "daemonsets")
+
+
+def test_daemonset_template_generation_follows_template_changes() -> None:
+    ds = {"metadata": {"name": "ds"}, "spec": {"template": {"spec": {"containers": []}}}}
+    strategy.prepare_for_create(DAEMONSETS, ds, NOW)
+    key = "deprecated.daemonset.template.generation"
+    assert ds["metadata"]["annotations"][key] == "1"
+    old = {**ds, "metadata": {**ds["metadata"], "resourceVersion": "2"}}
+    relabel = {
+        "metadata": {"name": "ds", "annotations": {key: "1"}},
+        "spec": {**ds["spec"], "minReadySeconds": 5},
+    }
+    strategy.prepare_for_update(DAEMONSETS, relabel, old)
+    assert relabel["metadata"]["generation"] == 2
+    assert relabel["metadata"]["annotations"][key] == "1"
+    new_template = {
+        "metadata": {"name": "ds", "annotations": {key: "1"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}},
+    }
+    strategy.prepare_for_update(DAEMONSETS, new_template, old)
+    assert new_template["metadata"]["annotations"][key] == "2"

@@ -284,8 +284,31 @@ async def patch(
         validate_fields(request, res, new, None, opts)
         return new
 
-    result, _ = await ctx.registry.update(res, info.namespace, info.name, mutate, opts)
+    named_rv = patch_resource_version(content_type, doc)
+    result, _ = await ctx.registry.update(
+        res, info.namespace, info.name, mutate, opts, precondition_rv=lambda _new: named_rv
+    )
     return respond(request, res, result, 200, opts)
+
+
+def patch_resource_version(content_type: str, doc: Any) -> str:
+    """The resourceVersion a patch itself names: only then is a stale object a 409.
+
+    Otherwise the patch is applied again to the newer object, as upstream retries."""
+    if content_type == JSON_PATCH and isinstance(doc, list):
+        for op in doc:
+            if (
+                isinstance(op, dict)
+                and op.get("path") == "/metadata/resourceVersion"
+                and op.get("op") in ("add", "replace")
+            ):
+                return str(op.get("value") or "")
+        return ""
+    if isinstance(doc, dict):
+        meta = doc.get("metadata")
+        if isinstance(meta, dict) and meta.get("resourceVersion"):
+            return str(meta["resourceVersion"])
+    return ""
 
 
 async def _server_side_apply(

@@ -310,3 +310,12 @@ async def log(
 
     pod = await ctx.registry.get(res, info.namespace, info.name)
     return await kubeletproxy.pod_log(request, ctx, pod)
+
+
+async def exec_(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.StreamResponse:
+    from tinykube.apiserver import kubeletproxy
+
+    pod = await ctx.registry.get(res, info.namespace, info.name)
+    return await kubeletproxy.pod_stream(request, ctx, pod, info.subresource)

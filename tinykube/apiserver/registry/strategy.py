@@ -39,6 +39,15 @@ SERVER_META = (
 )
 
 
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def _set_template_generation(obj: dict[str, Any], generation: int) -> None:
+    annotations = obj["metadata"].get("annotations") or {}
+    annotations[TEMPLATE_GENERATION] = str(generation)
+    obj["metadata"]["annotations"] = annotations
+
+
 def generate_name(prefix: str) -> str:
     """``generateName`` + 5 random characters, as the storage names generator does."""
     return prefix[:MAX_GENERATE_PREFIX] + "".join(secrets.choice(NAME_CHARS) for _ in range(5))
@@ -65,6 +74,8 @@ def prepare_for_create(res: Resource, obj: dict[str, Any], now: str) -> None:
         meta["generation"] = 1
     if res.has_status and res.plural not in KEEP_STATUS_ON_CREATE:
         obj.pop("status", None)
+    if res.plural == "daemonsets":
+        _set_template_generation(obj, 1)
     if res.plural == "namespaces" and not res.group:
         spec = obj.get("spec") or {}
         if not spec.get("finalizers"):
@@ -85,6 +96,13 @@ def prepare_for_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) 
         if spec_of(new) != spec_of(old):
             gen += 1
         new["metadata"]["generation"] = gen
+        if res.plural == "daemonsets":
+            # The template's own generation, which daemon pods carry as a label.
+            old_gen = (old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION)
+            changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get(
+                "template"
+            )
+            _set_template_generation(new, gen if changed or old_gen is None else int(old_gen))
 
 
 def prepare_for_status_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
