@@ -48,25 +48,36 @@ RUN = os.getpid() % 100 + 150  # this run's third octet: pod CIDR, service range
 INTERFACE = f"tksvc{os.getpid() % 100000}"
 
 # A web server that answers with its pod's name, on its pod's address (without
-# root every pod shares the host network, each on its own loopback address).
+# root every pod shares the host network, each on its own loopback address);
+# its readiness check fails while a file named after the pod is in $FLAGS.
 SERVER = """
 import http.server, os
-name = os.environ["HOSTNAME"].encode()
+name = os.environ["HOSTNAME"]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(name)
+        sick = os.path.exists(os.path.join(os.environ["FLAGS"], name))
+        self.send_response(503 if self.path == "/healthz" and sick else 200)
+        self.end_headers(); self.wfile.write(name.encode())
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
 """
 
 
-def web_deployment(replicas: int) -> str:
+def web_deployment(replicas: int, flags: Path) -> str:
     container = {
         "name": "web",
         "image": "busybox",
         "command": ["python3", "-c", SERVER],
-        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "env": [
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "FLAGS", "value": str(flags)},
+        ],
         "ports": [{"containerPort": 8080}],
+        "readinessProbe": {
+            "httpGet": {"path": "/healthz", "port": 8080},
+            "periodSeconds": 1,
+            "failureThreshold": 1,
+        },
     }
     return json.dumps(
         {
@@ -228,6 +239,8 @@ class Cluster:
             base / "api", extra_args=["--service-cluster-ip-range", self.service_cidr]
         )
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.flags = base / "flags"  # the web pods' readiness switches (host filesystem)
+        self.flags.mkdir()
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it
@@ -360,7 +373,7 @@ def pod_netns(pod_ip: str) -> str:
 
 @pytest.fixture(scope="module")
 def web(cluster: Cluster) -> Cluster:
-    cluster.kubectl("apply", "-f", "-", input=web_deployment(3))
+    cluster.kubectl("apply", "-f", "-", input=web_deployment(3, cluster.flags))
     cluster.kubectl("expose", "deployment", "web", "--port", cluster.port, "--target-port", "8080")
     eventually(
         lambda: len(ready_endpoints(cluster, "web")) == 3, 90, f"3 endpoints\n{cluster.logs()}"
@@ -448,6 +461,21 @@ def test_pod_reaches_a_service_by_its_dns_name(web):
             assert out.startswith("web-"), out
     finally:
         shutil.rmtree(etc, ignore_errors=True)
+
+
+@pytest.mark.timeout(120)
+def test_a_pod_that_turns_not_ready_gets_no_new_connections(web):
+    ip = service(web, "web")["spec"]["clusterIP"]
+    pods = json.loads(web.kubectl("get", "pods", "-l", "app=web", "-o", "json"))["items"]
+    sick = pods[0]["metadata"]["name"]
+    healthy = {p["metadata"]["name"] for p in pods[1:]}
+    (web.flags / sick).touch()
+    try:
+        eventually(lambda: pods[0]["status"]["podIP"] not in ready_endpoints(web, "web"), 30)
+        assert eventually(lambda: _hits(f"http://{ip}:{web.port}/", 8) == healthy, 20)
+    finally:
+        (web.flags / sick).unlink()
+    eventually(lambda: len(ready_endpoints(web, "web")) == len(pods), 30, "ready again")
 
 
 @pytest.mark.timeout(180)
