@@ -37,7 +37,7 @@ from tinykube.store.interface import Store
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 16
+MAX_RETRIES = 1000  # every round one racing writer wins, so this always ends
 _CORE_EVENTS = lookup("", "v1", "events")
 assert _CORE_EVENTS is not None
 CORE_EVENTS: Resource = _CORE_EVENTS
