@@ -154,6 +154,18 @@ async def test_round_robin_over_loopback_frontend(loopback_proxier):
         server.close()
 
 
+async def test_client_ip_affinity_keeps_a_client_on_one_pod(loopback_proxier):
+    servers = [await _named_server(n) for n in (b"a", b"b", b"c")]
+    port = free_port()
+    front = Frontend(f"127.96.{RUN}.5", port, "TCP")
+    eps = tuple(Endpoint("127.0.0.1", p) for _, p in servers)
+    await loopback_proxier.sync({front: Route("ns/web", eps, affinity=30.0)})
+    replies = {(await _ask(front.ip, port)).split(b":")[0] for _ in range(6)}
+    assert len(replies) == 1
+    for server, _ in servers:
+        server.close()
+
+
 async def test_no_endpoints_fails_fast_and_in_flight_connection_survives(loopback_proxier):
     server, backend = await _named_server(b"a")
     port = free_port()

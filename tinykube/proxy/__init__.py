@@ -14,6 +14,21 @@ Data flow (kube-proxy)::
            ClientIP affinity) -> a ready endpoint; netif.ServiceInterface
            puts non-loopback Service addresses on the dummy link ``tk-svc``
 
+Where Service addresses live. As root, ClusterIPs, load-balancer addresses
+and externalIPs go on the dummy link ``tk-svc`` (``--service-interface``),
+so the host accepts them as its own; pods reach them through their default
+route via the ``tk0`` gateway. Without root nothing may be configured, so
+the cluster must hand out loopback addresses instead, which any process may
+bind: start the API server with ``--service-cluster-ip-range
+127.96.0.0/16`` and the controller manager's load-balancer pool stays at
+its unprivileged default ``127.240.0.0/24`` (``--load-balancer-ip-range``,
+or ``TINYKUBE_LOAD_BALANCER_IP_RANGE``). The proxy needs no flag for this:
+it decides per address (a loopback address is bound as it is, any other is
+put on the link, and skipped with a warning when not root). Unprivileged
+processes cannot bind ports below 1024 unless the host lowers
+``net.ipv4.ip_unprivileged_port_start``; such frontends are skipped with a
+warning that says so.
+
 Cluster DNS: ``dns.ClusterDNS`` answers the Kubernetes DNS records from
 Service and EndpointSlice caches; ``dnsserver`` serves it on UDP/TCP and
 forwards other names to the resolv.conf nameservers. ``command`` holds the
