@@ -27,10 +27,11 @@ if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed f
 
 from cluster import ApiServer, free_port, kubectl_binary, run_kubectl
 
+from tinykube.store import etcd as etcd_driver
 from tinykube.store.conformance import StoreConformance, watching
 from tinykube.store.errors import Compacted
-from tinykube.store.etcd import EtcdStore
-from tinykube.store.interface import EventType
+from tinykube.store.etcd import EtcdError, EtcdStore, StoreUnavailable, range_end
+from tinykube.store.interface import EventType, KeyValue
 from tinykube.store.registry import open_store
 
 pytestmark = pytest.mark.integration
@@ -200,41 +201,83 @@ def leader_index(cluster: EtcdCluster) -> int:
     )
 
 
-async def test_three_members_survive_a_killed_member(tmp_path: Path) -> None:
-    """Kill the member the store talks to: writes continue, the watch resumes
-    on another member with nothing lost or repeated."""
+@pytest.mark.parametrize("victim", ["follower", "leader"])
+async def test_three_members_survive_a_killed_member(tmp_path: Path, victim: str) -> None:
+    """Kill the member the store talks to (a follower: no election; the leader: an
+    election first). Writes continue on the other members and the watch resumes
+    there, delivering every acknowledged write once, in order. A write in flight
+    when the member dies, or caught in the election, may fail as
+    ``StoreUnavailable``: its outcome is unknown, as clientv3 reports it too."""
     cluster = EtcdCluster.start(tmp_path, 3)
     try:
         first = await ready_store(cluster.endpoints)
         leader = await asyncio.to_thread(leader_index, cluster)
         await first.close()
-        # Put a follower first, so the store talks to it and no election is needed.
-        victim = (leader + 1) % 3
-        order = [cluster.members[victim]] + [
-            m for i, m in enumerate(cluster.members) if i != victim
-        ]
+        doomed = cluster.members[leader if victim == "leader" else (leader + 1) % 3]
+        order = [doomed] + [m for m in cluster.members if m is not doomed]
         store = await ready_store([m.endpoint for m in order])
         try:
-            await check_failover(store, cluster.members[victim])
+            await check_failover(store, doomed)
         finally:
             await store.close()
     finally:
         cluster.stop()
 
 
-async def check_failover(store: EtcdStore, victim: EtcdMember) -> None:
+async def check_failover(store: EtcdStore, doomed: EtcdMember) -> None:
     start = await store.current_revision()
     async with watching(store, "/registry/pods/", start) as watch:
         before = [await store.create(f"/registry/pods/default/b{i}", b"v") for i in range(5)]
         assert [e.kv for e in await watch.take(5)] == before
-        victim.kill()
-        after = [await store.create(f"/registry/pods/default/a{i}", b"v") for i in range(20)]
+        doomed.kill()
+        after, unknown = await create_through_failures(store, 20)
+        assert unknown <= 2
         kv = await store.update(after[0].key, b"w", after[0].mod_revision)
-        events = await watch.take(21)
-        assert [e.kv for e in events] == [*after, kv]
-        assert events[-1].type == EventType.MODIFIED
-    listed = await store.list("/registry/pods/default/")
-    assert len(listed.items) == 25
+        events = await watch.take_through(before[-1].mod_revision, kv.mod_revision)
+    revisions = [e.revision for e in events]
+    assert revisions == sorted(set(revisions))  # in order, none twice
+    acknowledged = [e for e in events if e.kv in after]
+    assert [e.kv for e in acknowledged] == after
+    assert len(events) - len(after) - 1 <= unknown  # extras: only writes of unknown outcome
+    assert (events[-1].type, events[-1].kv) == (EventType.MODIFIED, kv)
+
+
+async def create_through_failures(store: EtcdStore, count: int) -> tuple[list[KeyValue], int]:
+    """``count`` acknowledged creates, and how many attempts had an unknown outcome."""
+    acknowledged: list[KeyValue] = []
+    unknown = 0
+    async with asyncio.timeout(60):
+        while len(acknowledged) < count:
+            try:
+                name = f"a{len(acknowledged)}-{unknown}"
+                acknowledged.append(await store.create(f"/registry/pods/default/{name}", b"v"))
+            except StoreUnavailable:
+                unknown += 1
+    return acknowledged, unknown
+
+
+async def test_etcd_errors_outside_the_contract(
+    etcd: EtcdCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await ready_store(etcd.endpoints)
+    try:
+        with pytest.raises(EtcdError, match="too large"):  # etcd's request limit: 1.5 MiB
+            await store.create("/registry/configmaps/default/huge", b"x" * 2_000_000)
+    finally:
+        await store.close()
+    monkeypatch.setattr(etcd_driver, "RETRY_WINDOW", 1.0)
+    with pytest.raises(StoreUnavailable):
+        down = EtcdStore([f"127.0.0.1:{free_port()}"])
+        try:
+            await asyncio.wait_for(down.current_revision(), 30)
+        finally:
+            await down.close()
+
+
+def test_key_ranges() -> None:
+    assert range_end(b"/registry/pods/") == b"/registry/pods0"
+    assert range_end(b"a\xff\xff") == b"b"
+    assert range_end(b"\xff") == range_end(b"") == b"\0"  # no bound: every key
 
 
 # -- the API server on etcd -----------------------------------------------------------

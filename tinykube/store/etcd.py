@@ -77,7 +77,11 @@ _NOT_APPLIED = ("failed to connect", "no leader", "connection refused")
 _HEADER_KEY = b"\0"  # ranging one key nobody writes is etcd's cheapest revision read
 
 
-class StoreUnavailable(StoreError):
+class EtcdError(StoreError):
+    """etcd refused a request for a reason outside the contract (e.g. a value too large)."""
+
+
+class StoreUnavailable(EtcdError):
     """etcd could not be reached, or a write's outcome is unknown."""
 
 
@@ -149,6 +153,17 @@ def _is_compacted(err: rpc.AioRpcError) -> bool:
 
 def _is_future(err: rpc.AioRpcError) -> bool:
     return err.code() == rpc.StatusCode.OUT_OF_RANGE and "future" in (err.details() or "")
+
+
+def _unexpected(err: rpc.AioRpcError, member: _Member) -> Exception | None:
+    """What a call raises when it will not be retried. None for OUT_OF_RANGE (a
+    compacted or future revision): the caller knows what it asked for and maps it."""
+    code = err.code()
+    if code == rpc.StatusCode.OUT_OF_RANGE:
+        return None
+    if code in (rpc.StatusCode.UNAVAILABLE, rpc.StatusCode.DEADLINE_EXCEEDED):
+        return StoreUnavailable(f"etcd {member.target}: {err.details()}")
+    return EtcdError(f"etcd {member.target}: {code.name}: {err.details()}")
 
 
 def _retryable(err: rpc.AioRpcError, idempotent: bool) -> bool:
@@ -242,9 +257,9 @@ class EtcdStore:
                 return await send(member)
             except rpc.AioRpcError as err:
                 if not _retryable(err, idempotent):
-                    if err.code() in (rpc.StatusCode.UNAVAILABLE, rpc.StatusCode.DEADLINE_EXCEEDED):
-                        raise StoreUnavailable(f"etcd {member.target}: {err.details()}") from err
-                    raise
+                    if (problem := _unexpected(err, member)) is None:
+                        raise
+                    raise problem from err
                 if loop.time() >= deadline:
                     raise StoreUnavailable(f"etcd unavailable: {err.details()}") from err
                 self._members.failover(member)
@@ -398,7 +413,7 @@ class EtcdStore:
     async def _watch(self, prefix: str, from_revision: int) -> AsyncIterator[Event]:
         """Follow one etcd watch, resuming on another member if its stream breaks."""
         self._check_open()
-        if from_revision and from_revision < self._horizon:
+        if from_revision < self._horizon:
             raise Compacted(from_revision, self._horizon)
         last = from_revision
         failures = 0
@@ -411,7 +426,9 @@ class EtcdStore:
                 reason = "stream ended"
             except rpc.AioRpcError as err:
                 if not _retryable(err, True):
-                    raise StoreUnavailable(f"etcd watch: {err.details()}") from err
+                    if (problem := _unexpected(err, member)) is None:
+                        raise
+                    raise problem from err
                 reason = str(err.details())
             if self._closed:
                 return
