@@ -172,6 +172,13 @@ _WORKER_FLAGS = (
     "concurrent-ttl-after-finished-syncs",
 )
 
+# Settings handed to controllers as given (the controller parses durations).
+_CONTROLLER_SETTINGS = (
+    "node-monitor-grace-period",
+    "node-monitor-period",
+    "terminated-pod-gc-threshold",
+)
+
 
 def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", type=Path, default=None)
@@ -185,6 +192,10 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     # Worker counts; unset means each controller's own default (upstream's).
     for flag in _WORKER_FLAGS:
         p.add_argument(f"--{flag}", type=int, default=None)
+    # Node lifecycle and pod GC settings (Go durations); unset means upstream's default.
+    p.add_argument("--node-monitor-grace-period", default=None, help="e.g. 40s")
+    p.add_argument("--node-monitor-period", default=None, help="e.g. 5s")
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=None)
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 
@@ -204,7 +215,7 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
             lease_namespace=args.leader_elect_resource_namespace,
             controller_options={
                 flag: getattr(args, flag.replace("-", "_"))
-                for flag in _WORKER_FLAGS
+                for flag in (*_WORKER_FLAGS, *_CONTROLLER_SETTINGS)
                 if getattr(args, flag.replace("-", "_")) is not None
             },
         )
