@@ -274,6 +274,17 @@ async def test_etcd_errors_outside_the_contract(
             await down.close()
 
 
+async def test_close_with_calls_in_flight(etcd: EtcdCluster) -> None:
+    """close() ends calls in flight with RuntimeError, never a stray CancelledError."""
+    store = await ready_store(etcd.endpoints)
+    calls = [asyncio.ensure_future(store.list("/registry/")) for _ in range(20)]
+    calls += [asyncio.ensure_future(store.create(f"/registry/x/{i}", b"v")) for i in range(20)]
+    await asyncio.sleep(0.001)
+    await store.close()
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(not isinstance(o, BaseException) or isinstance(o, RuntimeError) for o in outcomes)
+
+
 def test_key_ranges() -> None:
     assert range_end(b"/registry/pods/") == b"/registry/pods0"
     assert range_end(b"a\xff\xff") == b"b"

@@ -255,6 +255,10 @@ class EtcdStore:
             member = self._members.current()
             try:
                 return await send(member)
+            except asyncio.CancelledError:
+                if self._closed_under_us():  # close() closed the channel mid-call
+                    raise RuntimeError("EtcdStore is closed") from None
+                raise
             except rpc.AioRpcError as err:
                 if not _retryable(err, idempotent):
                     if (problem := _unexpected(err, member)) is None:
@@ -470,15 +474,20 @@ class EtcdStore:
         try:
             resp = await call.read()
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._closed and task is not None and not task.cancelling():
-                return None  # close() cancelled the call, not someone our task
+            if self._closed_under_us():
+                return None
             raise
         if resp is EOF:
             return None
         return resp
 
     # -- lifecycle ------------------------------------------------------------------
+
+    def _closed_under_us(self) -> bool:
+        """Whether a CancelledError out of gRPC comes from close() cancelling our
+        calls, rather than from someone cancelling the task we run in."""
+        task = asyncio.current_task()
+        return self._closed and task is not None and not task.cancelling()
 
     def _check_open(self) -> None:
         if self._closed:
