@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -273,7 +272,8 @@ class Cluster:
         self.spawn(
             "kubelet", "-m", "tinykube.kubelet.command", "kubelet", "--node-name", self.node,
             "--root-dir", str(self.base / "kubelet"), "--port", str(free_port()),
-            "--pod-cidr", f"10.244.{RUN}.0/24", *(["--rootless"] if self.rootless else []),
+            "--pod-cidr", f"10.244.{RUN}.0/24", "--cluster-dns", self.dns_ip,
+            *(["--rootless"] if self.rootless else []),
         )  # fmt: skip
         eventually(lambda: "Ready" in self.kubectl("get", "node", self.node), what="node ready")
         self.install_addons()
@@ -449,30 +449,36 @@ def test_pod_reaches_a_service_by_its_dns_name(web):
     if web.rootless:
         pytest.skip("pods share the host network without root: no namespace to enter")
     eventually(lambda: ready_endpoints(web, "kube-dns", "kube-system"), 60, "coredns ready")
-    pod_ip = ready_endpoints(web, "web")[0]
-    netns = pod_netns(pod_ip)
-    # What the kubelet should write into every pod (see the report on issue 6):
-    # `ip netns exec` mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
-    etc = Path("/etc/netns") / netns
-    etc.mkdir(parents=True, exist_ok=True)
-    (etc / "resolv.conf").write_text(
-        f"nameserver {web.dns_ip}\nsearch default.svc.cluster.local svc.cluster.local "
-        "cluster.local\noptions ndots:5\n"
-    )
-    try:
-        for url in ("http://web.default.svc.cluster.local/", "http://web/"):
-            code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=3).read().decode())"
-            out = eventually(
-                lambda code=code: subprocess.run(
-                    ["ip", "netns", "exec", netns, sys.executable, "-c", code],
-                    capture_output=True, text=True, timeout=20,
-                ).stdout,
-                30,
-                url,
-            )  # fmt: skip
-            assert out.startswith("web-"), out
-    finally:
-        shutil.rmtree(etc, ignore_errors=True)
+    pid = workload_pid(pod_netns(ready_endpoints(web, "web")[0]))
+    # The container's own view: its mount namespace holds the resolv.conf the
+    # kubelet wrote (--cluster-dns), its network namespace the pod's eth0.
+    enter = ["nsenter", "--target", str(pid), "--net", "--mount"]
+    resolv = subprocess.run([*enter, "cat", "/etc/resolv.conf"], capture_output=True, text=True)
+    assert f"nameserver {web.dns_ip}" in resolv.stdout
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local" in resolv.stdout
+    assert "ndots:5" in resolv.stdout
+    for url in ("http://web.default.svc.cluster.local/", "http://web/"):
+        code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=3).read().decode())"
+        out = eventually(
+            lambda code=code: (
+                subprocess.run(
+                    [*enter, sys.executable, "-c", code], capture_output=True, text=True, timeout=20
+                ).stdout
+            ),
+            30,
+            url,
+        )
+        assert out.startswith("web-"), out
+
+
+def workload_pid(netns: str) -> int:
+    """A pid of the web server running in ``netns`` (not the pod's pause process)."""
+    pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        with contextlib.suppress(OSError):
+            if b"http.server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+    raise AssertionError(f"no web server in {netns}")
 
 
 @pytest.mark.timeout(120)
