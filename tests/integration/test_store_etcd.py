@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aetcd import rpc
 
 if "tinykube.store.conformance" not in sys.modules:  # plain asserts, detailed failures
     pytest.register_assert_rewrite("tinykube.store.conformance")
@@ -184,21 +185,14 @@ async def test_horizon_set_by_another_client_is_learned(etcd: EtcdCluster) -> No
         await theirs.close()
 
 
-def leader_index(cluster: EtcdCluster) -> int:
-    """Which member leads, from ``etcdctl endpoint status``."""
-    out = subprocess.run(
-        ["etcdctl", "--endpoints", ",".join(cluster.endpoints), "endpoint", "status", "-w", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "ETCDCTL_API": "3"},
-    ).stdout
-    statuses = json.loads(out)
-    return next(
-        i
-        for i, s in enumerate(statuses)
-        if s["Status"]["leader"] == s["Status"]["header"]["member_id"]
-    )
+async def leader_index(cluster: EtcdCluster) -> int:
+    """Which member leads, from each member's own status."""
+    for i, member in enumerate(cluster.members):
+        async with rpc.insecure_channel(member.endpoint) as channel:
+            status = await rpc.MaintenanceStub(channel).Status(rpc.StatusRequest(), timeout=10)
+        if status.leader == status.header.member_id:
+            return i
+    raise AssertionError("no member leads")
 
 
 @pytest.mark.parametrize("victim", ["follower", "leader"])
@@ -211,7 +205,7 @@ async def test_three_members_survive_a_killed_member(tmp_path: Path, victim: str
     cluster = EtcdCluster.start(tmp_path, 3)
     try:
         first = await ready_store(cluster.endpoints)
-        leader = await asyncio.to_thread(leader_index, cluster)
+        leader = await leader_index(cluster)
         await first.close()
         doomed = cluster.members[leader if victim == "leader" else (leader + 1) % 3]
         order = [doomed] + [m for m in cluster.members if m is not doomed]
@@ -324,21 +318,16 @@ def test_apiserver_serves_from_etcd(etcd: EtcdCluster, tmp_path: Path) -> None:
             watcher.kill()
             watcher.wait()
         server.stop()
-    restarted = subprocess.run(  # the objects live in etcd, not in the data directory
-        [
-            "etcdctl",
-            "--endpoints",
-            etcd.endpoints[0],
-            "get",
-            "--prefix",
-            "--keys-only",
-            "/registry/configmaps/default/on-etcd",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ETCDCTL_API": "3"},
-    )
-    assert "/registry/configmaps/default/on-etcd" in restarted.stdout
+    asyncio.run(check_stored_in_etcd(etcd, "/registry/configmaps/default/on-etcd"))
+
+
+async def check_stored_in_etcd(etcd: EtcdCluster, key: str) -> None:
+    """The object lives in etcd, not in the API server's data directory."""
+    store = await ready_store(etcd.endpoints)
+    try:
+        assert await store.get(key) is not None
+    finally:
+        await store.close()
 
 
 def kubectl(server: ApiServer) -> list[str]:
