@@ -68,8 +68,14 @@ class Kubelet:
             str(server.data_dir / "pki" / "ca.crt"),
             *(extra or []),
         ]
+        self.cmd = cmd
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def restart(self) -> None:
+        self.stop()
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -564,3 +570,24 @@ def test_run_as_user_and_group(cluster: ApiServer, mode: str) -> None:
         return out
 
     assert eventually(logged, 60) == "1000\n3000\n"
+
+
+def test_a_restarted_kubelet_keeps_finished_pods_and_their_logs(cluster: ApiServer) -> None:
+    manifest = pod_manifest("done", [container("main", "echo finished")], restartPolicy="Never")
+    kubectl(cluster, "apply", "-f", "-", input=manifest)
+    runner = pod_manifest("runner", [container("main", "echo up; sleep 3600")])
+    kubectl(cluster, "apply", "-f", "-", input=runner)
+    eventually(lambda: get_pod(cluster, "done")["status"]["phase"] == "Succeeded", 60)
+    eventually(lambda: get_pod(cluster, "runner")["status"]["phase"] == "Running", 60)
+    KUBELETS[cluster.port].restart()
+    eventually(lambda: kubectl(cluster, "logs", "done") == "finished\n", 60, "logs after restart")
+    assert get_pod(cluster, "done")["status"]["phase"] == "Succeeded"
+
+    # Running pods come back too (their processes were stopped with the kubelet).
+    def running_again() -> bool:
+        status = get_pod(cluster, "runner")["status"]
+        assert status["containerStatuses"][0]["restartCount"] == 1
+        return status["phase"] == "Running"
+
+    eventually(running_again, 60, "the running pod restarted")
+    assert eventually(lambda: kubectl(cluster, "logs", "runner")) == "up\n"

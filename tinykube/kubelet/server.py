@@ -116,27 +116,12 @@ async def serve_logs(kubelet: Kubelet, request: web.Request) -> web.StreamRespon
     worker = kubelet.find_worker(ns, pod_name)
     if worker is None:
         return status_response(404, "NotFound", f'pods "{pod_name}" not found')
-    view = worker.views.get(name)
-    if view is None:
-        return status_response(
-            400, "BadRequest", f"container {name} is not valid for pod {pod_name}"
-        )
     previous = _bool(request.query.get("previous"))
-    current = view.current
-    # In CrashLoopBackOff the exited container is the pod's lastState, as upstream shows it.
-    backing_off = (
-        current is not None and current.state == ContainerState.EXITED and view.waiting_reason
-    )
-    target = (current if backing_off else view.previous) if previous else current
-    if target is None or target.log_path is None:
-        if previous:
-            message = f'previous terminated container "{name}" in pod "{pod_name}" not found'
-        else:
-            reason = view.waiting_reason or "ContainerCreating"
-            message = f'container "{name}" in pod "{pod_name}" is waiting to start: {reason}'
-        return status_response(400, "BadRequest", message)
+    found = await _select_log(kubelet, worker, name, previous)
+    if isinstance(found, web.Response):
+        return found
+    path, container_id = found
     options = _options(request.query)
-    path: Path = target.log_path
     data = await asyncio.to_thread(_read, path, 0)
     records, used = logs.parse_records(data)
     resp = web.StreamResponse(status=200)
@@ -145,9 +130,53 @@ async def serve_logs(kubelet: Kubelet, request: web.Request) -> web.StreamRespon
     out = LogStream(resp, options)
     more = await out.send(logs.select(records, options))
     if more and _bool(request.query.get("follow")) and not previous:
-        await _follow(worker, name, target.id, path, used, out)
+        await _follow(worker, name, container_id, path, used, out)
     await resp.write_eof()
     return resp
+
+
+async def _select_log(
+    kubelet: Kubelet, worker: Any, name: str, previous: bool
+) -> tuple[Path, str] | web.Response:
+    """The log file to serve and its container id, or the error upstream gives."""
+    pod_name = worker.pod["metadata"]["name"]
+    view = worker.views.get(name)
+    if view is None:
+        # Not started by this kubelet (e.g. a pod that finished before a restart): the files.
+        path = await asyncio.to_thread(
+            _log_on_disk, kubelet.pod_log_dir(worker.pod) / name, previous
+        )
+        if path is not None:
+            return path, ""
+        return status_response(
+            400, "BadRequest", f"container {name} is not valid for pod {pod_name}"
+        )
+    current = view.current
+    # In CrashLoopBackOff the exited container is the pod's lastState, as upstream shows it.
+    backing_off = (
+        current is not None and current.state == ContainerState.EXITED and view.waiting_reason
+    )
+    target = (current if backing_off else view.previous) if previous else current
+    if target is not None and target.log_path is not None:
+        return target.log_path, target.id
+    if previous:
+        message = f'previous terminated container "{name}" in pod "{pod_name}" not found'
+    else:
+        reason = view.waiting_reason or "ContainerCreating"
+        message = f'container "{name}" in pod "{pod_name}" is waiting to start: {reason}'
+    return status_response(400, "BadRequest", message)
+
+
+def _log_on_disk(directory: Path, previous: bool) -> Path | None:
+    """``<attempt>.log`` files: the newest is the current container, the one before previous."""
+    try:
+        attempts = sorted(int(p.stem) for p in directory.glob("*.log") if p.stem.isdigit())
+    except OSError:
+        return None
+    index = -2 if previous else -1
+    if len(attempts) < -index:
+        return None
+    return directory / f"{attempts[index]}.log"
 
 
 async def _follow(
