@@ -137,7 +137,7 @@ class PodGarbageCollector(Controller[str]):
         """The sweep period, sooner if a quarantine ends first."""
         now = self.ctx.clock.now()
         ends = [t + QUARANTINE - now for t in self.missing_since.values()]
-        return max(0.1, min([GC_CHECK_PERIOD, *ends]))
+        return min([GC_CHECK_PERIOD, *(e for e in ends if e > 0)])
 
     async def _gone_nodes(self, missing: set[str]) -> set[str]:
         """Missing Nodes past their quarantine that a live GET also cannot find."""
