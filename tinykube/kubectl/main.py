@@ -10,9 +10,10 @@ by ``errors.message_for`` and exit 1, as kubectl's ``CheckErr`` does.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from tinykube.kubectl.flags import GLOBAL_FLAGS, FlagError, parse
 
@@ -80,15 +81,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     module = importlib.import_module(f"tinykube.kubectl.commands.{module_name}")
     rest = argv[:index] + argv[index + 1 :]
+    before_dashes = rest[: rest.index("--")] if "--" in rest else rest
+    if "-h" in before_dashes or "--help" in before_dashes:
+        sys.stdout.write((module.__doc__ or word).strip() + "\n")
+        return 0
     try:
         opts = parse(rest, [*GLOBAL_FLAGS, *module.FLAGS])
     except FlagError as exc:
         sys.stderr.write(f"error: {exc}\nSee 'kubectl {word} --help' for usage.\n")
         return 1
     opts.values["cmd_name"] = word
-    code = asyncio.run(_run(module, opts))
+    if getattr(module, "USES_EVENT_LOOP", False):
+        import asyncio
+
+        code = asyncio.run(_run(module, opts))
+    else:
+        code = drive(_run(module, opts))
     sys.stdout.flush()
     return code
+
+
+def drive(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a coroutine that never suspends, without an event loop (see ``pacing``).
+
+    The transport blocks instead of awaiting, so most commands complete in
+    one ``send``; anything that does suspend needs ``USES_EVENT_LOOP``.
+    """
+    try:
+        awaited = coro.send(None)
+    except StopIteration as stop:
+        return int(stop.value)
+    coro.close()
+    raise RuntimeError(f"tkctl: {awaited!r} needs an event loop; mark the command USES_EVENT_LOOP")
 
 
 async def _run(module: object, opts: object) -> int:

@@ -4,8 +4,8 @@ Why not ``tinykube.client.rest.Client``? Start-up time. kubectl answers in
 about a tenth of a second; importing aiohttp alone costs a quarter of one,
 and a command line makes a handful of sequential requests where a pool of
 event-loop sockets buys nothing. So tkctl speaks HTTP/1.1 through
-``http.client`` (one kept-alive connection per concurrent request, each
-request in ``asyncio.to_thread``), while still taking everything about
+``http.client`` (kept-alive connections, blocking: ``pacing`` says why most
+commands run without an event loop), while still taking everything about
 *where* and *how* to connect from the shared ``ClientConfig`` (server URL,
 TLS context with the cluster CA and client certificate, bearer token).
 
@@ -18,7 +18,6 @@ answer (printed to stderr as ``Warning: ...``). Non-2xx answers raise the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import json
@@ -164,9 +163,7 @@ class KubectlClient:
         content_type: str = "application/json",
     ) -> bytes:
         """One request; the raw answer body, or an ``APIError`` for non-2xx."""
-        return await asyncio.to_thread(
-            self._blocking, method, path, params, accept, body, content_type
-        )
+        return self._blocking(method, path, params, accept, body, content_type)
 
     async def call(self, method: str, path: str, **kw: Any) -> Obj:
         raw = await self.send(method, path, **kw)
@@ -177,13 +174,13 @@ class KubectlClient:
     ) -> AsyncIterator[bytes]:
         """GET a streaming body (watch, follow logs) and yield it chunk by chunk."""
         headers = self._headers(accept, None)
-        conn, resp = await asyncio.to_thread(self._open, "GET", path, params, headers, None)
+        conn, resp = self._open("GET", path, params, headers, None)
         if conn.sock is not None:
             conn.sock.settimeout(None)  # a watch may stay quiet for as long as it likes
         try:
             if resp.status >= 300:
-                raise error_for(resp.status, await asyncio.to_thread(resp.read))
-            while chunk := await asyncio.to_thread(resp.read1, 65536):
+                raise error_for(resp.status, resp.read())
+            while chunk := resp.read1(65536):
                 yield chunk
         finally:
             conn.close()

@@ -13,7 +13,6 @@ otherwise. An empty patch is "unchanged" and sends nothing. Conflicts
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any
 
@@ -22,6 +21,7 @@ from tinykube.kubectl import mutate
 from tinykube.kubectl.errors import Aggregate, with_prefix
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.output import parse_output, print_objects
+from tinykube.kubectl.pacing import pause
 from tinykube.kubectl.printers import compact_json
 from tinykube.kubectl.resources import Item, display_name, from_files
 
@@ -158,7 +158,7 @@ async def _apply_one(f: Any, o: Any, item: Item) -> tuple[Obj | None, str]:
         except api.Conflict:
             if attempt == MAX_PATCH_RETRIES - 1:
                 raise
-            await asyncio.sleep(1 if attempt else 0)
+            await pause(1 if attempt else 0)
     raise AssertionError("unreachable")
 
 

@@ -22,6 +22,8 @@ from tinykube.kubectl.flags import Flag
 
 Obj = dict[str, Any]
 
+USES_EVENT_LOOP = True  # timeouts, concurrency or subprocesses: see pacing
+
 FLAGS = [
     Flag("selector", "l"),
     Flag("pod-selector"),

@@ -9,13 +9,14 @@ deleted from <ns> namespace`` (kubectl 1.34+ wording). With ``--wait``
 
 from __future__ import annotations
 
-import asyncio
+import time
 from typing import Any
 
 from tinykube.api import errors as api
 from tinykube.kubectl import mutate
 from tinykube.kubectl.errors import Aggregate, CommandError
 from tinykube.kubectl.flags import Flag
+from tinykube.kubectl.pacing import pause
 from tinykube.kubectl.resources import Request, from_args, from_files
 
 Obj = dict[str, Any]
@@ -157,16 +158,15 @@ def _seconds(text: str) -> float:
 
 async def _wait_gone(f: Any, deleted: list[tuple[Any, str, str, str]], limit: float) -> None:
     """Poll each object until it is gone (or was replaced by a new one with another uid)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
+    deadline = time.monotonic() + limit
     for mapping, ns, name, uid in deleted:
-        while loop.time() < deadline:
+        while time.monotonic() < deadline:
             try:
                 live = await f.client.call("GET", mapping.path(ns, name))
             except api.NotFound:
                 break
             if uid and (live.get("metadata") or {}).get("uid") != uid:
                 break
-            await asyncio.sleep(0.1)
+            await pause(0.1)
         else:
             raise CommandError(f"timed out waiting for the condition on {mapping.resource}/{name}")

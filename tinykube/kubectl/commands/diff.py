@@ -32,6 +32,8 @@ from tinykube.kubectl.resources import Item, from_files
 
 Obj = dict[str, Any]
 
+USES_EVENT_LOOP = True  # timeouts, concurrency or subprocesses: see pacing
+
 FLAGS = [
     Flag("filename", "f", kind="list"),
     Flag("recursive", "R", kind="bool", default=False),

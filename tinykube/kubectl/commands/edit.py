@@ -33,6 +33,8 @@ HEADER = (
     "#\n"
 )
 
+USES_EVENT_LOOP = True  # timeouts, concurrency or subprocesses: see pacing
+
 FLAGS = [
     Flag("filename", "f", kind="list"),
     Flag("recursive", "R", kind="bool", default=False),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tinykube.api import errors as api
@@ -10,6 +9,7 @@ from tinykube.kubectl import mutate
 from tinykube.kubectl.errors import Aggregate, CommandError, with_prefix
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.output import parse_output
+from tinykube.kubectl.pacing import pause
 from tinykube.kubectl.resources import from_files
 
 FLAGS = [
@@ -44,7 +44,7 @@ async def _force(f: Any, o: Any, item: Any) -> Any:
             await f.client.call("GET", path)
         except api.NotFound:
             break
-        await asyncio.sleep(0.1)
+        await pause(0.1)
     item.obj.get("metadata", {}).pop("resourceVersion", None)
     return await f.client.call(
         "POST",

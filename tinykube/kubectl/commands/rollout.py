@@ -25,6 +25,8 @@ Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 
+USES_EVENT_LOOP = True  # timeouts, concurrency or subprocesses: see pacing
+
 FLAGS = [
     Flag("revision", kind="int", default=0),
     Flag("to-revision", kind="int", default=0),

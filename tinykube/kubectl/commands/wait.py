@@ -18,6 +18,8 @@ from tinykube.kubectl.flags import Flag
 
 Obj = dict[str, Any]
 
+USES_EVENT_LOOP = True  # timeouts, concurrency or subprocesses: see pacing
+
 FLAGS = [
     Flag("for"),
     Flag("timeout", default="30s"),
