@@ -441,7 +441,11 @@ def test_udp_service_answers_dns_through_the_cluster_ip(web):
         reply = DNSRecord.parse(query.send(web.dns_ip, 53, timeout=2))
         return [str(rr.rdata) for rr in reply.rr]
 
-    assert eventually(lookup, 30) == [service(web, "web")["spec"]["clusterIP"]]
+    cluster_ip = service(web, "web")["spec"]["clusterIP"]
+    assert eventually(lookup, 30) == [cluster_ip]
+    ptr = DNSRecord.question(".".join(reversed(cluster_ip.split("."))) + ".in-addr.arpa", "PTR")
+    reply = DNSRecord.parse(ptr.send(web.dns_ip, 53, tcp=True, timeout=2))
+    assert [str(rr.rdata) for rr in reply.rr] == ["web.default.svc.cluster.local."]
 
 
 @pytest.mark.timeout(120)

@@ -23,7 +23,11 @@ Names under the cluster domain (``cluster.local``), per the spec
   authority section so resolvers cache the negative answer; a name that
   exists without records of the asked type is NOERROR with no answers.
 
-Names outside the domain get ``None``: the server forwards them upstream.
+Reverse names (``in-addr.arpa``, ``ip6.arpa``) of a Service's ClusterIP or
+of a headless Service's endpoint get a PTR to that name (CoreDNS serves
+these zones too, which keeps ``nslookup``'s lookup of the server quick);
+other reverse names, and every name outside the domain, get ``None``: the
+server forwards them upstream.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, SOA, SRV, A, DNSLabel, DNSRecord
+from dnslib import AAAA, CNAME, PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSLabel, DNSRecord
 
 Obj = dict[str, Any]
 ServiceLookup = Callable[[str, str], Obj | None]
 SlicesLookup = Callable[[str, str], list[Obj]]
+# An address -> the names it belongs to (``web.default.svc.cluster.local.``).
+ReverseLookup = Callable[[str], list[str]]
 
 DEFAULT_DOMAIN = "cluster.local"
 TTL = 5  # CoreDNS's kubernetes plugin default
@@ -47,10 +53,15 @@ class ClusterDNS:
     """Answers queries for one cluster domain from Service and EndpointSlice lookups."""
 
     def __init__(
-        self, service: ServiceLookup, slices: SlicesLookup, domain: str = DEFAULT_DOMAIN
+        self,
+        service: ServiceLookup,
+        slices: SlicesLookup,
+        domain: str = DEFAULT_DOMAIN,
+        reverse: ReverseLookup | None = None,
     ) -> None:
         self.service = service
         self.slices = slices
+        self.reverse = reverse
         self.domain = domain.strip(".").lower()
         self._suffix = tuple(self.domain.split("."))
 
@@ -62,7 +73,7 @@ class ClusterDNS:
         """The reply to ``query``, or None when its name is outside the cluster domain."""
         qname = str(query.q.qname)
         if not self.in_zone(qname):
-            return None
+            return self._ptr(query, qname)
         reply = query.reply()
         reply.header.ra = 1
         found = self._records(qname, query.q.qtype, reply)
@@ -71,6 +82,30 @@ class ClusterDNS:
         if not reply.rr:
             reply.add_auth(self._soa())
         return reply
+
+    def _ptr(self, query: DNSRecord, qname: str) -> DNSRecord | None:
+        """PTR for a Service or endpoint address; other reverse names fall through."""
+        ip = reverse_ip(qname)
+        names = self.reverse(ip) if ip and self.reverse is not None else []
+        if not names:
+            return None  # upstream's "fallthrough in-addr.arpa ip6.arpa": forwarded
+        reply = query.reply()
+        reply.header.ra = 1
+        if query.q.qtype in (QTYPE.PTR, QTYPE.ANY):
+            for name in names:
+                reply.add_answer(RR(qname, QTYPE.PTR, rdata=PTR(name), ttl=TTL))
+        return reply
+
+    def names_of(self, svc: Obj, ns: str, name: str, ip: str) -> list[str]:
+        """The names ``ip`` has through ``svc``: its own name, or an endpoint's."""
+        base = f"{name}.{ns}.svc.{self.domain}."
+        if not is_headless(svc):
+            return [base] if ip in self._addresses(svc, ns, name) else []
+        return [
+            f"{endpoint_label(ep, ip)}.{base}"
+            for ep in self._ready(ns, name)
+            if ip in (ep.get("addresses") or [])
+        ]
 
     def _records(self, qname: str, qtype: int, reply: DNSRecord) -> bool | None:
         """Add the answers; True/False if the name exists, None for NXDOMAIN."""
@@ -202,6 +237,20 @@ def endpoint_label(ep: Obj, ip: str | None = None) -> str:
         return str(ep["hostname"]).lower()
     address = ip or (ep.get("addresses") or [""])[0]
     return address.replace(".", "-").replace(":", "-")
+
+
+def reverse_ip(name: str) -> str | None:
+    """The address a reverse name spells (``4.3.2.1.in-addr.arpa.`` -> ``1.2.3.4``)."""
+    labels = _labels(name)
+    try:
+        if labels[-2:] == ("in-addr", "arpa") and len(labels) == 6:
+            return str(ipaddress.IPv4Address(".".join(reversed(labels[:4]))))
+        if labels[-2:] == ("ip6", "arpa") and len(labels) == 34:
+            nibbles = "".join(reversed(labels[:32]))
+            return str(ipaddress.IPv6Address(int(nibbles, 16)))
+    except ValueError:
+        return None
+    return None
 
 
 def _labels(name: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from dnslib import QTYPE, RCODE, DNSError, DNSRecord
 
-from tinykube.client.informers import InformerFactory
+from tinykube.client.informers import InformerFactory, key_of, split_key
 from tinykube.client.rest import Client
 from tinykube.proxy.dns import DEFAULT_DOMAIN, ClusterDNS
 from tinykube.proxy.table import slice_service_key
@@ -169,6 +169,15 @@ class _UdpServer(asyncio.DatagramProtocol):
             self.transport.sendto(truncate(data, reply), addr)
 
 
+def _service_ips(svc: dict[str, Any]) -> list[str]:
+    spec = svc.get("spec") or {}
+    return [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"]
+
+
+def _endpoint_ips(es: dict[str, Any]) -> list[str]:
+    return [ip for ep in es.get("endpoints") or [] for ip in ep.get("addresses") or []]
+
+
 def truncate(query_packet: bytes, reply: bytes) -> bytes:
     """The reply as UDP may carry it: over the client's limit, TC set and records dropped."""
     limit = UDP_LIMIT
@@ -198,11 +207,26 @@ async def run_dns(
     services = factory.get("v1", "services")
     slices = factory.get("discovery.k8s.io/v1", "endpointslices")
     slices.add_indexers({"service": lambda es: [k] if (k := slice_service_key(es)) else []})
+    services.add_indexers({"ip": _service_ips})
+    slices.add_indexers({"ip": _endpoint_ips})
     resolver = ClusterDNS(
         lambda ns, name: services.get_by_name(ns, name),
         lambda ns, name: slices.by_index("service", f"{ns}/{name}"),
         domain,
     )
+
+    def reverse(ip: str) -> list[str]:
+        owners = {key_of(s) for s in services.by_index("ip", ip)}
+        owners |= {k for es in slices.by_index("ip", ip) if (k := slice_service_key(es))}
+        names: list[str] = []
+        for key in sorted(owners):
+            ns, name = split_key(key)
+            svc = services.get(key)
+            if svc is not None:
+                names += resolver.names_of(svc, ns, name, ip)
+        return names
+
+    resolver.reverse = reverse
     own = {host} if host not in ("0.0.0.0", "::") else set()
     upstreams = [(ip, 53) for ip in nameservers(resolv_conf, exclude=own)]
     server = DNSServer(resolver, upstreams)

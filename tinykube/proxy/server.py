@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MIN_SYNC_PERIOD = 0.05  # seconds; upstream's --iptables-min-sync-period defaults to 1s
 SYNC_PERIOD = 30.0  # upstream's --iptables-sync-period
+RETRY_AFTER_FAILURE = 1.0
 
 
 class ProxyServer:
@@ -87,7 +88,15 @@ class ProxyServer:
             self._dirty.clear()
             started = time.monotonic()
             table = self.current_table()
-            await self.proxier.sync(table)
+            try:
+                await self.proxier.sync(table)
+            except Exception:
+                # The data plane refused (an `ip` command failed, say): keep the
+                # process and try the whole table again shortly.
+                log.exception("component=kube-proxy sync failed; retrying")
+                await asyncio.sleep(RETRY_AFTER_FAILURE)
+                self._dirty.set()
+                continue
             self.last_sync = time.monotonic()
             log.debug(
                 "component=kube-proxy synced frontends=%d in %.1f ms",

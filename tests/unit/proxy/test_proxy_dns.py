@@ -9,7 +9,7 @@ import pytest
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 
 from tinykube.proxy import dnsserver
-from tinykube.proxy.dns import ClusterDNS
+from tinykube.proxy.dns import ClusterDNS, reverse_ip
 
 pytestmark = pytest.mark.unit
 
@@ -189,3 +189,34 @@ def test_nameservers_come_from_resolv_conf_without_our_own(tmp_path):
     conf.write_text("search x\nnameserver 10.0.0.2\nnameserver 10.96.0.10\noptions ndots:5\n")
     assert dnsserver.nameservers(conf, {"10.96.0.10"}) == ["10.0.0.2"]
     assert dnsserver.nameservers(tmp_path / "missing") == []
+
+
+def test_reverse_lookup_of_a_cluster_ip_names_the_service(dns):
+    def reverse(ip: str) -> list[str]:
+        return [
+            n
+            for (ns, name), svc in SERVICES.items()
+            for n in dns.names_of(svc, ns, name, ip)
+            if svc["spec"].get("type") != "ExternalName"
+        ]
+
+    dns.reverse = reverse
+    reply = ask(dns, "20.0.96.10.in-addr.arpa", "PTR")
+    assert rdata(reply) == ["web.default.svc.cluster.local."]
+    reply = ask(dns, "6.0.244.10.in-addr.arpa", "PTR")
+    assert rdata(reply) == ["10-244-0-6.db.default.svc.cluster.local."]
+    assert dns.answer(DNSRecord.question("9.9.9.9.in-addr.arpa", "PTR")) is None  # forwarded
+
+
+@pytest.mark.parametrize(
+    ("name", "ip"),
+    [
+        ("4.3.2.1.in-addr.arpa.", "1.2.3.4"),
+        ("1." + "0." * 29 + "d.f.ip6.arpa.", "fd00::1"),
+        ("x.3.2.1.in-addr.arpa.", None),
+        ("3.2.1.in-addr.arpa.", None),
+    ],
+    ids=["v4", "v6", "garbage", "partial"],
+)
+def test_reverse_names_spell_addresses(name, ip):
+    assert reverse_ip(name) == ip
