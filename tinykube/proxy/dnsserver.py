@@ -104,7 +104,12 @@ class DNSServer:
             return None
         if query.header.qr or not query.questions:
             return None
-        reply = self.resolver.answer(query)
+        try:
+            reply = self.resolver.answer(query)
+        except Exception:  # a malformed object in the cache must not take DNS down
+            log.exception("component=dns query=%s failed", query.q.qname)
+            reply = query.reply()
+            reply.header.rcode = RCODE.SERVFAIL
         if reply is not None:
             return bytes(reply.pack())
         return await self.forward(query, packet)

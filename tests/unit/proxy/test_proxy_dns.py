@@ -220,3 +220,10 @@ def test_reverse_lookup_of_a_cluster_ip_names_the_service(dns):
 )
 def test_reverse_names_spell_addresses(name, ip):
     assert reverse_ip(name) == ip
+
+
+async def test_a_broken_cache_object_is_servfail_not_a_crash():
+    broken = ClusterDNS(lambda ns, name: {"spec": {"clusterIP": 7}}, lambda ns, name: [])
+    server = dnsserver.DNSServer(broken, [])
+    reply = await server.handle(DNSRecord.question("web.default.svc.cluster.local").pack())
+    assert DNSRecord.parse(reply).header.rcode == RCODE.SERVFAIL
