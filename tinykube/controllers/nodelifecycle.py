@@ -33,6 +33,7 @@ eviction delay) are pure functions at the top, which the unit tests drive.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -106,6 +107,11 @@ def ready_status(node: Obj) -> str | None:
     """``True``, ``False``, ``Unknown``, or None while the kubelet never posted Ready."""
     cond = condition(node, "Ready")
     return None if cond is None else str(cond.get("status") or "Unknown")
+
+
+def pod_ready(pod: Obj) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def heartbeat(node: Obj, lease: Obj | None) -> tuple[str, str]:
@@ -337,6 +343,8 @@ class NodeLifecycleController(Controller[Key]):
         self.health[name] = health
         if is_lost(health, now, self.grace):
             node = await self._mark_unknown(node)
+        if ready_status(node) == "Unknown":
+            await self._mark_pods_not_ready(name)
         await self._update_taints(node)
         # The periodic look: come back when this node could next cross the grace period.
         due = health.probed_at + self.grace - now
@@ -355,6 +363,31 @@ class NodeLifecycleController(Controller[Key]):
             node, "Normal", NODE_NOT_READY, f"Node {name} status is now: {NODE_NOT_READY}"
         )
         return updated
+
+    async def _mark_pods_not_ready(self, node_name: str) -> None:
+        """Ready=False on the Pods of a silent Node, so Services stop sending them traffic.
+
+        Upstream ``MarkPodsNotReady``: nobody else can say these Pods are not
+        serving, and waiting for their eviction (300 s by default) would leave
+        them in every Endpoints list meanwhile. Only while the Node is Unknown:
+        a kubelet that is still talking manages its own Pods' readiness.
+        """
+        when = format_time(self.now())
+        for pod in self.pods.by_index(NODE_NAME_INDEX, node_name):
+            if not pod_ready(pod) or _meta(pod).get("deletionTimestamp"):
+                continue
+            ready = {"type": "Ready", "status": "False", "lastTransitionTime": when}
+            m = _meta(pod)
+            with contextlib.suppress(errors.NotFound):
+                await self.client.patch(
+                    "v1",
+                    "pods",
+                    m.get("name", ""),
+                    {"status": {"conditions": [ready]}},
+                    m.get("namespace", ""),
+                    patch_type="strategic",  # conditions merge by type
+                    subresource="status",
+                )
 
     async def _update_taints(self, node: Obj) -> None:
         taints = (node.get("spec") or {}).get("taints") or []

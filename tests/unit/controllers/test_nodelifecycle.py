@@ -248,6 +248,16 @@ async def test_a_node_whose_lease_stops_becomes_unknown_and_unreachable() -> Non
     assert {c["status"] for c in client.last_status["conditions"]} == {"Unknown"}
 
 
+async def test_pods_on_a_lost_node_are_marked_not_ready() -> None:
+    ready = pod("ready")
+    ready["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    controller, client, clock = setup([node()], [lease()], [ready, pod("pending")])
+    await controller.reconcile(("Node", "a"))
+    await clock.advance(41)
+    await controller.reconcile(("Node", "a"))
+    assert client.verbs("patch", "pods") == ["ready"]
+
+
 async def test_a_renewed_lease_keeps_the_node_alive() -> None:
     controller, client, clock = setup([node()], [lease()])
     await controller.reconcile(("Node", "a"))
