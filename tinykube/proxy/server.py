@@ -26,7 +26,13 @@ from typing import Any
 from tinykube.client.informers import InformerFactory, SharedInformer
 from tinykube.client.rest import Client
 from tinykube.proxy.proxier import Proxier
-from tinykube.proxy.table import SERVICE_SELECTOR, Table, build_table, slice_service_key
+from tinykube.proxy.table import (
+    SERVICE_SELECTOR,
+    RouteCache,
+    Table,
+    build_table,
+    slice_service_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,7 @@ class ProxyServer:
         for inf in (self.services, self.slices, self.endpoints):
             inf.add_handler(self._changed, lambda _o, _n: self._changed(), self._changed)
         self.synced = asyncio.Event()  # set after the first table was applied
+        self._routes: RouteCache = {}  # per-Service routes by resourceVersions
         self.last_sync = 0.0
 
     def _changed(self, _obj: Any = None) -> None:
@@ -68,7 +75,7 @@ class ProxyServer:
 
     def current_table(self) -> Table:
         """The table the caches describe right now."""
-        return table_from(self.services, self.slices, self.endpoints, self.node_name)
+        return table_from(self.services, self.slices, self.endpoints, self.node_name, self._routes)
 
     async def run(self) -> None:
         """Run informers and the sync loop until cancelled; clean up the proxier after."""
@@ -113,7 +120,11 @@ class ProxyServer:
 
 
 def table_from(
-    services: SharedInformer, slices: SharedInformer, endpoints: SharedInformer, node: str
+    services: SharedInformer,
+    slices: SharedInformer,
+    endpoints: SharedInformer,
+    node: str,
+    cache: RouteCache | None = None,
 ) -> Table:
     """Group the cached slices and Endpoints by Service, then build the table."""
     slices_of: dict[str, list[dict[str, Any]]] = {}
@@ -124,4 +135,4 @@ def table_from(
     endpoints_of = {
         f"{e['metadata'].get('namespace', '')}/{e['metadata']['name']}": e for e in endpoints.list()
     }
-    return build_table(services.list(), slices_of, node, endpoints_of)
+    return build_table(services.list(), slices_of, node, endpoints_of, cache)

@@ -195,6 +195,7 @@ def build_table(
     slices_of: dict[str, list[Obj]],
     node: str,
     endpoints_of: dict[str, Obj] | None = None,
+    cache: RouteCache | None = None,
 ) -> Table:
     """The whole node's forwarding table.
 
@@ -202,17 +203,50 @@ def build_table(
     Endpoints object is read only for a Service without a selector and
     without slices. Where two Services claim one frontend (a NodePort typed
     twice by hand, say), the first by name wins, so the result is stable.
+
+    ``cache`` (kept by the caller between calls) remembers each Service's
+    routes under the resourceVersions they were computed from, so after one
+    endpoint change only that Service is recomputed; the rest is a merge.
     """
     endpoints_of = endpoints_of or {}
     table: Table = {}
     for svc in sorted(services, key=_svc_key):
         key = _svc_key(svc)
         slices = slices_of.get(key) or []
+        legacy = None
         if not slices and not (svc.get("spec") or {}).get("selector"):
-            slices = endpoints_as_slices(endpoints_of.get(key))
-        for frontend, route in service_routes(svc, slices, node).items():
+            legacy = endpoints_of.get(key)
+            slices = endpoints_as_slices(legacy)
+        routes = _cached_routes(cache, key, svc, slices_of.get(key) or [], legacy)
+        if routes is None:
+            routes = service_routes(svc, slices, node)
+            if cache is not None:
+                cache[key] = (_versions(svc, slices_of.get(key) or [], legacy), routes)
+        for frontend, route in routes.items():
             table.setdefault(frontend, route)
+    if cache is not None:
+        for gone in set(cache) - {_svc_key(s) for s in services}:
+            del cache[gone]
     return table
+
+
+RouteCache = dict[str, tuple[tuple[str, ...] | None, Table]]
+
+
+def _versions(svc: Obj, slices: list[Obj], legacy: Obj | None) -> tuple[str, ...] | None:
+    """The resourceVersions a Service's routes depend on; None if any is unknown."""
+    objs = [svc, *slices, *([legacy] if legacy else [])]
+    versions = tuple((o.get("metadata") or {}).get("resourceVersion") or "" for o in objs)
+    return None if "" in versions else versions
+
+
+def _cached_routes(
+    cache: RouteCache | None, key: str, svc: Obj, slices: list[Obj], legacy: Obj | None
+) -> Table | None:
+    if cache is None or key not in cache:
+        return None
+    versions, routes = cache[key]
+    return routes if versions is not None and versions == _versions(svc, slices, legacy) else None
 
 
 def _svc_key(svc: Obj) -> str:

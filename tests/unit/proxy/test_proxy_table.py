@@ -200,3 +200,28 @@ def test_a_frontend_claimed_twice_goes_to_the_first_service_by_name():
 def test_slice_service_key_reads_the_service_name_label():
     assert slice_service_key(eslice("web")) == "ns/web"
     assert slice_service_key({"metadata": {"name": "x", "namespace": "ns"}}) is None
+
+
+def test_route_cache_recomputes_only_services_whose_objects_changed():
+    a, b = service("a"), service("b", clusterIP="10.96.0.21")
+    for obj in (a, b):
+        obj["metadata"]["resourceVersion"] = "1"
+    sa, sb = eslice("a", endpoint("10.244.0.2")), eslice("b", endpoint("10.244.0.3"))
+    for es in (sa, sb):
+        es["metadata"]["resourceVersion"] = "2"
+    cache: dict = {}
+    first = build_table([a, b], {"ns/a": [sa], "ns/b": [sb]}, NODE, cache=cache)
+    sb = {**sb, "metadata": {**sb["metadata"], "resourceVersion": "3"}, "endpoints": []}
+    second = build_table([a, b], {"ns/a": [sa], "ns/b": [sb]}, NODE, cache=cache)
+    assert second[Frontend("10.96.0.20", 80, "TCP")] is first[Frontend("10.96.0.20", 80, "TCP")]
+    assert second[Frontend("10.96.0.21", 80, "TCP")].endpoints == ()
+    build_table([a], {"ns/a": [sa]}, NODE, cache=cache)
+    assert set(cache) == {"ns/a"}
+
+
+def test_objects_without_resource_versions_are_never_cached_stale():
+    svc = service()
+    cache: dict = {}
+    build_table([svc], {"ns/web": [eslice("web", endpoint("10.244.0.2"))]}, NODE, cache=cache)
+    table = build_table([svc], {"ns/web": []}, NODE, cache=cache)
+    assert table[Frontend("10.96.0.20", 80, "TCP")].endpoints == ()
