@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -381,3 +382,59 @@ async def test_process_host_pid_sees_the_host_processes(process: Runtime, tmp_pa
     cid = await run(process, sid, container(tmp_path, "c", f"test -e /proc/{os.getpid()}"))
     await wait_state(process, cid, ContainerState.EXITED)
     assert (await process.container_status(cid)).exit_code == 0
+
+
+CRASHING_RUNTIME = """
+import asyncio, sys
+from pathlib import Path
+from tinykube.kubelet.runtime import new_runtime
+from tinykube.kubelet.runtime.interface import ContainerConfig, PodSandboxConfig, RuntimeOptions
+
+async def main():
+    rt = new_runtime("process", RuntimeOptions(
+        node_name=sys.argv[1], root_dir=Path(sys.argv[2]), pod_cidr="10.244.247.0/24"))
+    await rt.start()
+    sid = await rt.run_pod_sandbox(PodSandboxConfig(uid="u", namespace="d", name="p", hostname="p"))
+    image = await rt.pull_image("x", has_command=True)
+    config = ContainerConfig(name="c", image="x", command=["sleep", sys.argv[3]])
+    await rt.start_container(await rt.create_container(sid, config, image))
+    print("ready", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_process_containers_die_with_a_killed_runtime_and_leftovers_are_cleaned(
+    tmp_path: Path,
+) -> None:
+    node, root, marker = f"crash-{os.getpid()}", tmp_path / "k", "3581"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CRASHING_RUNTIME,
+        node,
+        str(root),
+        marker,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        assert (await proc.stdout.readline()).strip() == b"ready"
+    proc.kill()
+    await proc.wait()
+
+    async def container_gone() -> bool:
+        return not (await asyncio.to_thread(host_output, "pgrep", "-f", f"sleep {marker}"))
+
+    await eventually(container_gone, 10)
+    # The next runtime on the same root directory removes what the dead one left.
+    rt = new_runtime("process", RuntimeOptions(node_name=node, root_dir=root))
+    await rt.start()
+    await rt.close()
+    assert not await asyncio.to_thread(lambda: list((root / "runtime").glob("*/state.json")))
+    if IS_ROOT:
+        pattern = f"*/tinykube/{node}"
+        assert not await asyncio.to_thread(lambda: list(Path("/sys/fs/cgroup").glob(pattern)))
+        bridge = await asyncio.to_thread(host_output, "ip", "-o", "addr", "show", "dev", "tk0")
+        assert "10.244.247.1/" not in bridge

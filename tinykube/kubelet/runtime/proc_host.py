@@ -97,23 +97,45 @@ def veth_name(sandbox_id: str) -> str:
 
 
 class BridgeNetwork:
-    """The node's share of the ``tk0`` bridge and the pod namespaces hanging off it."""
+    """The node's share of the ``tk0`` bridge and the pod namespaces hanging off it.
 
-    def __init__(self, pod_cidr: str) -> None:
+    The gateway address is removed again only by the runtime that added it
+    (``state_file`` records that, so a crashed runtime's address is removed
+    by the next one on the same root directory): another kubelet on this host
+    may be using the same bridge, even the same address.
+    """
+
+    def __init__(self, pod_cidr: str, state_file: Path) -> None:
         self.network = ipaddress.ip_network(pod_cidr, strict=False)
         self.gateway = str(next(self.network.hosts()))
         self.prefix = self.network.prefixlen
+        self.state_file = state_file
+
+    @property
+    def address(self) -> str:
+        return f"{self.gateway}/{self.prefix}"
 
     async def setup(self) -> None:
         if not await _link_exists(BRIDGE):
             await run("ip", "link", "add", BRIDGE, "type", "bridge")
         addrs = await run("ip", "-o", "addr", "show", "dev", BRIDGE)
-        if f" {self.gateway}/{self.prefix} " not in addrs:
-            await run("ip", "addr", "add", f"{self.gateway}/{self.prefix}", "dev", BRIDGE)
+        if f" {self.address} " not in addrs:
+            await run("ip", "addr", "add", self.address, "dev", BRIDGE)
+            await asyncio.to_thread(self.state_file.write_text, self.address)
         await run("ip", "link", "set", BRIDGE, "up")
 
     async def teardown(self) -> None:
-        await run("ip", "addr", "del", f"{self.gateway}/{self.prefix}", "dev", BRIDGE, check=False)
+        await self.remove_recorded(self.state_file)
+
+    @staticmethod
+    async def remove_recorded(state_file: Path) -> None:
+        """Remove the address ``state_file`` says we added; the bridge too once unused."""
+        try:
+            address = (await asyncio.to_thread(state_file.read_text)).strip()
+        except OSError:
+            return
+        await run("ip", "addr", "del", address, "dev", BRIDGE, check=False)
+        await asyncio.to_thread(state_file.unlink, True)
         ports = await run("ip", "-o", "link", "show", "master", BRIDGE, check=False)
         addrs = await run("ip", "-o", "-4", "addr", "show", "dev", BRIDGE, check=False)
         if not ports.strip() and not addrs.strip():

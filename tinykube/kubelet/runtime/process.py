@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 HOSTNAME_MAX = 63
+# Every process the runtime starts dies with it (even on SIGKILL): without a
+# runtime to own them, containers would be orphans that nobody stops.
+DIE_WITH_RUNTIME = ["setpriv", "--pdeathsig", "KILL"]
 JOIN_CGROUP = 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"'
 
 
@@ -116,7 +119,12 @@ class ProcessRuntime:
         self._containers: dict[str, _Container] = {}
         cidr = options.pod_cidr if self.privileged else proc_host.rootless_cidr(options.pod_cidr)
         self._ips = proc_host.IPAllocator(cidr)
-        self._bridge = proc_host.BridgeNetwork(options.pod_cidr) if self.privileged else None
+        self._bridge_state = self.dir / "bridge-address"
+        self._bridge = (
+            proc_host.BridgeNetwork(options.pod_cidr, self._bridge_state)
+            if self.privileged
+            else None
+        )
         self._cgroups = proc_host.CgroupManager(options.node_name) if self.privileged else None
         self._userns = False
         # Host paths created as mount targets, with the number of containers using them.
@@ -170,6 +178,8 @@ class ProcessRuntime:
             await asyncio.to_thread(shutil.rmtree, state_file.parent, True)
         if self._cgroups is not None:
             await asyncio.to_thread(self._cgroups.remove_all)
+        if self.privileged:
+            await proc_host.BridgeNetwork.remove_recorded(self._bridge_state)
 
     def _new_id(self) -> str:
         seed = f"{self.options.node_name}/{next(self._ids)}/{time.time_ns()}/{os.getpid()}"
@@ -181,7 +191,7 @@ class ProcessRuntime:
             return False
         if self._bridge is not None:
             await self._bridge.teardown()
-            self._bridge = proc_host.BridgeNetwork(cidr)
+            self._bridge = proc_host.BridgeNetwork(cidr, self._bridge_state)
             await self._bridge.setup()
         self._ips = proc_host.IPAllocator(
             cidr if self.privileged else proc_host.rootless_cidr(cidr)
@@ -240,6 +250,7 @@ class ProcessRuntime:
         if config.host_network:
             script = "exec sleep infinity"
         sandbox.pause = await asyncio.create_subprocess_exec(
+            *DIE_WITH_RUNTIME,
             *argv,
             "--",
             "sh",
@@ -389,13 +400,14 @@ class ProcessRuntime:
             container.config.command, container.config.args, container.image
         )
         if not self._namespaced():
-            return workload
+            return [*DIE_WITH_RUNTIME, *workload]
         script = await self._setup_script(container, workload)
         script_path = container.dir / "setup.sh"
         await asyncio.to_thread(script_path.write_text, script)
         host_pid = container.sandbox.config.host_pid
         pid = [] if host_pid else ["--pid"]
-        unshare = ["unshare", *pid, "--mount", "--fork", "--propagation", "private"]
+        # --kill-child: if unshare dies (with the kubelet, below), so does the container.
+        unshare = ["unshare", *pid, "--mount", "--kill-child=SIGKILL", "--propagation", "private"]
         if not self.privileged:
             unshare[1:1] = ["--user", "--map-current-user"]
         if container.image.rootfs is None and not host_pid:
@@ -409,7 +421,7 @@ class ProcessRuntime:
         if container.cgroup is not None:
             files = [str(p) for p in container.cgroup.procs_files]
             argv = ["sh", "-c", JOIN_CGROUP, "sh", *files, "--", *argv]
-        return argv
+        return [*DIE_WITH_RUNTIME, *argv]
 
     async def _setup_script(self, container: _Container, workload: list[str]) -> str:
         lines = ["set -e"]
