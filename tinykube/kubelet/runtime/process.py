@@ -16,11 +16,16 @@ container runtime would give it, built from util-linux and iproute2:
   removed again when its last container goes).
 
 The chain that starts a container, each step ``exec``-ing the next:
-``sh`` (joins the cgroup) -> ``nsenter`` (joins the pause's namespaces) ->
-``unshare --fork`` (new PID and mount namespaces; waits for its child and
-exits with its status) -> ``sh setup.sh`` (mounts) -> the workload, PID 1 of
-its namespace. As in Kubernetes, PID 1 ignores SIGTERM unless it handles it,
-so such a container is SIGKILLed when its grace period ends.
+``setpriv --pdeathsig KILL`` (the container dies with the runtime, even on
+SIGKILL: nothing could stop it otherwise) -> ``sh`` (joins the cgroup) ->
+``nsenter`` (joins the pause's namespaces) -> ``unshare --kill-child`` (new
+PID and mount namespaces; waits for its child) -> ``sh setup.sh`` (mounts,
+``proc_setup``), which stays PID 1 as the container's init: it starts the
+workload (through ``setpriv``/``chroot --userspec`` for ``runAsUser``),
+forwards SIGTERM to it and exits with its status (137 after an OOM kill).
+The workload is therefore not PID 1 and gets SIGTERM's default action, as
+with ``docker run --init``. ``hostPID``/``hostIPC``/``hostNetwork`` pods skip
+the corresponding namespace.
 
 Without root (or with ``rootless``): host network with one loopback address
 per pod (127.x.y.z, any of which can be bound without configuration), no
