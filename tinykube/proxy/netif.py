@@ -15,7 +15,12 @@ host and is delivered locally, because the destination is a host address.
 
 Loopback addresses (127.0.0.0/8: the unprivileged mode's service range and
 load-balancer pool) need no interface at all; they are never added here.
-The proxy removes its addresses, and the link, when it stops.
+The proxy removes its own addresses when it stops, and the link once no
+address is left on it: several clusters on one host (tests, ``tinykube up``
+twice) may share the link, and one stopping must not take the others'
+Service addresses away. For the same reason a proxy does not flush the link
+when it starts; addresses left by a proxy that was killed outright stay
+until ``tinykube proxy --cleanup`` removes the link.
 """
 
 from __future__ import annotations
@@ -85,8 +90,6 @@ class ServiceInterface:
         if code != 0:
             await self._add_link()
         await _ip("link", "set", self.name, "up")
-        # Addresses left by an earlier proxy that died without cleaning up.
-        await _ip("address", "flush", "dev", self.name)
         self._created = True
         log.info("component=kube-proxy interface=%s ready", self.name)
 
@@ -102,8 +105,17 @@ class ServiceInterface:
                 return
         raise OSError(f"cannot create interface {self.name}: {out.strip()}")
 
+    async def release(self) -> None:
+        """On exit: delete this proxy's addresses, and the link once nobody else has any."""
+        await self.ensure(set())
+        code, out = await _ip("-o", "address", "show", "dev", self.name, "scope", "global")
+        if code == 0 and not out.strip():
+            await _ip("link", "del", self.name)
+            log.info("component=kube-proxy interface=%s removed", self.name)
+        self._created = False
+
     async def cleanup(self) -> None:
-        """Remove the link and with it every address (also one left by a crashed proxy)."""
+        """``--cleanup``: remove the link and every address on it, whoever added them."""
         code, _ = await _ip("link", "show", self.name)
         if code == 0:
             await _ip("link", "del", self.name)

@@ -181,7 +181,7 @@ class UserspaceProxier:
             await asyncio.gather(*self._connections, return_exceptions=True)
         self.table = {}
         if self.privileged:
-            await self.interface.cleanup()
+            await self.interface.release()
 
 
 class _Listener:
