@@ -517,3 +517,27 @@ def test_scaling_to_zero_fails_fast_and_scaling_back_restores(web):
     assert eventually(fails_fast, 20, "connection refused or reset at once")
     web.kubectl("scale", "deployment", "web", "--replicas=1")
     assert eventually(lambda: http_get(f"http://{ip}:{web.port}/").startswith("web-"), 90)
+
+
+def test_a_stopping_proxy_leaves_other_proxies_addresses_on_a_shared_link():
+    if not IS_ROOT:
+        pytest.skip("the service interface needs root")
+    from tinykube.proxy.netif import ServiceInterface
+
+    name = f"tksvq{os.getpid() % 100000}"
+    first, second = ServiceInterface(name), ServiceInterface(name)
+
+    async def two_then_one() -> None:
+        await first.ensure({f"10.113.{RUN}.1"})
+        await second.ensure({f"10.113.{RUN}.2"})
+        await first.release()
+
+    try:
+        asyncio.run(two_then_one())
+        shown = subprocess.run(["ip", "-o", "addr", "show", "dev", name], capture_output=True)
+        assert f"10.113.{RUN}.2/32".encode() in shown.stdout
+        assert f"10.113.{RUN}.1/32".encode() not in shown.stdout
+        asyncio.run(second.release())
+        assert not _link_exists(name)
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
