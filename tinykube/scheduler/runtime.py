@@ -11,8 +11,17 @@ objects in configured order (and score weights), and runs a point for one pod:
   rejects (so a node reports one plugin's reasons, as upstream). Pods
   nominated to the node with at least this pod's priority are added first,
   because room promised to them by preemption must not be taken.
-- ``run_post_filter``, ``run_pre_score``, ``run_score`` (score, normalize,
-  weight, sum).
+- ``run_post_filter``, ``run_score`` (pre_score, score, normalize, weight,
+  sum).
+
+**The memo** is what makes Python fast enough at thousands of nodes. Most
+pods are replicas: same spec, and between two of them only the node that got
+the first one changed. For plugins marked ``NODE_LOCAL`` (their answer depends
+only on the pod and that one node), the verdict and raw score per (pod spec,
+node, ``NodeInfo.generation``) are remembered, so the next replica pays one
+dictionary lookup per unchanged node instead of every plugin. Results are
+identical to running the plugins; plugins that look across nodes
+(InterPodAffinity, PodTopologySpread when active) always run.
 
 It is also the ``Handle`` plugins receive, so preemption can re-run the filters.
 Everything here is synchronous: a scheduling cycle does not await until bind.
