@@ -23,11 +23,15 @@ Existing objects are left as they are (``AlreadyExists`` is success), so
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import aiohttp
 
 from tinykube.api import errors
 from tinykube.client.rest import Client
@@ -42,6 +46,7 @@ PROXY_IMAGE = f"registry.k8s.io/kube-proxy:{VERSION}"
 DNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
 DNS_SERVICE_INDEX = 10  # kubeadm: the tenth address of the service range
 UNPRIVILEGED_DNS_PORT = 1053  # a port an unprivileged pod may bind
+RETRIES = 10
 
 
 def dns_service_ip(service_cidr: str) -> str:
@@ -241,7 +246,24 @@ async def ensure_addons(
         ("apps/v1", "deployments", coredns_deployment(cluster_domain, port, dns_replicas, python)),
     ]
     for api_version, resource, obj in objects:
-        await _create(client, api_version, resource, obj)
+        await _with_retries(lambda a=api_version, r=resource, o=obj: _create(client, a, r, o))
+
+
+async def _with_retries(attempt: Callable[[], Awaitable[None]]) -> None:
+    """Retry what a restarting API server refuses for a while (``up`` calls this early)."""
+    delay = 0.2
+    for _ in range(RETRIES):
+        try:
+            return await attempt()
+        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("component=up addons: API server not reachable (%s); retrying", exc)
+        except errors.APIError as exc:
+            if exc.code < 500 and exc.code != 429:
+                raise
+            log.info("component=up addons: %s; retrying", exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+    await attempt()
 
 
 async def _create(client: Client, api_version: str, resource: str, obj: Obj) -> None:

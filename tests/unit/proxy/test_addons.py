@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tinykube.api import errors
 from tinykube.cluster import addons
 
 pytestmark = pytest.mark.unit
@@ -54,3 +55,31 @@ def test_coredns_listens_on_its_pod_address_and_named_ports():
     }
     assert "$(POD_IP)" in container["args"]
     assert deploy["spec"]["template"]["metadata"]["labels"] == {"k8s-app": "kube-dns"}
+
+
+async def test_creation_is_retried_while_the_api_server_is_not_reachable(monkeypatch):
+    async def instant(_delay: float) -> None:
+        return None
+
+    monkeypatch.setattr(addons.asyncio, "sleep", instant)
+    calls: list[int] = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionRefusedError("not yet")
+
+    await addons._with_retries(attempt)
+    assert len(calls) == 3
+
+
+async def test_a_rejected_object_is_not_retried():
+    calls: list[int] = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise errors.Invalid("bad")
+
+    with pytest.raises(errors.Invalid):
+        await addons._with_retries(attempt)
+    assert calls == [1]
