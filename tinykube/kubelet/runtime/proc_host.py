@@ -39,15 +39,15 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 CFS_PERIOD_US = 100_000
 
 
-async def run(*argv: str, check: bool = True) -> str:
+async def run(*argv: str, check: bool = True, stdin: bytes | None = None) -> str:
     """Run a host command; its stdout, or RuntimeError_ with its stderr when it fails."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
+    out, err = await proc.communicate(stdin)
     if check and proc.returncode != 0:
         raise RuntimeError_(
             f"{' '.join(argv)}: {err.decode(errors='replace').strip()}",
@@ -143,13 +143,21 @@ class BridgeNetwork:
 
     async def add_pod(self, sandbox_id: str, ip: str) -> None:
         ns, veth = netns_name(sandbox_id), veth_name(sandbox_id)
-        await run("ip", "netns", "add", ns)
-        await run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        await run("ip", "link", "set", veth, "master", BRIDGE, "up")
-        await run("ip", "-n", ns, "addr", "add", f"{ip}/{self.prefix}", "dev", "eth0")
-        await run("ip", "-n", ns, "link", "set", "eth0", "up")
-        await run("ip", "-n", ns, "link", "set", "lo", "up")
-        await run("ip", "-n", ns, "route", "add", "default", "via", self.gateway)
+        # Two ``ip -batch`` runs (host side, then inside the namespace) instead of seven
+        # processes: pod start-up is dominated by process spawns on a busy node.
+        host_side = (
+            f"netns add {ns}\n"
+            f"link add {veth} type veth peer name eth0 netns {ns}\n"
+            f"link set {veth} master {BRIDGE} up\n"
+        )
+        await run("ip", "-batch", "-", stdin=host_side.encode())
+        pod_side = (
+            f"addr add {ip}/{self.prefix} dev eth0\n"
+            "link set eth0 up\n"
+            "link set lo up\n"
+            f"route add default via {self.gateway}\n"
+        )
+        await run("ip", "-n", ns, "-batch", "-", stdin=pod_side.encode())
 
     @staticmethod
     async def remove_pod(sandbox_id: str) -> None:

@@ -251,9 +251,10 @@ class ProcessRuntime:
             await self._bridge.add_pod(sandbox.status.id, sandbox.status.ip)
             argv = ["nsenter", f"--net=/run/netns/{sandbox.netns}", "unshare", *ipc, "--uts"]
         hostname = config.hostname[:HOSTNAME_MAX]
-        script = 'hostname "$1" 2>/dev/null; exec sleep infinity'
+        # "ready" once the namespaces exist: a container joining earlier would join the host's.
+        script = 'hostname "$1" 2>/dev/null; echo ready; exec sleep infinity'
         if config.host_network:
-            script = "exec sleep infinity"
+            script = "echo ready; exec sleep infinity"
         sandbox.pause = await asyncio.create_subprocess_exec(
             *DIE_WITH_RUNTIME,
             *argv,
@@ -264,11 +265,14 @@ class ProcessRuntime:
             "sh",
             hostname,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
         self._save_state(sandbox)
+        assert sandbox.pause.stdout is not None
+        if (await sandbox.pause.stdout.readline()).strip() != b"ready":
+            raise RuntimeError_("the pod sandbox process did not start", "CreatePodSandboxError")
         sandbox.etc_mounts = await asyncio.to_thread(
             proc_setup.write_etc_files, config, sandbox.status.ip, sandbox.dir, hostname
         )
