@@ -27,7 +27,14 @@ stays. Waiting is a ``Requeue(after=...)``, never a sleep.
 One queue carries both kinds of work, keyed ``("Node", name)`` and
 ``("Pod", "ns/name")``. Node keys requeue themselves every monitor period
 (the periodic check); Pod keys are added when a Pod lands on a Node or a
-Node's NoExecute taints change. The decisions (health, conditions, taints,
+Node's NoExecute taints change.
+
+NoExecute taints follow upstream's disruption modes: a zone in which no Node
+is Ready gets no new ones, and when no Node of the cluster is Ready (more
+likely the control plane's network than every kubelet at once) they are
+lifted, so a one-node cluster whose kubelet restarts slowly keeps its Pods.
+Upstream also rate-limits NoExecute tainting per zone (0.1 Node/s); that is
+not done here. The decisions (health, conditions, taints,
 eviction delay) are pure functions at the top, which the unit tests drive.
 """
 
@@ -81,6 +88,8 @@ NEVER_UPDATED_MESSAGE = "Kubelet never posted node status."
 NODE_NOT_READY = "NodeNotReady"  # event reason on the Node
 TAINT_EVICTION = "TaintManagerEviction"  # event reason on the Pod
 NODE_NAME_INDEX = "node-lifecycle-node-name"
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 # ---- pure decisions ------------------------------------------------------------------
@@ -190,6 +199,64 @@ def desired_taints(node: Obj) -> set[tuple[str, str]]:
     return wanted
 
 
+def zone_of(node: Obj) -> str:
+    """Region and zone together, as upstream's zone key."""
+    labels = _meta(node).get("labels") or {}
+    return f"{labels.get(REGION_LABEL, '')}:{labels.get(ZONE_LABEL, '')}"
+
+
+def zone_ready_counts(nodes: Iterable[Obj]) -> dict[str, tuple[int, int]]:
+    """Zone -> (Ready Nodes, all Nodes)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for node in nodes:
+        ready, total = counts.get(zone_of(node), (0, 0))
+        counts[zone_of(node)] = (ready + (ready_status(node) == "True"), total + 1)
+    return counts
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """Whether a Node's zone, or the whole cluster, has no Ready Node left."""
+
+    zone_down: bool
+    all_down: bool
+
+
+def disruption(counts: Mapping[str, tuple[int, int]], cached: Obj | None, fresh: Obj) -> Disruption:
+    """The disruption seen by ``fresh``, counting it instead of its ``cached`` copy.
+
+    The controller may have just marked ``fresh`` Unknown, which the cache
+    does not show yet; counting the stale copy would make the last Node of a
+    cluster look healthy for one sync, long enough to taint it NoExecute.
+    """
+    adjusted = dict(counts)
+    for obj, sign in ((cached, -1), (fresh, 1)):
+        if obj is not None:
+            ready, total = adjusted.get(zone_of(obj), (0, 0))
+            is_ready = int(ready_status(obj) == "True")
+            adjusted[zone_of(obj)] = (ready + sign * is_ready, total + sign)
+    live = [ready for ready, total in adjusted.values() if total > 0]
+    return Disruption(adjusted[zone_of(fresh)][0] <= 0, all(r <= 0 for r in live))
+
+
+def gate_no_execute(
+    wanted: set[tuple[str, str]], current: set[tuple[str, str]], state: Disruption
+) -> set[tuple[str, str]]:
+    """No new NoExecute taint in a zone with no Ready Node; none at all if no Node is Ready.
+
+    Upstream's disruption modes: when every Node looks lost, the likelier
+    story is that the control plane lost the network, and evicting every Pod
+    of the cluster would make it worse; so NoExecute taints are lifted
+    until some Node is Ready again. A zone with no Ready Node keeps the
+    taints it has but gets no new ones.
+    """
+    if state.all_down:
+        return {pair for pair in wanted if pair[1] != NO_EXECUTE}
+    if state.zone_down:
+        return {pair for pair in wanted if pair[1] != NO_EXECUTE or pair in current}
+    return wanted
+
+
 def reconcile_taints(
     taints: Sequence[Obj], wanted: set[tuple[str, str]], when: str
 ) -> list[Obj] | None:
@@ -275,6 +342,8 @@ class NodeLifecycleController(Controller[Key]):
         self.health: dict[str, NodeHealth] = {}
         # Pod key -> monotonic time its eviction countdown started (upstream CreatedAt).
         self.tainted_since: dict[str, float] = {}
+        self._counts: tuple[float, dict[str, tuple[int, int]]] | None = None
+        self._all_down = False
         self.nodes = self.informer("v1", "nodes")
         self.leases = self.informer("coordination.k8s.io/v1", "leases", namespace=LEASE_NAMESPACE)
         self.pods = self.informer("v1", "pods")
@@ -389,9 +458,23 @@ class NodeLifecycleController(Controller[Key]):
                     subresource="status",
                 )
 
+    def _disruption(self, node: Obj) -> Disruption:
+        """Zone counts are taken once per monitor period (one pass, as upstream), not per Node."""
+        now = self.ctx.clock.now()
+        if self._counts is None or now - self._counts[0] >= self.period:
+            self._counts = (now, zone_ready_counts(self.nodes.list()))
+        state = disruption(self._counts[1], self.nodes.get(_meta(node).get("name", "")), node)
+        if state.all_down != self._all_down:
+            self._all_down = state.all_down
+            what = "no Node is Ready: NoExecute taints lifted" if state.all_down else "Nodes Ready"
+            log.info("controller=%s disruption mode: %s", self.name, what)
+        return state
+
     async def _update_taints(self, node: Obj) -> None:
         taints = (node.get("spec") or {}).get("taints") or []
-        new = reconcile_taints(taints, desired_taints(node), format_time(self.now()))
+        current = {(t.get("key", ""), t.get("effect", "")) for t in taints}
+        wanted = gate_no_execute(desired_taints(node), current, self._disruption(node))
+        new = reconcile_taints(taints, wanted, format_time(self.now()))
         if new is None:
             return
         body = copy.deepcopy(node)

@@ -20,14 +20,18 @@ from tinykube.controllers.nodelifecycle import (
     STATUS_UNKNOWN,
     UNREACHABLE,
     UNSCHEDULABLE,
+    Disruption,
     NodeLifecycleController,
     desired_taints,
+    disruption,
     eviction_delay,
+    gate_no_execute,
     is_lost,
     observe,
     reconcile_taints,
     seconds_setting,
     unknown_conditions,
+    zone_ready_counts,
 )
 from tinykube.controllers.runtime import Requeue
 
@@ -143,6 +147,60 @@ def test_not_ready_swaps_for_unreachable_keeping_nothing_stale() -> None:
     assert {(t["key"], t["effect"]) for t in out} == wanted
 
 
+def zoned(name: str, zone: str, ready: str = "True") -> Obj:
+    n = node(name, ready=ready)
+    n["metadata"]["labels"] = {"topology.kubernetes.io/zone": zone}
+    return n
+
+
+@pytest.mark.parametrize(
+    ("cluster", "fresh", "expected"),
+    [
+        ([zoned("a", "z1")], zoned("a", "z1", "Unknown"), Disruption(True, True)),
+        (
+            [zoned("a", "z1"), zoned("b", "z1")],
+            zoned("a", "z1", "Unknown"),
+            Disruption(False, False),
+        ),
+        (
+            [zoned("a", "z1"), zoned("b", "z2")],
+            zoned("a", "z1", "Unknown"),
+            Disruption(True, False),
+        ),
+        (
+            [zoned("a", "z1", "Unknown"), zoned("b", "z1", "False")],
+            zoned("a", "z1", "Unknown"),
+            Disruption(True, True),
+        ),
+    ],
+    ids=["last-node-lost", "one-of-two", "whole-zone", "nothing-ready"],
+)
+def test_disruption_counts_the_fresh_copy(
+    cluster: list[Obj], fresh: Obj, expected: Disruption
+) -> None:
+    cached = next(n for n in cluster if n["metadata"]["name"] == fresh["metadata"]["name"])
+    assert disruption(zone_ready_counts(cluster), cached, fresh) == expected
+
+
+UNREACHABLE_BOTH = {(UNREACHABLE, NO_SCHEDULE), (UNREACHABLE, NO_EXECUTE)}
+
+
+@pytest.mark.parametrize(
+    ("current", "state", "expected"),
+    [
+        (set(), Disruption(False, False), UNREACHABLE_BOTH),
+        (set(), Disruption(True, False), {(UNREACHABLE, NO_SCHEDULE)}),
+        (UNREACHABLE_BOTH, Disruption(True, False), UNREACHABLE_BOTH),
+        (UNREACHABLE_BOTH, Disruption(True, True), {(UNREACHABLE, NO_SCHEDULE)}),
+    ],
+    ids=["normal", "zone-down-adds-none", "zone-down-keeps", "all-down-lifts"],
+)
+def test_no_execute_gated_by_disruption(
+    current: set[tuple[str, str]], state: Disruption, expected: set[tuple[str, str]]
+) -> None:
+    assert gate_no_execute(UNREACHABLE_BOTH, current, state) == expected
+
+
 # ---- what Unknown looks like --------------------------------------------------------
 
 
@@ -256,6 +314,36 @@ async def test_pods_on_a_lost_node_are_marked_not_ready() -> None:
     await clock.advance(41)
     await controller.reconcile(("Node", "a"))
     assert client.verbs("patch", "pods") == ["ready"]
+
+
+def capture_updates(client: Any) -> list[Obj]:
+    bodies: list[Obj] = []
+    update = client.update
+
+    async def recording(api_version: str, resource: str, obj: Obj, *a: Any, **kw: Any) -> Obj:
+        bodies.append(obj)
+        return await update(api_version, resource, obj, *a, **kw)
+
+    client.update = recording
+    return bodies
+
+
+async def test_a_lost_node_beside_a_ready_one_is_tainted_no_execute() -> None:
+    controller, client, clock = setup([node("a"), node("b")], [lease("a"), lease("b")])
+    bodies = capture_updates(client)
+    await controller.reconcile(("Node", "a"))
+    await clock.advance(41)
+    await controller.reconcile(("Node", "a"))
+    assert {(t["key"], t["effect"]) for t in bodies[-1]["spec"]["taints"]} == UNREACHABLE_BOTH
+
+
+async def test_the_last_node_of_a_cluster_is_not_tainted_no_execute() -> None:
+    controller, client, clock = setup([node("a")], [lease("a")])
+    bodies = capture_updates(client)
+    await controller.reconcile(("Node", "a"))
+    await clock.advance(41)
+    await controller.reconcile(("Node", "a"))
+    assert bodies[-1]["spec"]["taints"] == [{"key": UNREACHABLE, "effect": NO_SCHEDULE}]
 
 
 async def test_a_renewed_lease_keeps_the_node_alive() -> None:
