@@ -136,16 +136,6 @@ class TestEtcdStore(StoreConformance):
         yield store
         await store.close()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the suite expects a watch from 0 to start at revision 1; a fresh etcd is"
-        " already at revision 1, so its first write is revision 2",
-    )
-    async def test_watches_during_concurrent_writes_get_each_change_once(
-        self, store: EtcdStore
-    ) -> None:
-        await super().test_watches_during_concurrent_writes_get_each_change_once(store)
-
 
 # -- what only etcd has -------------------------------------------------------------
 
@@ -288,12 +278,6 @@ def test_key_ranges() -> None:
 # -- the API server on etcd -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    raises=RuntimeError,  # only the start-up failure below; any other failure fails
-    reason="apiserver start-up creates the default Service right after the default"
-    " Namespace, and the namespace check reads the watch cache without syncing it;"
-    " on etcd the cache sees the Namespace a moment later (404 namespaces default)",
-)
 def test_apiserver_serves_from_etcd(etcd: EtcdCluster, tmp_path: Path) -> None:
     """kubectl create, list and watch a ConfigMap through an API server on etcd."""
     server = ApiServer(tmp_path / "data", extra_args=["--storage", f"etcd://{etcd.endpoints[0]}"])

@@ -45,7 +45,9 @@ def _pod(component: str, args: list[str], port: int, scheme: str) -> dict[str, A
                             "port": port,
                             "scheme": scheme,
                         },
-                        "initialDelaySeconds": 15,
+                        # kubeadm's values: a busy server is not a dead one
+                        "initialDelaySeconds": 10,
+                        "timeoutSeconds": 15,
                         "periodSeconds": 10,
                         "failureThreshold": 8,
                     },

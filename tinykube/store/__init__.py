@@ -14,6 +14,8 @@ The map, in the order data flows:
   the schema and statements, ``sqlwriter.py`` the one writer thread that
   group-commits, ``sqlreads.py`` the reads on reader threads.
   ``memory.py`` keeps the same log in Python containers, for unit tests.
+  ``etcd.py`` speaks to a real etcd v3 (several API servers, high
+  availability) with the transactions kube-apiserver itself sends.
 - ``log.py``: the log row both drivers keep and the watch event it stands for;
   ``watchhub.py``: the in-process fan-out of committed events and the
   replay-then-follow algorithm of every watch; ``keys.py``: prefix ranges.

@@ -30,4 +30,4 @@ async def test_bad_urls_are_refused(url: str, message: str) -> None:
 
 
 def test_the_table_names_every_scheme() -> None:
-    assert sorted(DRIVERS) == ["memory", "sqlite"]
+    assert sorted(DRIVERS) == ["etcd", "memory", "sqlite"]

@@ -53,7 +53,7 @@ class Hooks:
     async def before_create(self, res: Resource, obj: dict[str, Any], opts: WriteOptions) -> None:
         if res.namespaced:
             meta = obj["metadata"]
-            self._check_namespace(res, meta.get("namespace", ""), meta.get("name", ""))
+            await self._check_namespace(res, meta.get("namespace", ""), meta.get("name", ""))
         defaults.apply_defaults(res, obj)
         initial = getattr(defaults, "initial_status", None)
         if initial is not None and res.has_status and "status" not in obj:
@@ -85,9 +85,15 @@ class Hooks:
         assert PRIORITY_CLASSES is not None
         return self.cache.get(PRIORITY_CLASSES.key("", name))
 
-    def _check_namespace(self, res: Resource, namespace: str, name: str) -> None:
+    async def _check_namespace(self, res: Resource, namespace: str, name: str) -> None:
         assert NAMESPACES is not None
-        ns = self.cache.get(NAMESPACES.key("", namespace))
+        key = NAMESPACES.key("", namespace)
+        ns = self.cache.get(key)
+        if ns is None:
+            # A namespace created a moment ago (or through another API server) may
+            # not have reached the cache yet: look again at a consistent point.
+            await self.cache.sync()
+            ns = self.cache.get(key)
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp") and res.plural != "events":
