@@ -65,8 +65,9 @@ class Heartbeat:
     async def run(self) -> None:
         while True:
             if self.alive:
-                # A write may race the controller's: the next beat tries again.
-                with contextlib.suppress(errors.Conflict):
+                # A write may race the controller's, or the Node may be gone:
+                # the next beat tries again.
+                with contextlib.suppress(errors.Conflict, errors.NotFound):
                     await self.beat()
             await asyncio.sleep(0.3)
 
@@ -243,3 +244,30 @@ async def _node_unknown(client: Client, node: str) -> Obj | None:
     unknown = ready_of(obj) == "Unknown"
     tainted = (nodelifecycle.UNREACHABLE, "NoExecute") in taints_of(obj)
     return obj if unknown and tainted else None
+
+
+async def test_pods_of_a_deleted_node_are_collected(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(podgc, "QUARANTINE", 0.5)
+    monkeypatch.setattr(podgc, "GC_CHECK_PERIOD", 0.5)
+    async with await Client.from_kubeconfig(server.kubeconfig) as client:
+        await add_node(client, "node-c")
+        body = {
+            "metadata": {"name": "stranded"},
+            "spec": {"nodeName": "node-c", "containers": [{"name": "app", "image": "nginx"}]},
+        }
+        await client.create("v1", "pods", body, NS)
+        async with control_plane(client, Heartbeat(client, "node-c")):
+            await asyncio.sleep(1)  # a Node that exists keeps its Pods
+            assert await client.get("v1", "pods", "stranded", NS)
+            await client.delete("v1", "nodes", "node-c")
+
+            async def collected() -> bool:
+                try:
+                    await client.get("v1", "pods", "stranded", NS)
+                except errors.NotFound:
+                    return True
+                return False
+
+            await eventually(collected, within=15)
