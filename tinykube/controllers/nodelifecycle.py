@@ -50,6 +50,7 @@ from typing import Any
 
 from tinykube.api import errors
 from tinykube.api.duration import format_time
+from tinykube.controllers.cronschedule import parse_duration
 from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
 from tinykube.controllers.schedulingutil import tolerates
 
@@ -316,12 +317,10 @@ def seconds_setting(value: Any, default: float) -> float:
         return default
     if isinstance(value, int | float):
         return float(value)
-    text = str(value).strip()
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return float(text[: -len(suffix)]) * units[suffix]
-    return float(text)
+    try:
+        return float(value)
+    except ValueError:
+        return parse_duration(str(value).strip())
 
 
 # ---- the controller ------------------------------------------------------------------

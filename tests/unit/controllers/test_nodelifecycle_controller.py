@@ -276,7 +276,8 @@ def test_eviction_delay(taints: list[Obj], tolerations: list[Obj], expected: flo
 
 
 @pytest.mark.parametrize(
-    ("value", "seconds"), [(None, 40.0), ("3s", 3.0), ("500ms", 0.5), (2, 2.0), ("1m", 60.0)]
+    ("value", "seconds"),
+    [(None, 40.0), ("3s", 3.0), ("500ms", 0.5), (2, 2.0), ("1m30s", 90.0), ("2.5", 2.5)],
 )
 def test_seconds_setting(value: object, seconds: float) -> None:
     assert seconds_setting(value, 40.0) == seconds
