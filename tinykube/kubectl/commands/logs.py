@@ -65,13 +65,25 @@ async def _pods(f: Any, o: Any) -> list[Obj]:
     listing = await f.client.call(
         "GET", f"/api/v1/namespaces/{ns}/pods", params={"labelSelector": query}
     )
-    pods = sorted(
-        listing.get("items") or [],
-        key=lambda p: (p.get("metadata") or {}).get("creationTimestamp", ""),
-    )
+    pods = sorted(listing.get("items") or [], key=_rank)
     if not pods:
         raise CommandError("timed out waiting for the condition")
+    if len(pods) > 1:
+        f.err.write(f"Found {len(pods)} pods, using pod/{pods[0]['metadata']['name']}\n")
     return pods[:1]
+
+
+def _rank(pod: Obj) -> tuple[int, int, str]:
+    """kubectl's pick among a workload's pods: running and ready ones first, then the oldest."""
+    status = pod.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    running = status.get("phase") == "Running"
+    return (
+        0 if running else 1,
+        0 if ready else 1,
+        (pod.get("metadata") or {}).get("creationTimestamp", ""),
+    )
 
 
 def _containers(f: Any, o: Any, pod: Obj) -> list[str]:
