@@ -517,3 +517,32 @@ def test_get_watch(pair: Pair) -> None:
             out, _ = proc.communicate(timeout=10)
             outputs.append(normalize(out, side.namespace))
         assert outputs[1] == outputs[0]
+
+
+def _wait_phase(side: Side, pod: str, phases: tuple[str, ...], seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    phase = ""
+    while time.monotonic() < deadline:
+        phase = side.run(f"get pod {pod} -o jsonpath={{.status.phase}}").stdout
+        if phase in phases:
+            return phase
+        time.sleep(0.5)
+    return phase
+
+
+def test_logs_of_a_finished_pod(pair: Pair) -> None:
+    pair.both(
+        "run hello --image=busybox --restart=Never --command -- sh -c 'echo hello; echo world'"
+    )
+    phases = [
+        _wait_phase(side, "hello", ("Succeeded", "Failed")) for side in (pair.real, pair.ours)
+    ]
+    if phases != ["Succeeded", "Succeeded"]:
+        pytest.skip(f"no kubelet ran the pod (phases {phases})")
+    for line in (
+        "logs hello",
+        "logs hello --tail=1",
+        "logs pod/hello -c hello",
+        "logs hello -c nope",
+    ):
+        pair.same(line)

@@ -92,6 +92,17 @@ def _containers(f: Any, o: Any, pod: Obj) -> list[str]:
         init = [c.get("name", "") for c in (pod.get("spec") or {}).get("initContainers") or []]
         return init + names
     if o.container:
+        spec = pod.get("spec") or {}
+        every = [
+            c.get("name", "")
+            for key in ("initContainers", "containers", "ephemeralContainers")
+            for c in spec.get(key) or []
+        ]
+        if o.container not in every:
+            name = (pod.get("metadata") or {}).get("name")
+            raise CommandError(
+                f"container {o.container} is not valid for pod {name} out of: {', '.join(every)}"
+            )
         return [o.container]
     meta = pod.get("metadata") or {}
     default = (meta.get("annotations") or {}).get(DEFAULT_CONTAINER)
