@@ -41,6 +41,9 @@ def needs_root(
 # Unique per run: the node name also names its cgroups and must not meet another kubelet.
 NODE = f"it-node-{os.getpid()}"
 KUBELETS: dict[int, Kubelet] = {}
+# Unique to this run too: concurrent runs must not share addresses on the host's bridge.
+POD_CIDR_OCTET = os.getpid() % 250
+POD_CIDR = f"10.246.{POD_CIDR_OCTET}.0/24"
 
 
 class Kubelet:
@@ -63,7 +66,7 @@ class Kubelet:
             "--port",
             str(self.port),
             "--pod-cidr",
-            "10.244.60.0/24",
+            POD_CIDR,
             "--client-ca-file",
             str(server.data_dir / "pki" / "ca.crt"),
             *(extra or []),
@@ -177,7 +180,7 @@ def test_node_registered_with_labels_lease_and_capacity(cluster: ApiServer) -> N
     labels = node["metadata"]["labels"]
     assert labels["kubernetes.io/hostname"] == NODE
     assert labels["kubernetes.io/os"] == "linux"
-    assert node["spec"]["podCIDR"] == "10.244.60.0/24"
+    assert node["spec"]["podCIDR"] == POD_CIDR
     assert node["status"]["capacity"]["pods"] == "110"
     assert {c["type"] for c in node["status"]["conditions"]} == {
         "Ready",
@@ -209,7 +212,7 @@ def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer, m
 
     pod = eventually(running, what="hello Running and Ready")
     assert pod["status"]["podIP"].startswith(
-        "10.244.60." if mode == "privileged" else "127.244.60."
+        f"10.246.{POD_CIDR_OCTET}." if mode == "privileged" else f"127.246.{POD_CIDR_OCTET}."
     )
     assert pod["status"]["containerStatuses"][0]["containerID"].startswith("process://")
     assert eventually(lambda: kubectl(cluster, "logs", "hello")) == "hello\n"

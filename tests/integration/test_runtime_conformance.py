@@ -34,6 +34,15 @@ from tinykube.kubelet.runtime.interface import (
 pytestmark = pytest.mark.integration
 
 IS_ROOT = os.geteuid() == 0
+# Pod CIDRs unique to this run: two runs of this suite at once on one machine would
+# otherwise put the same addresses on the shared bridge.
+RUN = os.getpid() % 250
+
+
+def cidr(second: int) -> str:
+    return f"10.{second}.{RUN}.0/24"
+
+
 ROOT_REASON = "needs root (network namespaces, cgroups); CI runs as root"
 
 
@@ -44,7 +53,7 @@ async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         RuntimeOptions(
             node_name=f"conf-{os.getpid()}",
             root_dir=tmp_path / "kubelet",
-            pod_cidr="10.244.250.0/24",
+            pod_cidr=cidr(240),
             image_dir=tmp_path / "images",
             simulated_run_seconds=0.2,
         ),
@@ -126,11 +135,11 @@ async def test_two_sandboxes_get_different_ips(runtime: Runtime, tmp_path: Path)
 async def test_pod_cidr_can_change_until_a_pod_has_an_address(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    assert await runtime.update_pod_cidr("10.244.249.0/24")
+    assert await runtime.update_pod_cidr(cidr(241))
     sid = await runtime.run_pod_sandbox(sandbox_config(tmp_path))
     ip = (await runtime.pod_sandbox_status(sid)).ip
-    assert ip.rsplit(".", 1)[0] in ("10.244.249", "127.244.249")
-    assert not await runtime.update_pod_cidr("10.244.248.0/24")
+    assert ip.rsplit(".", 1)[0] in (f"10.241.{RUN}", f"127.241.{RUN}")
+    assert not await runtime.update_pod_cidr(cidr(242))
 
 
 async def test_container_runs_then_stops(runtime: Runtime, tmp_path: Path) -> None:
@@ -203,7 +212,7 @@ async def process(tmp_path: Path) -> AsyncIterator[Runtime]:
         RuntimeOptions(
             node_name=f"proc-{os.getpid()}",
             root_dir=tmp_path / "kubelet",
-            pod_cidr="10.244.251.0/24",
+            pod_cidr=cidr(243),
             image_dir=tmp_path / "images",
         ),
     )
@@ -313,7 +322,7 @@ async def test_process_memory_limit_oom_kills(process: Runtime, tmp_path: Path) 
 @pytest.mark.skipif(not IS_ROOT, reason=ROOT_REASON)
 async def test_process_close_removes_host_state(tmp_path: Path) -> None:
     options = RuntimeOptions(
-        node_name=f"clean-{os.getpid()}", root_dir=tmp_path / "k", pod_cidr="10.244.252.0/24"
+        node_name=f"clean-{os.getpid()}", root_dir=tmp_path / "k", pod_cidr=cidr(244)
     )
     rt = new_runtime("process", options)
     await rt.start()
@@ -392,7 +401,7 @@ from tinykube.kubelet.runtime.interface import ContainerConfig, PodSandboxConfig
 
 async def main():
     rt = new_runtime("process", RuntimeOptions(
-        node_name=sys.argv[1], root_dir=Path(sys.argv[2]), pod_cidr="10.244.247.0/24"))
+        node_name=sys.argv[1], root_dir=Path(sys.argv[2]), pod_cidr=sys.argv[4]))
     await rt.start()
     sid = await rt.run_pod_sandbox(PodSandboxConfig(uid="u", namespace="d", name="p", hostname="p"))
     image = await rt.pull_image("x", has_command=True)
@@ -416,6 +425,7 @@ async def test_process_containers_die_with_a_killed_runtime_and_leftovers_are_cl
         node,
         str(root),
         marker,
+        cidr(245),
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -437,4 +447,4 @@ async def test_process_containers_die_with_a_killed_runtime_and_leftovers_are_cl
         pattern = f"*/tinykube/{node}"
         assert not await asyncio.to_thread(lambda: list(Path("/sys/fs/cgroup").glob(pattern)))
         bridge = await asyncio.to_thread(host_output, "ip", "-o", "addr", "show", "dev", "tk0")
-        assert "10.244.247.1/" not in bridge
+        assert f"10.245.{RUN}.1/" not in bridge
