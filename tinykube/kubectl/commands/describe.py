@@ -83,7 +83,7 @@ async def describe_one(f: Any, mapping: Any, obj: Obj, show_events: bool) -> str
     if kind == ("", "Pod"):
         return describers.describe_pod(obj, events, now)
     if kind == ("apps", "Deployment"):
-        selector = describers._selector_string((obj.get("spec") or {}).get("selector"))
+        selector = describers.selector_string((obj.get("spec") or {}).get("selector"))
         rss = _owned_by(
             await _list(f, f"/apis/apps/v1/namespaces/{ns}/replicasets", labelSelector=selector),
             uid,
@@ -92,7 +92,7 @@ async def describe_one(f: Any, mapping: Any, obj: Obj, show_events: bool) -> str
         old = [r for r in rss if r not in new]
         return describers.describe_deployment(obj, old, new, events, now)
     if kind == ("apps", "ReplicaSet"):
-        selector = describers._selector_string((obj.get("spec") or {}).get("selector"))
+        selector = describers.selector_string((obj.get("spec") or {}).get("selector"))
         pods = _owned_by(
             await _list(f, f"/api/v1/namespaces/{ns}/pods", labelSelector=selector), uid
         )
