@@ -77,6 +77,7 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 HOSTNAME_MAX = 63
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Every process the runtime starts dies with it (even on SIGKILL): without a
 # runtime to own them, containers would be orphans that nobody stops.
 DIE_WITH_RUNTIME = ["setpriv", "--pdeathsig", "KILL"]
@@ -716,8 +717,15 @@ class ProcessRuntime:
 
 
 def _environment(container: _Container) -> dict[str, str]:
-    """The workload's environment: image env, then the pod's env (which wins)."""
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    """The workload's environment: image env, then the pod's env (which wins).
+
+    A container running from the host's filesystem gets the kubelet's PATH, so a
+    command found by the kubelet's user (``tinykube`` in a virtualenv, say) is
+    found by the pod too; an image's container gets the image's (or the default).
+    """
+    env = {"PATH": DEFAULT_PATH}
+    if container.image.rootfs is None:
+        env["PATH"] = os.environ.get("PATH") or DEFAULT_PATH
     for item in container.image.env:
         key, _, value = item.partition("=")
         env[key] = value
