@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -124,11 +125,16 @@ class Cluster(ApiServer):
     def __post_init__(self) -> None:
         # A kubelet port and pod range of its own, so test clusters never collide
         # with another cluster (or kubelet) on this host.
+        # Service and pod ranges of its own too: kube-proxy puts service addresses on
+        # the host, and two clusters must not claim the same ones.
+        n = random.randint(100, 250)
         self.extra_args = [
             "--kubelet-port",
             str(free_port()),
             "--pod-cidr",
-            "10.244.250.0/24",
+            f"10.244.{n}.0/24",
+            "--service-cluster-ip-range",
+            f"10.{n}.0.0/16",
             *self.extra_args,
         ]
 

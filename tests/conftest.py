@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cluster import ApiServer, Cluster
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """A whole cluster started as ``make run`` starts it; tests reach it through its API."""
     server = Cluster(tmp_path_factory.mktemp("cluster"))

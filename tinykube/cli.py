@@ -177,6 +177,7 @@ _CONTROLLER_SETTINGS = (
     "node-monitor-grace-period",
     "node-monitor-period",
     "terminated-pod-gc-threshold",
+    "load-balancer-ip-range",
 )
 
 
@@ -196,6 +197,7 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-monitor-grace-period", default=None, help="e.g. 40s")
     p.add_argument("--node-monitor-period", default=None, help="e.g. 5s")
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=None)
+    p.add_argument("--load-balancer-ip-range", default=None, help="LoadBalancer address pool")
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 
@@ -254,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     # Components that own their command line: one explicit table, no import side effects.
     from tinykube.kubectl import command as kubectl_command
     from tinykube.kubelet import command as kubelet_command
+    from tinykube.proxy import command as proxy_command
     from tinykube.scheduler import command as scheduler_command
 
-    for component in (scheduler_command, kubelet_command, kubectl_command):
+    for component in (scheduler_command, kubelet_command, proxy_command, kubectl_command):
         component.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))

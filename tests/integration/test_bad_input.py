@@ -280,3 +280,29 @@ def test_concurrent_patches_without_a_version_all_apply(server: ApiServer) -> No
         codes = list(pool.map(patch, range(48)))
     assert codes == [200] * 48
     assert len(call(server, "GET", CM + "/racy")[1]["data"]) == 48
+
+
+def test_binding_assigns_the_node_and_marks_the_pod_scheduled(server: ApiServer) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bindme"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    pods = "/api/v1/namespaces/default/pods"
+    assert call(server, "POST", pods, json.dumps(pod).encode())[0] == 201
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "bindme"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"},
+    }
+    status, out = call(server, "POST", pods + "/bindme/binding", json.dumps(binding).encode())
+    assert (status, out["status"]) == (201, "Success")
+    got = call(server, "GET", pods + "/bindme")[1]
+    assert got["spec"]["nodeName"] == "node-a"
+    conditions = {c["type"]: c["status"] for c in got["status"]["conditions"]}
+    assert conditions["PodScheduled"] == "True"
+    status, out = call(server, "POST", pods + "/bindme/binding", json.dumps(binding).encode())
+    assert (status, out["reason"]) == (409, "Conflict")
+    assert 'is already assigned to node "node-a"' in out["message"]

@@ -30,7 +30,9 @@ from typing import Any
 
 from tinykube.apiserver.kubeconfig import write_admin_kubeconfig, write_kubeconfig
 from tinykube.apiserver.tls import ensure_pki, issue_client_cert
+from tinykube.client.rest import Client
 from tinykube.cluster import manifests
+from tinykube.cluster.addons import dns_service_ip, ensure_addons
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,10 @@ def plan(cfg: UpConfig) -> list[Component]:
         cfg.pod_cidr,
         "--pod-manifest-path",
         str(cfg.data_dir / "manifests"),
+        "--cluster-dns",
+        dns_service_ip(cfg.service_cidr),
+        "--cluster-domain",
+        "cluster.local",
     ]
     later = [("kubelet", "tinykube.kubelet.command", kubelet)]
     if cfg.simulated_nodes:
@@ -259,6 +265,9 @@ async def run(cfg: UpConfig) -> None:
             for comp in comps:
                 tasks.append(tg.create_task(supervise(comp)))
             await wait_ready(cfg.url, timeout=120)
+            # As kubeadm does once the API server answers: kube-proxy and cluster DNS.
+            async with await Client.from_kubeconfig(cfg.data_dir / "admin.kubeconfig") as client:
+                await ensure_addons(client, api_server_url=cfg.url, service_cidr=cfg.service_cidr)
             kubeconfig = (cfg.data_dir / "admin.kubeconfig").resolve()
             print(f"tinykube is up: export KUBECONFIG={kubeconfig}", file=sys.stderr, flush=True)
     finally:

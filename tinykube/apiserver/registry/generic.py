@@ -351,6 +351,12 @@ class Registry:
             meta["namespace"] = old_meta.get("namespace", "")
         if opts.subresource == "status":
             strategy.prepare_for_status_update(res, new, old)
+        elif opts.subresource == "binding":
+            # A binding sets spec.nodeName and the PodScheduled condition together.
+            status = new.get("status")
+            strategy.prepare_for_update(res, new, old)
+            if status is not None:
+                new["status"] = status
         elif opts.subresource not in ("", "scale", "binding", "finalize"):
             pass
         else:

@@ -212,9 +212,12 @@ class Cgroup:
 class CgroupManager:
     """Creates and removes the per-container cgroups of one node."""
 
-    def __init__(self, node_name: str) -> None:
+    def __init__(self, node_name: str, instance: str = "") -> None:
         self.v2 = cgroup_v2()
-        self.base = Path("tinykube") / node_name
+        # ``instance`` (derived from the kubelet's root directory) keeps two kubelets
+        # that share a node name on one host (test clusters, a re-made data dir) from
+        # ever removing each other's cgroups and the processes in them.
+        self.base = Path("tinykube") / (f"{node_name}-{instance}" if instance else node_name)
 
     def _roots(self) -> list[Path]:
         if self.v2:

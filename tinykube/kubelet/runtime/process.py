@@ -131,7 +131,10 @@ class ProcessRuntime:
             if self.privileged
             else None
         )
-        self._cgroups = proc_host.CgroupManager(options.node_name) if self.privileged else None
+        instance = hashlib.sha256(str(options.root_dir.resolve()).encode()).hexdigest()[:8]
+        self._cgroups = (
+            proc_host.CgroupManager(options.node_name, instance) if self.privileged else None
+        )
         self._userns = False
         # Host paths created as mount targets, with the number of containers using them.
         self._host_targets: dict[Path, int] = {}
