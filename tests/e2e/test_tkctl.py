@@ -76,7 +76,7 @@ class Side:
         line = line.replace("@NS", self.namespace)
         # The cluster's kubelet restarts a control-plane component that dies; ride out
         # a short outage instead of reporting it as a difference between the two tools.
-        for _ in range(40):
+        for _ in range(120):
             result = self._once(line, stdin, env)
             if "was refused - did you specify" not in result.stderr:
                 return result
