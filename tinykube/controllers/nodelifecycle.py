@@ -339,8 +339,9 @@ class NodeLifecycleController(Controller[Key]):
         self.period = seconds_setting(ctx.options.get(PERIOD_FLAG), DEFAULT_MONITOR_PERIOD)
         self.recorder = ctx.recorder(self.name)
         self.health: dict[str, NodeHealth] = {}
-        # Pod key -> monotonic time its eviction countdown started (upstream CreatedAt).
-        self.tainted_since: dict[str, float] = {}
+        # Pod key -> (uid, monotonic time its eviction countdown started): upstream's
+        # CreatedAt. The uid keeps a new Pod of the same name from inheriting it.
+        self.tainted_since: dict[str, tuple[str, float]] = {}
         self._counts: tuple[float, dict[str, tuple[int, int]]] | None = None
         self._all_down = False
         self.nodes = self.informer("v1", "nodes")
@@ -494,7 +495,10 @@ class NodeLifecycleController(Controller[Key]):
             self.tainted_since.pop(key, None)  # tolerated forever
             return None
         now = self.ctx.clock.now()
-        started = self.tainted_since.setdefault(key, now)
+        uid = _meta(pod).get("uid", "")
+        if self.tainted_since.get(key, ("", 0.0))[0] != uid:
+            self.tainted_since[key] = (uid, now)
+        started = self.tainted_since[key][1]
         if now < started + delay:
             return Requeue(after=started + delay - now)
         await self._evict(pod)

@@ -390,6 +390,19 @@ async def test_pods_tolerating_for_a_while_are_evicted_after_it() -> None:
     assert client.verbs("delete", "pods") == ["p"]
 
 
+async def test_a_new_pod_of_the_same_name_starts_its_own_countdown() -> None:
+    tainted = node(ready="Unknown", taints=UNREACHABLE_TAINTS)
+    first = pod("p", tolerations=[tol(seconds=300)])
+    controller, client, clock = setup([tainted], [lease()], [first])
+    await controller.reconcile(("Pod", "ns/p"))
+    await clock.advance(250)
+    again = pod("p", tolerations=[tol(seconds=300)])
+    again["metadata"]["uid"] = "uid-p-2"
+    controller.pods.add(again)
+    assert await controller.reconcile(("Pod", "ns/p")) == Requeue(after=300.0)
+    assert client.calls == []
+
+
 async def test_pods_tolerating_forever_stay() -> None:
     tainted = node(ready="Unknown", taints=UNREACHABLE_TAINTS)
     controller, client, clock = setup([tainted], [lease()], [pod("p", tolerations=[tol()])])
