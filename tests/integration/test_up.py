@@ -103,8 +103,10 @@ spec:
     logs = eventually(lambda: (r := run_kubectl(cluster, "logs", "deploy/web")).stdout and r)
     assert "GET / HTTP" in logs.stdout  # the readiness probe's requests
     hostname = run_kubectl(cluster, "exec", "deploy/web", "--", "cat", "/etc/hostname")
-    if hostname.returncode == 0:
-        assert hostname.stdout.strip().startswith("web-")
+    assert hostname.returncode == 0, hostname.stderr
+    assert hostname.stdout.strip().startswith("web-")
+    failing = run_kubectl(cluster, "exec", "deploy/web", "--", "sh", "-c", "exit 3")
+    assert failing.returncode == 3  # kubectl exits with the command's code
 
 
 def test_killed_component_is_restarted_by_the_kubelet(cluster: Cluster) -> None:

@@ -117,6 +117,8 @@ def plan(cfg: UpConfig) -> list[Component]:
         cfg.pod_cidr,
         "--pod-manifest-path",
         str(cfg.data_dir / "manifests"),
+        "--client-ca-file",
+        str(cfg.data_dir / "pki" / "ca.crt"),
         "--cluster-dns",
         dns_service_ip(cfg.service_cidr),
         "--cluster-domain",
