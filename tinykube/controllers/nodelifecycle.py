@@ -10,7 +10,9 @@ decides the kubelet is gone: every condition of the Node becomes ``Unknown``
 ``node.kubernetes.io/unreachable`` (NoSchedule and NoExecute). A kubelet that
 reports ``Ready=False`` gets ``node.kubernetes.io/not-ready`` instead; a cordoned
 Node (``spec.unschedulable``) gets ``node.kubernetes.io/unschedulable:NoSchedule``.
-When the Node is healthy again the taints go.
+When the Node is healthy again the taints go. While a Node is Unknown its
+Pods are marked ``Ready=False`` (upstream ``MarkPodsNotReady``), so Services
+stop sending them traffic long before any eviction.
 
 "Moved" is judged on this controller's own monotonic clock, as upstream does:
 the controller remembers what heartbeat it last saw and *when it saw it*, so
@@ -34,8 +36,10 @@ is Ready gets no new ones, and when no Node of the cluster is Ready (more
 likely the control plane's network than every kubelet at once) they are
 lifted, so a one-node cluster whose kubelet restarts slowly keeps its Pods.
 Upstream also rate-limits NoExecute tainting per zone (0.1 Node/s); that is
-not done here. The decisions (health, conditions, taints,
-eviction delay) are pure functions at the top, which the unit tests drive.
+not done here.
+
+The decisions (health, conditions, taints, disruption, eviction delay) are
+pure functions at the top, which the unit tests drive.
 """
 
 from __future__ import annotations
@@ -315,8 +319,6 @@ def seconds_setting(value: Any, default: float) -> float:
     """A flag value handed to the controller: seconds, or a Go duration such as ``40s``."""
     if value is None or value == "":
         return default
-    if isinstance(value, int | float):
-        return float(value)
     try:
         return float(value)
     except ValueError:
