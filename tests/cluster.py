@@ -32,6 +32,9 @@ def free_port() -> int:
 
 
 def kubectl_binary() -> str:
+    """The pinned kubectl, or the one named by $KUBECTL (to check other versions)."""
+    if os.environ.get("KUBECTL"):
+        return os.environ["KUBECTL"]
     path = BIN / "kubectl"
     if path.exists():
         return str(path)
