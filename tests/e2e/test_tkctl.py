@@ -299,8 +299,11 @@ def test_describe_pod_and_friends(pair: Pair) -> None:
         "run q --image=busybox --restart=Never --command -- sleep 10",
     ],
 )
-def test_generators_dry_run_yaml(pair: Pair, line: str) -> None:
-    pair.same(line.replace("*/5_*_*_*_*", "'*/5 * * * *'") + " --dry-run=client -o yaml")
+def test_generators_dry_run_yaml_and_json(pair: Pair, line: str) -> None:
+    line = line.replace("*/5_*_*_*_*", "'*/5 * * * *'")
+    command, dashes, rest = line.partition(" -- ")
+    for output in ("yaml", "json"):
+        pair.same(f"{command} --dry-run=client -o {output}{dashes}{rest}")
 
 
 def test_scale_label_annotate_patch_delete(pair: Pair) -> None:

@@ -64,9 +64,9 @@ def to_yaml(obj: Any) -> str:
     )
 
 
-def to_json(obj: Any) -> str:
-    """``json.MarshalIndent(obj, "", "    ")`` with Go's HTML escaping."""
-    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
+def to_json(obj: Any, sort: bool = True) -> str:
+    """``json.MarshalIndent(obj, "", "    ")`` with Go's HTML escaping (maps sorted, as Go's are)."""
+    text = json.dumps(obj, indent=4, sort_keys=sort, ensure_ascii=False)
     return _go_escape(text) + "\n"
 
 

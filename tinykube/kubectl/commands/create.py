@@ -79,9 +79,25 @@ async def create_object(
 
 
 def report(
-    f: Any, o: Any, fmt: Any, mapping: Any, obj: Obj, verb: str, single: bool = True
+    f: Any,
+    o: Any,
+    fmt: Any,
+    mapping: Any,
+    obj: Obj,
+    verb: str,
+    single: bool = True,
+    typed: bool = False,
 ) -> None:
-    """``-o`` output of the result, or the ``<kind>/<name> <verb>`` line."""
+    """``-o`` output of the result, or the ``<kind>/<name> <verb>`` line.
+
+    ``typed``: the object was built here, so JSON keeps Go's struct order.
+    """
+    if fmt.kind == "json" and mutate.dry_run(o) == "client" and typed:
+        from tinykube.kubectl.printers import to_json
+        from tinykube.kubectl.structorder import go_order
+
+        f.out.write(to_json(go_order(obj), sort=False))
+        return
     if fmt.kind and fmt.kind != "wide":
         print_objects(f.out, fmt, [obj], single=single)
         return

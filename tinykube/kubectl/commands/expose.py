@@ -138,7 +138,7 @@ async def run(f: Any, o: Any) -> int:
         svc = service_for(f, o, t)
         result = await create_object(f, o, mapping, f.namespace, svc, "kubectl-expose")
         if fmt.kind:
-            report(f, o, fmt, mapping, result, "exposed")
+            report(f, o, fmt, mapping, result, "exposed", typed=True)
         else:
             f.out.write(
                 f"{mapping.kind_prefix}/{svc['metadata']['name']} exposed{mutate.suffix(mutate.dry_run(o))}\n"

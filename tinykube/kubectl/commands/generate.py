@@ -295,5 +295,5 @@ async def run(f: Any, o: Any, which: str, args: list[str], command: list[str]) -
         if not prefix:
             raise
         raise CommandError(prefix + exc.message) from None
-    report(f, o, fmt, mapping, result, "created")
+    report(f, o, fmt, mapping, result, "created", typed=True)
     return 0

@@ -102,5 +102,5 @@ async def run(f: Any, o: Any) -> int:
     obj = pod(f, o, name, command)
     mapping = await f.discovery.find("pods")
     result = await create_object(f, o, mapping, f.namespace, obj, "kubectl-run")
-    report(f, o, fmt, mapping, result, "created")
+    report(f, o, fmt, mapping, result, "created", typed=True)
     return 0
