@@ -23,31 +23,11 @@ DEFAULT_SERVER = "http://localhost:8080"
 
 
 def kubeconfig_module() -> ModuleType:
-    """``tinykube.client.kubeconfig``, without running ``tinykube/client/__init__.py``.
+    """``tinykube.client.kubeconfig``: the package imports its heavier parts lazily, so
+    this costs tkctl only the kubeconfig loader (no aiohttp)."""
+    from tinykube.client import kubeconfig
 
-    The package's ``__init__`` imports the aiohttp REST client, which alone
-    costs more start-up time than kubectl's whole run; tkctl needs only the
-    kubeconfig loader (see ``transport``), so it loads that one module from
-    its file under its own name. Anyone importing ``tinykube.client`` later
-    gets this same module object.
-    TODO(#7): import normally once ``tinykube.client`` imports its parts lazily.
-    """
-    name = "tinykube.client.kubeconfig"
-    if name in sys.modules:
-        return sys.modules[name]
-    import importlib.util
-    from pathlib import Path
-
-    import tinykube
-
-    spec = importlib.util.spec_from_file_location(
-        name, Path(tinykube.__file__).parent / "client" / "kubeconfig.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return kubeconfig
 
 
 class Factory:
