@@ -141,6 +141,29 @@ class Cluster(ApiServer):
             *self.extra_args,
         ]
 
+    def start(self, timeout: float = 90.0) -> None:
+        super().start(timeout)
+        self.wait_node_ready(timeout)
+
+    def wait_node_ready(self, timeout: float) -> None:
+        """As `make run` users do: wait until the control-plane node is registered and Ready."""
+        import json
+
+        deadline = time.monotonic() + timeout
+        pki = self.data_dir / "pki"
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(pki / "admin.crt", pki / "admin.key")
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                url = f"{self.url}/api/v1/nodes"
+                with urllib.request.urlopen(url, context=ctx, timeout=2) as r:
+                    for node in json.loads(r.read())["items"]:
+                        conditions = (node.get("status") or {}).get("conditions") or []
+                        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                            return
+            time.sleep(0.2)
+        raise RuntimeError(f"no node became Ready in {timeout:.0f}s:\n{self.logs()}")
+
     def logs(self) -> str:
         out = [super().logs()]
         for path in sorted((self.data_dir / "logs").glob("*.log")):
