@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def main() -> None:
             our_times.append(timed(ours, env))
     finally:
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     k, t = statistics.median(real_times), statistics.median(our_times)
     print(f"{'figure':40} {'value':>10}")
     print(f"{'kubectl get pods (' + str(args.pods) + ' pods), median s':40} {k:>10.3f}")

@@ -151,17 +151,7 @@ def replica_set(name: str, replicas: int) -> Obj:
 
 
 async def patch(client: Client, api_version: str, resource: str, name: str, body: Obj) -> Obj:
-    """A merge patch, retried on Conflict.
-
-    TODO: the API server answers 409 to a PATCH that names no resourceVersion
-    when it races another write (it should retry internally, as kube-apiserver's
-    GuaranteedUpdate does); drop this helper once it does.
-    """
-    for _ in range(10):
-        try:
-            return await client.patch(api_version, resource, name, body, NS)
-        except errors.Conflict:
-            await asyncio.sleep(0.05)
+    """A merge patch: it names no resourceVersion, so the server retries a race itself."""
     return await client.patch(api_version, resource, name, body, NS)
 
 
