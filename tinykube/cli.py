@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
 import sys
 from pathlib import Path
 
-
-def _setup_logging(verbosity: int) -> None:
-    level = logging.DEBUG if verbosity >= 4 else logging.INFO
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _run(coro_factory: object) -> int:
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        runner(coro_factory())  # type: ignore[operator]
-    return 0
+from tinykube import runner
 
 
 def _apiserver_args(p: argparse.ArgumentParser) -> None:
@@ -73,18 +51,18 @@ def _config(args: argparse.Namespace) -> object:
 def cmd_apiserver(args: argparse.Namespace) -> int:
     from tinykube.apiserver.server import serve
 
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
     config = _config(args)
-    return _run(lambda: serve(config))  # type: ignore[arg-type]
+    return runner.run(serve(config))  # type: ignore[arg-type]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """The whole cluster in the foreground (see tinykube.cluster.up)."""
     from tinykube.cluster.up import run
 
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
     cfg = _up_config(args)
-    return _run(lambda: run(cfg))  # type: ignore[arg-type]
+    return runner.run(run(cfg))  # type: ignore[arg-type]
 
 
 def _up_config(args: argparse.Namespace) -> object:
@@ -204,7 +182,7 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
 def cmd_controller_manager(args: argparse.Namespace) -> int:
     from tinykube.controllers import manager
 
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
     try:
         options = manager.Options(
             kubeconfig=args.kubeconfig,
@@ -231,7 +209,7 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
         nonlocal code
         code = await manager.run(options)
 
-    _run(main)
+    runner.run(main())
     return code
 
 

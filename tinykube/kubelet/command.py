@@ -10,14 +10,12 @@ adds both subcommands to the ``tinykube`` parser; ``cli.py`` calls it.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+from tinykube import runner
 from tinykube.kubelet.runtime import RUNTIMES
 
 
@@ -80,38 +78,6 @@ def _kubelet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 
-def _setup_logging(verbosity: int) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _run(coro: Any) -> int:
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
-    with contextlib.suppress(KeyboardInterrupt):
-        runner(_until_signalled(coro))
-    return 0
-
-
-async def _until_signalled(coro: Any) -> None:
-    """Run ``coro``; SIGTERM and SIGINT cancel it so its cleanup runs."""
-    import signal
-
-    task = asyncio.ensure_future(coro)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def kubelet_config(args: argparse.Namespace) -> Any:
     from tinykube.kubelet.kubelet import KubeletConfig
     from tinykube.kubelet.nodestatus import parse_labels, parse_taint
@@ -141,7 +107,7 @@ def kubelet_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_kubelet(args: argparse.Namespace) -> int:
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
     config = kubelet_config(args)
 
     async def main() -> None:
@@ -154,11 +120,11 @@ def cmd_kubelet(args: argparse.Namespace) -> int:
         finally:
             await client.close()
 
-    return _run(main())
+    return runner.run(main())
 
 
 def cmd_simulated_nodes(args: argparse.Namespace) -> int:
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
 
     async def main() -> None:
         from tinykube.client import Client
@@ -172,7 +138,7 @@ def cmd_simulated_nodes(args: argparse.Namespace) -> int:
         finally:
             await client.close()
 
-    return _run(main())
+    return runner.run(main())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,15 +17,13 @@ Deployment of ``tinykube.cluster.addons`` rely on.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import dataclasses
-import logging
-import signal
 import socket
 import sys
 from pathlib import Path
 from typing import Any
+
+from tinykube import runner
 
 USER_AGENT = "kube-proxy/tinykube"
 
@@ -56,36 +54,6 @@ def register(subparsers: Any) -> None:
     d.set_defaults(func=cmd_dns)
 
 
-def _setup_logging(verbosity: int) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _run(coro: Any) -> int:
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
-    with contextlib.suppress(KeyboardInterrupt):
-        runner(_until_signalled(coro))
-    return 0
-
-
-async def _until_signalled(coro: Any) -> None:
-    """Run ``coro``; SIGTERM and SIGINT cancel it so its cleanup (addresses) runs."""
-    task = asyncio.ensure_future(coro)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 async def make_client(kubeconfig: Path | None, master: str, user_agent: str) -> Any:
     """A client from the kubeconfig (or in-cluster config), pointed at ``--master`` if set."""
     from tinykube.client import Client, load
@@ -101,9 +69,9 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     from tinykube.proxy.server import ProxyServer
     from tinykube.proxy.userspace import UserspaceProxier
 
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
     if args.cleanup:
-        return _run(ServiceInterface(args.service_interface).cleanup())
+        return runner.run(ServiceInterface(args.service_interface).cleanup())
     node = args.node_name or socket.gethostname().lower()
 
     async def main() -> None:
@@ -121,13 +89,13 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         finally:
             await client.close()
 
-    return _run(main())
+    return runner.run(main())
 
 
 def cmd_dns(args: argparse.Namespace) -> int:
     from tinykube.proxy.dnsserver import run_dns
 
-    _setup_logging(args.verbosity)
+    runner.setup_logging(args.verbosity)
 
     async def main() -> None:
         client = await make_client(args.kubeconfig, args.master, "coredns/tinykube")
@@ -142,7 +110,7 @@ def cmd_dns(args: argparse.Namespace) -> int:
         finally:
             await client.close()
 
-    return _run(main())
+    return runner.run(main())
 
 
 def main(argv: list[str] | None = None) -> int:
