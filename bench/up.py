@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import os
 import random
 import shutil
@@ -240,6 +241,26 @@ class UpCluster:
         if self.proc is not None:
             stop(self.proc, 90)
             self.proc = None
+        self.remove_service_addresses()
+
+    def remove_service_addresses(self, link: str = "tk-svc") -> None:
+        """Take this cluster's Service addresses off the shared link, if kube-proxy was
+        stopped before it removed them all (with a thousand Services it can be); the
+        link and every other cluster's addresses stay."""
+        net = ipaddress.ip_network(self.service_cidr)
+        out = subprocess.run(
+            ["ip", "-o", "-4", "addr", "show", "dev", link], capture_output=True, text=True
+        ).stdout
+        mine = [
+            f"addr del {cidr} dev {link}"
+            for cidr in (line.split()[3] for line in out.splitlines() if len(line.split()) > 3)
+            if ipaddress.ip_interface(cidr).ip in net
+        ]
+        if mine:
+            subprocess.run(
+                ["ip", "-force", "-batch", "-"], input="\n".join(mine) + "\n", text=True,
+                capture_output=True, check=False,
+            )  # fmt: skip
 
 
 def condition(obj: Obj, kind: str) -> bool:
