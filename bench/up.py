@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import os
 import random
 import shutil
@@ -52,6 +51,7 @@ from typing import Any
 import aiohttp
 
 from tinykube.client.rest import Client
+from tinykube.proxy.netif import release_range
 
 BIN = Path(sys.executable).parent
 Obj = dict[str, Any]
@@ -247,20 +247,7 @@ class UpCluster:
         """Take this cluster's Service addresses off the shared link, if kube-proxy was
         stopped before it removed them all (with a thousand Services it can be); the
         link and every other cluster's addresses stay."""
-        net = ipaddress.ip_network(self.service_cidr)
-        out = subprocess.run(
-            ["ip", "-o", "-4", "addr", "show", "dev", link], capture_output=True, text=True
-        ).stdout
-        mine = [
-            f"addr del {cidr} dev {link}"
-            for cidr in (line.split()[3] for line in out.splitlines() if len(line.split()) > 3)
-            if ipaddress.ip_interface(cidr).ip in net
-        ]
-        if mine:
-            subprocess.run(
-                ["ip", "-force", "-batch", "-"], input="\n".join(mine) + "\n", text=True,
-                capture_output=True, check=False,
-            )  # fmt: skip
+        asyncio.run(release_range(self.service_cidr, link))
 
 
 def condition(obj: Obj, kind: str) -> bool:

@@ -38,6 +38,19 @@ def pods(cluster: Cluster, namespace: str) -> dict[str, dict]:
     return {p["metadata"]["name"]: p for p in json.loads(out.stdout)["items"]}
 
 
+def service_addresses_left(cluster: Cluster) -> list[str]:
+    """This cluster's service addresses still on the host's service link."""
+    import ipaddress
+
+    cidr = cluster.extra_args[cluster.extra_args.index("--service-cluster-ip-range") + 1]
+    out = subprocess.run(
+        ["ip", "-o", "address", "show", "dev", "tk-svc"], capture_output=True, text=True
+    ).stdout
+    addrs = [w.split()[3] for w in out.splitlines() if len(w.split()) > 3]
+    network = ipaddress.ip_network(cidr)
+    return [a for a in addrs if ipaddress.ip_interface(a).ip in network]
+
+
 def running(pod: dict) -> bool:
     status = pod.get("status") or {}
     return status.get("phase") == "Running" and all(
@@ -129,6 +142,7 @@ def test_up_again_brings_back_the_objects(cluster: Cluster) -> None:
     created = run_kubectl(cluster, "create", "configmap", "keep-me", "--from-literal=a=1")
     assert created.returncode == 0, created.stderr
     cluster.stop()
+    assert not service_addresses_left(cluster), "kube-proxy's addresses outlived the cluster"
     cluster.start()
     got = eventually(
         lambda: (

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import importlib.util
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -33,6 +34,7 @@ from tinykube.apiserver.tls import ensure_pki, issue_client_cert
 from tinykube.client.rest import Client
 from tinykube.cluster import manifests
 from tinykube.cluster.addons import dns_service_ip, ensure_addons
+from tinykube.proxy.netif import release_range
 
 log = logging.getLogger(__name__)
 
@@ -276,3 +278,7 @@ async def run(cfg: UpConfig) -> None:
         for task in tasks:
             task.cancel()
         await stop(comps)
+        if os.geteuid() == 0:
+            # The kubelet stops kube-proxy without a grace period: take this cluster's
+            # service addresses off the host link it leaves behind.
+            await release_range(cfg.service_cidr)

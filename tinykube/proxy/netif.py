@@ -126,3 +126,29 @@ class ServiceInterface:
 
 def _cidr(ip: str) -> str:
     return f"{ip}/128" if ":" in ip else f"{ip}/32"
+
+
+async def release_range(cidr: str, link: str = DEFAULT_INTERFACE) -> int:
+    """Take every address of ``cidr`` off the link, and the link once it is empty.
+
+    A kube-proxy stopped without its grace period (a node going down at once)
+    cannot remove its addresses itself; whoever stops the node calls this for
+    that cluster's service range. Other clusters' addresses on a shared link
+    stay. Returns how many addresses were removed."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    code, out = await _ip("-o", "address", "show", "dev", link, "scope", "global")
+    if code != 0:
+        return 0
+    mine, others = [], 0
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) > 3 and words[2] in ("inet", "inet6"):
+            if ipaddress.ip_interface(words[3]).ip in network:
+                mine.append(f"address del {words[3]} dev {link}")
+            else:
+                others += 1
+    if mine:
+        await _ip("-force", "-batch", "-", stdin="\n".join(mine) + "\n")
+    if not others:
+        await _ip("link", "del", link)
+    return len(mine)
