@@ -34,6 +34,7 @@ from tinykube.apiserver.tls import ensure_pki, issue_client_cert
 from tinykube.client.rest import Client
 from tinykube.cluster import manifests
 from tinykube.cluster.addons import dns_service_ip, ensure_addons
+from tinykube.controllers import servicelb
 from tinykube.proxy.netif import release_range
 
 log = logging.getLogger(__name__)
@@ -282,3 +283,4 @@ async def run(cfg: UpConfig) -> None:
             # The kubelet stops kube-proxy without a grace period: take this cluster's
             # service addresses off the host link it leaves behind.
             await release_range(cfg.service_cidr)
+            await release_range(servicelb.ROOT_POOL)  # LoadBalancer addresses, likewise
