@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tinykube.api import errors
+from tinykube.api import duration, errors
 from tinykube.api.resources import lookup
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
@@ -179,12 +179,10 @@ def _event_time(ev: dict[str, Any]) -> str:
 
 
 def _parse(ts: str) -> datetime | None:
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(ts, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
+    try:
+        return duration.parse_time(ts)
+    except ValueError:
+        return None
 
 
 async def expire_events(ctx: ServerContext, ttl_seconds: int) -> None:

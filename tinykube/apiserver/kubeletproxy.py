@@ -54,6 +54,16 @@ def _kubelet_url(node: dict[str, Any]) -> str:
     return f"https://{address}:{port}"
 
 
+def _kubelet_base(ctx: ServerContext, node_name: str) -> str:
+    """``https://<InternalIP>:<kubelet port>`` of a node, or 503 when the node has none."""
+    assert NODES is not None
+    node = ctx.cache.get(NODES.key("", node_name))
+    base = _kubelet_url(node) if node else ""
+    if not base:
+        raise errors.ServiceUnavailable(f'no kubelet endpoint known for node "{node_name}"')
+    return base
+
+
 async def pod_log(
     request: web.Request, ctx: ServerContext, pod: dict[str, Any]
 ) -> web.StreamResponse:
@@ -65,11 +75,7 @@ async def pod_log(
             f'container "{container}" in pod "{meta["name"]}" is waiting to start: '
             "ContainerCreating"
         )
-    assert NODES is not None
-    node = ctx.cache.get(NODES.key("", node_name))
-    base = _kubelet_url(node) if node else ""
-    if not base:
-        raise errors.ServiceUnavailable(f'no kubelet endpoint known for node "{node_name}"')
+    base = _kubelet_base(ctx, node_name)
     url = f"{base}/containerLogs/{meta['namespace']}/{meta['name']}/{container}"
     params = {k: v for k, v in request.query.items() if k != "container"}
     return await stream_from_kubelet(request, ctx, url, params)
@@ -78,11 +84,7 @@ async def pod_log(
 async def stream_from_kubelet(
     request: web.Request, ctx: ServerContext, url: str, params: dict[str, str]
 ) -> web.StreamResponse:
-    ssl_ctx = ssl.create_default_context()
-    ssl_ctx.check_hostname = False
-    ssl_ctx.verify_mode = ssl.CERT_NONE
-    if ctx.pki is not None and getattr(ctx.pki, "admin_cert_path", None):
-        ssl_ctx.load_cert_chain(ctx.pki.admin_cert_path, ctx.pki.admin_key_path)
+    ssl_ctx = _kubelet_ssl(ctx)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     try:
         async with (
@@ -126,11 +128,7 @@ async def pod_stream(
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {meta['name']} does not have a host assigned")
-    assert NODES is not None
-    node = ctx.cache.get(NODES.key("", node_name))
-    base = _kubelet_url(node) if node else ""
-    if not base:
-        raise errors.ServiceUnavailable(f'no kubelet endpoint known for node "{node_name}"')
+    base = _kubelet_base(ctx, node_name)
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise errors.BadRequest(
             "Upgrade request required: this server speaks the WebSocket stream protocols "

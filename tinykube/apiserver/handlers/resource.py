@@ -14,6 +14,7 @@ from aiohttp import web
 
 from tinykube.api import errors, fields, fieldselectors, selectors
 from tinykube.api import schema as api_schema
+from tinykube.api.duration import now_rfc3339
 from tinykube.api.resources import Resource
 from tinykube.apiserver.handlers import common
 from tinykube.apiserver.handlers.context import ServerContext
@@ -345,7 +346,7 @@ async def _server_side_apply(
             manager=opts.field_manager,
             force=force,
             api_version=res.api_version,
-            time=_now(),
+            time=now_rfc3339(),
             schema=node,
             kind=res.kind,
             name=info.name,
@@ -450,9 +451,3 @@ async def delete_collection(
         deleted.append(gone)
     body = common.render_list(res, deleted, common.Output(), ctx.cache.revision)
     return common.json_response(body)
-
-
-def _now() -> str:
-    from tinykube.api.duration import now_rfc3339
-
-    return now_rfc3339()

@@ -13,12 +13,12 @@ spec); the rest are small views or actions on their parent object:
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from tinykube.api import errors, selectors
+from tinykube.api.duration import now_rfc3339
 from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver.handlers import common, resource
 from tinykube.apiserver.handlers.context import ServerContext
@@ -148,7 +148,7 @@ async def binding(
 
 
 def _set_condition(pod: dict[str, Any], kind: str, status: str) -> None:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = now_rfc3339()
     conds = pod.setdefault("status", {}).setdefault("conditions", [])
     for cond in conds:
         if cond.get("type") == kind:
@@ -268,7 +268,7 @@ async def token(
     meta.update(
         name=info.name,
         namespace=info.namespace,
-        creationTimestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        creationTimestamp=now_rfc3339(),
     )
     out_spec = out.setdefault("spec", {})
     out_spec["expirationSeconds"] = seconds

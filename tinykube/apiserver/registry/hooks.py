@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from tinykube.api import defaults, errors, validation
+from tinykube.api import defaults, duration, errors, validation
 from tinykube.api import schema as api_schema
 from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver import admission
@@ -152,7 +152,7 @@ class Hooks:
             manager=opts.field_manager or "unknown",
             operation="Update",
             api_version=res.api_version,
-            time=_now(),
+            time=duration.now_rfc3339(),
             schema=node,
             subresource=subresource,
             ignore_paths=ignored_paths(res, subresource),
@@ -230,10 +230,7 @@ def _terminating_namespace(obj: dict[str, Any], now: str) -> dict[str, Any]:
     return obj
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _plus(now: str, seconds: int) -> str:
-    t = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return (t + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = duration.parse_time(now)
+    assert moment is not None
+    return duration.format_time(moment + timedelta(seconds=seconds))
