@@ -306,3 +306,55 @@ def test_binding_assigns_the_node_and_marks_the_pod_scheduled(server: ApiServer)
     status, out = call(server, "POST", pods + "/bindme/binding", json.dumps(binding).encode())
     assert (status, out["reason"]) == (409, "Conflict")
     assert 'is already assigned to node "node-a"' in out["message"]
+
+
+def test_writes_that_name_no_version_are_retried_not_refused(server: ApiServer) -> None:
+    """A binding, or a PUT without resourceVersion, racing other writers still lands."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pods = "/api/v1/namespaces/default/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "raced"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    assert call(server, "POST", pods, json.dumps(pod).encode())[0] == 201
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "raced"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-b"},
+    }
+
+    def label(i: int) -> int:
+        body = json.dumps({"metadata": {"labels": {f"l{i}": "x"}}}).encode()
+        return call(server, "PATCH", pods + "/raced", body, "application/merge-patch+json")[0]
+
+    def bind(_: int) -> int:
+        return call(server, "POST", pods + "/raced/binding", json.dumps(binding).encode())[0]
+
+    def put(_: int) -> int:
+        cm_body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "putme"},
+            "data": {"k": "v"},
+        }
+        return call(server, "PUT", CM + "/putme", json.dumps(cm_body).encode())[0]
+
+    assert call(server, "POST", CM, cm("putme"))[0] == 201
+
+    def relabel_cm(i: int) -> int:
+        body = json.dumps({"metadata": {"labels": {f"l{i}": "x"}}}).encode()
+        return call(server, "PATCH", CM + "/putme", body, "application/merge-patch+json")[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        racers = [pool.submit(label, i) for i in range(24)]
+        racers += [pool.submit(relabel_cm, i) for i in range(24)]
+        bound = pool.submit(bind, 0)
+        replaced = [pool.submit(put, i) for i in range(4)]
+        assert bound.result() == 201
+        assert [f.result() for f in replaced] == [200] * 4
+        assert all(f.result() == 200 for f in racers)
+    assert call(server, "GET", pods + "/raced")[1]["spec"]["nodeName"] == "node-b"

@@ -7,6 +7,7 @@ the semantics live in ``registry.generic``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -239,8 +240,15 @@ async def update(
             obj["metadata"].pop("resourceVersion", None)
             return await ctx.registry.create(res, info.namespace, obj, opts)
 
+    body_rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
     result, created = await ctx.registry.update(
-        res, info.namespace, info.name, lambda _old: obj, opts, create_missing=create_missing
+        res,
+        info.namespace,
+        info.name,
+        lambda _old: copy.deepcopy(obj),
+        opts,
+        create_missing=create_missing,
+        precondition_rv=lambda _new: body_rv,
     )
     return respond(request, res, result, 201 if created else 200, opts)
 

@@ -290,8 +290,8 @@ class Registry:
         create_missing: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         precondition_rv: Callable[[dict[str, Any]], str] | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Read, mutate, write with compare-and-swap; retry on a race unless the
-        mutated object names a resourceVersion (then a stale one is a 409).
+        """Read, mutate, write with compare-and-swap; retry on a race unless
+        ``precondition_rv`` names a resourceVersion (then a stale one is a 409).
 
         Returns (object, created)."""
         key = res.key(namespace, name)
@@ -305,9 +305,10 @@ class Registry:
             new = mutate(copy.deepcopy(old))
             if not isinstance(new, dict):
                 new = await new
-            asked_rv = (new.get("metadata") or {}).get("resourceVersion") or ""
-            if precondition_rv is not None:
-                asked_rv = precondition_rv(new)
+            # Only a version the caller named is a precondition; a mutator that starts
+            # from the stored object carries that object's version, and a race with
+            # another writer is then retried, not reported.
+            asked_rv = precondition_rv(new) if precondition_rv is not None else ""
             if asked_rv and asked_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, res.group, name)
             asked_uid = (new.get("metadata") or {}).get("uid")
