@@ -1,5 +1,5 @@
-"""Shared fixtures: one started API server per test session for the e2e and
-integration tiers that do not need their own."""
+"""Shared fixtures: a started API server per test module for the integration tests
+that need no cluster of their own (tests/e2e overrides it with a whole cluster)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cluster import ApiServer, Cluster
+from cluster import ApiServer
 
 
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """A whole cluster started as ``make run`` starts it; tests reach it through its API."""
-    server = Cluster(tmp_path_factory.mktemp("cluster"))
+    """A bare API server: nothing else writes to it but the test.
+
+    tests/e2e overrides this with a whole cluster, started as ``make run`` starts it."""
+    server = ApiServer(tmp_path_factory.mktemp("apiserver"))
     server.start()
     try:
         yield server
