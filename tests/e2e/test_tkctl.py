@@ -211,6 +211,8 @@ def test_get_formats(pair: Pair) -> None:
     pair.files(cm_yaml=CM, deploy_yaml=DEPLOY)
     pair.both("apply -f cm.yaml")
     pair.both("apply -f deploy.yaml")
+    # Controllers run in this cluster: let each Deployment's status settle before comparing.
+    pair.both("wait --for=jsonpath={.status.updatedReplicas}=1 deploy/web --timeout=60s")
     pair.both("create configmap other --from-literal=x=y")
     for line in (
         "get configmaps",
