@@ -1,6 +1,6 @@
 """A whole cluster's start-up, memory and pod start-up, each beside a same-run baseline.
 
-    python -m bench.up [--pods 100] [--sim-nodes 1000,5000] [--sample-after 30]
+    python -m bench.up [--pods 100] [--sim-nodes 1000,5000] [--sample-after 30] [--parts abcd]
 
 Everything runs on this machine at the same moment, so the ratio is what to
 read, not the absolute number:
@@ -27,12 +27,16 @@ read, not the absolute number:
   then (registration) and over the next ``--sample-after`` seconds (steady
   state: leases and node status), and its RSS at the end of those; against
   the same figures for ``--count 1``.
+
+``--parts c`` runs only the pod start-up part (the cluster is still started,
+but the bare API server baseline and the simulated node counts are skipped).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import random
@@ -247,7 +251,9 @@ class UpCluster:
         """Take this cluster's Service addresses off the shared link, if kube-proxy was
         stopped before it removed them all (with a thousand Services it can be); the
         link and every other cluster's addresses stay."""
-        asyncio.run(release_range(self.service_cidr, link))
+        # Its own loop in a thread: ``stop`` is also called from inside a running loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, release_range(self.service_cidr, link)).result()
 
 
 def condition(obj: Obj, kind: str) -> bool:
@@ -391,21 +397,9 @@ async def bench(args: argparse.Namespace) -> list[Row]:
     procs: list[subprocess.Popen[bytes]] = []
     cluster = UpCluster(tmp / "cluster")
     try:
-        # baseline: a bare API server on a fresh data directory, to /readyz
-        api_dir, api_port = tmp / "apiserver", free_port()
-        api_dir.mkdir()
-        t = time.perf_counter()
-        api = spawn(
-            [str(BIN / "tinykube"), "apiserver", "--data-dir", str(api_dir), "--port",
-             str(api_port)],
-            tmp / "apiserver.log",
-        )  # fmt: skip
-        procs.append(api)
-        await readyz(f"https://127.0.0.1:{api_port}", api)
-        bare_start = time.perf_counter() - t
-        await asyncio.sleep(1.0)
-        bare_rss = rss_bytes(api.pid)
-        stop(api)
+        bare_start, bare_rss = 0.0, 0
+        if "a" in args.parts or "b" in args.parts:
+            bare_start, bare_rss = await bare_apiserver(tmp, procs)
 
         # (a) the whole cluster
         t = time.perf_counter()
@@ -415,85 +409,24 @@ async def bench(args: argparse.Namespace) -> list[Row]:
         try:
             await cluster.wait_ready(client)
             up_start = time.perf_counter() - t
-            rows.append(
-                ("(a) up -> node Ready + kube-system Running (s)", up_start,
-                 "bare apiserver -> /readyz (s)", bare_start, "")
-            )  # fmt: skip
+            if "a" in args.parts:
+                rows.append(
+                    ("(a) up -> node Ready + kube-system Running (s)", up_start,
+                     "bare apiserver -> /readyz (s)", bare_start, "")
+                )  # fmt: skip
 
             # (b) memory, once everything has started
             await asyncio.sleep(2.0)
-            rss = cluster_rss(cluster.proc.pid, cluster.data_dir)
-            control_plane = sum(rss.get(c, 0) for c in CONTROL_PLANE)
-            rows.append(
-                ("(b) control plane RSS, 4 processes (MiB)", mib(control_plane),
-                 "bare apiserver RSS after /readyz (MiB)", mib(bare_rss), "")
-            )  # fmt: skip
-            for name in (*CONTROL_PLANE, "kube-proxy", "coredns", "up"):
-                rows.append((f"      {name} (MiB)", mib(rss.get(name, 0)), "", None, ""))
+            if "b" in args.parts:
+                rows += memory_rows(cluster, bare_rss)
 
             # (c) pod start-up on the process runtime, beside one simulated node
-            ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}
-            await client.create("v1", "namespaces", ns)
-            await wait_service_account(client, "bench")
-            real = await pod_startup(
-                client, "bench", args.pods, {"kubernetes.io/hostname": "controlplane"}, "real-"
-            )
-            base_proc, *_ = await simulated_nodes(cluster, client, 1, "base-sim-", 0.0, tmp)
-            procs.append(base_proc)
-            sim = await pod_startup(
-                client, "bench", args.pods, {"kubernetes.io/hostname": "base-sim-0001"}, "sim-"
-            )
-            n = args.pods
-            rows.append(
-                (f"(c) pod startup p50, {n} pods at once (s)", quantile(real, 0.5),
-                 f"same {n} pods on 1 simulated node (s)", quantile(sim, 0.5), "")
-            )  # fmt: skip
-            slo = "meets SLO" if quantile(real, 0.99) <= 5 else "MISSES SLO"
-            rows.append(
-                (f"(c) pod startup p99, {n} pods at once (s)", quantile(real, 0.99),
-                 f"same {n} pods on 1 simulated node (s)", quantile(sim, 0.99), "")
-            )  # fmt: skip
-            rows.append(
-                ("(c) pod startup p99 vs Kubernetes SLO (s)", quantile(real, 0.99),
-                 "SLO: p99 <= 5 s (stateless pods)", 5.0, slo)
-            )  # fmt: skip
-            rows.append(
-                (f"(c) all {n} pods Ready (s)", max(real),
-                 "on 1 simulated node (s)", max(sim), "")
-            )  # fmt: skip
-            await client.delete_collection("v1", "pods", "bench", label_selector="app=startup")
+            if "c" in args.parts:
+                rows += await startup_rows(cluster, client, args, tmp, procs)
 
             # (d) simulated nodes, against --count 1 (measured again with the sampling)
-            stop(base_proc)
-            one_proc, one_ready, one_cpu, one_idle, one_rss = await simulated_nodes(
-                cluster, client, 1, "one-sim-", args.sample_after, tmp
-            )
-            procs.append(one_proc)
-            stop(one_proc)
-            for count in args.sim_nodes:
-                prefix = f"sim{count}-"
-                proc, ready, cpu, idle, rss_n = await simulated_nodes(
-                    cluster, client, count, prefix, args.sample_after, tmp
-                )
-                procs.append(proc)
-                stop(proc)
-                rows.append(
-                    (f"(d) {count} simulated nodes -> all Ready (s)", ready,
-                     "1 simulated node -> Ready (s)", one_ready, "")
-                )  # fmt: skip
-                s = args.sample_after
-                rows.append(
-                    (f"(d) {count} simulated nodes: CPU s to all Ready", cpu,
-                     "1 simulated node: CPU s to Ready", one_cpu, "")
-                )  # fmt: skip
-                rows.append(
-                    (f"(d) {count} simulated nodes: CPU s, next {s:.0f}s", idle,
-                     f"1 simulated node: CPU s, next {s:.0f}s", one_idle, "")
-                )  # fmt: skip
-                rows.append(
-                    (f"(d) {count} simulated nodes: RSS {s:.0f}s after Ready (MiB)", mib(rss_n),
-                     f"1 simulated node: RSS {s:.0f}s after (MiB)", mib(one_rss), "")
-                )  # fmt: skip
+            if "d" in args.parts:
+                rows += await simulated_rows(cluster, client, args, tmp, procs)
         finally:
             await client.close()
     finally:
@@ -502,6 +435,120 @@ async def bench(args: argparse.Namespace) -> list[Row]:
         cluster.stop()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+async def bare_apiserver(tmp: Path, procs: list[subprocess.Popen[bytes]]) -> tuple[float, int]:
+    """Baseline: a bare API server on a fresh data directory; seconds to /readyz, RSS."""
+    api_dir, api_port = tmp / "apiserver", free_port()
+    api_dir.mkdir()
+    t = time.perf_counter()
+    api = spawn(
+        [str(BIN / "tinykube"), "apiserver", "--data-dir", str(api_dir), "--port",
+         str(api_port)],
+        tmp / "apiserver.log",
+    )  # fmt: skip
+    procs.append(api)
+    await readyz(f"https://127.0.0.1:{api_port}", api)
+    bare_start = time.perf_counter() - t
+    await asyncio.sleep(1.0)
+    bare_rss = rss_bytes(api.pid)
+    stop(api)
+    return bare_start, bare_rss
+
+
+def memory_rows(cluster: UpCluster, bare_rss: int) -> list[Row]:
+    assert cluster.proc is not None
+    rss = cluster_rss(cluster.proc.pid, cluster.data_dir)
+    control_plane = sum(rss.get(c, 0) for c in CONTROL_PLANE)
+    rows: list[Row] = [
+        ("(b) control plane RSS, 4 processes (MiB)", mib(control_plane),
+         "bare apiserver RSS after /readyz (MiB)", mib(bare_rss), "")
+    ]  # fmt: skip
+    for name in (*CONTROL_PLANE, "kube-proxy", "coredns", "up"):
+        rows.append((f"      {name} (MiB)", mib(rss.get(name, 0)), "", None, ""))
+    return rows
+
+
+async def startup_rows(
+    cluster: UpCluster,
+    client: Client,
+    args: argparse.Namespace,
+    tmp: Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> list[Row]:
+    rows: list[Row] = []
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}
+    await client.create("v1", "namespaces", ns)
+    await wait_service_account(client, "bench")
+    real = await pod_startup(
+        client, "bench", args.pods, {"kubernetes.io/hostname": "controlplane"}, "real-"
+    )
+    base_proc, *_ = await simulated_nodes(cluster, client, 1, "base-sim-", 0.0, tmp)
+    procs.append(base_proc)
+    sim = await pod_startup(
+        client, "bench", args.pods, {"kubernetes.io/hostname": "base-sim-0001"}, "sim-"
+    )
+    n = args.pods
+    rows.append(
+        (f"(c) pod startup p50, {n} pods at once (s)", quantile(real, 0.5),
+         f"same {n} pods on 1 simulated node (s)", quantile(sim, 0.5), "")
+    )  # fmt: skip
+    slo = "meets SLO" if quantile(real, 0.99) <= 5 else "MISSES SLO"
+    rows.append(
+        (f"(c) pod startup p99, {n} pods at once (s)", quantile(real, 0.99),
+         f"same {n} pods on 1 simulated node (s)", quantile(sim, 0.99), "")
+    )  # fmt: skip
+    rows.append(
+        ("(c) pod startup p99 vs Kubernetes SLO (s)", quantile(real, 0.99),
+         "SLO: p99 <= 5 s (stateless pods)", 5.0, slo)
+    )  # fmt: skip
+    rows.append(
+        (f"(c) all {n} pods Ready (s)", max(real),
+         "on 1 simulated node (s)", max(sim), "")
+    )  # fmt: skip
+    await client.delete_collection("v1", "pods", "bench", label_selector="app=startup")
+    stop(base_proc)
+    return rows
+
+
+async def simulated_rows(
+    cluster: UpCluster,
+    client: Client,
+    args: argparse.Namespace,
+    tmp: Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> list[Row]:
+    rows: list[Row] = []
+    one_proc, one_ready, one_cpu, one_idle, one_rss = await simulated_nodes(
+        cluster, client, 1, "one-sim-", args.sample_after, tmp
+    )
+    procs.append(one_proc)
+    stop(one_proc)
+    for count in args.sim_nodes:
+        prefix = f"sim{count}-"
+        proc, ready, cpu, idle, rss_n = await simulated_nodes(
+            cluster, client, count, prefix, args.sample_after, tmp
+        )
+        procs.append(proc)
+        stop(proc)
+        rows.append(
+            (f"(d) {count} simulated nodes -> all Ready (s)", ready,
+             "1 simulated node -> Ready (s)", one_ready, "")
+        )  # fmt: skip
+        s = args.sample_after
+        rows.append(
+            (f"(d) {count} simulated nodes: CPU s to all Ready", cpu,
+             "1 simulated node: CPU s to Ready", one_cpu, "")
+        )  # fmt: skip
+        rows.append(
+            (f"(d) {count} simulated nodes: CPU s, next {s:.0f}s", idle,
+             f"1 simulated node: CPU s, next {s:.0f}s", one_idle, "")
+        )  # fmt: skip
+        rows.append(
+            (f"(d) {count} simulated nodes: RSS {s:.0f}s after Ready (MiB)", mib(rss_n),
+             f"1 simulated node: RSS {s:.0f}s after (MiB)", mib(one_rss), "")
+        )  # fmt: skip
     return rows
 
 
@@ -523,6 +570,11 @@ def main() -> None:
         help="comma-separated simulated node counts",
     )
     parser.add_argument("--sample-after", type=float, default=30.0)
+    parser.add_argument(
+        "--parts",
+        default="abcd",
+        help="which parts to run: a (up), b (memory), c (pod start-up), d (simulated nodes)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory and logs")
     args = parser.parse_args()
     print_table(asyncio.run(bench(args)))
