@@ -1,4 +1,4 @@
-"""Requests the API server forwards to a node's kubelet (logs; exec later).
+"""Requests the API server forwards to a node's kubelet: logs, exec, attach, port-forward.
 
 Kubernetes answers ``pods/log`` by calling the kubelet of the pod's node on
 its ``daemonEndpoints.kubeletEndpoint`` port and streaming the answer back.
@@ -15,8 +15,9 @@ import aiohttp
 from aiohttp import web
 
 from tinykube.api import errors
-from tinykube.api.resources import lookup
+from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver.handlers.context import ServerContext
+from tinykube.apiserver.requestinfo import RequestInfo
 
 NODES = lookup("", "v1", "nodes")
 
@@ -125,18 +126,53 @@ async def pod_stream(
     """
     container = _container(pod, request)
     meta = pod["metadata"]
-    node_name = (pod.get("spec") or {}).get("nodeName")
-    if not node_name:
-        raise errors.BadRequest(f"pod {meta['name']} does not have a host assigned")
-    base = _kubelet_base(ctx, node_name)
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise errors.BadRequest(
-            "Upgrade request required: this server speaks the WebSocket stream protocols "
-            "(v5.channel.k8s.io, v4.channel.k8s.io)"
-        )
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    base = _kubelet_base(ctx, _assigned_node(pod))
     url = f"{base}/{kind}/{meta['namespace']}/{meta['name']}/{container}"
     params = [(k, v) for k, v in request.query.items() if k != "container"]
+    return await splice_to_kubelet(
+        request, ctx, url, params, "v5.channel.k8s.io, v4.channel.k8s.io"
+    )
+
+
+async def portforward(
+    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
+) -> web.StreamResponse:
+    """``pods/portforward``: spliced to the kubelet's ``/portForward`` like exec.
+
+    kubectl tunnels SPDY through the WebSocket (``SPDY/3.1+portforward.k8s.io``),
+    the Python client speaks ``v4.channel.k8s.io``; both are the kubelet's to
+    serve. The API's ``ports`` parameter becomes the kubelet's ``port``.
+    """
+    pod = await ctx.registry.get(res, info.namespace, info.name)
+    meta = pod["metadata"]
+    base = _kubelet_base(ctx, _assigned_node(pod))
+    url = f"{base}/portForward/{meta['namespace']}/{meta['name']}"
+    params = [("port", p) for value in request.query.getall("ports", []) for p in value.split(",")]
+    return await splice_to_kubelet(
+        request, ctx, url, params, "SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io"
+    )
+
+
+def _assigned_node(pod: dict[str, Any]) -> str:
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.BadRequest(f"pod {pod['metadata']['name']} does not have a host assigned")
+    return str(node_name)
+
+
+async def splice_to_kubelet(
+    request: web.Request,
+    ctx: ServerContext,
+    url: str,
+    params: list[tuple[str, str]],
+    spoken: str,
+) -> web.StreamResponse:
+    """Open the kubelet's WebSocket with the subprotocols the client offered, then splice."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise errors.BadRequest(
+            f"Upgrade request required: this server speaks the WebSocket stream protocols ({spoken})"
+        )
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
