@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinykube.kubectl.errors import CommandError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from tinykube.kubectl.transport import KubectlClient
 
 Obj = dict[str, Any]
@@ -36,20 +36,66 @@ AGGREGATED_ACCEPT = (
 )
 
 
-@dataclass(frozen=True)
 class Mapping:
-    """One REST resource as discovery describes it."""
+    """One REST resource as discovery describes it (a value: equal when its fields are).
 
-    group: str
-    version: str
-    kind: str
-    resource: str
-    singular: str = ""
-    namespaced: bool = True
-    short_names: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    verbs: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = field(default=(), compare=False)
+    A plain class rather than a dataclass: every tkctl run builds one per
+    server resource, and start-up time is what tkctl competes on.
+    """
+
+    __slots__ = (
+        "categories",
+        "group",
+        "kind",
+        "namespaced",
+        "resource",
+        "short_names",
+        "singular",
+        "subresources",
+        "verbs",
+        "version",
+    )
+
+    def __init__(
+        self,
+        group: str,
+        version: str,
+        kind: str,
+        resource: str,
+        singular: str = "",
+        namespaced: bool = True,
+        short_names: tuple[str, ...] = (),
+        categories: tuple[str, ...] = (),
+        verbs: tuple[str, ...] = (),
+        subresources: tuple[str, ...] = (),
+    ) -> None:
+        self.group, self.version, self.kind, self.resource = group, version, kind, resource
+        self.singular, self.namespaced = singular, namespaced
+        self.short_names, self.categories, self.verbs = short_names, categories, verbs
+        self.subresources = subresources
+
+    def _key(self) -> tuple[Any, ...]:
+        # subresources do not take part in equality, as before.
+        return (
+            self.group,
+            self.version,
+            self.kind,
+            self.resource,
+            self.singular,
+            self.namespaced,
+            self.short_names,
+            self.categories,
+            self.verbs,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Mapping({self.group!r}, {self.version!r}, {self.kind!r}, {self.resource!r})"
 
     @property
     def api_version(self) -> str:
@@ -82,16 +128,39 @@ class Mapping:
 def cache_root(cache_dir: str | None, server: str) -> Path:
     """``~/.kube/cache/discovery/<host_port>``, as kubectl names it."""
     base = Path(cache_dir).expanduser() if cache_dir else Path("~/.kube/cache").expanduser()
-    host = re.sub(r"^https?://", "", server).rstrip("/")
-    host = re.sub(r"[^\w.]", "_", host.replace(":", "_"))
+    host = server.removeprefix("https://").removeprefix("http://").rstrip("/")
+    host = "".join(c if c.isalnum() or c in "._" else "_" for c in host)
     return base / "discovery" / host
 
 
-@dataclass
+class StaleCache(Exception):
+    """A cached per-version document vanished or is corrupt: discovery must be fetched."""
+
+
 class GroupVersion:
-    group: str
-    version: str
-    resources: list[Obj]
+    """One group version's resources, read from its cache file only when first needed.
+
+    ``tkctl get pods`` finds pods in the first file (core ``v1``); reading and
+    decoding the other twenty would cost more than the request itself.
+    """
+
+    __slots__ = ("_path", "_resources", "group", "version")
+
+    def __init__(
+        self, group: str, version: str, resources: list[Obj] | None, path: Path | None = None
+    ) -> None:
+        self.group, self.version = group, version
+        self._resources, self._path = resources, path
+
+    @property
+    def resources(self) -> list[Obj]:
+        if self._resources is None:
+            assert self._path is not None
+            try:
+                self._resources = json.loads(self._path.read_text()).get("resources") or []
+            except (OSError, ValueError, AttributeError) as exc:
+                raise StaleCache(str(self._path)) from exc
+        return self._resources
 
 
 class Discovery:
@@ -156,12 +225,10 @@ class Discovery:
             for g in groups:
                 self._preferred[g["name"]] = (g.get("preferredVersion") or {}).get("version", "")
                 for v in g.get("versions") or []:
-                    doc = json.loads(
-                        (self._gv_dir(g["name"], v["version"]) / "serverresources.json").read_text()
-                    )
-                    gvs.append(GroupVersion(g["name"], v["version"], doc.get("resources") or []))
+                    path = self._gv_dir(g["name"], v["version"]) / "serverresources.json"
+                    gvs.append(GroupVersion(g["name"], v["version"], None, path))
             return gvs
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
             return None
 
     def _gv_dir(self, group: str, version: str) -> Path:
@@ -197,8 +264,14 @@ class Discovery:
 
     async def mappings(self) -> list[Mapping]:
         """Every top-level resource, preferred versions first within each group."""
-        out: list[Mapping] = []
-        gvs = await self.group_versions()
+        try:
+            return list(self._each_mapping(await self.group_versions()))
+        except StaleCache:
+            await self.refresh()
+            return list(self._each_mapping(await self.group_versions()))
+
+    def _each_mapping(self, gvs: list[GroupVersion]) -> Iterator[Mapping]:
+        """Mappings in kubectl's order, reading each version's file only when reached."""
         ordered = sorted(
             enumerate(gvs),
             key=lambda p: (
@@ -215,15 +288,23 @@ class Discovery:
                     subs.setdefault(parent, []).append(sub)
             for r in gv.resources:
                 if "/" not in r["name"]:
-                    out.append(_mapping(gv, r, tuple(subs.get(r["name"], ()))))
-        return out
+                    yield _mapping(gv, r, tuple(subs.get(r["name"], ())))
+
+    async def _match(self, arg: str) -> Mapping | None:
+        if "." in arg:  # the group-qualified forms are tried across every resource first
+            return _match(await self.mappings(), arg)
+        try:
+            return _match(self._each_mapping(await self.group_versions()), arg)
+        except StaleCache:
+            await self.refresh()
+            return _match(self._each_mapping(await self.group_versions()), arg)
 
     async def find(self, arg: str) -> Mapping:
         """Map ``po``, ``pods``, ``Pod``, ``deploy.apps``, ``deployments.v1.apps``."""
-        found = _match(await self.mappings(), arg)
+        found = await self._match(arg)
         if found is None and not self._fresh:
             await self.refresh()
-            found = _match(await self.mappings(), arg)
+            found = await self._match(arg)
         if found is None:
             raise CommandError(f'the server doesn\'t have a resource type "{arg}"')
         return found
@@ -276,7 +357,8 @@ def _names(m: Mapping) -> set[str]:
     return {m.resource, m.singular or m.kind.lower(), m.kind.lower(), *m.short_names}
 
 
-def _match(mappings: list[Mapping], arg: str) -> Mapping | None:
+def _match(mappings: Iterable[Mapping], arg: str) -> Mapping | None:
+    """The first mapping ``arg`` names (a list when ``arg`` has a dot: it is read thrice)."""
     low = arg.lower()
     head, _, rest = low.partition(".")
     if rest:

@@ -7,13 +7,17 @@ transport failures name the server. Commands raise; ``main`` prints the line
 from here and exits 1. A command that keeps going after a failure (get, delete
 with several names) collects the errors and reports them together, one line
 each, as kubectl's aggregate does.
+
+The API error classes are imported only when a failure is being printed:
+a command that succeeds never needs them (nor the JSON library they load).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING
 
-from tinykube.api import errors as api
+if TYPE_CHECKING:
+    from tinykube.api import errors as api
 
 GENERIC_MESSAGES = {
     400: ("BadRequest", "the server rejected our request for an unknown reason"),
@@ -112,6 +116,8 @@ def _invalid(err: api.APIError) -> str:
 
 def connection_message(server: str, exc: BaseException) -> str:
     """Transport failures: refused connections name the server as kubectl does."""
+    from urllib.parse import urlparse
+
     url = urlparse(server)
     hostport = url.netloc or server
     text = str(exc)
@@ -129,6 +135,8 @@ def connection_message(server: str, exc: BaseException) -> str:
 
 def message_for(exc: BaseException, server: str = "", bare: bool = False) -> str:
     """The text for any failure; ``bare`` drops ``error: `` as kubectl's aggregates do."""
+    from tinykube.api import errors as api
+
     if isinstance(exc, api.APIError):
         return api_message(exc, getattr(exc, "prefix", ""))
     if isinstance(exc, Aggregate) and len(exc.errors) == 1:

@@ -7,27 +7,19 @@ them, so ``tkctl config view`` never opens a connection and ``tkctl version
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import cached_property
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tinykube.kubectl.errors import CommandError
 
 if TYPE_CHECKING:
-    from tinykube.client.kubeconfig import ClientConfig
     from tinykube.kubectl.discovery import Discovery
+    from tinykube.kubectl.kubeconfig import Config
     from tinykube.kubectl.transport import KubectlClient
 
 DEFAULT_SERVER = "http://localhost:8080"
-
-
-def kubeconfig_module() -> ModuleType:
-    """``tinykube.client.kubeconfig``: the package imports its heavier parts lazily, so
-    this costs tkctl only the kubeconfig loader (no aiohttp)."""
-    from tinykube.client import kubeconfig
-
-    return kubeconfig
 
 
 class Factory:
@@ -42,26 +34,25 @@ class Factory:
         self._client: KubectlClient | None = None
 
     @cached_property
-    def config(self) -> ClientConfig:
-        from pathlib import Path
-
-        kubeconfig = kubeconfig_module()
-        ClientConfig, ConfigError = kubeconfig.ClientConfig, kubeconfig.ConfigError
-        load_kubeconfig = kubeconfig.load_kubeconfig
+    def config(self) -> Config:
+        """The kubeconfig context (``kubectl.kubeconfig`` caches what the shared loader resolves)."""
+        from tinykube.kubectl import kubeconfig
         from tinykube.kubectl.errors import BareError
 
         explicit = self.flags.get("kubeconfig")
-        if explicit and not Path(explicit).expanduser().exists():
+        if explicit and not os.path.exists(os.path.expanduser(explicit)):
             raise CommandError(f"stat {explicit}: no such file or directory")
+        context = self.flags.get("context")
         try:
-            config = load_kubeconfig(explicit, self.flags.get("context"))
-        except ConfigError as exc:
-            if self.flags.get("context") and "does not exist" in str(exc):
-                context = self.flags["context"]
+            config = kubeconfig.load(
+                explicit, context, self.flags.get("cache_dir"), dict(os.environ)
+            )
+        except kubeconfig.ConfigError as exc:
+            if context and "does not exist" in str(exc):
                 raise BareError(
                     f"Error in configuration: context was not found for specified context: {context}"
                 ) from None
-            config = ClientConfig(server=DEFAULT_SERVER)
+            config = kubeconfig.bare(DEFAULT_SERVER)
         if self.flags.get("server"):
             config.server = self.flags["server"].rstrip("/")
         if self.flags.get("token"):

@@ -6,11 +6,13 @@ both work, string arrays repeat, and an unknown flag is reported as
 ``error: unknown flag: --foo``. Each command declares its flags as ``Flag``
 rows; ``parse`` returns the values and the positional arguments, and
 everything after ``--`` is left untouched (``run ... -- cmd``).
+
+Every tkctl run imports this module first, so it stays on plain classes
+(``dataclasses`` would bring ``inspect`` and friends into every start-up).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -18,28 +20,47 @@ class FlagError(Exception):
     """A command line kubectl would reject; the message is kubectl's."""
 
 
-@dataclass(frozen=True)
 class Flag:
-    """One flag: ``kind`` is ``bool``, ``str``, ``int`` or ``list`` (repeatable string)."""
+    """One flag: ``kind`` is ``bool``, ``str``, ``int`` or ``list`` (repeatable string).
 
-    name: str
-    short: str = ""
-    kind: str = "str"
-    default: Any = None
-    # Like pflag's NoOptDefVal: the value a bare ``--flag`` takes (``--dry-run`` -> client).
-    no_value: str | None = None
+    ``no_value`` is pflag's NoOptDefVal: the value a bare ``--flag`` takes
+    (``--dry-run`` -> unchanged).
+    """
+
+    __slots__ = ("default", "kind", "name", "no_value", "short")
+
+    def __init__(
+        self,
+        name: str,
+        short: str = "",
+        kind: str = "str",
+        default: Any = None,
+        no_value: str | None = None,
+    ) -> None:
+        self.name, self.short, self.kind = name, short, kind
+        self.default, self.no_value = default, no_value
+
+    def __repr__(self) -> str:
+        return f"Flag({self.name!r}, {self.short!r}, kind={self.kind!r})"
 
     @property
     def dest(self) -> str:
         return self.name.replace("-", "_")
 
 
-@dataclass
 class Parsed:
-    values: dict[str, Any]
-    args: list[str]
-    after_dashes: list[str] = field(default_factory=list)
-    given: set[str] = field(default_factory=set)
+    """Flag values by ``dest`` (also readable as attributes) and the positionals."""
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        args: list[str],
+        after_dashes: list[str] | None = None,
+        given: set[str] | None = None,
+    ) -> None:
+        self.values, self.args = values, args
+        self.after_dashes = after_dashes if after_dashes is not None else []
+        self.given = given if given is not None else set()
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -8,7 +8,6 @@ that format. Human tables are get's business (they come from the server).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from tinykube.kubectl import printers
@@ -21,10 +20,22 @@ ALLOWED = (
 )
 
 
-@dataclass
 class Output:
-    kind: str  # "", wide, yaml, json, name, jsonpath, jsonpath-as-json, custom-columns
-    arg: str = ""
+    """A parsed ``-o``: ``kind`` is "", wide, yaml, json, name, jsonpath, ...; ``arg`` its text."""
+
+    __slots__ = ("arg", "kind")
+
+    def __init__(self, kind: str, arg: str = "") -> None:
+        self.kind, self.arg = kind, arg
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Output) and (self.kind, self.arg) == (other.kind, other.arg)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.arg))
+
+    def __repr__(self) -> str:
+        return f"Output({self.kind!r}, {self.arg!r})"
 
     @property
     def human(self) -> bool:

@@ -16,11 +16,12 @@ strings.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from tinykube.kubectl.tabwriter import align
+
+if TYPE_CHECKING:
+    import yaml
 
 Obj = dict[str, Any]
 
@@ -28,35 +29,48 @@ Obj = dict[str, Any]
 # ---- YAML and JSON ------------------------------------------------------------
 
 
-class _GoYAMLDumper(yaml.SafeDumper):
-    """Quote and wrap strings as sigs.k8s.io/yaml (go-yaml v2) does."""
+def _go_yaml_dumper() -> type[yaml.SafeDumper]:
+    """A SafeDumper that quotes and wraps strings as sigs.k8s.io/yaml (go-yaml v2) does.
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # Go writes shared values out in full, never as &anchors
+    Built on first use: importing PyYAML compiles a dozen regexes, which a
+    table-printing ``get`` should not pay for.
+    """
+    global _dumper
+    if _dumper is not None:
+        return _dumper
+    import yaml
+
+    class GoYAMLDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # Go writes shared values out in full, never as &anchors
+
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        if "\n" in value:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+        implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))
+        # go-yaml v2 also reads y/Y/n/N as booleans, so it quotes them too.
+        if value in ("", "y", "Y", "n", "N") or implicit != "tag:yaml.org,2002:str":
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+    def represent_none(dumper: yaml.SafeDumper, _: None) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
+
+    GoYAMLDumper.add_representer(str, represent_str)
+    GoYAMLDumper.add_representer(type(None), represent_none)
+    _dumper = GoYAMLDumper
+    return _dumper
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))
-    # go-yaml v2 also reads y/Y/n/N as booleans, so it quotes them too.
-    if value in ("", "y", "Y", "n", "N") or implicit != "tag:yaml.org,2002:str":
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-def _represent_none(dumper: yaml.SafeDumper, _: None) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
-
-
-_GoYAMLDumper.add_representer(str, _represent_str)
-_GoYAMLDumper.add_representer(type(None), _represent_none)
+_dumper: type[yaml.SafeDumper] | None = None
 
 
 def to_yaml(obj: Any) -> str:
+    import yaml
+
     return yaml.dump(
         obj,
-        Dumper=_GoYAMLDumper,
+        Dumper=_go_yaml_dumper(),
         default_flow_style=False,
         sort_keys=True,
         width=1 << 30,

@@ -4,21 +4,23 @@ Users name objects in several ways, all handled here once for every command:
 ``pods``, ``pods a b``, ``pods,svc``, ``pod/a svc/b``, ``all`` (a category),
 and ``-f`` files, directories (``-R`` to recurse) or ``-`` for stdin holding
 one or more YAML/JSON documents (``kind: List`` is flattened).
+
+PyYAML is imported only when a manifest is read: ``get pods`` should not pay
+for the regexes it compiles at import.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from tinykube.kubectl.errors import CommandError
 
 if TYPE_CHECKING:
+    import yaml
+
     from tinykube.kubectl.discovery import Mapping
     from tinykube.kubectl.factory import Factory
 
@@ -26,12 +28,17 @@ Obj = dict[str, Any]
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-@dataclass
 class Request:
     """One resource type with the names asked for (none: the whole collection)."""
 
-    mapping: Mapping
-    names: list[str] = field(default_factory=list)
+    __slots__ = ("mapping", "names")
+
+    def __init__(self, mapping: Mapping, names: list[str] | None = None) -> None:
+        self.mapping = mapping
+        self.names = names if names is not None else []
+
+    def __repr__(self) -> str:
+        return f"Request({self.mapping.qualified!r}, {self.names!r})"
 
 
 async def from_args(
@@ -99,23 +106,35 @@ def read_sources(paths: list[str], recursive: bool = False) -> list[tuple[str, s
     return out
 
 
-class _ManifestLoader(yaml.SafeLoader):
-    """YAML as sigs.k8s.io/yaml reads it into JSON: timestamps stay strings."""
+def _manifest_loader() -> type[yaml.SafeLoader]:
+    """A SafeLoader that reads YAML as sigs.k8s.io/yaml does into JSON: timestamps stay strings."""
+    global _loader
+    if _loader is None:
+        import yaml
+
+        class ManifestLoader(yaml.SafeLoader):
+            pass
+
+        ManifestLoader.yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+        _loader = ManifestLoader
+    return _loader
 
 
-_ManifestLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_loader: type[yaml.SafeLoader] | None = None
 
 
 def parse_documents(source: str, text: str) -> list[Obj]:
     """Every object in a YAML stream or JSON document, ``List`` kinds flattened."""
+    import yaml
+
     try:
         if text.lstrip().startswith("{"):
             docs = [json.loads(text)]
         else:
-            docs = list(yaml.load_all(text, Loader=_ManifestLoader))
+            docs = list(yaml.load_all(text, Loader=_manifest_loader()))
     except (yaml.YAMLError, ValueError) as exc:
         raise CommandError(
             f"error parsing {source}: error converting YAML to JSON: {_yaml_reason(exc)}"
@@ -141,14 +160,16 @@ def _yaml_reason(exc: Exception) -> str:
     return str(problem)
 
 
-@dataclass
 class Item:
     """One object from a manifest, with its resource and namespace resolved."""
 
-    source: str
-    obj: Obj
-    mapping: Mapping
-    namespace: str
+    __slots__ = ("mapping", "namespace", "obj", "source")
+
+    def __init__(self, source: str, obj: Obj, mapping: Mapping, namespace: str) -> None:
+        self.source, self.obj, self.mapping, self.namespace = source, obj, mapping, namespace
+
+    def __repr__(self) -> str:
+        return f"Item({self.source!r}, {self.mapping.qualified!r}, {self.name!r})"
 
     @property
     def name(self) -> str:

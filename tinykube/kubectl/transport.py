@@ -3,35 +3,35 @@
 Why not ``tinykube.client.rest.Client``? Start-up time. kubectl answers in
 about a tenth of a second; importing aiohttp alone costs a quarter of one,
 and a command line makes a handful of sequential requests where a pool of
-event-loop sockets buys nothing. So tkctl speaks HTTP/1.1 through
-``http.client`` (kept-alive connections, blocking: ``pacing`` says why most
-commands run without an event loop), while still taking everything about
-*where* and *how* to connect from the shared ``ClientConfig`` (server URL,
+event-loop sockets buys nothing. So tkctl speaks HTTP/1.1 through its own
+small ``http11`` client (kept-alive connections, blocking: ``pacing`` says why
+most commands run without an event loop; ``http.client`` would cost more to
+import than kubectl takes to run), while still taking everything about
+*where* and *how* to connect from the kubeconfig (``kubectl.kubeconfig``: server URL,
 TLS context with the cluster CA and client certificate, bearer token).
 
 On top of plain JSON requests kubectl needs its own Accept header
 (server-side Tables, aggregated discovery), raw bodies (logs), streams
 (``get -w``, ``logs -f``) and the ``Warning`` headers a server attaches to an
 answer (printed to stderr as ``Warning: ...``). Non-2xx answers raise the
-``tinykube.api.errors`` class of their Status, like the shared client does.
+``tinykube.api.errors`` class of their Status, like the shared client does;
+that module (and the JSON it pulls in) is imported only when one arrives.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import re
-import socket
 import sys
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from tinykube.api import errors
+from tinykube.kubectl.http11 import Connection, Disconnected, Response
 
 if TYPE_CHECKING:
-    from tinykube.client.kubeconfig import ClientConfig
+    from collections.abc import AsyncIterator
+
+    from tinykube.api import errors
+    from tinykube.kubectl.kubeconfig import Config
 
 Obj = dict[str, Any]
 
@@ -47,16 +47,19 @@ PATCH_CONTENT_TYPES = {
     "apply": "application/apply-patch+yaml",
 }
 REQUEST_TIMEOUT = 60.0
-_WARNING = re.compile(r'^\s*299\s+\S+\s+"((?:[^"\\]|\\.)*)"')
 
 
 def error_for(status: int, raw: bytes) -> errors.APIError:
     """The API error for a non-2xx answer; bodies that are not a Status still map by code."""
+    from tinykube.api import errors
+
     body: Obj = {}
-    with contextlib.suppress(ValueError):
+    try:
         decoded = json.loads(raw) if raw else {}
-        if isinstance(decoded, dict):
-            body = decoded
+    except ValueError:
+        decoded = {}
+    if isinstance(decoded, dict):
+        body = decoded
     if body.get("kind") != "Status":
         err = errors.APIError.from_status({}, status)
         err.message = ""
@@ -66,32 +69,20 @@ def error_for(status: int, raw: bytes) -> errors.APIError:
     return errors.APIError.from_status(body, status)
 
 
-class _Connection(http.client.HTTPSConnection):
-    """HTTPS with an optional ``tls-server-name`` that differs from the URL's host."""
-
-    def __init__(self, host: str, port: int | None, context: Any, server_name: str) -> None:
-        super().__init__(host, port, timeout=REQUEST_TIMEOUT, context=context)
-        self._server_name = server_name
-        self._tls = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self._server_name or self.host)
-
-
 class KubectlClient:
     """Requests to one API server as one user (see the module docstring)."""
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.warnings: list[str] = []
         url = urlsplit(config.server)
         self._secure = url.scheme == "https"
-        self._host, self._port = url.hostname or "localhost", url.port
+        self._host = url.hostname or "localhost"
+        self._port = url.port or (443 if self._secure else 80)
         self._base = url.path.rstrip("/")
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[Connection] = []
 
-    def _connect(self) -> http.client.HTTPConnection:
+    def _connect(self) -> Connection:
         return self._idle.pop() if self._idle else self._fresh()
 
     def _headers(self, accept: str, content_type: str | None) -> dict[str, str]:
@@ -107,25 +98,27 @@ class KubectlClient:
         params: dict[str, str] | None,
         headers: dict[str, str],
         data: bytes | None,
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    ) -> tuple[Connection, Response]:
         target = self._base + path + ("?" + urlencode(params) if params else "")
         conn = self._connect()
         try:
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            resp = conn.request(method, target, data, headers)
+        except (Disconnected, BrokenPipeError, ConnectionResetError):
             conn.close()  # a kept-alive connection the server closed meanwhile: once more, fresh
             conn = self._fresh()
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
+            resp = conn.request(method, target, data, headers)
         self._warn(resp)
         return conn, resp
 
-    def _fresh(self) -> http.client.HTTPConnection:
+    def _fresh(self) -> Connection:
         if not self._secure:
-            return http.client.HTTPConnection(self._host, self._port, timeout=REQUEST_TIMEOUT)
-        return _Connection(
-            self._host, self._port, self.config.ssl_context, self.config.tls_server_name
+            return Connection(self._host, self._port, REQUEST_TIMEOUT)
+        return Connection(
+            self._host,
+            self._port,
+            REQUEST_TIMEOUT,
+            self.config.ssl_context,
+            self.config.tls_server_name,
         )
 
     def _blocking(
@@ -147,7 +140,8 @@ class KubectlClient:
         headers = self._headers(accept, content_type if data is not None else None)
         conn, resp = self._open(method, path, params, headers, data)
         raw = resp.read()
-        self._idle.append(conn)
+        if conn.reusable:
+            self._idle.append(conn)
         if resp.status >= 300:
             raise error_for(resp.status, raw)
         return raw
@@ -202,10 +196,38 @@ class KubectlClient:
             conn.close()
         self._idle.clear()
 
-    def _warn(self, resp: http.client.HTTPResponse) -> None:
-        for value in resp.headers.get_all("Warning") or []:
-            m = _WARNING.match(value)
-            if m:
-                text = re.sub(r"\\(.)", r"\1", m.group(1))
+    def _warn(self, resp: Response) -> None:
+        for value in resp.header_values("Warning"):
+            text = warning_text(value)
+            if text is not None:
                 sys.stderr.write(f"Warning: {text}\n")
                 self.warnings.append(text)
+
+
+def warning_text(value: str) -> str | None:
+    """The text of a ``299 <agent> "<text>" [date]`` Warning header value (RFC 7234 5.5).
+
+    Other codes, and values that do not parse, are not shown (client-go's
+    ``ParseWarningHeaders`` skips them too). Parsed by hand rather than with a
+    regex so that tkctl compiles none on its way to the first request.
+    """
+    code, _, rest = value.strip().partition(" ")
+    if code != "299":
+        return None
+    agent, _, rest = rest.lstrip().partition(" ")
+    rest = rest.lstrip()
+    if not agent or not rest.startswith('"'):
+        return None
+    out: list[str] = []
+    i = 1
+    while i < len(rest):
+        ch = rest[i]
+        if ch == "\\" and i + 1 < len(rest):
+            out.append(rest[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            return "".join(out)
+        out.append(ch)
+        i += 1
+    return None
