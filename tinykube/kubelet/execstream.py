@@ -13,6 +13,10 @@ forwards ``pods/exec`` here; query parameters are the kubelet's
 With ``tty`` the process gets a pseudo-terminal: its output (stdout and
 stderr together, as on a terminal) goes to channel 1, resizes set the
 terminal's window size.
+
+The protocol pieces (``upgrade``, ``send``, ``client_frames``,
+``parse_resize``, the status bodies) are shared with ``/attach``
+(``tinykube.kubelet.attach``), which speaks the same channels.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 import os
 import struct
 import termios
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -41,13 +46,16 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 READ_CHUNK = 32 * 1024
 
 
-def _flag(query: Any, *names: str) -> bool:
+def flag(query: Any, *names: str) -> bool:
     return any((query.get(n) or "").lower() in ("1", "true") for n in names)
+
+
+SUCCESS: dict[str, Any] = {"metadata": {}, "status": "Success"}
 
 
 def exit_status(code: int, command: list[str]) -> dict[str, Any]:
     if code == 0:
-        return {"metadata": {}, "status": "Success"}
+        return SUCCESS
     return {
         "metadata": {},
         "status": "Failure",
@@ -64,6 +72,33 @@ def failure(message: str) -> dict[str, Any]:
     return {"metadata": {}, "status": "Failure", "message": message, "reason": "InternalError"}
 
 
+async def upgrade(request: web.Request) -> web.WebSocketResponse | web.Response:
+    """The WebSocket of a stream request, or the error answer for a plain HTTP one."""
+    from tinykube.kubelet.server import status_response
+
+    ws = web.WebSocketResponse(protocols=PROTOCOLS)
+    if not ws.can_prepare(request).ok:
+        return status_response(400, "BadRequest", "Upgrade request required")
+    await ws.prepare(request)
+    return ws
+
+
+async def client_frames(ws: web.WebSocketResponse) -> AsyncIterator[tuple[int, bytes]]:
+    """``(channel, payload)`` of each binary frame the client sends, until it closes."""
+    async for msg in ws:
+        if msg.type == WSMsgType.BINARY and msg.data:
+            yield msg.data[0], msg.data[1:]
+
+
+def parse_resize(payload: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` of a channel-4 message, or None if it is malformed."""
+    try:
+        size = orjson.loads(payload)
+        return int(size["Width"]), int(size["Height"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 async def serve_exec(kubelet: Kubelet, request: web.Request) -> web.StreamResponse:
     from tinykube.kubelet.server import status_response
 
@@ -78,27 +113,26 @@ async def serve_exec(kubelet: Kubelet, request: web.Request) -> web.StreamRespon
         return status_response(
             400, "BadRequest", f'container "{name}" in pod "{pod_name}" is not running'
         )
-    ws = web.WebSocketResponse(protocols=PROTOCOLS)
-    if not ws.can_prepare(request).ok:
-        return status_response(400, "BadRequest", "Upgrade request required")
-    await ws.prepare(request)
-    tty = _flag(request.query, "tty")
+    ws = await upgrade(request)
+    if isinstance(ws, web.Response):
+        return ws
+    tty = flag(request.query, "tty")
     try:
         session = await kubelet.runtime.exec(cid, command, tty)
     except (RuntimeError_, OSError) as exc:
-        await _send(ws, ERROR, orjson.dumps(failure(str(exc))))
+        await send(ws, ERROR, orjson.dumps(failure(str(exc))))
         await ws.close()
         return ws
     try:
-        code = await _stream(ws, session, _flag(request.query, "input", "stdin"))
-        await _send(ws, ERROR, orjson.dumps(exit_status(code, command)))
+        code = await _stream(ws, session, flag(request.query, "input", "stdin"))
+        await send(ws, ERROR, orjson.dumps(exit_status(code, command)))
     finally:
         await _reap(session)
         await ws.close()
     return ws
 
 
-async def _send(ws: web.WebSocketResponse, channel: int, data: bytes) -> None:
+async def send(ws: web.WebSocketResponse, channel: int, data: bytes) -> None:
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.send_bytes(bytes([channel]) + data)
 
@@ -123,7 +157,7 @@ async def _stream(ws: web.WebSocketResponse, session: ExecProcess, stdin: bool) 
 
 async def _pump(ws: web.WebSocketResponse, reader: asyncio.StreamReader, channel: int) -> None:
     while chunk := await reader.read(READ_CHUNK):
-        await _send(ws, channel, chunk)
+        await send(ws, channel, chunk)
 
 
 async def _pump_pty(ws: web.WebSocketResponse, master: int) -> None:
@@ -142,17 +176,14 @@ async def _pump_pty(ws: web.WebSocketResponse, master: int) -> None:
     loop.add_reader(master, readable)
     try:
         while data := await queue.get():
-            await _send(ws, STDOUT, data)
+            await send(ws, STDOUT, data)
     finally:
         loop.remove_reader(master)
 
 
 async def _from_client(ws: web.WebSocketResponse, session: ExecProcess, stdin: bool) -> None:
     proc = session.process
-    async for msg in ws:
-        if msg.type != WSMsgType.BINARY or not msg.data:
-            continue
-        channel, payload = msg.data[0], msg.data[1:]
+    async for channel, payload in client_frames(ws):
         if channel == STDIN and stdin:
             await _write_stdin(session, payload)
         elif channel == RESIZE and session.pty_master is not None:
@@ -178,9 +209,11 @@ async def _write_stdin(session: ExecProcess, data: bytes) -> None:
 
 
 def _resize(master: int, payload: bytes) -> None:
-    with contextlib.suppress(ValueError, OSError):
-        size = orjson.loads(payload)
-        packed = struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0)
+    size = parse_resize(payload)
+    if size is None:
+        return
+    with contextlib.suppress(OSError, struct.error):
+        packed = struct.pack("HHHH", size[1], size[0], 0, 0)
         fcntl.ioctl(master, termios.TIOCSWINSZ, packed)
 
 

@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS server (port 10250): logs, exec, health, and its pod list.
+"""The kubelet's HTTPS server (port 10250): logs, exec, attach, health, and its pod list.
 
 The API server reaches it for ``kubectl logs`` (``pods/log`` is proxied to
 ``/containerLogs/<ns>/<pod>/<container>``), presenting its client
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from tinykube.kubelet import execstream, logs, portforward
+from tinykube.kubelet import attach, execstream, logs, portforward
 from tinykube.kubelet.runtime.interface import ContainerState
 
 if TYPE_CHECKING:
@@ -102,8 +102,12 @@ def make_app(kubelet: Kubelet) -> web.Application:
     async def exec_(request: web.Request) -> web.StreamResponse:
         return await execstream.serve_exec(kubelet, request)
 
+    async def attach_(request: web.Request) -> web.StreamResponse:
+        return await attach.serve_attach(kubelet, request)
+
     app = web.Application()
     app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", exec_)
+    app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", attach_)
     app.router.add_route("*", "/portForward/{namespace}/{pod}", portforward.handler(kubelet))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/pods", pods)

@@ -185,6 +185,32 @@ class ExecProcess:
     pty_master: int | None = None
 
 
+class Attachment(Protocol):
+    """A client attached to a running container's own stdio (the CRI's ``Attach``).
+
+    Output is live: what the container writes after ``attach`` returns, as
+    ``(stream, bytes)`` pairs ("stdout"/"stderr"; a terminal's output is all
+    "stdout"), then ``None`` once the container's output ended (it exited).
+    Input goes to the process's stdin, which exists only for a container
+    started with ``stdin`` or ``tty``; without one, writes are dropped, as
+    containerd drops them. ``close_stdin`` closes the process's stdin for
+    good (``stdinOnce``); ``close`` only ends this client's view.
+    """
+
+    tty: bool
+    stdin: bool
+
+    async def read(self) -> tuple[str, bytes] | None: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None: ...
+
+    def resize(self, width: int, height: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class RuntimeOptions:
     """How the kubelet configures whichever runtime it picked from the table."""
@@ -260,4 +286,8 @@ class Runtime(Protocol):
 
     async def exec(self, container_id: str, cmd: list[str], tty: bool) -> ExecProcess:
         """An interactive process in the container: pipes, or a terminal when ``tty``."""
+        ...
+
+    async def attach(self, container_id: str) -> Attachment:
+        """The running container's stdio, from now on; ``RuntimeError_`` if it is not running."""
         ...

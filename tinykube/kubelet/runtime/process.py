@@ -34,7 +34,10 @@ kernel allows one, volumes appear at their paths exactly as with root, except
 that a mount target the user cannot create on the host is skipped with a line
 in the container's log; without user namespaces, mounts are skipped.
 
-Logs are pipes pumped into CRI-format files (``proc_io``). State that must
+Logs are pipes pumped into CRI-format files (``proc_io``). A container with
+``stdin`` keeps a stdin pipe, one with ``tty`` runs on a terminal whose
+master side the runtime holds; ``attach`` joins that stdio and its live
+output (``proc_io.ContainerIO``). State that must
 survive a kubelet crash (the namespaces and processes of each sandbox) is
 recorded under ``<root-dir>/runtime`` and cleaned up by the next ``start``.
 """
@@ -108,6 +111,7 @@ class _Container:
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     killed: bool = False
     waiter: asyncio.Task[None] | None = None
+    io: proc_io.ContainerIO | None = None
 
 
 class ProcessRuntime:
@@ -381,15 +385,19 @@ class ProcessRuntime:
         log_path = container.config.log_path or (container.dir / "container.log")
         container.status.log_path = log_path
         writer = proc_io.LogWriter(log_path)
-        container.proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=env,
-            cwd=self._host_cwd(container),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        io = container.io = proc_io.ContainerIO(container.config.tty, container.config.stdin)
+        # Without namespaces a terminal's session starts at the process itself (setsid -c).
+        own_session = not (container.config.tty and not self._namespaced())
+        try:
+            container.proc = await asyncio.create_subprocess_exec(
+                *argv,
+                env=env,
+                cwd=self._host_cwd(container),
+                start_new_session=own_session,
+                **io.spawn_args(),  # type: ignore[arg-type]
+            )
+        finally:
+            io.spawned(container.proc)
         container.status.state = ContainerState.RUNNING
         container.status.started_at = time.time()
         self._save_state(container.sandbox)
@@ -413,6 +421,8 @@ class ProcessRuntime:
             container.config.command, container.config.args, container.image
         )
         if not self._namespaced():
+            if container.config.tty:
+                return ["setsid", "-c", *DIE_WITH_RUNTIME, *workload]
             return [*DIE_WITH_RUNTIME, *workload]
         script = await self._setup_script(container, workload)
         script_path = container.dir / "setup.sh"
@@ -438,6 +448,10 @@ class ProcessRuntime:
 
     async def _setup_script(self, container: _Container, workload: list[str]) -> str:
         lines = ["set -e"]
+        if container.config.stdin or container.config.tty:
+            # The init starts the workload in the background, where sh gives it /dev/null
+            # as stdin: keep the real one on fd 3 for _stdio_wrapper to hand back.
+            lines.append("exec 3<&0")
         mounts = [*container.sandbox.etc_mounts, *container.config.mounts]
         workdir = container.config.working_dir or container.image.working_dir
         rootfs = container.image.rootfs
@@ -453,7 +467,8 @@ class ProcessRuntime:
             if self._user_of(container):
                 # chroot(8) switches user after chroot(2); the working directory is then "/".
                 enter = ["chroot", f"--userspec={self._user_of(container)}", str(merged)]
-            lines += proc_setup.init_lines([*enter, *workload], _pid_file(container))
+            argv = [*_stdio_wrapper(container.config), *enter, *workload]
+            lines += proc_setup.init_lines(argv, _pid_file(container))
             return "\n".join(lines) + "\n"
         for mount in mounts:
             if await self._ensure_host_target(container, mount):
@@ -468,6 +483,7 @@ class ProcessRuntime:
         if user:
             uid, gid = user.split(":")
             workload = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *workload]
+        workload = [*_stdio_wrapper(container.config), *workload]
         lines += proc_setup.init_lines(workload, _pid_file(container))
         return "\n".join(lines) + "\n"
 
@@ -518,15 +534,15 @@ class ProcessRuntime:
         return 0
 
     async def _wait(self, container: _Container, writer: proc_io.LogWriter) -> None:
-        proc = container.proc
-        assert proc is not None and proc.stdout is not None and proc.stderr is not None
+        proc, io = container.proc, container.io
+        assert proc is not None and io is not None
         try:
             await asyncio.gather(
-                proc_io.pump(proc.stdout, "stdout", writer),
-                proc_io.pump(proc.stderr, "stderr", writer),
+                *(proc_io.pump(r, stream, writer, io.fanout) for r, stream in io.readers(proc))
             )
             code = await proc.wait()
         finally:
+            io.release()
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
@@ -697,6 +713,14 @@ class ProcessRuntime:
             os.close(slave)
         return ExecProcess(proc, pty_master=master)
 
+    async def attach(self, container_id: str) -> proc_io.Attached:
+        container = self._container(container_id)
+        io = container.io
+        if container.status.state != ContainerState.RUNNING or io is None or io.fanout.ended:
+            state = "CONTAINER_CREATED" if io is None else "CONTAINER_EXITED"
+            raise RuntimeError_(f"container is in {state} state")
+        return io.attach()
+
     async def exec_sync(self, container_id: str, cmd: list[str], time_limit: float) -> ExecResult:
         try:
             proc = (await self.exec(container_id, cmd, tty=False)).process
@@ -735,6 +759,20 @@ def _environment(container: _Container) -> dict[str, str]:
     env["HOSTNAME"] = container.sandbox.config.hostname[:HOSTNAME_MAX]
     env.update(container.config.env)
     return env
+
+
+def _stdio_wrapper(config: ContainerConfig) -> list[str]:
+    """Host commands that hand the workload its stdin (and its terminal) back.
+
+    The init's background job gets /dev/null as stdin and ignores SIGINT and
+    SIGQUIT; the wrapper puts the saved stdin (fd 3) back, restores those
+    signals (^C on a terminal must reach the workload), and with a terminal
+    makes it the controlling terminal of a session of the workload's own.
+    """
+    if not (config.stdin or config.tty):
+        return []
+    wrapper = ["sh", "-c", 'exec "$@" <&3 3<&-', "sh", "env", "--default-signal=INT,QUIT"]
+    return [*wrapper, "setsid", "-c"] if config.tty else wrapper
 
 
 def _pid_file(container: _Container) -> Path:

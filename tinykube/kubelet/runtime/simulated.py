@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tinykube.kubelet.runtime.interface import (
+    Attachment,
     ContainerConfig,
     ContainerState,
     ContainerStatus,
@@ -218,6 +219,9 @@ class SimulatedRuntime:
 
     async def exec(self, container_id: str, cmd: list[str], tty: bool) -> ExecProcess:
         raise ExecUnsupported("exec is not possible in a simulated container")
+
+    async def attach(self, container_id: str) -> Attachment:
+        raise ExecUnsupported("attach is not possible in a simulated container")
 
 
 def _write_log(path: Path) -> None:
