@@ -3,8 +3,13 @@
 Flags keep the kubelet's names where it has one (``--kubeconfig``,
 ``--hostname-override``, ``--root-dir``, ``--pod-cidr``, ``--port``,
 ``--pod-manifest-path``, ``--register-with-taints``, ``--node-labels``,
-``--node-ip``, ``--tls-cert-file``, ``--client-ca-file``). ``register``
-adds both subcommands to the ``tinykube`` parser; ``cli.py`` calls it.
+``--node-ip``, ``--tls-cert-file``, ``--client-ca-file``). The graceful node
+shutdown settings, which upstream reads from its config file
+(``shutdownGracePeriod``, ``shutdownGracePeriodCriticalPods``), are the flags
+``--shutdown-grace-period`` and ``--shutdown-grace-period-critical-pods``
+(seconds, ``30`` or ``30s``; zero, the default, kills containers at once).
+``register`` adds both subcommands to the ``tinykube`` parser; ``cli.py``
+calls it.
 """
 
 from __future__ import annotations
@@ -75,7 +80,27 @@ def _kubelet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulated-run-seconds", type=float, default=5.0)
     p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for pods")
     p.add_argument("--cluster-domain", default="cluster.local")
+    p.add_argument("--shutdown-grace-period", type=_seconds, default=0.0, help="e.g. 5s")
+    p.add_argument(
+        "--shutdown-grace-period-critical-pods",
+        type=_seconds,
+        default=0.0,
+        help="the part of --shutdown-grace-period kept for critical pods, e.g. 2s",
+    )
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
+
+
+def _seconds(text: str) -> float:
+    """``5``, ``5s`` or ``1.5s``: a duration in seconds."""
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}: want seconds, e.g. 5s"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must not be negative")
+    return value
 
 
 def kubelet_config(args: argparse.Namespace) -> Any:
@@ -103,6 +128,8 @@ def kubelet_config(args: argparse.Namespace) -> Any:
         simulated_run_seconds=args.simulated_run_seconds,
         cluster_dns=[ip.strip() for ip in args.cluster_dns.split(",") if ip.strip()],
         cluster_domain=args.cluster_domain,
+        shutdown_grace_period=args.shutdown_grace_period,
+        shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
     )
 
 

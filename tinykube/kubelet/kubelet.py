@@ -14,7 +14,9 @@ Data flow::
 Alongside: the Node registration and status loop (``nodestatus.py``), the
 Lease heartbeat (``lease.py``), the Event recorder and the HTTPS server on
 port 10250 (``server.py``). Everything runs in one TaskGroup; cancelling
-``run`` stops the workers, then ``Runtime.close`` kills every container and
+``run`` stops the workers, gives the running containers their termination
+grace within ``--shutdown-grace-period`` (``nodeshutdown.py``: regular pods
+first, critical ones last), then ``Runtime.close`` kills whatever is left and
 removes every namespace, veth, bridge address and cgroup this kubelet made.
 
 The runtime starts before the Node is registered, and registration retries
@@ -39,7 +41,7 @@ from tinykube.client import Client
 from tinykube.client.backoff import Backoff
 from tinykube.client.events import EventRecorder
 from tinykube.client.informers import InformerFactory
-from tinykube.kubelet import dns, envvars, lease, nodestatus, server, staticpods
+from tinykube.kubelet import dns, envvars, lease, nodeshutdown, nodestatus, server, staticpods
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.podworkers import PodWorker
 from tinykube.kubelet.runtime import new_runtime
@@ -76,6 +78,9 @@ class KubeletConfig:
     simulated_run_seconds: float = 5.0
     cluster_dns: list[str] = field(default_factory=list)
     cluster_domain: str = "cluster.local"
+    # Graceful node shutdown (seconds); zero kills the containers at once, as before.
+    shutdown_grace_period: float = 0.0
+    shutdown_grace_period_critical_pods: float = 0.0
 
 
 class Kubelet:
@@ -141,6 +146,10 @@ class Kubelet:
             await asyncio.shield(self._cleanup())
 
     async def _cleanup(self) -> None:
+        budget = nodeshutdown.ShutdownBudget(
+            self.config.shutdown_grace_period, self.config.shutdown_grace_period_critical_pods
+        )
+        await nodeshutdown.shutdown_pods(self, budget)
         await self.runtime.close()
         await self.volumes.close()
 
@@ -246,11 +255,11 @@ class Kubelet:
         return worker
 
     async def _run_worker(self, worker: PodWorker) -> None:
-        try:
-            await worker.run()
-        finally:
-            if self.workers.get(worker.uid) is worker:
-                del self.workers[worker.uid]
+        await worker.run()
+        # Not in a ``finally``: a worker cancelled because the kubelet stops stays
+        # listed, so the graceful shutdown knows each container's pod.
+        if self.workers.get(worker.uid) is worker:
+            del self.workers[worker.uid]
 
     def find_worker(self, namespace: str, name: str) -> PodWorker | None:
         for worker in self.workers.values():
