@@ -12,18 +12,27 @@ cluster domain and upstream resolv.conf become ``--cluster-domain`` and
 Without ``--kubeconfig`` both use the in-cluster config (the pod's service
 account), which is what the ``kube-proxy`` DaemonSet and the ``coredns``
 Deployment of ``tinykube.cluster.addons`` rely on.
+
+A kube-proxy serves only once it holds its cluster's host lock
+(``hostlock.py``): with several nodes on one host, one proxy serves the
+host and the others stand by to take over. ``--host-lock=false`` skips it
+(one proxy per host, as upstream).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import logging
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from tinykube import runner
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "kube-proxy/tinykube"
 
@@ -41,6 +50,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--min-sync-period", type=float, default=0.05, help="seconds")
     p.add_argument("--sync-period", type=float, default=30.0, help="seconds")
     p.add_argument("--cleanup", action="store_true", help="remove the service interface and exit")
+    p.add_argument(
+        "--host-lock",
+        nargs="?",
+        const=True,
+        default=True,
+        type=_flag_bool,
+        help="serve only while holding this host's lock for the cluster (default true)",
+    )
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
     p.set_defaults(func=cmd_proxy)
     d = subparsers.add_parser("dns", help="run the cluster DNS server (what coredns does)")
@@ -52,6 +69,15 @@ def register(subparsers: Any) -> None:
     d.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"))
     d.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
     d.set_defaults(func=cmd_dns)
+
+
+def _flag_bool(value: str) -> bool:
+    """Go-style boolean flag values: ``--host-lock=false``."""
+    if value.lower() in ("true", "1", "t"):
+        return True
+    if value.lower() in ("false", "0", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
 
 
 async def make_client(kubeconfig: Path | None, master: str, user_agent: str) -> Any:
@@ -76,7 +102,10 @@ def cmd_proxy(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         client = await make_client(args.kubeconfig, args.master, USER_AGENT)
+        lock = None
         try:
+            if args.host_lock:
+                lock = await take_host_lock(client, args.service_interface, node)
             proxier = UserspaceProxier(ServiceInterface(args.service_interface))
             server = ProxyServer(
                 client,
@@ -87,9 +116,50 @@ def cmd_proxy(args: argparse.Namespace) -> int:
             )
             await server.run()
         finally:
+            if lock is not None:
+                lock.release()
             await client.close()
 
     return runner.run(main())
+
+
+async def take_host_lock(client: Any, interface: str, node: str) -> Any:
+    """Wait until this proxy may serve the host (see ``hostlock``); the lock it holds."""
+    from tinykube.proxy.hostlock import HostLock, lock_dir, lock_name
+
+    key = await kubernetes_service_ip(client)
+    lock = HostLock(lock_dir() / lock_name(interface, key))
+    owner = node
+    if not await asyncio.to_thread(lock.try_acquire, owner):
+        log.info(
+            "component=kube-proxy node=%s standing by: the host's lock is held for node %s (%s)",
+            node,
+            lock.holder() or "?",
+            lock.path,
+        )
+        await lock.acquire(owner)
+    log.info("component=kube-proxy node=%s serving this host (lock %s)", node, lock.path)
+    return lock
+
+
+async def kubernetes_service_ip(client: Any) -> str:
+    """The ClusterIP of ``default/kubernetes``: the service range's first address.
+
+    Listed, not read: the node-proxier role may list and watch Services only."""
+    from tinykube.client.backoff import Backoff
+
+    retry = Backoff(initial=0.2, cap=5.0)
+    while True:
+        try:
+            listed = await client.list(
+                "v1", "services", "default", field_selector="metadata.name=kubernetes"
+            )
+            for item in listed.get("items") or []:
+                if ip := (item.get("spec") or {}).get("clusterIP"):
+                    return str(ip)
+        except Exception as exc:  # the API server may not answer yet: try again
+            log.info("component=kube-proxy cannot read the kubernetes Service: %s", exc)
+        await retry.sleep()
 
 
 def cmd_dns(args: argparse.Namespace) -> int:
