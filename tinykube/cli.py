@@ -57,12 +57,28 @@ def cmd_apiserver(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """The whole cluster in the foreground (see tinykube.cluster.up)."""
+    """The whole cluster, in the foreground or with ``-d`` in the background
+    (see tinykube.cluster.up and tinykube.cluster.daemon)."""
+    from tinykube.cluster import daemon
     from tinykube.cluster.up import run
 
+    if args.detach:
+        argv = [a for a in args.argv if a not in ("-d", "--detach")]
+        return daemon.start_detached(argv, Path(args.data_dir))
     runner.setup_logging(args.verbosity)
     cfg = _up_config(args)
-    return runner.run(run(cfg))  # type: ignore[arg-type]
+    try:
+        return runner.run(run(cfg))  # type: ignore[arg-type]
+    except daemon.AlreadyRunning as exc:
+        print(f"tinykube: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Stop the cluster an ``up`` (``-d`` or not) runs from the data directory."""
+    from tinykube.cluster import daemon
+
+    return daemon.down(Path(args.data_dir))
 
 
 def _up_config(args: argparse.Namespace) -> object:
@@ -87,6 +103,10 @@ def _up_config(args: argparse.Namespace) -> object:
         kubelet_port=args.kubelet_port,
         pod_cidr=args.pod_cidr,
         service_cidr=args.service_cluster_ip_range,
+        nodes=args.nodes,
+        shutdown_grace_period=args.shutdown_grace_period,
+        shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
+        notify_fd=getattr(args, "notify_fd", None),
     )
 
 
@@ -124,6 +144,35 @@ def _up_args(p: argparse.ArgumentParser) -> None:
         default=0,
         help="also run N simulated nodes (no processes; for scale work)",
     )
+    p.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="also run N worker nodes node01, node02, ... (a kubelet process each)",
+    )
+    p.add_argument(
+        "--shutdown-grace-period",
+        type=_seconds,
+        default=4.0,
+        help="how long the kubelets give pods to stop when the cluster stops (e.g. 4s)",
+    )
+    p.add_argument(
+        "--shutdown-grace-period-critical-pods",
+        type=_seconds,
+        default=2.0,
+        help="the part of --shutdown-grace-period kept for critical pods (e.g. 2s)",
+    )
+
+
+def _seconds(text: str) -> float:
+    """``4``, ``4s`` or ``1.5s``: a duration in seconds."""
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must not be negative")
+    return value
 
 
 def _flag_bool(value: str) -> bool:
@@ -219,9 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("apiserver", help="run kube-apiserver")
     _apiserver_args(p)
     p.set_defaults(func=cmd_apiserver)
-    p = sub.add_parser("up", help="start a cluster in the foreground")
+    p = sub.add_parser("up", help="start a cluster (in the foreground; -d: in the background)")
     _up_args(p)
+    p.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="run in the background; return once the cluster is up (stop: tinykube down)",
+    )
+    p.add_argument("--notify-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop a cluster started with up (-d)")
+    p.add_argument("--data-dir", default="data", type=Path)
+    p.set_defaults(func=cmd_down)
     p = sub.add_parser("init", help="write certificates, kubeconfigs and static pod manifests")
     _up_args(p)
     p.set_defaults(func=cmd_init)
@@ -240,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     for component in (scheduler_command, kubelet_command, proxy_command, kubectl_command):
         component.register(sub)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return int(args.func(args))
 
 

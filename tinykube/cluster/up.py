@@ -7,10 +7,16 @@ kubeconfig, one client certificate and kubeconfig per component
 ``<data-dir>/manifests/``. Then the kubelet of the node ``controlplane``
 starts and runs kube-apiserver, kube-controller-manager and kube-scheduler as
 static pods (real processes, restarted by the kubelet when they die, shown as
-mirror pods in ``kube-system``). ``up`` itself supervises only the kubelet
-(restarted with a capped back-off) and stops it on Ctrl-C or SIGTERM, which
-stops every pod. On an existing data directory nothing is regenerated, so
-the same cluster, with its objects, comes back.
+mirror pods in ``kube-system``). With ``--nodes N`` the kubelets of the
+worker nodes node01 … start beside it (``nodes.py``: their credentials, pod
+CIDRs and ports, the control-plane taint, the pod network between them).
+``up`` itself supervises only the kubelets (restarted with a capped
+back-off) and stops them on Ctrl-C or SIGTERM (``tinykube down`` sends that,
+see ``daemon.py``); each kubelet then gives its pods their termination grace,
+bounded by ``--shutdown-grace-period``, so kube-proxy removes its Service
+addresses itself; ``up`` removes whatever is left of them afterwards. On an
+existing data directory nothing is regenerated, so the same cluster, with its
+objects, comes back.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any
 from tinykube.apiserver.kubeconfig import write_admin_kubeconfig, write_kubeconfig
 from tinykube.apiserver.tls import ensure_pki, issue_client_cert
 from tinykube.client.rest import Client
-from tinykube.cluster import manifests
+from tinykube.cluster import daemon, manifests, nodes
 from tinykube.cluster.addons import dns_service_ip, ensure_addons
 from tinykube.controllers import servicelb
 from tinykube.proxy.netif import release_range
@@ -56,6 +62,11 @@ class UpConfig:
     kubelet_port: int = 10250
     service_cidr: str = "10.96.0.0/12"
     pod_cidr: str = "10.244.0.0/24"
+    nodes: int = 0  # worker nodes node01 … (process runtime, one kubelet each)
+    # Graceful node shutdown of every kubelet: seconds in all, and of those for critical pods.
+    shutdown_grace_period: float = 4.0
+    shutdown_grace_period_critical_pods: float = 2.0
+    notify_fd: int | None = None  # ``up -d``: where to say that the cluster is up
 
     @property
     def url(self) -> str:
@@ -100,34 +111,56 @@ def component_kubeconfig(cfg: UpConfig, name: str, user: str, groups: list[str])
     return path
 
 
-def plan(cfg: UpConfig) -> list[Component]:
-    """The processes ``up`` itself runs: the kubelet (which runs the control plane as
-    static pods) and, when asked for, the simulated nodes."""
-    logs = cfg.data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    kubelet = [
+def _kubelet_args(cfg: UpConfig, name: str, root: Path, port: int, pod_cidr: str) -> list[str]:
+    return [
         "kubelet",
         "--node-name",
-        cfg.node_name,
+        name,
         "--root-dir",
-        str(cfg.data_dir / "kubelet"),
+        str(root),
         "--runtime",
         cfg.runtime,
-        "--control-plane",
         "--port",
-        str(cfg.kubelet_port),
+        str(port),
         "--pod-cidr",
-        cfg.pod_cidr,
-        "--pod-manifest-path",
-        str(cfg.data_dir / "manifests"),
+        pod_cidr,
         "--client-ca-file",
         str(cfg.data_dir / "pki" / "ca.crt"),
         "--cluster-dns",
         dns_service_ip(cfg.service_cidr),
         "--cluster-domain",
         "cluster.local",
+        "--shutdown-grace-period",
+        f"{cfg.shutdown_grace_period}s",
+        "--shutdown-grace-period-critical-pods",
+        f"{cfg.shutdown_grace_period_critical_pods}s",
     ]
+
+
+def workers(cfg: UpConfig) -> list[tuple[str, str, int]]:
+    """(kubeconfig and log name, node name, kubelet port) of each worker node."""
+    return [
+        (f"kubelet-{name}", name, cfg.kubelet_port + i)
+        for i, name in enumerate(nodes.worker_names(cfg.nodes), start=1)
+    ]
+
+
+def plan(cfg: UpConfig) -> list[Component]:
+    """The processes ``up`` itself runs: the kubelets (the control plane's runs the
+    control plane as static pods) and, when asked for, the simulated nodes."""
+    logs = cfg.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    kubelet = _kubelet_args(
+        cfg, cfg.node_name, cfg.data_dir / "kubelet", cfg.kubelet_port, cfg.pod_cidr
+    )
+    kubelet += ["--control-plane", "--pod-manifest-path", str(cfg.data_dir / "manifests")]
+    if cfg.nodes:
+        kubelet += ["--register-with-taints", nodes.taint_text(nodes.CONTROL_PLANE_TAINT)]
     later = [("kubelet", "tinykube.kubelet.command", kubelet)]
+    for i, (name, node, port) in enumerate(workers(cfg), start=1):
+        root = cfg.data_dir / "nodes" / node
+        cidr = nodes.worker_pod_cidr(cfg.pod_cidr, i)
+        later.append((name, "tinykube.kubelet.command", _kubelet_args(cfg, node, root, port, cidr)))
     if cfg.simulated_nodes:
         later.append(
             (
@@ -171,6 +204,7 @@ def init(cfg: UpConfig) -> None:
     identities = [
         *COMPONENT_IDENTITIES,
         ("kubelet", f"system:node:{cfg.node_name}", ["system:nodes"]),
+        *((name, f"system:node:{node}", ["system:nodes"]) for name, node, _ in workers(cfg)),
     ]
     if cfg.simulated_nodes:
         identities.append(("simulated-nodes", "system:node:simulated", ["system:nodes"]))
@@ -239,8 +273,8 @@ async def supervise(comp: Component) -> None:
         backoff = min(backoff * 2, MAX_BACKOFF)
 
 
-async def stop(comps: list[Component]) -> None:
-    """SIGTERM in reverse start order, SIGKILL what is still there after 10 s."""
+async def stop(comps: list[Component], grace: float = 10.0) -> None:
+    """SIGTERM in reverse start order, SIGKILL what is still there after ``grace`` s."""
     for comp in reversed(comps):
         if comp.proc is not None and comp.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -249,7 +283,7 @@ async def stop(comps: list[Component]) -> None:
         if comp.proc is None:
             continue
         try:
-            await asyncio.wait_for(comp.proc.wait(), 10)
+            await asyncio.wait_for(comp.proc.wait(), grace)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 comp.proc.kill()
@@ -257,10 +291,21 @@ async def stop(comps: list[Component]) -> None:
 
 async def run(cfg: UpConfig) -> None:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    daemon.claim(cfg.data_dir)
+    try:
+        await _run(cfg)
+    finally:
+        daemon.unclaim(cfg.data_dir)
+
+
+async def _run(cfg: UpConfig) -> None:
     await asyncio.to_thread(init, cfg)
+    if cfg.nodes and os.geteuid() == 0 and cfg.runtime == "process":
+        await asyncio.to_thread(nodes.enable_ip_forward)
     comps = [c for c in plan(cfg) if _available(c.module)]
     tasks: list[asyncio.Task[None]] = []
-    # SIGTERM (as from a service manager or `kill`) stops the cluster in order, like Ctrl-C.
+    # SIGTERM (as from a service manager, `kill` or `tinykube down`) stops the
+    # cluster in order, like Ctrl-C.
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -273,14 +318,17 @@ async def run(cfg: UpConfig) -> None:
             # As kubeadm does once the API server answers: kube-proxy and cluster DNS.
             async with await Client.from_kubeconfig(cfg.data_dir / "admin.kubeconfig") as client:
                 await ensure_addons(client, api_server_url=cfg.url, service_cidr=cfg.service_cidr)
+                await nodes.mark_control_plane(client, cfg.node_name, cfg.nodes > 0)
             kubeconfig = (cfg.data_dir / "admin.kubeconfig").resolve()
             print(f"tinykube is up: export KUBECONFIG={kubeconfig}", file=sys.stderr, flush=True)
+            daemon.notify_ready(cfg.notify_fd)
     finally:
         for task in tasks:
             task.cancel()
-        await stop(comps)
+        # Each kubelet takes up to its shutdown grace period (plus SIGKILL time) first.
+        await stop(comps, grace=cfg.shutdown_grace_period + 10)
         if os.geteuid() == 0:
-            # The kubelet stops kube-proxy without a grace period: take this cluster's
-            # service addresses off the host link it leaves behind.
+            # Addresses a kube-proxy could not remove itself (killed, or out of grace):
+            # take this cluster's service addresses off the host link.
             await release_range(cfg.service_cidr)
             await release_range(servicelb.ROOT_POOL)  # LoadBalancer addresses, likewise
