@@ -3,7 +3,9 @@
 Every request passes two middlewares: one turns any ``APIError`` (or an
 unexpected exception) into a ``Status`` response, the other authenticates
 (x509 client certificate or bearer token; anonymous requests get 401, except
-the health and version endpoints that Kubernetes also serves to anyone).
+the health and version endpoints that Kubernetes also serves to anyone), then
+applies ``Impersonate-*`` headers and authorizes (``authz``: 403 unless RBAC
+or the Node authorizer allows the request).
 Resource paths are parsed once into a ``RequestInfo`` and dispatched by verb.
 """
 
@@ -19,6 +21,7 @@ from tinykube import __version__
 from tinykube.api import errors
 from tinykube.api.resources import Resource, is_stored, lookup
 from tinykube.apiserver import discovery, kubeletproxy, openapi
+from tinykube.apiserver.authz import impersonation
 from tinykube.apiserver.handlers import common, resource, reviews, subresources, watch
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.requestinfo import RequestInfo, parse_resource_path
@@ -60,8 +63,15 @@ def auth_middleware(ctx: ServerContext) -> Any:
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if ctx.authenticator is not None:
             user = ctx.authenticator.authenticate(request)
-            if user is None and not request.path.startswith(PUBLIC_PATHS):
+            public = request.path.startswith(PUBLIC_PATHS)
+            if user is None and not public:
                 return common.json_response(errors.Unauthorized("Unauthorized").status(), 401)
+            authorizer = ctx.authorizer
+            if user is not None and authorizer is not None:
+                if impersonation.wanted(request):
+                    user = impersonation.impersonate(request, user, authorizer.allows)
+                if not public:
+                    authorizer.check(user, request.method, request.path, request.query)
             request["user"] = user
         return await handler(request)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tinykube.api import duration, errors
 from tinykube.api.resources import lookup
+from tinykube.apiserver.authz import policy
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
 from tinykube.apiserver.watchcache import CachedEvent
@@ -199,3 +200,52 @@ async def expire_events(ctx: ServerContext, ttl_seconds: int) -> None:
                         EVENTS, meta.get("namespace", ""), meta["name"], DeleteOptions()
                     )
         await asyncio.sleep(interval)
+
+
+CLUSTER_ROLES = _res("rbac.authorization.k8s.io", "v1", "clusterroles")
+CLUSTER_ROLE_BINDINGS = _res("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
+
+
+def _reconciled(live: dict[str, Any], default: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """``live`` with the default's missing list items added, or None when nothing is missing."""
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(policy.AUTOUPDATE) == "false":
+        return None
+    have = list(live.get(field) or [])
+    missing = [item for item in default.get(field) or [] if item not in have]
+    extra: dict[str, Any] = {}
+    if "aggregationRule" in default and "aggregationRule" not in live:
+        extra["aggregationRule"] = default["aggregationRule"]
+    if not missing and not extra:
+        return None
+    return {**live, **extra, field: have + missing}
+
+
+async def ensure_policy(ctx: ServerContext) -> None:
+    """Create the default RBAC objects, and give back what a default one has lost.
+
+    As kube-apiserver's ``rbac/bootstrap-roles`` post-start hook: objects a user
+    deleted come back; rules or subjects removed from a default object are
+    added again unless its ``rbac.authorization.kubernetes.io/autoupdate``
+    annotation is ``"false"``; nothing a user added is taken away.
+    """
+    for res, objects, field in (
+        (CLUSTER_ROLES, policy.cluster_roles(), "rules"),
+        (CLUSTER_ROLE_BINDINGS, policy.cluster_role_bindings(), "subjects"),
+    ):
+        for obj in objects:
+            name = obj["metadata"]["name"]
+            live = ctx.cache.get(res.key("", name))
+            if live is None:
+                await ensure(ctx, res, "", obj)
+                continue
+            if _reconciled(live, obj, field) is None:
+                continue
+
+            def mutate(
+                old: dict[str, Any], obj: dict[str, Any] = obj, field: str = field
+            ) -> dict[str, Any]:
+                return _reconciled(old, obj, field) or old
+
+            with contextlib.suppress(errors.NotFound):
+                await ctx.registry.update(res, "", name, mutate, _opts())

@@ -19,6 +19,8 @@ class ServerConfig:
     advertise_address: str = ""
     event_ttl_seconds: int = 3600
     compaction_interval: float = 300.0
+    # Node,RBAC as kubeadm sets it; AlwaysAllow turns authorization off.
+    authorization_mode: str = "Node,RBAC"
 
     @property
     def storage(self) -> str:

@@ -21,6 +21,7 @@ from tinykube.api.resources import lookup
 from tinykube.apiserver import bootstrap
 from tinykube.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, mark_service_used
 from tinykube.apiserver.app import build_app
+from tinykube.apiserver.authz.rbac import Authorizer
 from tinykube.apiserver.config import ServerConfig
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.registry.generic import Registry
@@ -81,6 +82,9 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
             await bootstrap.ensure_system_state(
                 ctx, first_service_ip(config.service_cluster_ip_range)
             )
+            await bootstrap.ensure_policy(ctx)
+            if config.secure and "RBAC" in config.authorization_mode.split(","):
+                ctx.authorizer = Authorizer(cache)
             if ctx.pki is not None:
                 publisher = bootstrap.RootCAPublisher(ctx, ctx.pki.ca_pem.decode())
                 tg.create_task(publisher.run(), name="root-ca-publisher")

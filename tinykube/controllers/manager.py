@@ -31,6 +31,7 @@ from tinykube.client.informers import InformerFactory
 from tinykube.client.leaderelection import Callbacks, LeaderElector, default_identity
 from tinykube.client.rest import Client
 from tinykube.controllers import (
+    clusterroleaggregation,
     cronjob,
     daemonset,
     deployment,
@@ -60,6 +61,7 @@ ControllerFactory = Callable[[ControllerContext], Controller[Any]]
 
 # name -> constructor, sorted; names are upstream's --controllers names.
 CONTROLLERS: dict[str, ControllerFactory] = {
+    clusterroleaggregation.NAME: clusterroleaggregation.new,
     cronjob.NAME: cronjob.new,
     daemonset.NAME: daemonset.new,
     deployment.NAME: deployment.new,
@@ -79,6 +81,7 @@ CONTROLLERS: dict[str, ControllerFactory] = {
 }
 # Upstream still accepts the older short names.
 ALIASES = {
+    "clusterrole-aggregation": clusterroleaggregation.NAME,
     "cronjob": cronjob.NAME,
     "daemonset": daemonset.NAME,
     "deployment": deployment.NAME,

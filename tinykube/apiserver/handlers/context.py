@@ -16,7 +16,8 @@ class ServerContext:
     config: ServerConfig
     registry: Registry
     cache: WatchCache
-    # Filled in at start-up: TLS material, the authenticator, the token issuer.
+    # Filled in at start-up: TLS material, the authenticator and authorizer, the token issuer.
     pki: Any = None
     authenticator: Any = None
+    authorizer: Any = None  # None: every authenticated request is allowed
     extras: dict[str, Any] = field(default_factory=dict)
