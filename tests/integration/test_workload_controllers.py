@@ -892,6 +892,54 @@ async def test_endpoints_and_slices_follow_pod_readiness(server: ApiServer) -> N
         await eventually(endpoints_gone)
 
 
+async def test_endpoint_slices_are_not_duplicated_while_pods_change(server: ApiServer) -> None:
+    """Syncs that run before the cache shows the controller's own write must not create twice."""
+    async with cluster(server, endpointslice.new) as (client, kubelet):
+        kubelet.enabled = False
+        added: list[str] = []
+        start = (await client.list("discovery.k8s.io/v1", "endpointslices", NS))["metadata"]
+
+        async def record() -> None:
+            async for kind, obj in client.watch(
+                "discovery.k8s.io/v1",
+                "endpointslices",
+                NS,
+                resource_version=start["resourceVersion"],
+                label_selector="kubernetes.io/service-name=dup",
+            ):
+                if kind == "ADDED":
+                    added.append(obj["metadata"]["name"])
+
+        watcher = asyncio.create_task(record())
+        svc = {
+            "metadata": {"name": "dup"},
+            "spec": {"selector": {"app": "dup"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        }
+        await client.create("v1", "services", svc, NS)
+        for i in range(6):
+            pod = backend(f"dup-{i}", 8080)
+            pod["metadata"]["labels"] = {"app": "dup"}
+            await client.create("v1", "pods", pod, NS)
+        for i in range(6):
+            await set_pod_state(client, f"dup-{i}", f"10.0.1.{i + 1}", ready=True)
+
+        async def settled() -> bool:
+            items = (
+                await client.list(
+                    "discovery.k8s.io/v1",
+                    "endpointslices",
+                    NS,
+                    label_selector="kubernetes.io/service-name=dup",
+                )
+            )["items"]
+            return len(items) == 1 and len(items[0].get("endpoints") or []) == 6
+
+        await eventually(settled)
+        await asyncio.sleep(1.0)
+        watcher.cancel()
+        assert len(added) == 1, f"slices created: {added}"
+
+
 def _strip_refs(subsets: list[Obj]) -> list[Obj]:
     out = []
     for subset in subsets:

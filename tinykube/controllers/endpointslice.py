@@ -86,7 +86,11 @@ def desired_groups(
             continue
         if not has_ports and not is_headless(svc):
             continue
-        ports = sorted(ports, key=lambda p: (p.get("name", ""), p["port"]))
+        # A slice port always has a name ("" for an unnamed Service port), as the API
+        # server defaults it: compared with the stored slice, a missing name would
+        # look like a change on every sync.
+        ports = [{"name": "", **p} for p in ports]
+        ports = sorted(ports, key=lambda p: (p["name"], p["port"]))
         key = tuple(tuple(sorted(p.items())) for p in ports)
         groups.setdefault(key, (ports, []))[1].append(endpoint(pod, svc, zones))
     return [
@@ -136,6 +140,15 @@ def plan_slices(
                     "ports": ports,
                 }
             )
+    # The empty placeholder slice of a Service that had no endpoints becomes the
+    # first new slice instead of being deleted and replaced (upstream does the same).
+    for placeholder in [s for s in pool if not s.get("ports") and not s.get("endpoints")]:
+        if not create:
+            break
+        body = create.pop(0)
+        pool.remove(placeholder)
+        update.append({**placeholder, "metadata": {**meta(placeholder), "labels": labels},
+                       "endpoints": body["endpoints"], "ports": body["ports"]})  # fmt: skip
     return create, update, pool
 
 
@@ -222,23 +235,29 @@ class EndpointSliceController(ServiceSelectingController):
         }
         groups = desired_groups(svc, self.selected_pods(svc, selector), zones)
         create, update, delete = plan_slices(svc, groups, existing)
+        written = self._written.setdefault(key, {})
         for body in create:
-            await self.client.create(
+            out = await self.client.create(
                 "discovery.k8s.io/v1", "endpointslices", body, meta(svc).get("namespace", "")
             )
+            written[meta(out)["name"]] = meta(out).get("resourceVersion", "")
         for body in update:
-            await self.client.update("discovery.k8s.io/v1", "endpointslices", body)
+            out = await self.client.update("discovery.k8s.io/v1", "endpointslices", body)
+            written[meta(out)["name"]] = meta(out).get("resourceVersion", "")
         for stale in delete:
             await self._delete(stale)
         return None
 
     async def _delete(self, eps: Obj) -> None:
+        labels = meta(eps).get("labels") or {}
+        svc_key = f"{meta(eps)['namespace']}/{labels.get(SERVICE_NAME_LABEL, '')}"
         try:
             await self.client.delete(
                 "discovery.k8s.io/v1", "endpointslices", meta(eps)["name"], meta(eps)["namespace"]
             )
         except errors.NotFound:
             return
+        self._written.setdefault(svc_key, {})[meta(eps)["name"]] = None
 
 
 def _older(cached: str | None, written: str) -> bool:
