@@ -29,6 +29,11 @@ processes cannot bind ports below 1024 unless the host lowers
 ``net.ipv4.ip_unprivileged_port_start``; such frontends are skipped with a
 warning that says so.
 
+One kube-proxy per host and cluster. Before it binds anything a proxy takes
+a host lock keyed by its cluster's service range (``hostlock.py``): when
+several nodes of one cluster share a host (``tinykube up --nodes N``), one
+proxy serves the host and the others stand by to take over.
+
 Cluster DNS: ``dns.ClusterDNS`` answers the Kubernetes DNS records from
 Service and EndpointSlice caches; ``dnsserver`` serves it on UDP/TCP and
 forwards other names to the resolv.conf nameservers. ``command`` holds the
