@@ -54,7 +54,7 @@ http.server.ThreadingHTTPServer(("", 8080), H).serve_forever()  # {TOKEN}
 def consecutive_free_ports(count: int) -> int:
     """A port such that it and the next ``count - 1`` are free (worker kubelets use +1, +2)."""
     for _ in range(50):
-        base = random.randint(20000, 29000)
+        base = random.randint(20000, 24900)  # below the NodePort ranges picked below
         try:
             socks = []
             for port in range(base, base + count):
@@ -83,7 +83,7 @@ class DetachedCluster(ApiServer):
     def __post_init__(self) -> None:
         n = random.randint(50, 95)  # other test clusters take 10.100-250.0.0/16
         pods = random.randrange(0, 252, 4)  # the control plane's /24, then node01's, node02's
-        low = 20000 + 100 * random.randint(0, 89)
+        low = 25000 + 100 * random.randint(0, 49)  # a NodePort range no other cluster uses
         self.service_cidr = f"10.{n}.0.0/16"
         self.node_ports = (low, low + 99)
         self.up_args = [
