@@ -25,6 +25,8 @@ COMMANDS = {
     "delete": "delete",
     "describe": "describe",
     "logs": "logs",
+    "exec": "exec",
+    "attach": "attach",
     "run": "run",
     "expose": "expose",
     "scale": "scale",
