@@ -82,6 +82,8 @@ def test_control_plane_runs_as_static_pods(cluster: Cluster) -> None:
     nodes = run_kubectl(cluster, "get", "nodes")
     assert nodes.returncode == 0
     assert "controlplane   Ready    control-plane" in nodes.stdout
+    taints = run_kubectl(cluster, "get", "node", "controlplane", "-o", "jsonpath={.spec.taints}")
+    assert taints.stdout == ""  # a single-node cluster stays schedulable: no control-plane taint
 
 
 def test_a_deployment_serves_and_logs(cluster: Cluster, tmp_path: Path) -> None:
