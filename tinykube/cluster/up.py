@@ -1,4 +1,4 @@
-"""``tinykube up``: bring a whole cluster up in the foreground, as kubeadm would lay it out.
+"""``tinykube up``: bring a whole cluster up, as kubeadm would lay it out.
 
 First what ``kubeadm init`` does: the cluster CA and certificates, the admin
 kubeconfig, one client certificate and kubeconfig per component
@@ -14,7 +14,8 @@ CIDRs and ports, the control-plane taint, the pod network between them).
 back-off) and stops them on Ctrl-C or SIGTERM (``tinykube down`` sends that,
 see ``daemon.py``); each kubelet then gives its pods their termination grace,
 bounded by ``--shutdown-grace-period``, so kube-proxy removes its Service
-addresses itself; ``up`` removes whatever is left of them afterwards. On an
+addresses itself; ``up`` removes whatever is left of them afterwards. ``up``
+runs in the foreground; ``-d`` starts the same in the background. On an
 existing data directory nothing is regenerated, so the same cluster, with its
 objects, comes back.
 """
@@ -62,7 +63,7 @@ class UpConfig:
     kubelet_port: int = 10250
     service_cidr: str = "10.96.0.0/12"
     pod_cidr: str = "10.244.0.0/24"
-    nodes: int = 0  # worker nodes node01 … (process runtime, one kubelet each)
+    nodes: int = 0  # worker nodes node01 …, one kubelet process each, on ``runtime``
     # Graceful node shutdown of every kubelet: seconds in all, and of those for critical pods.
     shutdown_grace_period: float = 4.0
     shutdown_grace_period_critical_pods: float = 2.0
