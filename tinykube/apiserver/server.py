@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import socket
@@ -21,6 +22,7 @@ from tinykube.api.resources import lookup
 from tinykube.apiserver import bootstrap
 from tinykube.apiserver.allocators import ClusterIPAllocator, NodePortAllocator, mark_service_used
 from tinykube.apiserver.app import build_app
+from tinykube.apiserver.authz import escalation
 from tinykube.apiserver.authz.rbac import Authorizer
 from tinykube.apiserver.config import ServerConfig
 from tinykube.apiserver.handlers.context import ServerContext
@@ -85,6 +87,9 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
             await bootstrap.ensure_policy(ctx)
             if config.secure and "RBAC" in config.authorization_mode.split(","):
                 ctx.authorizer = Authorizer(cache)
+                ctx.registry.hooks.escalation_check = functools.partial(
+                    escalation.check, ctx.authorizer
+                )
             if ctx.pki is not None:
                 publisher = bootstrap.RootCAPublisher(ctx, ctx.pki.ca_pem.decode())
                 tg.create_task(publisher.run(), name="root-ca-publisher")

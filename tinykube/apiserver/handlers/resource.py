@@ -79,7 +79,12 @@ def write_options(request: web.Request, subresource: str = "") -> WriteOptions:
         raise errors.BadRequest("fieldManager: Too long: must have at most 128 bytes")
     if not manager:
         manager = manager_from_user_agent(request.headers.get("User-Agent", ""))
-    return WriteOptions(dry_run=bool(dry), field_manager=manager, subresource=subresource)
+    return WriteOptions(
+        dry_run=bool(dry),
+        field_manager=manager,
+        subresource=subresource,
+        user=request.get("user"),
+    )
 
 
 def check_identity(res: Resource, obj: dict[str, Any], namespace: str, sub_kind: str = "") -> None:

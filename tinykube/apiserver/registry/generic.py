@@ -59,6 +59,7 @@ class WriteOptions:
     subresource: str = ""
     operation: str = "Update"  # the managedFields operation ("Apply" for server-side apply)
     warnings: list[str] = field(default_factory=list)
+    user: Any = None  # who asked (None: the server itself); RBAC's escalation check needs it
 
 
 @dataclass

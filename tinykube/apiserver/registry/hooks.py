@@ -48,6 +48,8 @@ class Hooks:
         self.cache = cache
         self.ips = ips
         self.ports = ports
+        # Set when RBAC is on: (res, obj, user) -> None, or 403 for an escalation.
+        self.escalation_check: Callable[[Resource, dict[str, Any], Any], None] | None = None
 
     # ---- create / update ------------------------------------------------
     async def before_create(self, res: Resource, obj: dict[str, Any], opts: WriteOptions) -> None:
@@ -59,6 +61,8 @@ class Hooks:
         if initial is not None and res.has_status and "status" not in obj:
             initial(res, obj)
         self._admit(res, obj, None)
+        if self.escalation_check is not None:
+            self.escalation_check(res, obj, opts.user)
         problems = validation.validate(res, obj, None)
         if problems:
             raise errors.invalid_object(
@@ -70,6 +74,8 @@ class Hooks:
     ) -> None:
         defaults.apply_defaults(res, new)
         self._admit(res, new, old)
+        if self.escalation_check is not None:
+            self.escalation_check(res, new, opts.user)
         problems = validation.validate(res, new, old)
         if problems:
             raise errors.invalid_object(res.kind, res.group, old["metadata"]["name"], problems)
