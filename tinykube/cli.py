@@ -26,6 +26,11 @@ def _apiserver_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--token-auth-file", type=Path, default=None)
+    p.add_argument(
+        "--authorization-mode",
+        default="Node,RBAC",
+        help="Node,RBAC (default, as kubeadm) or AlwaysAllow (no authorization)",
+    )
     p.add_argument("--advertise-address", default="")
     p.add_argument("--event-ttl", type=int, default=3600, help="seconds events are kept")
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
@@ -43,6 +48,7 @@ def _config(args: argparse.Namespace) -> object:
         service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=args.service_node_port_range,
         token_auth_file=args.token_auth_file,
+        authorization_mode=args.authorization_mode,
         advertise_address=args.advertise_address,
         event_ttl_seconds=args.event_ttl,
     )

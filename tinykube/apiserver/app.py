@@ -58,6 +58,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return common.error_response(errors.InternalError(f"Internal error occurred: {exc}"))
 
 
+def _always(_user: Any, _attrs: Any) -> bool:
+    return True
+
+
 def auth_middleware(ctx: ServerContext) -> Any:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -67,11 +71,11 @@ def auth_middleware(ctx: ServerContext) -> Any:
             if user is None and not public:
                 return common.json_response(errors.Unauthorized("Unauthorized").status(), 401)
             authorizer = ctx.authorizer
-            if user is not None and authorizer is not None:
-                if impersonation.wanted(request):
-                    user = impersonation.impersonate(request, user, authorizer.allows)
-                if not public:
-                    authorizer.check(user, request.method, request.path, request.query)
+            if user is not None and impersonation.wanted(request):
+                may = authorizer.allows if authorizer is not None else _always
+                user = impersonation.impersonate(request, user, may)
+            if user is not None and authorizer is not None and not public:
+                authorizer.check(user, request.method, request.path, request.query)
             request["user"] = user
         return await handler(request)
 
