@@ -15,7 +15,11 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from tinykube.kubectl.flags import GLOBAL_FLAGS, FlagError, parse
+from tinykube.kubectl.flags import GLOBAL_FLAGS, Flag, FlagError, parse
+
+# kubectl's PrintFlags give every command that prints objects (``-o``) a
+# ``--template`` that fills in ``-o go-template``/``jsonpath``.
+TEMPLATE_FLAG = Flag("template")
 
 # command word -> module under tinykube.kubectl.commands
 COMMANDS = {
@@ -87,12 +91,26 @@ def main(argv: list[str] | None = None) -> int:
     if "-h" in before_dashes or "--help" in before_dashes:
         sys.stdout.write((module.__doc__ or word).strip() + "\n")
         return 0
+    flags = [*GLOBAL_FLAGS, *module.FLAGS]
+    if any(f.name == "output" and f.default is None for f in module.FLAGS):
+        flags.append(TEMPLATE_FLAG)
     try:
-        opts = parse(rest, [*GLOBAL_FLAGS, *module.FLAGS])
+        opts = parse(rest, flags)
     except FlagError as exc:
         sys.stderr.write(f"error: {exc}\nSee 'kubectl {word} --help' for usage.\n")
         return 1
     opts.values["cmd_name"] = word
+    if opts.values.get("template"):
+        from tinykube.kubectl.errors import CommandError
+        from tinykube.kubectl.output import with_template_flag
+
+        try:
+            opts.values["output"] = with_template_flag(
+                opts.values.get("output"), opts.values["template"]
+            )
+        except CommandError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
     if getattr(module, "USES_EVENT_LOOP", False):
         import asyncio
 

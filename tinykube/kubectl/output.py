@@ -46,6 +46,19 @@ def parse_output(value: str | None, *, allowed: tuple[str, ...] | None = None) -
     if not value:
         return Output("")
     kind, _, arg = value.partition("=")
+    if kind in ("go-template-file", "templatefile"):
+        from pathlib import Path
+
+        try:
+            arg = Path(arg).read_text()
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise CommandError(f"error reading --template {arg}, open {arg}: {reason}") from None
+        kind = "go-template"
+    if kind == "template":
+        kind = "go-template"
+    if kind == "go-template" and (allowed is None or "go-template" in allowed):
+        return _go_template(arg)
     if kind in ("jsonpath-file", "custom-columns-file"):
         from pathlib import Path
 
@@ -67,6 +80,54 @@ def parse_output(value: str | None, *, allowed: tuple[str, ...] | None = None) -
     if kind in ("jsonpath", "jsonpath-as-json", "custom-columns") and not arg:
         raise CommandError(f"{kind} template format specified but no {kind} template given")
     return Output(kind, arg)
+
+
+def _go_template(text: str) -> Output:
+    """Parse now, as kubectl builds its printer before the first request."""
+    from tinykube.kubectl import gotemplate
+
+    if not text:
+        raise CommandError("template format specified but no template given")
+    try:
+        gotemplate.parse(text)
+    except gotemplate.TemplateError as exc:
+        raise CommandError(f"error parsing template {text}, {exc}") from None
+    return Output("go-template", text)
+
+
+def with_template_flag(output: str | None, template: str | None) -> str | None:
+    """``--template=T``: the text of ``-o go-template``/``jsonpath`` (go-template if no ``-o``)."""
+    if not template:
+        return output
+    kind = output or "go-template"
+    if "=" in kind:  # kubectl then matches no printer at all
+        raise CommandError(
+            f'unable to match a printer suitable for the output format "{kind}", allowed formats are: {ALLOWED}'
+        )
+    return f"{kind}={template}"
+
+
+def go_template(out: TextIO, template: str, data: Any, raw: str | None = None) -> None:
+    """Run a Go template; on failure print what kubectl prints for debugging, then fail.
+
+    ``raw`` is the object's JSON as kubectl marshalled it, when that is not
+    the sorted map form (objects built locally are Go structs).
+    """
+    from tinykube.kubectl import gotemplate, gotemplate_exec
+
+    nodes = gotemplate.parse(template)
+    try:
+        out.write(gotemplate_exec.execute(template, nodes, data))
+    except gotemplate_exec.ExecError as exc:
+        out.write(exc.partial)
+        out.write(
+            f"Error executing template: {exc}. Printing more information for debugging the template:\n"
+            f"\ttemplate was:\n\t\t{template}\n"
+            f"\traw data was:\n\t\t{raw or printers.compact_json(data)}\n"
+            f"\tobject given to template engine was:\n\t\t{gotemplate_exec.sprint_value(data)}\n\n"
+        )
+        quoted = gotemplate_exec.go_quote(template)
+        raise CommandError(f"error executing template {quoted}: {exc}") from None
 
 
 def object_name(obj: Obj, prefix: str) -> str:
@@ -93,6 +154,8 @@ def print_objects(
         out.write(printers.to_json(data))
     elif fmt.kind in ("jsonpath", "jsonpath-as-json"):
         out.write(_jsonpath(fmt, data))
+    elif fmt.kind == "go-template":
+        go_template(out, fmt.arg, data)
 
 
 def _jsonpath(fmt: Output, data: Any) -> str:

@@ -84,9 +84,9 @@ def to_json(obj: Any, sort: bool = True) -> str:
     return _go_escape(text) + "\n"
 
 
-def compact_json(obj: Any) -> str:
-    """``json.Marshal``: compact, sorted, HTML-escaped."""
-    return _go_escape(json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
+def compact_json(obj: Any, sort: bool = True) -> str:
+    """``json.Marshal``: compact, sorted (unless a struct order is given), HTML-escaped."""
+    return _go_escape(json.dumps(obj, separators=(",", ":"), sort_keys=sort, ensure_ascii=False))
 
 
 def _go_escape(text: str) -> str:

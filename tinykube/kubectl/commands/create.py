@@ -98,6 +98,13 @@ def report(
 
         f.out.write(to_json(go_order(obj), sort=False))
         return
+    if fmt.kind == "go-template" and mutate.dry_run(o) == "client" and typed:
+        from tinykube.kubectl.output import go_template
+        from tinykube.kubectl.printers import compact_json
+        from tinykube.kubectl.structorder import go_order
+
+        go_template(f.out, fmt.arg, obj, raw=compact_json(go_order(obj), sort=False))
+        return
     if fmt.kind and fmt.kind != "wide":
         print_objects(f.out, fmt, [obj], single=single)
         return

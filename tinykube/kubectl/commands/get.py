@@ -190,7 +190,7 @@ class Getter:
             objs.extend(await self.fetch_objects(req, i))
         if self.o.sort_by:
             objs = sort_objects(objs, self.o.sort_by)
-        if not self.o.show_managed_fields:
+        if not self.o.show_managed_fields and fmt.kind in ("yaml", "json"):
             for obj in objs:
                 (obj.get("metadata") or {}).pop("managedFields", None)
         single = len(requests) == 1 and len(requests[0].names) == 1 and not self.o.filename
