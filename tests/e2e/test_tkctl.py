@@ -551,3 +551,31 @@ def test_logs_of_a_finished_pod(pair: Pair) -> None:
         "logs hello -c nope",
     ):
         pair.same(line)
+
+
+GO_TEMPLATE_FILE = '{{range .items}}{{.metadata.name}}: {{.data}}{{"\\n"}}{{end}}'
+
+
+def test_go_templates(pair: Pair) -> None:
+    pair.files(cm_yaml=CM, tpl_txt=GO_TEMPLATE_FILE)
+    pair.both("apply -f cm.yaml")
+    pair.both("create configmap other --from-literal=x=y")
+    for line in (
+        "get cm settings -o go-template={{.metadata.name}}",
+        """get cm -o 'go-template={{range .items}}{{.metadata.name}} {{len .data}}{{"\\n"}}{{end}}'""",
+        "get cm settings -o 'go-template={{if .data.a}}{{.data.a}}{{else}}-{{end}} {{.data.nope}}'",
+        """get cm settings -o 'go-template={{range $k, $v := .data}}{{$k}}={{$v}};{{end}}'""",
+        """get cm settings -o 'go-template={{printf "%s/%5s|" .kind .data.a}}{{eq .data.a "1"}}'""",
+        "get cm settings --template={{.kind}}",
+        """get cm settings -o template --template='{{index .metadata.labels "app"}}'""",
+        "get cm -o go-template-file=tpl.txt",
+        "get cm -o templatefile=tpl.txt",
+        "create configmap x --from-literal=a=b --dry-run=client -o go-template={{.data.a.b}}",
+        "create configmap x --from-literal=a=b --dry-run=client --template={{.data}}",
+        "get cm settings -o go-template={{.data",
+        "get cm settings -o go-template={{nofunc}}",
+        "get cm settings -o go-template",
+        "get cm settings -o go-template-file=missing.txt",
+        "get cm settings -o jsonpath={.kind} --template={{.kind}}",
+    ):
+        pair.same(line)
