@@ -8,7 +8,8 @@ static manifest) to that pod's ``PodWorker``; the worker wakes, and one
    SIGTERM, SIGKILL when the grace period ends, sandbox and volumes removed,
    then the final DELETE with ``gracePeriodSeconds: 0`` and the pod's uid as
    precondition, so a new pod of the same name is never touched;
-2. volumes, then the sandbox (network, hostname);
+2. volumes, then the sandbox (network, hostname, the pod-level cgroup with
+   the pod's QoS class and limits: ``podresources.py``);
 3. init containers one at a time, in order; then every app container;
    exited containers restart as ``restartPolicy`` says, after the
    CrashLoopBackOff delay (``backoff.py``); a failed liveness or startup probe
@@ -30,7 +31,7 @@ import logging
 import time
 from typing import Any, Protocol
 
-from tinykube.kubelet import containers, dns, status, volumes
+from tinykube.kubelet import containers, dns, podresources, status, volumes
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.runtime.interface import (
     ContainerState,
@@ -223,6 +224,8 @@ class PodWorker:
             domain=domain,
             host_aliases=dns.host_aliases(self.pod),
             labels=dict(meta.get("labels") or {}),
+            qos_class=podresources.qos_class(self.pod),
+            resources=podresources.pod_limits(self.pod),
             simulated_run_seconds=self.host.simulated_run_seconds if finite else None,
         )
         try:

@@ -97,6 +97,11 @@ class PodSandboxConfig:
     domain: str = ""
     host_aliases: list[tuple[str, list[str]]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    # The pod-level cgroup, as the CRI's LinuxPodSandboxConfig gives a cgroup parent and
+    # pod resources: the QoS class picks its parent (kubepods/, burstable/, besteffort/),
+    # ``resources`` caps the whole pod (the sum of its containers' limits, with overhead).
+    qos_class: str = ""
+    resources: Resources = field(default_factory=Resources)
     # Simulated runtime only: how long a finite container "runs" before it exits 0.
     simulated_run_seconds: float | None = None
 

@@ -1,9 +1,8 @@
-"""Host plumbing for the process runtime: commands, pod networks and cgroups.
+"""Host plumbing for the process runtime: commands, pod networks, processes.
 
 Python 3.11 cannot enter or create namespaces itself (``os.unshare`` arrived
 in 3.12), so everything goes through ``ip``, ``unshare`` and ``nsenter``, run
-with ``asyncio.create_subprocess_exec``. Cgroup files are plain writes, done
-in a thread.
+through ``proc_spawn`` (``vfork``, not uvloop's costly ``fork``).
 
 Networking (root only) follows what a CNI bridge plugin does: one Linux
 bridge ``tk0`` in the host namespace holds the node's gateway address (the
@@ -13,24 +12,18 @@ the other end (``tkv<sandbox>``) enslaved to the bridge. Several kubelets on
 one host share the bridge, each adding its own gateway address; the last one
 to leave deletes it.
 
-Cgroups: v1 (separate ``memory`` and ``cpu`` hierarchies, as on the project's
-machines) or v2 (one unified tree, when ``/sys/fs/cgroup/cgroup.controllers``
-exists). Each container gets ``tinykube/<node>/pod<uid>/<container>`` with
-``memory.limit_in_bytes``/``memory.max`` and the CFS quota for its CPU limit;
-the OOM-kill counter of that cgroup tells an OOM kill from any other SIGKILL.
+Cgroups are in ``proc_cgroups``, the start of processes in ``proc_spawn``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinykube.kubelet.runtime.interface import Resources, RuntimeError_
+from tinykube.kubelet.runtime import proc_spawn
+from tinykube.kubelet.runtime.interface import RuntimeError_
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +34,11 @@ CFS_PERIOD_US = 100_000
 
 async def run(*argv: str, check: bool = True, stdin: bytes | None = None) -> str:
     """Run a host command; its stdout, or RuntimeError_ with its stderr when it fails."""
-    proc = await asyncio.create_subprocess_exec(
+    proc = await proc_spawn.spawn(
         *argv,
-        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdin=proc_spawn.DEVNULL if stdin is None else proc_spawn.PIPE,
+        stdout=proc_spawn.PIPE,
+        stderr=proc_spawn.PIPE,
     )
     out, err = await proc.communicate(stdin)
     if check and proc.returncode != 0:
@@ -170,154 +163,6 @@ async def _link_exists(name: str) -> bool:
     return bool(out.strip())
 
 
-# ---- cgroups -----------------------------------------------------------------------
-
-
-def cgroup_v2() -> bool:
-    return (CGROUP_ROOT / "cgroup.controllers").exists()
-
-
-@dataclass
-class Cgroup:
-    """One container's cgroup: a directory per hierarchy (v1) or one directory (v2)."""
-
-    dirs: list[Path] = field(default_factory=list)
-    v2: bool = False
-
-    @property
-    def procs_files(self) -> list[Path]:
-        return [d / "cgroup.procs" for d in self.dirs]
-
-    def oom_kills(self) -> int:
-        """How many processes the kernel OOM-killed in this cgroup."""
-        for d in self.dirs:
-            name = "memory.events" if self.v2 else "memory.oom_control"
-            path = d / name
-            if not path.exists():
-                continue
-            for line in path.read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        return 0
-
-    def pids(self) -> list[int]:
-        found: set[int] = set()
-        for path in self.procs_files:
-            with contextlib.suppress(OSError):
-                found.update(int(p) for p in path.read_text().split())
-        return sorted(found)
-
-
-class CgroupManager:
-    """Creates and removes the per-container cgroups of one node."""
-
-    def __init__(self, node_name: str, instance: str = "") -> None:
-        self.v2 = cgroup_v2()
-        # ``instance`` (derived from the kubelet's root directory) keeps two kubelets
-        # that share a node name on one host (test clusters, a re-made data dir) from
-        # ever removing each other's cgroups and the processes in them.
-        self.base = Path("tinykube") / (f"{node_name}-{instance}" if instance else node_name)
-
-    def _roots(self) -> list[Path]:
-        if self.v2:
-            return [CGROUP_ROOT]
-        return [CGROUP_ROOT / "memory", CGROUP_ROOT / "cpu"]
-
-    def create(self, pod_uid: str, container_id: str, resources: Resources) -> Cgroup:
-        """Create the cgroup and write its limits (blocking: call in a thread)."""
-        rel = self.base / f"pod{pod_uid}" / container_id[:12]
-        group = Cgroup(v2=self.v2)
-        for root in self._roots():
-            path = root / rel
-            if self.v2:
-                _enable_v2_controllers(root, rel)
-            path.mkdir(parents=True, exist_ok=True)
-            group.dirs.append(path)
-        self._write_limits(group, resources)
-        return group
-
-    def _write_limits(self, group: Cgroup, resources: Resources) -> None:
-        for d in group.dirs:
-            if resources.memory_bytes is not None:
-                name = "memory.max" if self.v2 else "memory.limit_in_bytes"
-                if (d / name).exists():
-                    (d / name).write_text(str(resources.memory_bytes))
-                    _disable_swap(d, self.v2)
-            if resources.cpu_millis is not None:
-                quota = max(1000, resources.cpu_millis * CFS_PERIOD_US // 1000)
-                if self.v2 and (d / "cpu.max").exists():
-                    (d / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
-                elif (d / "cpu.cfs_quota_us").exists():
-                    (d / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
-                    (d / "cpu.cfs_quota_us").write_text(str(quota))
-
-    def remove(self, group: Cgroup) -> None:
-        """Kill what is left in the cgroup and remove it, with its empty pod parent."""
-        for pid in group.pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-        for d in group.dirs:
-            _rmdir_retry(d)
-            with contextlib.suppress(OSError):
-                d.parent.rmdir()
-
-    def remove_all(self) -> None:
-        """Remove this node's whole subtree (bottom-up), then empty parents."""
-        for root in self._roots():
-            top = root / self.base
-            if not top.exists():
-                continue
-            for d in sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-                if d.is_dir():
-                    _kill_procs(d)
-                    _rmdir_retry(d)
-            _rmdir_retry(top)
-            with contextlib.suppress(OSError):
-                top.parent.rmdir()
-
-
-def _disable_swap(d: Path, v2: bool) -> None:
-    name = "memory.swap.max" if v2 else "memory.memsw.limit_in_bytes"
-    with contextlib.suppress(OSError):
-        if (d / name).exists() and v2:
-            (d / name).write_text("0")
-    if not v2:
-        with contextlib.suppress(OSError):
-            (d / "memory.swappiness").write_text("0")
-
-
-def _enable_v2_controllers(root: Path, rel: Path) -> None:
-    current = root
-    for part in rel.parts:
-        with contextlib.suppress(OSError):
-            (current / "cgroup.subtree_control").write_text("+memory +cpu")
-        current = current / part
-        current.mkdir(exist_ok=True)
-
-
-def _kill_procs(d: Path) -> None:
-    with contextlib.suppress(OSError):
-        for pid in (d / "cgroup.procs").read_text().split():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), 9)
-
-
-def _rmdir_retry(d: Path) -> None:
-    import time
-
-    for _ in range(50):
-        try:
-            d.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            # Killed processes take a moment to leave the cgroup.
-            time.sleep(0.02)
-    log.warning("cgroup=%s could not be removed", d)
-
-
 # ---- processes ---------------------------------------------------------------------
 
 
@@ -341,9 +186,20 @@ def workload_pid(shim: int, pid_file: Path) -> int:
     return 0
 
 
-async def comm(pid: int) -> str:
+# procfs reads never wait for a disk: these run on the event loop, without a thread hop.
+
+
+def children(pid: int) -> list[int] | None:
+    """The pids of ``pid``'s children; None once it is gone."""
     try:
-        text = await asyncio.to_thread(Path(f"/proc/{pid}/comm").read_text)
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return None
+
+
+def comm(pid: int) -> str:
+    try:
+        text = Path(f"/proc/{pid}/comm").read_text()
     except OSError:
         return ""
     return text.strip()
@@ -351,14 +207,14 @@ async def comm(pid: int) -> str:
 
 async def userns_works() -> bool:
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await proc_spawn.spawn(
             "unshare",
             "--user",
             "--map-current-user",
             "--mount",
             "true",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdout=proc_spawn.DEVNULL,
+            stderr=proc_spawn.DEVNULL,
         )
     except FileNotFoundError:
         return False

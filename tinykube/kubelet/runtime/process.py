@@ -7,8 +7,11 @@ container runtime would give it, built from util-linux and iproute2:
   and a "pause" process (``sleep infinity``) that owns the pod's UTS and IPC
   namespaces and sets the pod's hostname; every container of the pod joins
   them, so containers share ``localhost`` and the hostname, as in Kubernetes;
+  and the pod-level cgroup capping the whole pod, under its QoS class
+  (``proc_cgroups``);
 - per container: its own PID and mount namespace (``unshare --pid --mount
-  --fork``), a cgroup enforcing its limits, bind mounts for volumes and for
+  --fork``), a cgroup inside the pod's enforcing its limits, bind mounts for
+  volumes and for
   ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf``; if the image is in
   the local image store, the container runs chrooted in a copy-on-write
   overlay of the image's root filesystem, otherwise it runs the command from
@@ -40,6 +43,9 @@ master side the runtime holds; ``attach`` joins that stdio and its live
 output (``proc_io.ContainerIO``). State that must
 survive a kubelet crash (the namespaces and processes of each sandbox) is
 recorded under ``<root-dir>/runtime`` and cleaned up by the next ``start``.
+Processes start through ``proc_spawn`` (``vfork``): uvloop's own subprocess
+start forks the whole kubelet, which cost more than everything else a pod's
+start-up does.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tinykube.kubelet.runtime import proc_host, proc_io, proc_setup
+from tinykube.kubelet.runtime import proc_cgroups, proc_host, proc_io, proc_setup, proc_spawn
 from tinykube.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
@@ -69,6 +75,7 @@ from tinykube.kubelet.runtime.interface import (
     Mount,
     NotFoundError,
     PodSandboxConfig,
+    Resources,
     RuntimeError_,
     RuntimeOptions,
     RuntimeVersion,
@@ -93,7 +100,10 @@ class _Sandbox:
     config: PodSandboxConfig
     dir: Path
     netns: str = ""
-    pause: asyncio.subprocess.Process | None = None
+    pause: proc_spawn.HostProcess | None = None
+    # The pod-level cgroup, and the pause process's leaf inside it.
+    cgroup: proc_cgroups.Cgroup | None = None
+    pause_cgroup: proc_cgroups.Cgroup | None = None
     etc_mounts: list[Mount] = field(default_factory=list)
 
 
@@ -104,8 +114,8 @@ class _Container:
     image: ImageInfo
     sandbox: _Sandbox
     dir: Path
-    proc: asyncio.subprocess.Process | None = None
-    cgroup: proc_host.Cgroup | None = None
+    proc: proc_spawn.HostProcess | None = None
+    cgroup: proc_cgroups.Cgroup | None = None
     oom_before: int = 0
     host_dirs: list[Path] = field(default_factory=list)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,7 +147,7 @@ class ProcessRuntime:
         )
         instance = hashlib.sha256(str(options.root_dir.resolve()).encode()).hexdigest()[:8]
         self._cgroups = (
-            proc_host.CgroupManager(options.node_name, instance) if self.privileged else None
+            proc_cgroups.CgroupManager(options.node_name, instance) if self.privileged else None
         )
         self._userns = False
         # Host paths created as mount targets, with the number of containers using them.
@@ -179,7 +189,8 @@ class ProcessRuntime:
         for state_file in await asyncio.to_thread(lambda: list(self.dir.glob("*/state.json"))):
             state = json.loads(await asyncio.to_thread(state_file.read_text))
             log.info("runtime=process cleaning leftover sandbox %s", state["id"][:12])
-            for pid in state.get("pgids", []):
+            pgids = await asyncio.to_thread(_recorded_pgids, state_file.parent)
+            for pid in [*state.get("pgids", []), *pgids]:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
             if state.get("netns"):
@@ -238,9 +249,16 @@ class ProcessRuntime:
             sandbox_dir,
         )
         self._sandboxes[sandbox_id] = sandbox
+        if self.privileged and not host_network:
+            sandbox.netns = proc_host.netns_name(sandbox_id)
         try:
             await asyncio.to_thread(sandbox_dir.mkdir, parents=True, exist_ok=True)
             self._save_state(sandbox)
+            if self._cgroups is not None:
+                sandbox.cgroup = self._cgroups.create_pod(
+                    config.uid, config.qos_class, config.resources
+                )
+                sandbox.pause_cgroup = self._cgroups.create(sandbox.cgroup, sandbox_id, Resources())
             if self.privileged:
                 await self._start_privileged_sandbox(sandbox)
         except BaseException:
@@ -254,8 +272,6 @@ class ProcessRuntime:
         argv = ["unshare", *ipc]
         if not config.host_network:
             assert self._bridge is not None
-            sandbox.netns = proc_host.netns_name(sandbox.status.id)
-            self._save_state(sandbox)
             await self._bridge.add_pod(sandbox.status.id, sandbox.status.ip)
             argv = ["nsenter", f"--net=/run/netns/{sandbox.netns}", "unshare", *ipc, "--uts"]
         hostname = config.hostname[:HOSTNAME_MAX]
@@ -263,7 +279,7 @@ class ProcessRuntime:
         script = 'hostname "$1" 2>/dev/null; echo ready; exec sleep infinity'
         if config.host_network:
             script = "echo ready; exec sleep infinity"
-        sandbox.pause = await asyncio.create_subprocess_exec(
+        sandbox.pause = await proc_spawn.spawn(
             *DIE_WITH_RUNTIME,
             *argv,
             "--",
@@ -272,12 +288,15 @@ class ProcessRuntime:
             script,
             "sh",
             hostname,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdin=proc_spawn.DEVNULL,
+            stdout=proc_spawn.PIPE,
+            stderr=proc_spawn.DEVNULL,
             start_new_session=True,
         )
-        self._save_state(sandbox)
+        _record_pgid(sandbox.dir, sandbox.pause.pid)
+        if sandbox.pause_cgroup is not None:
+            # Only sleep (exec'd in place) stays; what the chain forks before this is brief.
+            sandbox.pause_cgroup.join(sandbox.pause.pid)
         assert sandbox.pause.stdout is not None
         if (await sandbox.pause.stdout.readline()).strip() != b"ready":
             raise RuntimeError_("the pod sandbox process did not start", "CreatePodSandboxError")
@@ -286,10 +305,13 @@ class ProcessRuntime:
         )
 
     def _save_state(self, sandbox: _Sandbox) -> None:
-        pgids = [c.proc.pid for c in self._containers.values() if c.proc and c.sandbox is sandbox]
-        if sandbox.pause is not None:
-            pgids.append(sandbox.pause.pid)
-        state = {"id": sandbox.status.id, "netns": sandbox.netns, "pgids": pgids}
+        """Record what a crashed runtime's successor must clean up: written once, up front.
+
+        The process groups started later are empty marker files beside it
+        (``_record_pgid``): rewriting this file each time cost more than the
+        rest of a pod's bookkeeping on a busy disk (ext4 flushes a truncated file).
+        """
+        state = {"id": sandbox.status.id, "netns": sandbox.netns}
         with contextlib.suppress(OSError):
             (sandbox.dir / "state.json").write_text(json.dumps(state))
 
@@ -320,6 +342,10 @@ class ProcessRuntime:
                 await self.remove_container(container.status.id)
         if sandbox.netns:
             await proc_host.BridgeNetwork.remove_pod(sandbox_id)
+        if self._cgroups is not None:
+            for group in (sandbox.pause_cgroup, sandbox.cgroup):
+                if group is not None:
+                    await asyncio.to_thread(self._cgroups.remove, group)
         if sandbox.status.ip:
             self._ips.release(sandbox.status.ip)
         await asyncio.to_thread(shutil.rmtree, sandbox.dir, True)
@@ -362,11 +388,10 @@ class ProcessRuntime:
         if not proc_io.container_argv(config.command, config.args, image):
             raise RuntimeError_("no command specified", "CreateContainerError")
         await asyncio.to_thread(container.dir.mkdir, parents=True, exist_ok=True)
-        if self._cgroups is not None:
-            container.cgroup = await asyncio.to_thread(
-                self._cgroups.create, sandbox.status.uid, container_id, config.resources
-            )
-            container.oom_before = await asyncio.to_thread(container.cgroup.oom_kills)
+        if self._cgroups is not None and sandbox.cgroup is not None:
+            # cgroupfs is in memory: no thread hop (see proc_cgroups).
+            container.cgroup = self._cgroups.create(sandbox.cgroup, container_id, config.resources)
+            container.oom_before = container.cgroup.oom_kills()
         self._containers[container_id] = container
         return container_id
 
@@ -389,7 +414,7 @@ class ProcessRuntime:
         # Without namespaces a terminal's session starts at the process itself (setsid -c).
         own_session = not (container.config.tty and not self._namespaced())
         try:
-            container.proc = await asyncio.create_subprocess_exec(
+            container.proc = await proc_spawn.spawn(
                 *argv,
                 env=env,
                 cwd=self._host_cwd(container),
@@ -400,7 +425,7 @@ class ProcessRuntime:
             io.spawned(container.proc)
         container.status.state = ContainerState.RUNNING
         container.status.started_at = time.time()
-        self._save_state(container.sandbox)
+        _record_pgid(container.sandbox.dir, container.proc.pid)
         container.waiter = asyncio.get_running_loop().create_task(
             self._wait(container, writer), name=f"container {container_id[:12]}"
         )
@@ -519,15 +544,13 @@ class ProcessRuntime:
         pid = container.proc.pid
         if not self._namespaced():
             return pid
-        children = Path(f"/proc/{pid}/task/{pid}/children")
         for _ in range(200):
-            try:
-                text = await asyncio.to_thread(children.read_text)
-            except OSError:
+            children = proc_host.children(pid)
+            if children is None:
                 return 0
             # The chain exec's through sh and nsenter first; the child appears after unshare forks.
-            if text.split() and await proc_host.comm(pid) == "unshare":
-                return int(text.split()[0])
+            if children and proc_host.comm(pid) == "unshare":
+                return children[0]
             if container.proc.returncode is not None:
                 return 0
             await asyncio.sleep(0.005)
@@ -777,3 +800,20 @@ def _stdio_wrapper(config: ContainerConfig) -> list[str]:
 
 def _pid_file(container: _Container) -> Path:
     return container.dir / "workload.pid"
+
+
+PGID_MARKER = "pgid-"
+
+
+def _record_pgid(sandbox_dir: Path, pgid: int) -> None:
+    """An empty file naming a process group to kill after a crash (cheap: no data)."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(sandbox_dir / f"{PGID_MARKER}{pgid}", os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def _recorded_pgids(sandbox_dir: Path) -> list[int]:
+    return [
+        int(p.name.removeprefix(PGID_MARKER))
+        for p in sandbox_dir.glob(f"{PGID_MARKER}*")
+        if p.name.removeprefix(PGID_MARKER).isdigit()
+    ]
