@@ -195,6 +195,33 @@ def test_node_registered_with_labels_lease_and_capacity(cluster: ApiServer) -> N
     assert lease["spec"]["holderIdentity"] == NODE
 
 
+def test_kubelet_puts_ready_back_after_the_node_was_marked_unknown(cluster: ApiServer) -> None:
+    """After a partition the node lifecycle controller leaves Ready=Unknown; the next
+    status pass compares with the server's copy and posts Ready=True again."""
+    unknown = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "Unknown",
+                    "reason": "NodeStatusUnknown",
+                    "message": "Kubelet stopped posting node status.",
+                    "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ]
+        }
+    }
+    kubectl(cluster, "patch", "node", NODE, "--subresource=status", "-p", json.dumps(unknown))
+
+    def ready() -> bool:
+        node = json.loads(kubectl(cluster, "get", "node", NODE, "-o", "json"))
+        cond = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        return cond["status"] == "True" and cond["lastTransitionTime"] != "2026-01-01T00:00:00Z"
+
+    eventually(ready, timeout=40, what="Ready=True posted again")
+
+
 def test_pod_runs_is_ready_and_logs_through_the_api_server(cluster: ApiServer, mode: str) -> None:
     kubectl(
         cluster,

@@ -210,20 +210,34 @@ class Kubelet:
         return existing
 
     async def _status_loop(self) -> None:
-        last: Obj = (self.node or {}).get("status") or {}
+        """Post node status when it differs from the server's copy, or every 5 minutes.
+
+        The comparison is with the Node as the API server has it, as upstream's
+        kubelet does: after a partition the node lifecycle controller has set
+        Ready to Unknown, and the next pass puts it back at once. A Node deleted
+        behind the kubelet's back is registered again.
+        """
         reported = time.monotonic()
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
             try:
+                try:
+                    current = await self.client.get("v1", "nodes", self.node_name)
+                except errors.NotFound:
+                    log.warning("node=%s was deleted; registering it again", self.node_name)
+                    self.node = await self.register()
+                    reported = time.monotonic()
+                    continue
+                last: Obj = current.get("status") or {}
                 facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
                 new = nodestatus.node_status(self.node_config(), facts, last, time.time())
                 due = time.monotonic() - reported >= nodestatus.REPORT_FREQUENCY
                 if due or nodestatus.status_changed(last, new):
-                    node = await self.client.patch_status(
+                    current = await self.client.patch_status(
                         "v1", "nodes", self.node_name, {"status": new}
                     )
-                    last, reported = new, time.monotonic()
-                    await self._adopt_pod_cidr(node)
+                    reported = time.monotonic()
+                await self._adopt_pod_cidr(current)
             except TRANSIENT as exc:
                 log.warning("node=%s status update failed: %s", self.node_name, exc)
 
