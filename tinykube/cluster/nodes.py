@@ -35,6 +35,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from tinykube.api import errors
 from tinykube.client.rest import Client
 
@@ -96,8 +98,11 @@ async def mark_control_plane(client: Client, node_name: str, has_workers: bool) 
     """kubeadm's mark-control-plane phase: taint the node iff the cluster has workers.
 
     Waits (bounded) for the kubelet to register the Node; the write carries the
-    resourceVersion it read, so a concurrent change of the taints is retried."""
+    resourceVersion it read, so a concurrent change of the taints is retried, as
+    is an API server that does not answer yet. Never raises: a cluster whose
+    taint could not be set still comes up, with a warning."""
     deadline = asyncio.get_running_loop().time() + NODE_WAIT_SECONDS
+    last: Exception | None = None
     while True:
         try:
             node = await client.get("v1", "nodes", node_name)
@@ -114,9 +119,9 @@ async def mark_control_plane(client: Client, node_name: str, has_workers: bool) 
             log.info("component=up node=%s control-plane taint %s", node_name,
                      "added" if has_workers else "removed")  # fmt: skip
             return
-        except (errors.NotFound, errors.Conflict):
-            pass
+        except (errors.APIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            last = exc
         if asyncio.get_running_loop().time() > deadline:
-            log.warning("component=up node=%s not registered; its taints are unchanged", node_name)
+            log.warning("component=up node=%s taints unchanged: %s", node_name, last)
             return
         await asyncio.sleep(0.2)
