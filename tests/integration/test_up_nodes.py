@@ -376,6 +376,9 @@ def test_down_stops_everything_and_containers_get_sigterm(
     assert "stopped the cluster" in stopped.stderr
     assert took < 30, took
     assert marker.read_text().strip() == "bye"  # the kubelet gave the container its SIGTERM
+    # ... and kube-proxy its grace: the serving one cleaned up after itself.
+    on_disk = cluster.data_dir.glob("**/kube-system_kube-proxy-*/kube-proxy/*.log")
+    assert any("component=kube-proxy stopped" in p.read_text() for p in on_disk)
     assert leftover_processes(cluster) == {}
     assert service_addresses_left(cluster.service_cidr) == []
     assert not (cluster.data_dir / "up.pid").exists()
