@@ -240,7 +240,11 @@ def key_element(fields: Iterable[tuple[str, Any]]) -> str:
 
 def go_json(value: Any) -> str:
     """Compact JSON as Go's encoding/json writes it (HTML-safe escapes, sorted maps)."""
+    if type(value) is int:
+        return str(value)
     text = json.dumps(_go_numbers(value), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    if _NEEDS_ESCAPE.isdisjoint(text):
+        return text
     for ch, esc in _GO_ESCAPES:
         text = text.replace(ch, esc)
     return text
@@ -253,6 +257,7 @@ _GO_ESCAPES = (
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
+_NEEDS_ESCAPE = frozenset(ch for ch, _ in _GO_ESCAPES)
 
 
 def _go_numbers(value: Any) -> Any:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,12 +123,7 @@ class ManagedEntry:
         Appliers drop the apiVersion so a manager keeps one Apply entry
         across versions. Sorting identities orders managers by name.
         """
-        parts = [("manager", self.manager), ("operation", self.operation)]
-        if self.operation != APPLY:
-            parts.append(("apiVersion", self.api_version))
-        if self.subresource:
-            parts.append(("subresource", self.subresource))
-        return "{" + ",".join(f"{go_json(k)}:{go_json(v)}" for k, v in parts if v) + "}"
+        return _identity(self.manager, self.operation, self.api_version, self.subresource)
 
     def describe(self) -> str:
         """How conflict messages name the manager: ``"m" using apps/v1``."""
@@ -140,6 +136,17 @@ class ManagedEntry:
 
 
 Managers = dict[str, ManagedEntry]
+
+
+@functools.lru_cache(maxsize=4096)
+def _identity(manager: str, operation: str, api_version: str, subresource: str) -> str:
+    # Called several times per write for the same few managers: worth remembering.
+    parts = [("manager", manager), ("operation", operation)]
+    if operation != APPLY:
+        parts.append(("apiVersion", api_version))
+    if subresource:
+        parts.append(("subresource", subresource))
+    return "{" + ",".join(f"{go_json(k)}:{go_json(v)}" for k, v in parts if v) + "}"
 
 
 # ---- wire format -------------------------------------------------------------
