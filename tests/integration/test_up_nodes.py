@@ -368,7 +368,7 @@ def test_down_stops_everything_and_containers_get_sigterm(
     eventually(
         lambda: kubectl_json(cluster, "get", "pod", "trap")["status"].get("phase") == "Running"
     )
-    assert service_addresses_left(cluster.service_cidr)  # kube-proxy serves this cluster
+    eventually(lambda: service_addresses_left(cluster.service_cidr))  # kube-proxy serves
     started = time.monotonic()
     stopped = cluster.down()
     took = time.monotonic() - started
