@@ -317,10 +317,12 @@ def listeners(port: int) -> int:
 
 
 def test_exactly_one_kube_proxy_serves_the_host(cluster: DetachedCluster, web: dict) -> None:
-    logs = eventually(
-        lambda: (got := proxy_logs(cluster)) and len(serving(got)) == 1 and got, timeout=30
-    )
-    assert sum("standing by" in text for text in logs.values()) == len(WORKERS)
+    def settled() -> dict[str, str] | None:
+        got = proxy_logs(cluster)
+        standing_by = sum("standing by" in text for text in got.values())
+        return got if len(serving(got)) == 1 and standing_by == len(WORKERS) else None
+
+    logs = eventually(settled, timeout=30)
     pods = kubectl_json(cluster, "get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-proxy")
     assert len(pods["items"]) == 1 + len(WORKERS)
     for pod in pods["items"]:  # the standing-by ones are as healthy as the serving one
