@@ -146,7 +146,7 @@ class Terminal:
         import tty
 
         saved = termios.tcgetattr(0)
-        tty.setraw(0)
+        tty.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop what was typed ahead
         try:
             yield
         finally:
