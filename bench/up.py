@@ -28,6 +28,11 @@ read, not the absolute number:
   state: leases and node status), and its RSS at the end of those; against
   the same figures for ``--count 1``.
 
+- **(e) worker nodes, background, stop**: ``tinykube up -d --nodes 2`` until
+  it returns and until all three nodes are Ready, then ``tinykube down``
+  until it returns (every kubelet's graceful shutdown, kube-proxy removing
+  its addresses); against the same for a single-node ``up -d``.
+
 ``--parts c`` runs only the pod start-up part (the cluster is still started,
 but the bare API server baseline and the simulated node counts are skipped).
 """
@@ -397,6 +402,10 @@ async def bench(args: argparse.Namespace) -> list[Row]:
     procs: list[subprocess.Popen[bytes]] = []
     cluster = UpCluster(tmp / "cluster")
     try:
+        if "e" in args.parts:
+            rows += await nodes_rows(tmp)
+        if not set(args.parts) & set("abcd"):
+            return rows
         bare_start, bare_rss = 0.0, 0
         if "a" in args.parts or "b" in args.parts:
             bare_start, bare_rss = await bare_apiserver(tmp, procs)
@@ -552,6 +561,44 @@ async def simulated_rows(
     return rows
 
 
+async def detached_cycle(data_dir: Path, nodes: int) -> tuple[float, float, float]:
+    """``up -d`` (seconds until it returns, until every node is Ready), then ``down``."""
+    run = random.randint(50, 95)
+    argv = [
+        str(BIN / "tinykube"), "up", "-d", "--data-dir", str(data_dir), "--port", str(free_port()),
+        "--kubelet-port", str(random.randint(20000, 24900)), "--nodes", str(nodes),
+        "--pod-cidr", f"10.247.{random.randrange(0, 252, 4)}.0/24",
+        "--service-cluster-ip-range", f"10.{run}.0.0/16",
+    ]  # fmt: skip
+    t = time.perf_counter()
+    await asyncio.to_thread(subprocess.run, argv, check=True, capture_output=True)
+    returned = time.perf_counter() - t
+    try:
+        async with await Client.from_kubeconfig(data_dir / "admin.kubeconfig") as client:
+            while True:
+                items = (await client.list("v1", "nodes"))["items"]
+                if len(items) == nodes + 1 and all(condition(n, "Ready") for n in items):
+                    break
+                await asyncio.sleep(0.05)
+        ready = time.perf_counter() - t
+    finally:
+        t = time.perf_counter()
+        down = [str(BIN / "tinykube"), "down", "--data-dir", str(data_dir)]
+        await asyncio.to_thread(subprocess.run, down, check=True, capture_output=True)
+    return returned, ready, time.perf_counter() - t
+
+
+async def nodes_rows(tmp: Path) -> list[Row]:
+    one = await detached_cycle(tmp / "one-node", 0)
+    three = await detached_cycle(tmp / "three-nodes", 2)
+    return [
+        ("(e) up -d --nodes 2 -> returns (s)", three[0], "up -d, 1 node -> returns (s)", one[0], ""),
+        ("(e) up -d --nodes 2 -> 3 nodes Ready (s)", three[1],
+         "up -d, 1 node -> node Ready (s)", one[1], ""),
+        ("(e) down, 3 nodes (s)", three[2], "down, 1 node (s)", one[2], ""),
+    ]  # fmt: skip
+
+
 def print_table(rows: list[Row]) -> None:
     print(f"{'figure':52} {'tinykube':>10}   {'baseline (same run)':42} {'value':>8}  ratio")
     for name, value, bname, bvalue, note in rows:
@@ -572,8 +619,9 @@ def main() -> None:
     parser.add_argument("--sample-after", type=float, default=30.0)
     parser.add_argument(
         "--parts",
-        default="abcd",
-        help="which parts to run: a (up), b (memory), c (pod start-up), d (simulated nodes)",
+        default="abcde",
+        help="which parts to run: a (up), b (memory), c (pod start-up), d (simulated nodes),"
+        " e (worker nodes, up -d and down)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory and logs")
     args = parser.parse_args()
