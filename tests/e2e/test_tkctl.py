@@ -47,6 +47,8 @@ _MASKS = [
     (re.compile(r"\b\d+\.\d+\.\d+\.\d+\b"), "<ip>"),
     (re.compile(r"(?<![\w.-])(\d+[smhdy])(\d+[smh])?(?![\w.-])"), "<age>"),
     (re.compile(r"/tk[kt]\.kubeconfig"), "/<side>.kubeconfig"),
+    (re.compile(r"applyset-[\w-]{43}-v1"), "applyset-<id>-v1"),
+    (re.compile(r"(?m)^([IWEF])\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ "), r"\1<klog> "),
     (re.compile(r"(?<=\S) {3,}"), "   "),
 ]
 
@@ -579,3 +581,74 @@ def test_go_templates(pair: Pair) -> None:
         "get cm settings -o jsonpath={.kind} --template={{.kind}}",
     ):
         pair.same(line)
+
+
+def _configmaps(*names: str, labels: str = "{grp: set}") -> str:
+    return "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, labels: {labels}}}\n"
+        f'data: {{x: "1"}}\n'
+        for n in names
+    )
+
+
+PRUNED_DEPLOY = """---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d}}
+    spec: {containers: [{name: c, image: nginx}]}
+"""
+
+
+def test_apply_prune_legacy(pair: Pair) -> None:
+    pair.files(all_yaml=_configmaps("a", "b", "c"), one_yaml=_configmaps("a"))
+    pair.both("apply -f all.yaml")
+    for line in (
+        "apply --prune -l grp=set -f one.yaml --dry-run=client",
+        "apply --prune -l grp=set -f one.yaml --dry-run=server",
+        "apply --prune -l grp=set --prune-allowlist=core/v1/Secret -f one.yaml",
+        "apply --prune --all --prune-allowlist=core/v1/Bogus -f one.yaml",
+        "apply --prune --all --prune-allowlist=bogus -f one.yaml",
+        "apply --prune -f one.yaml",
+        "get cm -l grp=set -o name",
+        "apply --prune -l grp=set -f one.yaml",
+        "get cm -l grp=set -o name",
+    ):
+        pair.same(line)
+
+
+def test_apply_prune_applyset(pair: Pair) -> None:
+    pair.files(
+        all_yaml=_configmaps("a", "b") + PRUNED_DEPLOY,
+        two_yaml=_configmaps("a", "b"),
+        one_yaml=_configmaps("a"),
+    )
+    applyset = {"KUBECTL_APPLYSET": "true"}
+    pair.same("apply --prune --applyset=set -n @NS -f all.yaml")  # not enabled: unknown flag
+    for line in (
+        "apply --applyset=set -n @NS -f all.yaml",
+        "apply --prune --applyset=set -n @NS -l x=y -f all.yaml",
+        "apply --prune --applyset=set -n @NS --all -f all.yaml",
+        "apply --prune --applyset=set -n @NS --prune-allowlist=core/v1/ConfigMap -f all.yaml",
+        "apply --prune --applyset=set -f all.yaml",
+        "apply --prune --applyset=nosuch/set -n @NS -f all.yaml",
+        "apply --prune --applyset=set -n @NS -f all.yaml",
+        "get secret set -o go-template={{.metadata.labels}}{{.metadata.annotations}}{{.type}}",
+        "get cm a -o jsonpath={.metadata.labels}",
+        "apply --prune --applyset=set -n @NS -f two.yaml --dry-run=client",
+        "apply --prune --applyset=set -n @NS -f two.yaml",
+        "get secret set -o go-template={{.metadata.annotations}}",
+        "apply --prune --applyset=set -n @NS -f one.yaml --dry-run=server",
+        "apply --prune --applyset=set -n @NS -f one.yaml",
+        "get cm,deploy -o name",
+        "apply --prune --applyset=configmaps/other -n @NS -f two.yaml -o name",
+        "get cm other -o go-template={{.metadata.labels}}{{.metadata.annotations}}",
+        "create secret generic plain --from-literal=a=b",
+        "apply --prune --applyset=plain -n @NS -f one.yaml",
+        "annotate secret plain applyset.kubernetes.io/tooling=helm/v3",
+        "apply --prune --applyset=plain -n @NS -f one.yaml",
+    ):
+        pair.same(line, env=applyset)

@@ -18,6 +18,7 @@ from typing import Any
 
 from tinykube.api import errors as api
 from tinykube.kubectl import mutate
+from tinykube.kubectl.commands import applyset as applysets
 from tinykube.kubectl.errors import Aggregate, with_prefix
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.output import parse_output, print_objects
@@ -54,6 +55,8 @@ FLAGS = [
     Flag("create-annotation", kind="bool", default=False),
     Flag("prune-allowlist", kind="list"),
 ]
+if applysets.enabled():  # kubectl registers --applyset only when ApplySets are enabled
+    FLAGS.append(Flag("applyset"))
 PRUNE_WITHOUT_SELECTOR = (
     "all resources selected for prune without explicitly passing --all. To prune all resources, pass "
     "the --all flag. If you did not mean to prune all resources, specify a label selector"
@@ -108,10 +111,23 @@ async def run(f: Any, o: Any) -> int:
         return await set_applied(f, o, o.create_annotation)
     if not o.filename:
         raise CommandError("must specify one of -f and -k")
-    if o.prune and not o.selector and not o.all:
+    applyset = None
+    if getattr(o, "applyset", None):
+        applysets.validate_flags(o)
+        applyset = await applysets.parse(f, o)
+    elif o.prune and not o.selector and not o.all:
         raise CommandError(PRUNE_WITHOUT_SELECTOR)
     fmt = parse_output(o.output)
+    prunable = []
+    if o.prune and applyset is None:
+        from tinykube.kubectl.commands.prune import allowlist
+
+        prunable = await allowlist(f, o)
     items = await from_files(f, o.filename, o.recursive)
+    if applyset is not None:
+        await applyset.fetch(f)
+        applyset.label(items)
+        await applyset.before_apply(f, o, items)
     failures: list[Exception] = []
     for item in items:
         if item.mapping.namespaced:
@@ -129,10 +145,13 @@ async def run(f: Any, o: Any) -> int:
             f.out.write(
                 f"{display_name(item.mapping, item.name)} {verb}{mutate.suffix(mutate.dry_run(o))}\n"
             )
-    if o.prune and not failures:
+    if o.prune and not failures and applyset is not None:
+        await applyset.prune(f, o, items)
+        await applyset.after_prune(f, o, items)
+    elif o.prune and not failures:
         from tinykube.kubectl.commands.prune import prune
 
-        await prune(f, o, items)
+        await prune(f, o, items, prunable)
     if failures:
         raise Aggregate(failures)
     return 0
