@@ -1,6 +1,6 @@
 """A whole cluster's start-up, memory and pod start-up, each beside a same-run baseline.
 
-    python -m bench.up [--pods 100] [--sim-nodes 1000,5000] [--sample-after 30] [--parts abcd]
+    python -m bench.up [--pods 100] [--sim-nodes 1000,5000] [--sample-after 30] [--parts abcde]
 
 Everything runs on this machine at the same moment, so the ratio is what to
 read, not the absolute number:
