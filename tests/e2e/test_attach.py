@@ -199,6 +199,23 @@ def test_stdin_once_closes_the_process_stdin_after_the_first_client(
     assert "abc" in kubectl(apiserver, "logs", "once")
 
 
+def test_stdin_for_a_container_without_stdin_is_dropped(apiserver: ApiServer) -> None:
+    # As containerd does: no error, the input goes nowhere, the output still streams
+    # and the session lasts until the container exits.
+    start_pod(apiserver, "deaf", "sleep 2; for i in 1 2 3 4 5 6; do echo tick-$i; sleep 0.5; done")
+    result = subprocess.run(
+        [kubectl_binary(), "attach", "-i", "deaf"],
+        input="ignored\n",
+        capture_output=True,
+        text=True,
+        env=environment(apiserver),
+        timeout=WAIT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tick-6" in result.stdout
+    assert "ignored" not in kubectl(apiserver, "logs", "deaf")
+
+
 def test_attach_to_a_terminal_container(
     apiserver: ApiServer, session_factory: list[Session]
 ) -> None:
