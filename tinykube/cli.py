@@ -129,7 +129,17 @@ def cmd_reset(args: argparse.Namespace) -> int:
     """Remove a cluster's data directory (stop the cluster first)."""
     import shutil
 
+    from tinykube.cluster import daemon
+
     target = Path(args.data_dir)
+    pid = daemon.running_pid(target)
+    if pid is not None:
+        print(
+            f"tinykube: a cluster is running from {target} (pid {pid}); "
+            f"stop it first: tinykube down --data-dir {target}",
+            file=sys.stderr,
+        )
+        return 1
     if not (target / "manifests").exists() and not (target / "pki").exists():
         print(f"tinykube: {target} does not hold a cluster; nothing removed", file=sys.stderr)
         return 1

@@ -184,7 +184,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DetachedCluste
         c.down_output = c.down().stderr
 
 
-def test_up_d_returns_with_the_cluster_up_and_refuses_a_second_up(
+def test_up_d_returns_with_the_cluster_up_and_a_second_up_or_reset_refuses(
     cluster: DetachedCluster,
 ) -> None:
     pid = int((cluster.data_dir / "up.pid").read_text())
@@ -192,6 +192,14 @@ def test_up_d_returns_with_the_cluster_up_and_refuses_a_second_up(
     again = cluster.up()
     assert again.returncode == 1
     assert "already running" in again.stderr
+    reset = subprocess.run(
+        [str(BIN / "tinykube"), "reset", "--data-dir", str(cluster.data_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert reset.returncode == 1
+    assert "stop it first" in reset.stderr
+    assert (cluster.data_dir / "pki").exists()
 
 
 def test_three_nodes_with_roles_and_the_control_plane_taint(cluster: DetachedCluster) -> None:
