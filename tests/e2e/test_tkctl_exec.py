@@ -45,6 +45,12 @@ def pods(apiserver: ApiServer) -> ApiServer:
     )
     kubectl(apiserver, "apply", "-f", "-", input=body)
     kubectl(apiserver, "wait", "--for=condition=Ready", "pod/duo", f"--timeout={WAIT:.0f}s")
+    pending = (
+        '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"pending"},"spec":{'
+        '"nodeSelector":{"no-such":"node"},'
+        '"containers":[{"name":"c","image":"busybox","command":["sleep","1"]}]}}'
+    )
+    kubectl(apiserver, "apply", "-f", "-", input=pending)
     return apiserver
 
 
@@ -66,6 +72,7 @@ def pods(apiserver: ApiServer) -> ApiServer:
         ("exec -it box -- tty", ""),
         ("exec -i box -- sh -c 'cat; echo done'", "piped in\n"),
         ("exec box -- /no/such/program", None),
+        ("exec pending -- true", None),
     ],
 )
 def test_exec_matches_kubectl(pods: ApiServer, line: str, stdin: str | None) -> None:
@@ -128,6 +135,7 @@ def test_attach_to_a_terminal_container(pods: ApiServer) -> None:
         "attach box -c nope",
         "attach",
         "attach a b c",
+        "attach pending -q",
         "run x --image=busybox --rm",
         "run x --image=busybox -t",
         "run x --image=busybox -i --dry-run=client",
