@@ -31,6 +31,7 @@ COMMANDS = {
     "logs": "logs",
     "exec": "exec",
     "attach": "attach",
+    "port-forward": "portforward",
     "run": "run",
     "expose": "expose",
     "scale": "scale",
