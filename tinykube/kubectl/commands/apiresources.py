@@ -28,10 +28,13 @@ async def run(f: Any, o: Any) -> int:
     if not o.cached:
         await f.discovery.refresh()
     rows = _filter(o, await f.discovery.mappings())
+    # kubectl sorts stably by --sort-by, and by API group when none is given.
     if o.sort_by == "name":
         rows.sort(key=lambda m: m.resource)
     elif o.sort_by == "kind":
         rows.sort(key=lambda m: m.kind)
+    else:
+        rows.sort(key=lambda m: m.group)
     if o.output == "name":
         for m in rows:
             f.out.write(f"{m.resource}.{m.group}\n" if m.group else f"{m.resource}\n")
