@@ -221,6 +221,9 @@ _CONTROLLER_SETTINGS = (
     "node-monitor-period",
     "terminated-pod-gc-threshold",
     "load-balancer-ip-range",
+    "cluster-signing-cert-file",
+    "cluster-signing-key-file",
+    "cluster-signing-duration",
 )
 
 
@@ -241,6 +244,9 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-monitor-period", default=None, help="e.g. 5s")
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=None)
     p.add_argument("--load-balancer-ip-range", default=None, help="LoadBalancer address pool")
+    p.add_argument("--cluster-signing-cert-file", default=None, help="CA certificate for CSRs")
+    p.add_argument("--cluster-signing-key-file", default=None, help="CA key for CSRs")
+    p.add_argument("--cluster-signing-duration", default=None, help="longest lifetime, e.g. 8760h")
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 

@@ -38,6 +38,7 @@ API_PACKAGES = (
     "core/v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2",
     "coordination/v1", "discovery/v1", "events/v1", "networking/v1", "policy/v1",
     "rbac/v1", "scheduling/v1", "storage/v1", "authentication/v1", "authorization/v1",
+    "certificates/v1",
 )  # fmt: skip
 # apimachinery packages: key -> directory inside the repository.
 MACHINERY_PACKAGES = {"meta/v1": "pkg/apis/meta/v1", "types": "pkg/types"}

@@ -328,6 +328,16 @@ RESOURCES: tuple[Resource, ...] = (
         generation=True,
     ),
     _r("batch", "v1", "Job", "jobs", cats=ALL, subs=(_status(),), generation=True),
+    # certificates.k8s.io/v1
+    _r(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        False,
+        ("csr",),
+        subs=(Subresource("approval", "", STATUS_VERBS), _status()),
+    ),
     # coordination.k8s.io/v1
     _r("coordination.k8s.io", "v1", "Lease", "leases"),
     # discovery.k8s.io/v1

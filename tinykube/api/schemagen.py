@@ -764,8 +764,10 @@ def _client_version() -> str:
 def _fingerprint() -> str:
     """Changes whenever the client, this generator or the resource table change."""
     digest = hashlib.sha256(_client_version().encode())
-    for module in (__file__, resources.__file__):
-        digest.update(Path(module).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    # The table as loaded, not the file on disk: a file edited after import must not
+    # label a document built from the old table with the new table's key.
+    digest.update(repr(resources.RESOURCES).encode())
     return digest.hexdigest()[:16]
 
 

@@ -235,7 +235,7 @@ def route(request: web.Request, res: Resource, info: RequestInfo) -> Verb:
         verb = VERB_OF_METHOD.get(method, "")
         if verb not in sub.verbs:
             raise _not_allowed(method, res, info)
-        if info.subresource == "status":
+        if info.subresource in ("status", "approval"):
             return STATUS_VERBS[method]
         handler = SUBRESOURCES.get(info.subresource)
         if handler is None:

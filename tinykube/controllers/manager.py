@@ -33,6 +33,7 @@ from tinykube.client.rest import Client
 from tinykube.controllers import (
     clusterroleaggregation,
     cronjob,
+    csrsigning,
     daemonset,
     deployment,
     endpoints,
@@ -61,6 +62,7 @@ ControllerFactory = Callable[[ControllerContext], Controller[Any]]
 
 # name -> constructor, sorted; names are upstream's --controllers names.
 CONTROLLERS: dict[str, ControllerFactory] = {
+    csrsigning.NAME: csrsigning.new,
     clusterroleaggregation.NAME: clusterroleaggregation.new,
     cronjob.NAME: cronjob.new,
     daemonset.NAME: daemonset.new,
@@ -81,6 +83,7 @@ CONTROLLERS: dict[str, ControllerFactory] = {
 }
 # Upstream still accepts the older short names.
 ALIASES = {
+    "csrsigning": csrsigning.NAME,
     "clusterrole-aggregation": clusterroleaggregation.NAME,
     "cronjob": cronjob.NAME,
     "daemonset": daemonset.NAME,

@@ -1,4 +1,4 @@
-"""Printers for cluster-administration kinds: RBAC bindings, PriorityClasses, Leases.
+"""Printers for cluster-administration kinds: RBAC bindings, PriorityClasses, Leases, CSRs.
 
 Roles and ClusterRoles have no printer upstream and get the default table.
 Binding subjects split into USERS, GROUPS and SERVICEACCOUNTS (the last as
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tinykube.api import duration
 from tinykube.api.tables._common import (
     AGE,
     NAME,
@@ -85,7 +86,44 @@ LEASE = Printer(
     ],
 )
 
+
+def csr_condition(csr: Obj) -> str:
+    """``Pending``, ``Approved`` or ``Denied``, then ``,Failed`` and ``,Issued`` as they apply."""
+    kinds = {c.get("type") for c in dig(csr, "status", "conditions", default=[]) or []}
+    text = "Denied" if "Denied" in kinds else "Approved" if "Approved" in kinds else "Pending"
+    if "Failed" in kinds:
+        text += ",Failed"
+    if dig(csr, "status", "certificate"):
+        text += ",Issued"
+    return text
+
+
+def _requested_duration(csr: Obj) -> str:
+    seconds = dig(csr, "spec", "expirationSeconds")
+    return "<none>" if seconds is None else duration.human_duration(float(seconds))
+
+
+CSR = Printer(
+    (
+        NAME,
+        AGE,
+        col("SignerName", "Who is asked to sign the certificate."),
+        col("Requestor", "The user who asked for the certificate."),
+        col("RequestedDuration", "How long the certificate should be valid for."),
+        col("Condition", "Approval and issuance of the request."),
+    ),
+    lambda csr, now: [
+        name_of(csr),
+        age_of(csr, now),
+        dig(csr, "spec", "signerName", default="") or "<none>",
+        dig(csr, "spec", "username", default=""),
+        _requested_duration(csr),
+        csr_condition(csr),
+    ],
+)
+
 PRINTERS = {
+    ("certificates.k8s.io", "CertificateSigningRequest"): CSR,
     ("rbac.authorization.k8s.io", "RoleBinding"): _binding_printer("roleBinding"),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding_printer("clusterRoleBinding"),
     ("scheduling.k8s.io", "PriorityClass"): PRIORITY_CLASS,

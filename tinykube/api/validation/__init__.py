@@ -24,6 +24,7 @@ from tinykube.api.validation import (
     apps,
     autoscaling,
     batch,
+    certificates,
     coordination,
     core,
     discovery,
@@ -66,6 +67,7 @@ VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
     **_group("networking.k8s.io", networking.VALIDATORS),
     **_group("autoscaling", autoscaling.VALIDATORS),
     **_group("events.k8s.io", events.VALIDATORS),
+    **_group("certificates.k8s.io", certificates.VALIDATORS),
 }
 
 # Rules that only apply when an object is created.

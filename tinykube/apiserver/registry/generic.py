@@ -359,10 +359,14 @@ class Registry:
             strategy.prepare_for_update(res, new, old)
             if status is not None:
                 new["status"] = status
+        elif opts.subresource == "approval":
+            strategy.prepare_for_status_update(res, new, old)
         elif opts.subresource not in ("", "scale", "binding", "finalize"):
             pass
         else:
             strategy.prepare_for_update(res, new, old)
+        if res.plural == strategy.CSRS and res.group == "certificates.k8s.io":
+            strategy.prepare_csr_update(new, old, opts.subresource, now_rfc3339())
         await self.hooks.before_update(res, new, old, opts)
         undo = await self.hooks.allocate(res, new, old, opts)
         try:

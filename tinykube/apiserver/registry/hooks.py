@@ -57,6 +57,8 @@ class Hooks:
             meta = obj["metadata"]
             await self._check_namespace(res, meta.get("namespace", ""), meta.get("name", ""))
         defaults.apply_defaults(res, obj)
+        if res.plural == "certificatesigningrequests" and res.group == "certificates.k8s.io":
+            _set_requestor(obj, opts.user)
         initial = getattr(defaults, "initial_status", None)
         if initial is not None and res.has_status and "status" not in obj:
             initial(res, obj)
@@ -151,7 +153,9 @@ class Hooks:
             node = api_schema.for_kind(res.group, res.version, res.kind)
         except Exception:
             node = None
-        subresource = opts.subresource if opts.subresource in ("status", "scale") else ""
+        subresource = (
+            opts.subresource if opts.subresource in ("status", "scale", "approval") else ""
+        )
         update_managed_fields(
             old,
             new,
@@ -220,9 +224,25 @@ class Hooks:
             release_for_service(obj, self.ips, self.ports)
 
 
+def _set_requestor(csr: dict[str, Any], user: Any) -> None:
+    """A CSR names who asked for it, from the request's own credentials, never the body's."""
+    spec = csr.setdefault("spec", {})
+    for field in ("username", "uid", "groups", "extra"):
+        spec.pop(field, None)
+    if user is None:
+        return
+    spec["username"] = user.username
+    if user.uid:
+        spec["uid"] = user.uid
+    if user.groups:
+        spec["groups"] = list(user.groups)
+    if user.extra:
+        spec["extra"] = {k: list(v) for k, v in user.extra.items()}
+
+
 def ignored_paths(res: Resource, subresource: str) -> tuple[str, ...]:
     """Fields a write through this endpoint cannot change, so nobody owns them there."""
-    if subresource == "status":
+    if subresource in ("status", "approval"):
         return ("spec",)
     if res.has_status and subresource == "":
         return ("status",)

@@ -137,3 +137,58 @@ def _keep_server_meta(new: dict[str, Any], old: dict[str, Any]) -> None:
         else:
             meta.pop(field, None)
     meta.pop("selfLink", None)
+
+
+# ---- CertificateSigningRequests ----------------------------------------------
+#
+# The spec is written once, on create. Approval (Approved/Denied conditions)
+# goes through /approval only, the certificate through /status only and only
+# once; the main resource changes neither. Condition timestamps are filled in.
+
+CSRS = "certificatesigningrequests"
+APPROVAL_TYPES = ("Approved", "Denied")
+
+
+def _stamp_conditions(status: dict[str, Any], now: str) -> None:
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, dict):
+            for field in ("lastUpdateTime", "lastTransitionTime"):
+                if not cond.get(field):
+                    cond[field] = now
+            cond.setdefault("status", "True")
+
+
+def prepare_csr_update(
+    new: dict[str, Any], old: dict[str, Any], subresource: str, now: str
+) -> None:
+    """Keep what ``subresource`` may not change; ``new`` already went through the generic rules."""
+    new["spec"] = copy.deepcopy(old.get("spec") or {})
+    old_status = old.get("status") or {}
+    status = new.setdefault("status", {})
+    if subresource == "approval":
+        kept = {k: copy.deepcopy(v) for k, v in old_status.items() if k != "conditions"}
+        kept["conditions"] = status.get("conditions") or []
+        new["status"] = kept
+    elif subresource == "status":
+        others = [c for c in status.get("conditions") or [] if c.get("type") not in APPROVAL_TYPES]
+        approvals = [
+            c for c in old_status.get("conditions") or [] if c.get("type") in APPROVAL_TYPES
+        ]
+        status["conditions"] = approvals + others
+        old_cert = old_status.get("certificate")
+        if old_cert and status.get("certificate") != old_cert:
+            raise errors.invalid_object(
+                "CertificateSigningRequest",
+                "certificates.k8s.io",
+                old["metadata"]["name"],
+                [
+                    errors.field_forbidden(
+                        "status.certificate", "updates may not modify existing certificate content"
+                    )
+                ],
+            )
+    if not new["status"].get("conditions"):
+        new["status"].pop("conditions", None)
+    _stamp_conditions(new["status"], now)
+    if not new["status"]:
+        new.pop("status")
