@@ -37,7 +37,7 @@ Obj = dict[str, Any]
 USES_EVENT_LOOP = True  # listeners and a WebSocket session: see pacing
 
 FLAGS = [
-    Flag("address", kind="list", default=["localhost"]),
+    Flag("address", kind="list"),  # a repeatable flag appends: "localhost" applies when unset
     Flag("pod-running-timeout", default="1m0s"),
 ]
 
@@ -472,7 +472,7 @@ async def run(f: Any, o: Any) -> int:
         raise CommandError(
             f"unable to forward port because pod is not running. Current status={phase}"
         )
-    addresses = parse_addresses(o.address)
+    addresses = parse_addresses(o.address or ["localhost"])
     forwards = parse_ports(specs)
     session, ws = await _dial(f, pod)
     try:

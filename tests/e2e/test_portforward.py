@@ -1,0 +1,294 @@
+"""``port-forward`` end to end: the real kubectl, tkctl and the Python client.
+
+One pod runs ``python3 -m http.server`` behind a Service whose targetPort is
+the pod's named port. Each CLI forwards a random local port (``:PORT``), the
+test reads the port from the "Forwarding from 127.0.0.1:N" line and fetches
+a page through it: once, several times in a row, several at once; through
+``svc/...``; and to a closed port, where the CLI must report the pod side's
+error and leave with "lost connection to pod" instead of hanging. The Python
+client speaks the older channel protocol to the same endpoint.
+
+Every forwarder runs with a deadline and is killed at the end of its test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import pytest
+from cluster import BIN, ApiServer, free_port, kubectl_binary, run_kubectl
+
+pytestmark = pytest.mark.e2e
+
+POD_PORT = free_port()  # the pod may share the host's network (non-root fallback)
+CLOSED_PORT = free_port()
+FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
+
+
+def manifest() -> str:
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, labels: {{app: pf-web}}}}
+spec:
+  containers:
+  - name: http
+    image: python
+    command: ["python3", "-u", "-m", "http.server", "{POD_PORT}"]
+    ports: [{{name: http, containerPort: {POD_PORT}}}]
+    readinessProbe:
+      tcpSocket: {{port: {POD_PORT}}}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: pf-web}}
+  ports: [{{name: web, port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: unscheduled}}
+spec:
+  nodeSelector: {{no-such-node: "true"}}
+  containers: [{{name: c, image: python, command: ["sleep", "3600"]}}]
+"""
+
+
+def tkctl() -> str:
+    script = BIN / "tkctl"
+    return str(script) if script.exists() else f"{sys.executable} -m tinykube.kubectl.main"
+
+
+CLIS = {"kubectl": kubectl_binary, "tkctl": tkctl}
+
+
+@pytest.fixture(scope="module")
+def web(apiserver: ApiServer) -> ApiServer:
+    applied = run_kubectl(apiserver, "apply", "-f", "-", input=manifest())
+    assert applied.returncode == 0, applied.stderr
+    ready = run_kubectl(
+        apiserver, "wait", "--for=condition=Ready", "pod/web", "--timeout=90s", timeout=100
+    )
+    assert ready.returncode == 0, ready.stdout + ready.stderr + apiserver.logs()
+    return apiserver
+
+
+@pytest.fixture(params=sorted(CLIS))
+def cli(request: pytest.FixtureRequest) -> list[str]:
+    return CLIS[request.param]().split()
+
+
+def run_cli(server: ApiServer, cli: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig)}
+    return subprocess.run(
+        [*cli, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+@dataclass
+class Forwarder:
+    """A running ``port-forward``; stdout and stderr are collected as they come."""
+
+    proc: subprocess.Popen[str]
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._drain, args=(stream, sink), daemon=True).start()
+
+    @staticmethod
+    def _drain(stream: object, sink: list[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            sink.append(line)
+
+    def local_port(self, timeout: float = 60) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.out:
+                if m := FORWARDING.search(line):
+                    return int(m.group(1))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no Forwarding line: {''.join(self.out)} {''.join(self.err)}")
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        time.sleep(0.2)  # let the reader threads take the last lines
+        return code
+
+
+@contextmanager
+def forwarding(server: ApiServer, cli: list[str], *args: str) -> Iterator[Forwarder]:
+    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig)}
+    # `timeout` is the deadline should the test itself hang; the test kills it anyway.
+    proc = subprocess.Popen(
+        ["timeout", "120", *cli, "port-forward", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        yield Forwarder(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+
+
+def fetch(port: int, path: str = "/") -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+        assert r.status == 200
+        return r.read().decode()
+
+
+def test_forwards_to_the_pod(web: ApiServer, cli: list[str]) -> None:
+    with forwarding(web, cli, "pod/web", f":{POD_PORT}") as fw:
+        port = fw.local_port()
+        assert "Directory listing for /" in fetch(port)
+        assert f"Forwarding from 127.0.0.1:{port} -> {POD_PORT}\n" in fw.out
+        assert f"Forwarding from [::1]:{port} -> {POD_PORT}\n" in fw.out
+        assert fw.proc.poll() is None  # still forwarding
+
+
+def test_many_connections_in_turn_and_at_once(web: ApiServer, cli: list[str]) -> None:
+    with forwarding(web, cli, "web", f":{POD_PORT}") as fw:
+        port = fw.local_port()
+        for _ in range(3):
+            assert "Directory listing" in fetch(port)
+        with ThreadPoolExecutor(6) as pool:
+            pages = list(pool.map(lambda _: fetch(port), range(6)))
+        assert all("Directory listing" in p for p in pages)
+        deadline = time.monotonic() + 10
+        while fw.out.count(f"Handling connection for {port}\n") < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fw.out.count(f"Handling connection for {port}\n") == 9
+        assert fw.proc.poll() is None
+
+
+def test_service_port_becomes_the_container_port(web: ApiServer, cli: list[str]) -> None:
+    # Service port 80 (named "web") has targetPort "http": the pod's POD_PORT.
+    with forwarding(web, cli, "svc/web", ":web") as fw:
+        port = fw.local_port()
+        assert f"Forwarding from 127.0.0.1:{port} -> {POD_PORT}\n" in fw.out
+        assert "Directory listing" in fetch(port)
+
+
+def test_named_pod_port_and_address(web: ApiServer, cli: list[str]) -> None:
+    with forwarding(web, cli, "--address", "127.0.0.1", "pod/web", ":http") as fw:
+        port = fw.local_port()
+        assert "Directory listing" in fetch(port)
+        assert not any("[::1]" in line for line in fw.out)
+
+
+def test_a_closed_port_is_reported_and_ends_the_session(web: ApiServer, cli: list[str]) -> None:
+    with forwarding(web, cli, "pod/web", f":{CLOSED_PORT}") as fw:
+        port = fw.local_port()
+        with pytest.raises(OSError):  # the connection ends without an answer
+            fetch(port)
+        assert fw.wait(timeout=60) == 1
+        stderr = "".join(fw.err)
+        assert f"error forwarding port {CLOSED_PORT} to pod" in stderr
+        assert "connection refused" in stderr
+        assert stderr.endswith("error: lost connection to pod\n")
+        assert f"Handling connection for {port}\n" in fw.out
+
+
+# ---- the same errors as kubectl ------------------------------------------------------------
+
+ERROR_CASES = {
+    "no ports": ["pod/web"],
+    "missing pod": ["pod/nope", "80"],
+    "unknown named port": ["pod/web", "nope"],
+    "bad local port": ["pod/web", "abc:80"],
+    "remote port zero": ["pod/web", "80:0"],
+    "undeclared service port": ["svc/web", "81"],
+    "unknown service port name": ["svc/web", ":nope"],
+    "pod not running": ["pod/unscheduled", "80"],
+    "bad address": ["--address", "nowhere", "pod/web", "80"],
+}
+
+
+@pytest.mark.parametrize("args", ERROR_CASES.values(), ids=ERROR_CASES.keys())
+def test_errors_match_kubectl(web: ApiServer, args: list[str]) -> None:
+    real = run_cli(web, CLIS["kubectl"]().split(), "port-forward", *args)
+    ours = run_cli(web, CLIS["tkctl"]().split(), "port-forward", *args)
+    assert real.returncode == 1, real.stdout + real.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (
+        real.returncode,
+        real.stdout,
+        real.stderr,
+    )
+
+
+def test_pod_not_running_message(web: ApiServer) -> None:
+    result = run_cli(web, CLIS["tkctl"]().split(), "port-forward", "pod/unscheduled", "80")
+    expected = "error: unable to forward port because pod is not running. Current status=Pending\n"
+    assert result.stderr == expected
+
+
+# ---- the API directly --------------------------------------------------------------------
+
+
+def test_api_errors(web: ApiServer) -> None:
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(web.kubeconfig)))
+    with pytest.raises(ApiException) as missing:
+        core.connect_get_namespaced_pod_portforward("nope", "default", ports="80")
+    assert missing.value.status == 404
+    with pytest.raises(ApiException) as unscheduled:
+        core.connect_get_namespaced_pod_portforward("unscheduled", "default", ports="80")
+    assert unscheduled.value.status == 400
+    assert "pod unscheduled does not have a host assigned" in unscheduled.value.body
+
+
+def test_python_client_portforward(web: ApiServer) -> None:
+    from kubernetes import client, config
+    from kubernetes.stream import portforward
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(web.kubeconfig)))
+    pf = portforward(
+        core.connect_get_namespaced_pod_portforward, "web", "default", ports=str(POD_PORT)
+    )
+    sock = pf.socket(POD_PORT)
+    sock.settimeout(30)
+    sock.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert b"Directory listing for /" in answer
+    assert pf.error(POD_PORT) is None
+
+
+def test_python_client_sees_the_error_of_a_closed_port(web: ApiServer) -> None:
+    from kubernetes import client, config
+    from kubernetes.stream import portforward
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(web.kubeconfig)))
+    pf = portforward(
+        core.connect_get_namespaced_pod_portforward, "web", "default", ports=str(CLOSED_PORT)
+    )
+    sock = pf.socket(CLOSED_PORT)
+    sock.settimeout(30)
+    assert sock.recv(100) == b""
+    error = pf.error(CLOSED_PORT) or ""
+    assert error.startswith(f"error forwarding port {CLOSED_PORT} to pod ")
+    assert "connection refused" in error
