@@ -9,6 +9,7 @@ their own group/version/kind).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -43,6 +44,11 @@ class Resource:
     storage_resource: str = ""
     # Kubernetes bumps metadata.generation on spec changes for these kinds.
     tracks_generation: bool = False
+    # The CustomResourceDefinition that serves this row ("" for built-in kinds).
+    crd: str = ""
+    list_kind_name: str = ""
+    # The version custom objects are stored in; another served version is a view of it.
+    storage_version: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -53,7 +59,7 @@ class Resource:
 
     @property
     def list_kind(self) -> str:
-        return f"{self.kind}List"
+        return self.list_kind_name or f"{self.kind}List"
 
     @property
     def qualified(self) -> str:
@@ -363,6 +369,18 @@ RESOURCES: tuple[Resource, ...] = (
         short=("netpol",),
         generation=True,
     ),
+    # apiextensions.k8s.io/v1
+    _r(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+        cats=("api-extensions",),
+        subs=(_status(),),
+        generation=True,
+    ),
     # policy/v1
     _r(
         "policy",
@@ -405,19 +423,71 @@ _BY_GVK: dict[tuple[str, str, str], Resource] = {}
 for _res in RESOURCES:
     _BY_GVK.setdefault((_res.group, _res.version, _res.kind), _res)
 
+# Rows added at run time (custom resources), keyed by the CRD that serves them.
+# Built-in rows always win a lookup; a dynamic row never shadows one.
+_DYNAMIC: dict[str, tuple[Resource, ...]] = {}
+_DYN_GVR: dict[tuple[str, str, str], Resource] = {}
+_DYN_GVK: dict[tuple[str, str, str], Resource] = {}
+_LISTENERS: list[Callable[[], None]] = []
+_REVISION = [0]
+
+
+def register(crd: str, rows: tuple[Resource, ...]) -> None:
+    """Serve ``rows`` for the CRD named ``crd``, replacing what it served before.
+
+    Listeners (discovery and OpenAPI caches) are told only when the rows changed."""
+    if _DYNAMIC.get(crd) == rows:
+        return
+    _DYNAMIC[crd] = rows
+    _reindex()
+
+
+def unregister(crd: str) -> None:
+    if _DYNAMIC.pop(crd, None) is not None:
+        _reindex()
+
+
+def dynamic() -> list[Resource]:
+    """Every registered custom resource row."""
+    return [r for rows in _DYNAMIC.values() for r in rows]
+
+
+def add_listener(fn: Callable[[], None]) -> None:
+    """``fn()`` runs after every change of the dynamic rows (to drop cached documents)."""
+    _LISTENERS.append(fn)
+
+
+def revision() -> int:
+    """Bumped on each change of the dynamic rows: a cache key for derived documents."""
+    return _REVISION[0]
+
+
+def _reindex() -> None:
+    _DYN_GVR.clear()
+    _DYN_GVK.clear()
+    for crd in sorted(_DYNAMIC):
+        for r in _DYNAMIC[crd]:
+            _DYN_GVR.setdefault((r.group, r.version, r.plural), r)
+            _DYN_GVK.setdefault((r.group, r.version, r.kind), r)
+    _REVISION[0] += 1
+    for fn in _LISTENERS:
+        fn()
+
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:
     """The resource served at ``/apis/<group>/<version>/<plural>``."""
-    return _BY_GVR.get((group, version, plural))
+    key = (group, version, plural)
+    return _BY_GVR.get(key) or _DYN_GVR.get(key)
 
 
 def by_kind(group: str, version: str, kind: str) -> Resource | None:
-    return _BY_GVK.get((group, version, kind))
+    key = (group, version, kind)
+    return _BY_GVK.get(key) or _DYN_GVK.get(key)
 
 
 def by_api_version(api_version: str, kind: str) -> Resource | None:
     group, _, version = api_version.rpartition("/")
-    return _BY_GVK.get((group, version, kind))
+    return by_kind(group, version, kind)
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -425,17 +495,25 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
+def _all() -> list[Resource]:
+    return [*RESOURCES, *(r for r in _DYN_GVR.values() if not _BY_GVR.get(_gvr(r)))]
+
+
+def _gvr(r: Resource) -> tuple[str, str, str]:
+    return (r.group, r.version, r.plural)
+
+
 def group_versions() -> list[tuple[str, str]]:
-    """Every (group, version) served, core first, in priority order."""
+    """Every (group, version) served, core first, in priority order; custom groups last."""
     seen: list[tuple[str, str]] = []
-    for r in RESOURCES:
+    for r in _all():
         if (r.group, r.version) not in seen:
             seen.append((r.group, r.version))
     return seen
 
 
 def resources_in(group: str, version: str) -> list[Resource]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in _all() if r.group == group and r.version == version]
 
 
 def is_stored(res: Resource) -> bool:

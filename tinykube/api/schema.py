@@ -155,8 +155,62 @@ def root_name(group: str, version: str, kind: str) -> str | None:
     return _defs()[1].get((group, version, kind))
 
 
+_OBJECT_META = REF_PREFIX + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_CUSTOM: dict[tuple[str, str, str], SchemaNode | None] = {}
+
+
+def register_custom(gvk: tuple[str, str, str], schema: Mapping[str, Any] | None) -> None:
+    """Publish (or, with None, withdraw) a custom kind's ``openAPIV3Schema``.
+
+    The object's own apiVersion, kind and metadata are implied, as
+    apiextensions-apiserver implies them, and so are those of every
+    ``x-kubernetes-embedded-resource`` inside it. A version without a schema
+    is untyped: every field is kept.
+    """
+    if schema is None:
+        _CUSTOM.pop(gvk, None)
+        return
+    raw = _with_object_fields(dict(schema))
+    _CUSTOM[gvk] = SchemaNode(raw, definitions())
+
+
+def custom_kinds() -> list[tuple[str, str, str]]:
+    return list(_CUSTOM)
+
+
+def _with_object_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    props = dict(raw.get("properties") or {})
+    props.setdefault("apiVersion", {"type": "string"})
+    props.setdefault("kind", {"type": "string"})
+    props["metadata"] = {"$ref": _OBJECT_META}
+    return {**raw, "type": "object", "properties": _embedded(props)}
+
+
+def _embedded(props: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, child in props.items():
+        out[name] = _embed_walk(child) if isinstance(child, Mapping) else child
+    return out
+
+
+def _embed_walk(node: Mapping[str, Any]) -> dict[str, Any]:
+    node = dict(node)
+    if isinstance(node.get("properties"), Mapping):
+        node["properties"] = _embedded(dict(node["properties"]))
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), Mapping):
+            node[key] = _embed_walk(node[key])
+    if node.get("x-kubernetes-embedded-resource"):
+        props = dict(node.get("properties") or {})
+        if props or not node.get("x-kubernetes-preserve-unknown-fields"):
+            node = _with_object_fields(node)
+    return node
+
+
 def for_kind(group: str, version: str, kind: str) -> SchemaNode | None:
     """The schema of a whole object of that kind, or None when the kind is unknown."""
+    if _CUSTOM and (group, version, kind) in _CUSTOM:
+        return _CUSTOM[(group, version, kind)]
     name = root_name(group, version, kind)
     if name is None:
         return None

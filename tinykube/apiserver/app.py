@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from tinykube import __version__
-from tinykube.api import errors
+from tinykube.api import errors, resources
 from tinykube.api.resources import Resource, is_stored, lookup
 from tinykube.apiserver import discovery, kubeletproxy, openapi
 from tinykube.apiserver.authz import impersonation
@@ -189,6 +189,7 @@ async def openapi_v2(request: web.Request) -> web.Response:
 
 
 _JSON_CACHE: dict[tuple[str, str], bytes] = {}
+resources.add_listener(_JSON_CACHE.clear)  # custom resources change the documents
 
 
 def _cached_json(key: tuple[str, str], doc: Any) -> bytes:

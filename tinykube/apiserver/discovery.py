@@ -5,6 +5,8 @@ aggregated ``apidiscovery.k8s.io/v2`` ``APIGroupDiscoveryList`` (one request
 gives kubectl every resource) when the client offers it, otherwise the legacy
 ``APIVersions``/``APIGroupList``/``APIResourceList`` documents. The response
 Content-Type says which one was sent, because that is all the client looks at.
+Documents are built once and cached until the resource table's custom rows
+change (a CRD was served or withdrawn).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from tinykube.api import resources
 from tinykube.api.resources import Resource, group_versions, resources_in
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -179,6 +182,16 @@ def aggregated(legacy: bool, version: str) -> bytes:
         "items": items,
     }
     return orjson.dumps(body)
+
+
+def _forget() -> None:
+    """Custom resources came or went: every cached document is stale."""
+    resource_list.cache_clear()
+    api_group_list.cache_clear()
+    aggregated.cache_clear()
+
+
+resources.add_listener(_forget)
 
 
 def etag(body: bytes) -> str:

@@ -6,8 +6,9 @@ to client-side validation and fail without a protobuf v2 document), the patch
 metadata that drives client-side ``apply``, and the type tree ``kubectl
 explain`` prints. The documents are built here from two tables: the resource
 table (which paths and verbs exist) and the generated component schemas
-(``api.schemagen``). Both are fixed for the life of a process, so every
-document is built once, on first request, and then served from memory.
+(``api.schemagen``), plus the schemas of served custom resources. Every
+document is built once, on first request, and served from memory until a
+CRD is served or withdrawn (the resource table tells ``_forget``).
 
 Only pure builders live here; ``apiserver.app`` wires the routes, answers
 ``?hash=`` with immutable caching, and serializes.
@@ -28,6 +29,7 @@ from functools import cache
 from typing import Any
 
 from tinykube.api import resources, schemagen
+from tinykube.api import schema as api_schema
 from tinykube.api.resources import Resource, Subresource
 from tinykube.api.schema import REF_PREFIX
 
@@ -146,6 +148,7 @@ class _GroupVersion:
         self.camel = _camel_group(group) + version.capitalize()
         self.tag = _tag(group, version)
         self.roots = schemagen.kind_roots()
+        self.custom_defs: dict[str, Schema] = {}
         self.used: set[str] = {STATUS, DELETE_OPTIONS}
         self.paths: dict[str, Schema] = {}
 
@@ -311,9 +314,48 @@ def _refs(value: Any) -> list[str]:
     return []
 
 
+def _reversed_group(group: str) -> str:
+    """``com.example``: the prefix upstream gives a custom kind's definition names."""
+    return ".".join(reversed(group.split(".")))
+
+
+def _custom_definitions(res: Resource) -> dict[str, Schema]:
+    """The definitions of a custom kind and its list, from the CRD version's schema."""
+    node = api_schema.for_kind(res.group, res.version, res.kind)
+    base = f"{_reversed_group(res.group)}.{res.version}."
+    gvk = {"group": res.group, "version": res.version}
+    kind_schema: Schema = (
+        dict(node.raw)
+        if node is not None
+        else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    )
+    kind_schema["x-kubernetes-group-version-kind"] = [{**gvk, "kind": res.kind}]
+    list_schema: Schema = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "apiVersion": _STRING,
+            "items": {"type": "array", "items": {"$ref": REF_PREFIX + base + res.kind}},
+            "kind": _STRING,
+            "metadata": {"$ref": REF_PREFIX + schemagen.META + ".ListMeta"},
+        },
+        "x-kubernetes-group-version-kind": [{**gvk, "kind": res.list_kind}],
+    }
+    return {base + res.kind: kind_schema, base + res.list_kind: list_schema}
+
+
 def _build_gv(group: str, version: str) -> _GroupVersion:
     builder = _GroupVersion(group, version)
     for res in resources.resources_in(group, version):
+        if res.crd:
+            defs = _custom_definitions(res)
+            builder.custom_defs.update(defs)
+            names = iter(defs)
+            builder.roots = {
+                **builder.roots,
+                (group, version, res.kind): next(names),
+                (group, version, res.list_kind): next(names),
+            }
         builder.add_resource(res)
     builder.root(group, version, "WatchEvent")
     return builder
@@ -334,7 +376,7 @@ def v3_document(gv_path: str) -> dict[str, Any] | None:
         "info": {"title": "Kubernetes", "version": "unversioned"},
         "paths": dict(sorted(builder.paths.items())),
         "components": {
-            "schemas": _closure(builder.used, schemagen.definitions()),
+            "schemas": _closure(builder.used, {**schemagen.definitions(), **builder.custom_defs}),
             "securitySchemes": {
                 "BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}
             },
@@ -366,6 +408,15 @@ def v3_index() -> dict[str, Any]:
             for path in openapi_paths()
         }
     }
+
+
+def _forget() -> None:
+    """Custom resources came or went: every cached document is stale."""
+    for fn in (v3_document, v3_hash, v3_index, v2_document):
+        fn.cache_clear()
+
+
+resources.add_listener(_forget)
 
 
 # --- Swagger 2.0 -------------------------------------------------------------------------
@@ -426,9 +477,12 @@ def _v2_operation(op: Schema) -> Schema:
 def v2_document() -> dict[str, Any]:
     """``GET /openapi/v2`` as JSON: every path of every group version, all definitions."""
     paths: dict[str, Schema] = {}
+    definitions = _v2_definitions()
     for path in openapi_paths():
         doc = v3_document(path)
         assert doc is not None
+        for name, schema in doc["components"]["schemas"].items():
+            definitions.setdefault(name, _to_v2(schema))
         for url, item in doc["paths"].items():
             v2_item = {k: _v2_operation(v) for k, v in item.items() if k != "parameters"}
             shared = [
@@ -440,7 +494,7 @@ def v2_document() -> dict[str, Any]:
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": "unversioned"},
         "paths": dict(sorted(paths.items())),
-        "definitions": _v2_definitions(),
+        "definitions": definitions,
         "securityDefinitions": {
             "BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}
         },

@@ -25,6 +25,7 @@ from tinykube.apiserver.app import build_app
 from tinykube.apiserver.authz import escalation
 from tinykube.apiserver.authz.rbac import Authorizer
 from tinykube.apiserver.config import ServerConfig
+from tinykube.apiserver.crd.controller import CRDController
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.registry.generic import Registry
 from tinykube.apiserver.registry.hooks import Hooks
@@ -90,6 +91,9 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
                 ctx.registry.hooks.escalation_check = functools.partial(
                     escalation.check, ctx.authorizer
                 )
+            crds = CRDController(ctx)
+            crds.load()
+            tg.create_task(crds.run(), name="crd-controller")
             if ctx.pki is not None:
                 publisher = bootstrap.RootCAPublisher(ctx, ctx.pki.ca_pem.decode())
                 tg.create_task(publisher.run(), name="root-ca-publisher")

@@ -100,7 +100,8 @@ def test_referenced_types_are_named_like_upstream(defs: dict[str, Any], name: st
 
 def _refs(value: Any) -> list[str]:
     if isinstance(value, dict):
-        found = [value["$ref"]] if "$ref" in value else []
+        # JSONSchemaProps has a property named "$ref" (a schema, not a reference).
+        found = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
         return found + [r for v in value.values() for r in _refs(v)]
     if isinstance(value, list):
         return [r for v in value for r in _refs(v)]

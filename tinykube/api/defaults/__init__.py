@@ -71,8 +71,11 @@ def initial_status(res: Resource, obj: dict[str, Any]) -> None:
     """Set ``obj["status"]`` to what a new object of this kind starts with.
 
     Kinds with a status subresource start with at least ``{}``, as upstream's
-    empty status struct serialises; others are left alone.
+    empty status struct serialises; others are left alone, and so are custom
+    objects, whose status is whatever their controller writes.
     """
+    if res.crd:
+        return
     builder = STATUS_BUILDERS.get((res.group, res.kind))
     status: dict[str, Any] = {}
     if builder is not None:

@@ -40,6 +40,7 @@ __all__ = [
     "printer_for",
     "row_cells",
     "row_conditions",
+    "set_custom_printer",
 ]
 
 _DEFAULT = Printer(
@@ -65,8 +66,22 @@ def _created_at(obj: Obj) -> str:
     return duration.format_time(moment) if moment else "0001-01-01T00:00:00Z"
 
 
+# Printers of custom kinds, per version: each CRD version has its own printer columns.
+_CUSTOM: dict[tuple[str, str, str], Printer] = {}
+
+
+def set_custom_printer(group: str, version: str, kind: str, printer: Printer | None) -> None:
+    """Install (or, with None, remove) the printer of a custom kind's version."""
+    if printer is None:
+        _CUSTOM.pop((group, version, kind), None)
+    else:
+        _CUSTOM[(group, version, kind)] = printer
+
+
 def printer_for(res: Resource) -> Printer:
     """The printer of ``res``'s kind, or the default Name / Created At table."""
+    if res.crd:
+        return _CUSTOM.get((res.group, res.version, res.kind), _DEFAULT)
     return _PRINTERS.get((res.group, res.kind), _DEFAULT)
 
 

@@ -35,6 +35,10 @@ UNSUPPORTED_PATCH = (
     "the body of the request was in an unknown format - accepted media types include: "
     + ", ".join(PATCH_TYPES)
 )
+UNSUPPORTED_CUSTOM_PATCH = (
+    "the body of the request was in an unknown format - accepted media types include: "
+    + ", ".join((JSON_PATCH, MERGE_PATCH, APPLY_PATCH))
+)
 # Kinds that a PUT may create, as upstream's AllowCreateOnUpdate says.
 CREATE_ON_UPDATE = frozenset(
     {
@@ -201,7 +205,8 @@ async def list_(
         resource_version=rv,
         exact=rv_match == "Exact",
     )
-    if out.kind == "object" and res.group != "events.k8s.io":
+    converted = res.crd and res.storage_version != res.version
+    if out.kind == "object" and res.group != "events.k8s.io" and not converted:
         raw = common.list_body(
             res,
             result.items,
@@ -286,6 +291,9 @@ async def patch(
     content_type = common.media_type(request)
     if content_type not in PATCH_TYPES:
         raise errors.UnsupportedMediaType(UNSUPPORTED_PATCH)
+    if content_type == STRATEGIC_PATCH and res.crd:
+        # Custom kinds carry no patch strategies, so upstream refuses strategic merge.
+        raise errors.UnsupportedMediaType(UNSUPPORTED_CUSTOM_PATCH)
     body = await common.read_body(request)
     doc = common.decode_body(body, content_type)
     opts = write_options(request, info.subresource)

@@ -20,6 +20,7 @@ from aiohttp import web
 from tinykube.api import errors, selectors
 from tinykube.api.duration import now_rfc3339
 from tinykube.api.resources import Resource, lookup
+from tinykube.apiserver.crd import scale as crd_scale
 from tinykube.apiserver.handlers import common, resource
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.registry.generic import WriteOptions
@@ -41,6 +42,8 @@ def _success(code: int = 201) -> web.Response:
 
 
 def scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    if res.crd:
+        return crd_scale.scale_of(res, obj)
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     sel = spec.get("selector")
@@ -94,7 +97,10 @@ async def scale(
                 info.name,
                 [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
             )
-        old.setdefault("spec", {})["replicas"] = replicas
+        if res.crd:
+            crd_scale.set_replicas(res, old, replicas)
+        else:
+            old.setdefault("spec", {})["replicas"] = replicas
         return old
 
     def precondition(_new: dict[str, Any]) -> str:

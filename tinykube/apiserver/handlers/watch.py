@@ -83,6 +83,12 @@ class _Stream:
     async def send(self, kind: str, obj: dict[str, Any]) -> None:
         if self.res.group == "events.k8s.io" and kind != "ERROR":
             obj = eventsview.to_events_v1(obj)
+        elif (
+            self.res.crd
+            and kind not in ("ERROR", "BOOKMARK")
+            and obj.get("apiVersion") != (self.res.api_version)
+        ):
+            obj = {**obj, "apiVersion": self.res.api_version}  # another version of the CRD
         elif self.out.kind == "object" and kind != "ERROR":
             # The object's JSON is made once and shared by every watcher.
             line = b'{"type":"' + kind.encode() + b'","object":' + self.encode(obj) + b"}\n"

@@ -106,7 +106,7 @@ class Registry:
     async def list(self, res: Resource, namespace: str, **kwargs: Any) -> ListResult:
         stored, out, _ = _view(res)
         result = await self._list(stored, namespace, **kwargs)
-        if stored is not res:
+        if out is not _identity:
             result.items = [out(o) for o in result.items]
         return result
 
@@ -126,7 +126,7 @@ class Registry:
         **kwargs: Any,
     ) -> tuple[dict[str, Any], bool]:
         stored, out, into = _view(res)
-        if stored is not res:
+        if out is not _identity:
             inner = mutate
 
             async def mutate(old: dict[str, Any]) -> dict[str, Any]:  # type: ignore[misc]
@@ -436,10 +436,25 @@ def _view(
 ) -> tuple[
     Resource, Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]
 ]:
-    """(stored resource, to-view, from-view): events.k8s.io Events are stored as core Events."""
+    """(stored resource, to-view, from-view): events.k8s.io Events are stored as core Events;
+    custom objects are stored in their CRD's storage version and served in any."""
     if res.group == "events.k8s.io":
         return CORE_EVENTS, eventsview.to_events_v1, eventsview.to_core
+    if res.crd and res.storage_version and res.storage_version != res.version:
+        stored = f"{res.group}/{res.storage_version}"
+        return res, _as_version(res.api_version), _as_version(stored)
     return res, _identity, _identity
+
+
+def _as_version(api_version: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Conversion strategy None: only apiVersion changes, every field is kept."""
+
+    def convert(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj.get("apiVersion") == api_version:
+            return obj
+        return {**obj, "apiVersion": api_version}
+
+    return convert
 
 
 def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tinykube.api import defaults, duration, errors, validation
 from tinykube.api import schema as api_schema
 from tinykube.api.resources import Resource, lookup
-from tinykube.apiserver import admission
+from tinykube.apiserver import admission, crd
 from tinykube.apiserver.allocators import (
     ClusterIPAllocator,
     NodePortAllocator,
@@ -65,7 +65,7 @@ class Hooks:
         self._admit(res, obj, None)
         if self.escalation_check is not None:
             self.escalation_check(res, obj, opts.user)
-        problems = validation.validate(res, obj, None)
+        problems = validation.validate(res, obj, None) + self._extension_problems(res, obj, None)
         if problems:
             raise errors.invalid_object(
                 res.kind, res.group, obj["metadata"].get("name", ""), problems
@@ -78,9 +78,28 @@ class Hooks:
         self._admit(res, new, old)
         if self.escalation_check is not None:
             self.escalation_check(res, new, opts.user)
-        problems = validation.validate(res, new, old)
+        problems = validation.validate(res, new, old) + self._extension_problems(res, new, old)
         if problems:
             raise errors.invalid_object(res.kind, res.group, old["metadata"]["name"], problems)
+
+    def _extension_problems(
+        self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[errors.FieldError]:
+        """CRDs and custom objects: defaults and checks that live with the CRD code."""
+        if res is crd.CRDS:
+            crd.apply_crd_defaults(obj)
+            return crd.validate_crd(obj, old)
+        if not res.crd:
+            return []
+        if old is None:
+            definition = self.cache.get(crd.CRDS.key("", res.crd))
+            if definition is None or definition["metadata"].get("deletionTimestamp"):
+                raise errors.MethodNotAllowed(
+                    "create not allowed while custom resource definition is terminating",
+                    kind=res.plural,
+                    group=res.group,
+                )
+        return crd.admit_custom(res, obj)
 
     def _admit(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         problems = admission.admit(res, obj, old, lookup_priority_class=self._priority_class)
@@ -184,6 +203,13 @@ class Hooks:
         elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
             finalizers.append("foregroundDeletion")
         grace = self._grace_period(res, obj, opts)
+        if (
+            res is crd.CRDS
+            and not meta.get("deletionTimestamp")
+            and crd.FINALIZER not in finalizers
+        ):
+            # The cleanup controller deletes the custom objects before the CRD goes.
+            finalizers.append(crd.FINALIZER)
         if res.plural == "namespaces" and not res.group:
             if not finalizers and not (obj.get("spec") or {}).get("finalizers"):
                 return None
