@@ -14,6 +14,7 @@ a command that succeeds never needs them (nor the JSON library they load).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -147,6 +148,17 @@ def message_for(exc: BaseException, server: str = "", bare: bool = False) -> str
         return connection_message(server, exc)
     text = str(exc)
     return text if bare or isinstance(exc, BareError) else f"error: {text}"
+
+
+def is_api_error(exc: BaseException, name: str = "APIError") -> bool:
+    """Whether ``exc`` is ``tinykube.api.errors.<name>``, without importing that module.
+
+    The transport imports it when the first error answer arrives; until then no
+    exception can be one, and commands that succeed skip its cost (it loads
+    orjson and dataclasses).
+    """
+    module = sys.modules.get("tinykube.api.errors")
+    return module is not None and isinstance(exc, getattr(module, name))
 
 
 def with_prefix(err: api.APIError, verb: str, source: str) -> api.APIError:

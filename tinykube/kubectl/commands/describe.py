@@ -13,9 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tinykube.api import errors as api
 from tinykube.kubectl import describers
-from tinykube.kubectl.errors import Aggregate, CommandError
+from tinykube.kubectl.errors import Aggregate, CommandError, is_api_error
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.resources import from_args, from_files
 
@@ -55,7 +54,9 @@ async def _events(f: Any, obj: Obj, kind: str | None) -> list[Obj]:
 async def _list(f: Any, path: str, **params: str) -> list[Obj]:
     try:
         return (await f.client.call("GET", path, params=params or None)).get("items") or []
-    except api.APIError:
+    except Exception as exc:
+        if not is_api_error(exc):
+            raise
         return []
 
 
@@ -129,8 +130,10 @@ async def _node(f: Any, node: Obj, events: list[Obj] | None, now: datetime) -> s
         lease = await f.client.call(
             "GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
         )
-    except api.APIError as exc:
-        lease = exc.message
+    except Exception as exc:
+        if not is_api_error(exc):
+            raise
+        lease = exc.message  # type: ignore[attr-defined]
     return describers.describe_node(node, pods, lease, events, now)
 
 
@@ -173,7 +176,9 @@ async def _objects(f: Any, o: Any) -> tuple[list[tuple[Any, Obj]], list[Exceptio
         path = mapping.path(ns if mapping.namespaced else "", name)
         try:
             found.append((mapping, await f.client.call("GET", path)))
-        except api.NotFound as exc:
+        except Exception as exc:
+            if not is_api_error(exc, "NotFound"):
+                raise
             prefix = await _by_prefix(f, mapping, ns, name) if len(o.args) == 2 else []
             if prefix:
                 o.values["prefix_matched"] = True

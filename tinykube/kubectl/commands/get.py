@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinykube.kubectl import printers
-from tinykube.kubectl.errors import Aggregate, CommandError, UsageError
+from tinykube.kubectl.errors import Aggregate, CommandError, UsageError, is_api_error
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.output import Output, parse_output, print_objects
 from tinykube.kubectl.resources import Request, from_args, from_files
@@ -107,8 +107,6 @@ class Getter:
     async def _fetch_named(
         self, req: Request, accept: str, params: dict[str, str], index: int
     ) -> list[Obj]:
-        from tinykube.api.errors import NotFound
-
         out = []
         for name in req.names:
             path = req.mapping.path(self._ns_for(index) or self.f.namespace, name)
@@ -116,7 +114,9 @@ class Getter:
                 out.append(
                     await self.f.client.call("GET", path, params=params or None, accept=accept)
                 )
-            except NotFound as exc:
+            except Exception as exc:
+                if not is_api_error(exc, "NotFound"):
+                    raise
                 if not self.o.ignore_not_found:
                     self.errors.append(exc)
         return out
