@@ -134,28 +134,130 @@ class BridgeNetwork:
         if not ports.strip() and not addrs.strip():
             await run("ip", "link", "del", BRIDGE, check=False)
 
-    async def add_pod(self, sandbox_id: str, ip: str) -> None:
+    async def add_pod(self, sandbox_id: str) -> None:
+        """The host side: the pod's namespace, its veth pair, one end on the bridge.
+
+        Pods that start together share one ``ip -batch`` (``HOST_BATCH``): on a
+        busy node, pod start-up is dominated by starting processes.
+        """
         ns, veth = netns_name(sandbox_id), veth_name(sandbox_id)
-        # Two ``ip -batch`` runs (host side, then inside the namespace) instead of seven
-        # processes: pod start-up is dominated by process spawns on a busy node.
-        host_side = (
-            f"netns add {ns}\n"
-            f"link add {veth} type veth peer name eth0 netns {ns}\n"
-            f"link set {veth} master {BRIDGE} up\n"
+        await HOST_BATCH.run(
+            [
+                f"netns add {ns}",
+                f"link add {veth} type veth peer name eth0 netns {ns}",
+                f"link set {veth} master {BRIDGE} up",
+            ]
         )
-        await run("ip", "-batch", "-", stdin=host_side.encode())
-        pod_side = (
+
+    def pod_side(self, ip: str) -> bytes:
+        """The ``ip -batch`` input that sets the network up inside the pod's namespace.
+
+        The pause process runs it (it starts there anyway), rather than one more
+        ``ip -n <ns>`` from the kubelet.
+        """
+        return (
             f"addr add {ip}/{self.prefix} dev eth0\n"
             "link set eth0 up\n"
             "link set lo up\n"
             f"route add default via {self.gateway}\n"
-        )
-        await run("ip", "-n", ns, "-batch", "-", stdin=pod_side.encode())
+        ).encode()
 
     @staticmethod
     async def remove_pod(sandbox_id: str) -> None:
-        await run("ip", "link", "del", veth_name(sandbox_id), check=False)
-        await run("ip", "netns", "del", netns_name(sandbox_id), check=False)
+        """Remove the veth pair and the namespace; what is already gone is no error."""
+        await HOST_BATCH.run(
+            [f"link del {veth_name(sandbox_id)}", f"netns del {netns_name(sandbox_id)}"],
+            check=False,
+        )
+
+
+class IpBatch:
+    """Host-side ``ip`` commands of pods that arrive together, run as one ``ip -batch``.
+
+    The first caller leads: it yields once, so that every pod started in the
+    same turn of the event loop joins, then runs batches until none is left
+    (pods that arrive meanwhile join the next). ``-force`` runs every command
+    even after one failed; ip names the failed lines ("Command failed -:N"),
+    and only the pods those lines belong to get the error.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[list[str], bool, asyncio.Future[None]]] = []
+        self._leading = False
+
+    async def run(self, commands: list[str], check: bool = True) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((commands, check, future))
+        if not self._leading:
+            self._leading = True
+            try:
+                await asyncio.sleep(0)
+                while self._pending:
+                    batch, self._pending = self._pending, []
+                    await _run_batch(batch)
+            finally:
+                self._leading = False
+                _fail(self._pending, "interrupted")  # only when the leader was cancelled
+                self._pending = []
+        await future
+
+
+Batch = list[tuple[list[str], bool, asyncio.Future[None]]]
+
+
+async def _run_batch(batch: Batch) -> None:
+    try:
+        text = "".join(line + "\n" for commands, _, _ in batch for line in commands)
+        proc = await proc_spawn.spawn(
+            "ip",
+            "-force",
+            "-batch",
+            "-",
+            stdin=proc_spawn.PIPE,
+            stdout=proc_spawn.DEVNULL,
+            stderr=proc_spawn.PIPE,
+        )
+        _, err = await proc.communicate(text.encode())
+    except BaseException as exc:
+        _fail(batch, f"ip -batch: {exc}")
+        raise
+    failed = _failed_lines(err.decode(errors="replace"))
+    if proc.returncode and not failed:
+        lines = sum(len(commands) for commands, _, _ in batch)
+        failed = dict.fromkeys(range(1, lines + 1), err.decode(errors="replace").strip())
+    first = 1
+    for commands, check, future in batch:
+        errors = [failed[n] for n in range(first, first + len(commands)) if n in failed]
+        first += len(commands)
+        if errors and check:
+            message = "ip: " + "; ".join(errors)
+            future.set_exception(RuntimeError_(message, reason="CreatePodSandboxError"))
+        else:
+            future.set_result(None)
+
+
+def _failed_lines(stderr: str) -> dict[int, str]:
+    """ip's "<message>... Command failed -:<line>" records, by line number."""
+    failed: dict[int, str] = {}
+    messages: list[str] = []
+    for line in stderr.splitlines():
+        head, _, number = line.rpartition(":")
+        if head == "Command failed -" and number.isdigit():
+            failed[int(number)] = " ".join(messages) or "failed"
+            messages = []
+        elif line.strip():
+            messages.append(line.strip())
+    return failed
+
+
+def _fail(batch: Batch, message: str) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(RuntimeError_(message, reason="CreatePodSandboxError"))
+
+
+# One per process: every runtime of it shares the host's network.
+HOST_BATCH = IpBatch()
 
 
 async def _link_exists(name: str) -> bool:

@@ -1,12 +1,13 @@
 """The script that sets a process-runtime container up inside its namespaces.
 
-``unshare`` gives the container fresh PID and mount namespaces and runs
-``sh setup.sh`` there as PID 1. The script, generated here, makes the mounts
-(an overlay of the image's root filesystem, ``/proc``, ``/dev``, volumes,
-``/etc/hosts``...) and then starts the workload, staying its init
+``unshare`` gives the container fresh PID and mount namespaces and runs the
+setup script there (``sh -c``) as PID 1. The script, generated here, makes
+the mounts (an overlay of the image's root filesystem, ``/proc``, ``/dev``,
+then volumes, ``/etc/hosts``... all in one ``mount -a`` over an fstab of
+them, ``fstab_line``) and then starts the workload, staying its init
 (``init_lines``). Generating shell keeps Python out of the container and
 needs nothing but ``sh``, ``mount`` and ``unshare`` from the host; every
-path is quoted with ``shlex``.
+path is quoted with ``shlex`` (and escaped as fstab(5) wants it there).
 """
 
 from __future__ import annotations
@@ -55,20 +56,45 @@ def overlay_lines(rootfs: Path, cdir: Path, merged: Path) -> list[str]:
     ]
 
 
-def mount_line(mount: Mount, root: Path, *, in_rootfs: bool) -> str:
+def target_line(mount: Mount, root: Path) -> str:
+    """Create a mount's target in an image's root filesystem: a directory or an empty file."""
     q = shlex.quote
     target = str(root / mount.container_path.lstrip("/"))
     src = str(mount.host_path)
-    parts = []
-    if in_rootfs:
-        parts.append(
-            f'if [ -d {q(src)} ]; then mkdir -p {q(target)}; else mkdir -p "$(dirname {q(target)})"; '
-            f"[ -e {q(target)} ] || : > {q(target)}; fi"
-        )
-    parts.append(f"mount --bind {q(src)} {q(target)}")
-    if mount.read_only:
-        parts.append(f"mount -o remount,bind,ro {q(target)}")
-    return "\n".join(parts)
+    return (
+        f'if [ -d {q(src)} ]; then mkdir -p {q(target)}; else mkdir -p "$(dirname {q(target)})"; '
+        f"[ -e {q(target)} ] || : > {q(target)}; fi"
+    )
+
+
+def fstab_line(mount: Mount, root: Path) -> str:
+    """A bind mount as an fstab(5) line for ``mount -a -T`` (``ro``: remounted read-only)."""
+    target = str(root / mount.container_path.lstrip("/"))
+    options = "bind,ro" if mount.read_only else "bind"
+    return f"{_fstab_escape(str(mount.host_path))} {_fstab_escape(target)} none {options} 0 0"
+
+
+def _fstab_escape(path: str) -> str:
+    """fstab fields are separated by blanks: those (and backslashes) are written in octal."""
+    for char in "\\ \t\n":
+        path = path.replace(char, f"\\{ord(char):03o}")
+    return path
+
+
+def create_targets(mounts: list[Mount]) -> list[tuple[Mount, list[Path] | None]]:
+    """Create the missing host mount targets of a container (blocking: one thread hop).
+
+    For each mount, the paths created, outermost first (None: it could not be created).
+    """
+    out: list[tuple[Mount, list[Path] | None]] = []
+    for mount in mounts:
+        try:
+            created = create_target(Path(mount.container_path), mount.host_path.is_dir())
+        except OSError:
+            out.append((mount, None))
+        else:
+            out.append((mount, created))
+    return out
 
 
 def create_target(target: Path, is_dir: bool) -> list[Path]:
@@ -96,8 +122,6 @@ def write_etc_files(
     config: PodSandboxConfig, ip: str, directory: Path, hostname: str
 ) -> list[Mount]:
     """/etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers."""
-    etc = directory / "etc"
-    etc.mkdir(parents=True, exist_ok=True)
     hosts = hosts_file(config, ip, hostname)
     resolv = config.resolv_conf
     if not resolv:
@@ -113,8 +137,10 @@ def write_etc_files(
         files["hosts"] = hosts
     mounts = []
     for name, text in files.items():
-        (etc / name).write_text(text)
-        mounts.append(Mount(etc / name, f"/etc/{name}"))
+        # Straight in the sandbox's directory: a subdirectory would be one more
+        # inode to allocate per pod, and inode allocation is what a busy disk pays for.
+        (directory / name).write_text(text)
+        mounts.append(Mount(directory / name, f"/etc/{name}"))
     return mounts
 
 

@@ -20,10 +20,10 @@ container runtime would give it, built from util-linux and iproute2:
 
 The chain that starts a container, each step ``exec``-ing the next:
 ``setpriv --pdeathsig KILL`` (the container dies with the runtime, even on
-SIGKILL: nothing could stop it otherwise) -> ``sh`` (joins the cgroup) ->
-``nsenter`` (joins the pause's namespaces) -> ``unshare --kill-child`` (new
-PID and mount namespaces; waits for its child) -> ``sh setup.sh`` (mounts,
-``proc_setup``), which stays PID 1 as the container's init: it starts the
+SIGKILL: nothing could stop it otherwise) -> ``nsenter`` (joins the pause's
+namespaces) -> ``unshare --kill-child`` (new PID and mount namespaces; waits
+for its child) -> ``sh -c <setup script>`` (joins the container's cgroup,
+mounts: ``proc_setup``), which stays PID 1 as the container's init: it starts the
 workload (through ``setpriv``/``chroot --userspec`` for ``runAsUser``),
 forwards SIGTERM to it and exits with its status (137 after an OOM kill).
 The workload is therefore not PID 1 and gets SIGTERM's default action, as
@@ -270,15 +270,23 @@ class ProcessRuntime:
         config = sandbox.config
         ipc = [] if config.host_ipc else ["--ipc"]
         argv = ["unshare", *ipc]
+        # "ready" once the namespaces exist: a container joining earlier would join the host's.
+        script = "echo ready; exec sleep infinity"
+        network = b""
         if not config.host_network:
             assert self._bridge is not None
-            await self._bridge.add_pod(sandbox.status.id, sandbox.status.ip)
+            await self._bridge.add_pod(sandbox.status.id)
             argv = ["nsenter", f"--net=/run/netns/{sandbox.netns}", "unshare", *ipc, "--uts"]
+            # Inside the namespaces: the pod's network (ip reads it from stdin, a failure
+            # becomes the first line instead of "ready"), and the hostname through /proc
+            # (a shell builtin, not one more process per pod).
+            network = self._bridge.pod_side(sandbox.status.ip)
+            script = (
+                "ip -batch - 2>&1 || exit 1; "
+                'echo "$1" 2>/dev/null >/proc/sys/kernel/hostname; '
+                "echo ready; exec sleep infinity </dev/null"
+            )
         hostname = config.hostname[:HOSTNAME_MAX]
-        # "ready" once the namespaces exist: a container joining earlier would join the host's.
-        script = 'hostname "$1" 2>/dev/null; echo ready; exec sleep infinity'
-        if config.host_network:
-            script = "echo ready; exec sleep infinity"
         sandbox.pause = await proc_spawn.spawn(
             *DIE_WITH_RUNTIME,
             *argv,
@@ -288,18 +296,26 @@ class ProcessRuntime:
             script,
             "sh",
             hostname,
-            stdin=proc_spawn.DEVNULL,
+            stdin=proc_spawn.PIPE if network else proc_spawn.DEVNULL,
             stdout=proc_spawn.PIPE,
             stderr=proc_spawn.DEVNULL,
             start_new_session=True,
         )
-        _record_pgid(sandbox.dir, sandbox.pause.pid)
-        if sandbox.pause_cgroup is not None:
+        if sandbox.pause_cgroup is None:
+            _record_pgid(sandbox.dir, sandbox.pause.pid)
+        else:
             # Only sleep (exec'd in place) stays; what the chain forks before this is brief.
             sandbox.pause_cgroup.join(sandbox.pause.pid)
+        if sandbox.pause.stdin is not None:
+            sandbox.pause.stdin.write(network)  # a few lines: the pipe takes them at once
+            sandbox.pause.stdin.close()
         assert sandbox.pause.stdout is not None
-        if (await sandbox.pause.stdout.readline()).strip() != b"ready":
-            raise RuntimeError_("the pod sandbox process did not start", "CreatePodSandboxError")
+        first = (await sandbox.pause.stdout.readline()).decode(errors="replace").strip()
+        if first != "ready":
+            detail = f": {first}" if first else ""
+            raise RuntimeError_(
+                f"the pod sandbox process did not start{detail}", "CreatePodSandboxError"
+            )
         sandbox.etc_mounts = await asyncio.to_thread(
             proc_setup.write_etc_files, config, sandbox.status.ip, sandbox.dir, hostname
         )
@@ -307,8 +323,9 @@ class ProcessRuntime:
     def _save_state(self, sandbox: _Sandbox) -> None:
         """Record what a crashed runtime's successor must clean up: written once, up front.
 
-        The process groups started later are empty marker files beside it
-        (``_record_pgid``): rewriting this file each time cost more than the
+        Processes started later are found through their cgroups; without
+        cgroups (rootless), their process groups are empty marker files beside
+        it (``_record_pgid``): rewriting this file for each cost more than the
         rest of a pod's bookkeeping on a busy disk (ext4 flushes a truncated file).
         """
         state = {"id": sandbox.status.id, "netns": sandbox.netns}
@@ -387,7 +404,9 @@ class ProcessRuntime:
         )
         if not proc_io.container_argv(config.command, config.args, image):
             raise RuntimeError_("no command specified", "CreateContainerError")
-        await asyncio.to_thread(container.dir.mkdir, parents=True, exist_ok=True)
+        if image.rootfs is not None:
+            # Its overlay's upper and work directories; other containers need no directory.
+            await asyncio.to_thread(container.dir.mkdir, parents=True, exist_ok=True)
         if self._cgroups is not None and sandbox.cgroup is not None:
             # cgroupfs is in memory: no thread hop (see proc_cgroups).
             container.cgroup = self._cgroups.create(sandbox.cgroup, container_id, config.resources)
@@ -425,7 +444,8 @@ class ProcessRuntime:
             io.spawned(container.proc)
         container.status.state = ContainerState.RUNNING
         container.status.started_at = time.time()
-        _record_pgid(container.sandbox.dir, container.proc.pid)
+        if container.cgroup is None:
+            _record_pgid(container.sandbox.dir, container.proc.pid)
         container.waiter = asyncio.get_running_loop().create_task(
             self._wait(container, writer), name=f"container {container_id[:12]}"
         )
@@ -450,8 +470,6 @@ class ProcessRuntime:
                 return ["setsid", "-c", *DIE_WITH_RUNTIME, *workload]
             return [*DIE_WITH_RUNTIME, *workload]
         script = await self._setup_script(container, workload)
-        script_path = container.dir / "setup.sh"
-        await asyncio.to_thread(script_path.write_text, script)
         host_pid = container.sandbox.config.host_pid
         pid = [] if host_pid else ["--pid"]
         # --kill-child: if unshare dies (with the kubelet, below), so does the container.
@@ -460,19 +478,20 @@ class ProcessRuntime:
             unshare[1:1] = ["--user", "--map-current-user"]
         if container.image.rootfs is None and not host_pid:
             unshare.append("--mount-proc")
-        argv = [*unshare, "--", "sh", str(script_path)]
+        argv = [*unshare, "--", "sh", "-c", script, "sh"]
         sandbox = container.sandbox
         if sandbox.pause is not None:
             ns_flags = [] if sandbox.config.host_network else ["-n", "-u"]
             ns_flags += [] if sandbox.config.host_ipc else ["-i"]
             argv = ["nsenter", "-t", str(sandbox.pause.pid), *ns_flags, "--", *argv]
-        if container.cgroup is not None:
-            files = [str(p) for p in container.cgroup.procs_files]
-            argv = ["sh", "-c", JOIN_CGROUP, "sh", *files, "--", *argv]
         return [*DIE_WITH_RUNTIME, *argv]
 
     async def _setup_script(self, container: _Container, workload: list[str]) -> str:
         lines = ["set -e"]
+        if container.cgroup is not None:
+            # The init joins its cgroup first (0: the writing process), so all it starts
+            # is in it; the processes that started it stay out, as a shim would.
+            lines += [f"echo 0 > {shlex.quote(str(f))}" for f in container.cgroup.procs_files]
         if container.config.stdin or container.config.tty:
             # The init starts the workload in the background, where sh gives it /dev/null
             # as stdin: keep the real one on fd 3 for _stdio_wrapper to hand back.
@@ -483,7 +502,9 @@ class ProcessRuntime:
         if rootfs is not None:
             merged = container.dir / "merged"
             lines += proc_setup.overlay_lines(rootfs, container.dir, merged)
-            lines += [proc_setup.mount_line(m, merged, in_rootfs=True) for m in mounts]
+            lines += [proc_setup.target_line(m, merged) for m in mounts]
+            fstab = [proc_setup.fstab_line(m, merged) for m in mounts]
+            lines += await self._mount_all(container, fstab)
             wd = ["--wd", workdir] if workdir else []
             if workdir:
                 # As container runtimes do, a missing working directory is created.
@@ -495,12 +516,15 @@ class ProcessRuntime:
             argv = [*_stdio_wrapper(container.config), *enter, *workload]
             lines += proc_setup.init_lines(argv, _pid_file(container))
             return "\n".join(lines) + "\n"
-        for mount in mounts:
-            if await self._ensure_host_target(container, mount):
-                lines.append(proc_setup.mount_line(mount, Path("/"), in_rootfs=False))
+        fstab = []
+        for mount, created in await asyncio.to_thread(proc_setup.create_targets, mounts):
+            if created is not None:
+                self._count_host_targets(container, mount, created)
+                fstab.append(proc_setup.fstab_line(mount, Path("/")))
             else:
                 note = f"tinykube: cannot create mount target {mount.container_path}; skipped"
                 lines.append(f"echo {shlex.quote(note)} >&2")
+        lines += await self._mount_all(container, fstab)
         if workdir:
             lines.append(f"mkdir -p {shlex.quote(workdir)} 2>/dev/null || true")
             lines.append(f"cd {shlex.quote(workdir)}")
@@ -521,22 +545,27 @@ class ProcessRuntime:
         gid = config.run_as_group if config.run_as_group is not None else uid
         return f"{uid}:{gid}"
 
-    async def _ensure_host_target(self, container: _Container, mount: Mount) -> bool:
-        """Make sure a host-filesystem mount target exists; remember what we created."""
-        target = Path(mount.container_path)
-        is_dir = await asyncio.to_thread(mount.host_path.is_dir)
-        try:
-            created = await asyncio.to_thread(proc_setup.create_target, target, is_dir)
-        except OSError:
-            return False
+    async def _mount_all(self, container: _Container, fstab: list[str]) -> list[str]:
+        """The script's line making every mount: one ``mount -a`` over an fstab of them.
+
+        One process instead of one (or two, for read-only) per mount: starting
+        mount(8) costs milliseconds, and a pod's /etc files alone are three mounts.
+        """
+        if not fstab:
+            return []
+        path = _fstab_file(container)
+        await asyncio.to_thread(path.write_text, "".join(line + "\n" for line in fstab))
+        return [f"mount -a -T {shlex.quote(str(path))}"]
+
+    def _count_host_targets(self, container: _Container, mount: Mount, created: list[Path]) -> None:
+        """Remember the host mount targets we created, and who uses them."""
         for path in created:
             self._host_targets[path] = self._host_targets.get(path, 0) + 1
             container.host_dirs.append(path)
-        for path in proc_setup.ancestors_in(target, self._host_targets):
+        for path in proc_setup.ancestors_in(Path(mount.container_path), self._host_targets):
             if path not in created:
                 self._host_targets[path] += 1
                 container.host_dirs.append(path)
-        return True
 
     async def _inner_pid(self, container: _Container) -> int:
         """The workload's host pid: the child ``unshare --fork`` made (or the process)."""
@@ -634,7 +663,7 @@ class ProcessRuntime:
         if container.cgroup is not None and self._cgroups is not None:
             await asyncio.to_thread(self._cgroups.remove, container.cgroup)
         await asyncio.to_thread(self._release_host_targets, container)
-        await asyncio.to_thread(shutil.rmtree, container.dir, True)
+        await asyncio.to_thread(_remove_files, container)
         del self._containers[container_id]
 
     def _release_host_targets(self, container: _Container) -> None:
@@ -799,7 +828,18 @@ def _stdio_wrapper(config: ContainerConfig) -> list[str]:
 
 
 def _pid_file(container: _Container) -> Path:
-    return container.dir / "workload.pid"
+    return container.sandbox.dir / f"{container.status.id[:12]}.pid"
+
+
+def _fstab_file(container: _Container) -> Path:
+    return container.sandbox.dir / f"{container.status.id[:12]}.fstab"
+
+
+def _remove_files(container: _Container) -> None:
+    shutil.rmtree(container.dir, True)
+    for path in (_pid_file(container), _fstab_file(container)):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 PGID_MARKER = "pgid-"
