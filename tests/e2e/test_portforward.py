@@ -292,3 +292,80 @@ def test_python_client_sees_the_error_of_a_closed_port(web: ApiServer) -> None:
     error = pf.error(CLOSED_PORT) or ""
     assert error.startswith(f"error forwarding port {CLOSED_PORT} to pod ")
     assert "connection refused" in error
+
+
+# ---- the tunnelled SPDY protocol itself --------------------------------------------------
+
+
+class SpdyPeer:
+    """A bare SPDY-over-WebSocket client, to see what the server answers frame by frame."""
+
+    def __init__(self, ws: object) -> None:
+        from tinykube.client import spdy
+
+        self.ws, self.encoder, self.decoder = ws, spdy.Encoder(), spdy.Decoder()
+        self.frames: list[object] = []
+
+    async def send(self, frame: object) -> None:
+        await self.ws.send_bytes(self.encoder.encode(frame))  # type: ignore[attr-defined]
+
+    async def next(self) -> object:
+        import asyncio
+
+        import aiohttp
+
+        while not self.frames:
+            msg = await asyncio.wait_for(self.ws.receive(), 30)  # type: ignore[attr-defined]
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                return msg.type
+            # One byte at a time, as a frame may arrive in pieces.
+            for i in range(len(msg.data)):
+                self.frames += self.decoder.feed(msg.data[i : i + 1])
+        return self.frames.pop(0)
+
+
+async def test_the_spdy_session_answers_frame_by_frame(web: ApiServer) -> None:
+    import aiohttp
+
+    from tinykube.client import spdy
+    from tinykube.client.kubeconfig import load_kubeconfig
+
+    config = load_kubeconfig(web.kubeconfig)
+    url = f"{config.server}/api/v1/namespaces/default/pods/web/portforward"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url,
+            protocols=["SPDY/3.1+portforward.k8s.io"],
+            headers=config.auth_headers(),
+            ssl=config.ssl_context,
+        ) as ws,
+    ):
+        assert ws.protocol == "SPDY/3.1+portforward.k8s.io"
+        peer = SpdyPeer(ws)
+        await peer.send(spdy.Ping(1))
+        assert await peer.next() == spdy.Ping(1)
+        # A stream without a port is refused.
+        await peer.send(spdy.SynStream(1, {"streamtype": ["data"]}))
+        assert await peer.next() == spdy.RstStream(1, spdy.CANCEL)
+        # A pair: the error stream, then the data stream with a request.
+        headers = {"streamtype": ["error"], "port": [str(POD_PORT)], "requestid": ["7"]}
+        await peer.send(spdy.SynStream(3, headers))
+        assert await peer.next() == spdy.SynReply(3, {})
+        await peer.send(spdy.Data(3, b"", spdy.FLAG_FIN))
+        await peer.send(spdy.SynStream(5, {**headers, "streamtype": ["data"]}))
+        assert await peer.next() == spdy.SynReply(5, {})
+        await peer.send(spdy.Data(5, b"GET / HTTP/1.0\r\n\r\n", spdy.FLAG_FIN))
+        answer, ends = b"", set()
+        while ends != {3, 5}:
+            frame = await peer.next()
+            assert isinstance(frame, spdy.Data), frame
+            assert frame.stream_id == 5 or not frame.data  # nothing on the error stream
+            answer += frame.data
+            if frame.fin:
+                ends.add(frame.stream_id)
+        assert answer.startswith(b"HTTP/1.0 200 OK")
+        # Garbage ends the connection with a GOAWAY saying why.
+        await ws.send_bytes(b"\x80\x02\x00\x01\x00\x00\x00\x00")  # SPDY/2
+        assert await peer.next() == spdy.GoAway(5, spdy.GOAWAY_PROTOCOL_ERROR)
+        assert await peer.next() in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
