@@ -69,10 +69,13 @@ class CRDController:
             else:
                 self._register(ev.obj)
             self.queue.put_nowait(name)
-            # A CRD that loses or frees names changes what its group's others may take.
+            # A CRD that takes or frees names changes what its group's others may have.
+            group = (ev.obj.get("spec") or {}).get("group")
             for other in self._all():
-                if other["metadata"]["name"] != name:
+                other_name = other["metadata"]["name"]
+                if other_name != name and (other.get("spec") or {}).get("group") == group:
                     self._register(other)
+                    self.queue.put_nowait(other_name)
         elif ev.type == "DELETED" and ev.resource in self._terminating:
             self.queue.put_nowait(ev.resource)
 

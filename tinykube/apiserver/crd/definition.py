@@ -11,6 +11,7 @@ paths, printer columns) in ``_VERSIONS``. ``unserve`` takes all of it back.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,12 +73,26 @@ def storage_resource(crd: dict[str, Any]) -> str:
     return str(crd["metadata"]["name"])
 
 
+_KUBE_VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")
+
+
+def version_priority(name: str) -> tuple[int, int, int, str]:
+    """Sort key in Kubernetes' version order: v2, v1, v1beta2, v1beta1, v1alpha1, then others
+    alphabetically; discovery lists versions so and prefers the first."""
+    m = _KUBE_VERSION.fullmatch(name)
+    if m is None:
+        return (3, 0, 0, name)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stage, -int(m.group(1)), -int(m.group(3) or 0), name)
+
+
 def rows(crd: dict[str, Any], names: dict[str, Any]) -> tuple[Resource, ...]:
     """One resource row per served version, named by the accepted ``names``."""
     spec = crd.get("spec") or {}
     group = spec.get("group", "")
     out = []
-    for v in spec.get("versions") or []:
+    versions = [v for v in spec.get("versions") or [] if isinstance(v, dict)]
+    for v in sorted(versions, key=lambda v: version_priority(str(v.get("name", "")))):
         if not v.get("served"):
             continue
         subs = v.get("subresources") or {}

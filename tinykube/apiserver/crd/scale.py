@@ -42,7 +42,7 @@ def scale_of(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         "spec": {"replicas": _int(obj, paths.get("specReplicasPath") or ".spec.replicas")},
         "status": {
             "replicas": _int(obj, paths.get("statusReplicasPath") or ".status.replicas"),
-            "selector": selector,
+            **({"selector": selector} if selector else {}),
         },
     }
 
