@@ -20,16 +20,18 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tinykube.kubectl.errors import CommandError
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from typing import Any
 
     from tinykube.kubectl.transport import KubectlClient
 
-Obj = dict[str, Any]
+
+Obj = dict[str, "Any"]
 TTL_SECONDS = 6 * 3600
 AGGREGATED_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"

@@ -15,10 +15,11 @@ a command that succeeds never needs them (nor the JSON library they load).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
     from tinykube.api import errors as api
+
 
 GENERIC_MESSAGES = {
     400: ("BadRequest", "the server rejected our request for an unknown reason"),

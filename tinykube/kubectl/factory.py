@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TextIO
 
 from tinykube.kubectl.errors import CommandError
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from tinykube.kubectl.discovery import Discovery
     from tinykube.kubectl.kubeconfig import Config
     from tinykube.kubectl.transport import KubectlClient
+
 
 DEFAULT_SERVER = "http://localhost:8080"
 

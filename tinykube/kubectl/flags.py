@@ -13,7 +13,9 @@ Every tkctl run imports this module first, so it stays on plain classes
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is for type checkers only: see main
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FlagError(Exception):

@@ -21,10 +21,11 @@ more on a fresh connection, as ``http.client`` users do with
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
     import ssl
+
 
 MAX_LINE = 65536
 MAX_HEADERS = 100

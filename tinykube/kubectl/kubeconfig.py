@@ -24,12 +24,14 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
     import ssl
+    from typing import Any
 
     from tinykube.client.kubeconfig import ClientConfig
+
 
 CACHE_FORMAT = 1
 

@@ -8,12 +8,14 @@ that format. Human tables are get's business (they come from the server).
 
 from __future__ import annotations
 
-from typing import Any, TextIO
-
 from tinykube.kubectl import printers
 from tinykube.kubectl.errors import CommandError
 
-Obj = dict[str, Any]
+TYPE_CHECKING = False  # typing is for type checkers only: see main
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+Obj = dict[str, "Any"]
 ALLOWED = (
     "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"
     "jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,wide,yaml"

@@ -16,14 +16,17 @@ strings.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from tinykube.kubectl.tabwriter import align
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
+    from typing import Any
+
     import yaml
 
-Obj = dict[str, Any]
+
+Obj = dict[str, "Any"]
 
 
 # ---- YAML and JSON ------------------------------------------------------------

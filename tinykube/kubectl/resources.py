@@ -14,17 +14,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tinykube.kubectl.errors import CommandError
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
+    from typing import Any
+
     import yaml
 
     from tinykube.kubectl.discovery import Mapping
     from tinykube.kubectl.factory import Factory
 
-Obj = dict[str, Any]
+
+Obj = dict[str, "Any"]
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 

@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from tinykube.kubectl.http11 import Connection, Disconnected, Response
 
+TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from typing import Any
 
     from tinykube.api import errors
     from tinykube.kubectl.kubeconfig import Config
 
-Obj = dict[str, Any]
+
+Obj = dict[str, "Any"]
 
 TABLE_ACCEPT = (
     "application/json;as=Table;v=v1;g=meta.k8s.io,"

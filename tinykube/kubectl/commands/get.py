@@ -10,8 +10,6 @@ event, keeping column widths from growing back narrower.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tinykube.kubectl import printers
 from tinykube.kubectl.errors import Aggregate, CommandError, UsageError, is_api_error
 from tinykube.kubectl.flags import Flag
@@ -19,7 +17,11 @@ from tinykube.kubectl.output import Output, parse_output, print_objects
 from tinykube.kubectl.resources import Request, from_args, from_files
 from tinykube.kubectl.transport import TABLE_ACCEPT
 
-Obj = dict[str, Any]
+TYPE_CHECKING = False  # typing is for type checkers only: see main
+if TYPE_CHECKING:
+    from typing import Any
+
+Obj = dict[str, "Any"]
 
 GET_USAGE = (
     'You must specify the type of resource to get. Use "kubectl api-resources" for a complete list of '
