@@ -320,27 +320,38 @@ class Forwarder:
         error = await self.tunnel.open(headers)
         await self.tunnel.fin(error)  # nothing is written on the error stream
         errors = asyncio.ensure_future(read_all(error))
-        data = await self.tunnel.open({**headers, "streamtype": ["data"]})
+        try:
+            data = await self.tunnel.open({**headers, "streamtype": ["data"]})
+        except BaseException:
+            errors.cancel()
+            raise
 
         async def remote_to_local() -> None:
             while (chunk := await data.incoming.get()) is not None:
                 writer.write(chunk)
                 await writer.drain()
 
+        local_failed = asyncio.Event()
+
         async def local_to_remote() -> None:
-            with contextlib.suppress(OSError):
+            try:
                 while chunk := await reader.read(READ_CHUNK):
                     await self.tunnel.send(spdy.Data(data.sid, chunk))
+            except OSError:
+                local_failed.set()  # as kubectl: stop without waiting for the remote side
+                return
             if not data.reset:
-                await self.tunnel.fin(data)
+                await self.tunnel.fin(data)  # the local side is done sending
 
         down = asyncio.ensure_future(remote_to_local())
         up = asyncio.ensure_future(local_to_remote())
+        failed = asyncio.ensure_future(local_failed.wait())
         try:
-            await asyncio.wait([down], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([down, failed], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            up.cancel()
-            await asyncio.gather(down, up, return_exceptions=True)
+            for task in (down, up, failed):
+                task.cancel()
+            await asyncio.gather(down, up, failed, return_exceptions=True)
             # Discard what is still in flight, so the error stream's end is not held up.
             with contextlib.suppress(OSError, RuntimeError):
                 await self.tunnel.reset(data)
