@@ -369,3 +369,42 @@ async def test_the_spdy_session_answers_frame_by_frame(web: ApiServer) -> None:
         await ws.send_bytes(b"\x80\x02\x00\x01\x00\x00\x00\x00")  # SPDY/2
         assert await peer.next() == spdy.GoAway(5, spdy.GOAWAY_PROTOCOL_ERROR)
         assert await peer.next() in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_the_channel_protocol_in_base64_with_two_ports(web: ApiServer) -> None:
+    import asyncio
+    import base64
+
+    import aiohttp
+
+    from tinykube.client.kubeconfig import load_kubeconfig
+
+    config = load_kubeconfig(web.kubeconfig)
+    url = f"{config.server}/api/v1/namespaces/default/pods/web/portforward"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url,
+            params={"ports": f"{POD_PORT},{CLOSED_PORT}"},
+            protocols=["v4.base64.channel.k8s.io"],
+            headers=config.auth_headers(),
+            ssl=config.ssl_context,
+        ) as ws,
+    ):
+        assert ws.protocol == "v4.base64.channel.k8s.io"
+        request = base64.b64encode(b"GET / HTTP/1.0\r\n\r\n").decode()
+        await ws.send_str("0" + request)  # channel 0: the first port's data
+        channels: dict[int, bytes] = {}
+        async with asyncio.timeout(30):
+            async for msg in ws:
+                assert msg.type == aiohttp.WSMsgType.TEXT
+                channel, payload = int(msg.data[0]), base64.b64decode(msg.data[1:])
+                channels[channel] = channels.get(channel, b"") + payload
+    # Every channel opens with its port, little endian; then data (0), nothing (1), the
+    # second port's error (3).
+    assert channels[0][:2] == POD_PORT.to_bytes(2, "little")
+    assert channels[0][2:].startswith(b"HTTP/1.0 200 OK")
+    assert channels[1] == POD_PORT.to_bytes(2, "little")
+    assert channels[2] == CLOSED_PORT.to_bytes(2, "little")
+    assert channels[3][:2] == CLOSED_PORT.to_bytes(2, "little")
+    assert b"connection refused" in channels[3][2:]
