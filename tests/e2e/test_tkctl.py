@@ -579,6 +579,9 @@ def test_go_templates(pair: Pair) -> None:
         "get cm settings -o go-template",
         "get cm settings -o go-template-file=missing.txt",
         "get cm settings -o jsonpath={.kind} --template={{.kind}}",
+        "get cm settings -o go-template={{.data.a}} --allow-missing-template-keys=false",
+        "create configmap x --from-literal=a=b --dry-run=client -o go-template={{.data.b}} "
+        "--allow-missing-template-keys=false",
     ):
         pair.same(line)
 

@@ -16,6 +16,10 @@ users see:
   empty lists and maps are false. ``range`` walks lists in order and maps in
   key order; an empty or missing value runs the ``else`` branch.
 
+With ``--allow-missing-template-keys=false`` (``missing_keys_allowed``, set
+once per run by ``main``) a missing key is an error instead, as Go's
+``missingkey=error`` option makes it.
+
 Errors carry Go's prefix, ``template: output:<line>:<col>: executing "output"
 at <command>: ...``, and the output written before them (kubectl prints it).
 """
@@ -43,6 +47,8 @@ class _Missing:
 
 
 MISSING = _Missing()
+# kubectl's --allow-missing-template-keys; one command per process, so main sets it.
+missing_keys_allowed = True
 
 
 def truth(value: Any) -> bool:
@@ -333,6 +339,8 @@ class _State:
     def fields(self, node: Node, value: Any, names: list[str]) -> Any:
         for name in names:
             if isinstance(value, dict):
+                if name not in value and not missing_keys_allowed:
+                    raise self.error(node, f'map has no entry for key "{name}"')
                 value = value.get(name, MISSING)
             elif value is None or value is MISSING:
                 value = MISSING

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 # kubectl's PrintFlags give every command that prints objects (``-o``) a
-# ``--template`` that fills in ``-o go-template``/``jsonpath``.
-TEMPLATE_FLAG = Flag("template")
+# ``--template`` that fills in ``-o go-template``/``jsonpath``, and
+# ``--allow-missing-template-keys`` (false: a missing key fails a go-template).
+TEMPLATE_FLAGS = [Flag("template"), Flag("allow-missing-template-keys", kind="bool", default=True)]
 
 # command word -> module under tinykube.kubectl.commands
 COMMANDS = {
@@ -104,13 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     flags = [*GLOBAL_FLAGS, *module.FLAGS]
     if any(f.name == "output" and f.default is None for f in module.FLAGS):
-        flags.append(TEMPLATE_FLAG)
+        flags += TEMPLATE_FLAGS
     try:
         opts = parse(rest, flags)
     except FlagError as exc:
         sys.stderr.write(f"error: {exc}\nSee 'kubectl {word} --help' for usage.\n")
         return 1
     opts.values["cmd_name"] = word
+    if opts.values.get("allow_missing_template_keys") is False:
+        from tinykube.kubectl import gotemplate_exec
+
+        gotemplate_exec.missing_keys_allowed = False
     if opts.values.get("template"):
         from tinykube.kubectl.errors import CommandError
         from tinykube.kubectl.output import with_template_flag

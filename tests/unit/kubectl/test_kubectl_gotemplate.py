@@ -158,3 +158,16 @@ def test_output_flag_forms() -> None:
         parse_output("go-template={{.kind")
     with pytest.raises(CommandError, match="unable to match a printer"):
         with_template_flag("jsonpath={.a}", "{.b}")
+
+
+def test_missing_key_fails_when_missing_keys_are_not_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gotemplate_exec, "missing_keys_allowed", False)
+    assert run("{{.metadata.name}}") == "p1"
+    with pytest.raises(gotemplate_exec.ExecError) as err:
+        run("{{.metadata.nope}}")
+    assert str(err.value) == (
+        'template: output:1:11: executing "output" at <.metadata.nope>: '
+        'map has no entry for key "nope"'
+    )
