@@ -12,7 +12,8 @@ from (the kubeconfig files and any certificate, key or token files they name)
 has the same size and modification time; any change, or a different
 ``--kubeconfig``/``--context``, goes through the shared loader again. The
 entry holds the same secrets as the kubeconfig, so it is written with mode
-0600, like the file it copies.
+0600, like the file it copies, and an entry owned by another user, or
+writable by others, is ignored.
 
 ``Config`` offers what tkctl's transport and commands read from the shared
 ``ClientConfig``: ``server``, ``namespace``, ``headers``, ``auth_headers()``,
@@ -127,6 +128,11 @@ def _stamp(path: str) -> list[Any]:
 def _read_cache(cache: str, paths: list[str], context: str | None) -> dict[str, Any] | None:
     try:
         with open(cache) as f:
+            st = os.fstat(f.fileno())
+            # Only an entry this user wrote and nobody else can change is trusted:
+            # it decides which server (and which credentials) tkctl uses.
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return None
             entry = json.load(f)
     except (OSError, ValueError):
         return None

@@ -81,3 +81,11 @@ def test_missing_context_is_a_config_error(files: Path) -> None:
 def test_inline_pem_is_decoded(files: Path) -> None:
     entry = {"certificate-authority-data": base64.b64encode(b"PEM").decode(), "_base": files}
     assert kubeconfig._pem(entry, "certificate-authority", []) == "PEM"
+
+
+def test_entry_writable_by_others_is_not_trusted(files: Path) -> None:
+    load(files)
+    (entry,) = cache_files(files)
+    entry.write_text(entry.read_text().replace("Bearer t1", "Bearer planted"))
+    entry.chmod(0o666)
+    assert load(files).auth_headers()["Authorization"] == "Bearer t1"
