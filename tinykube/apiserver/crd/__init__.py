@@ -19,7 +19,13 @@ the CRD's JSON paths.
 
 from __future__ import annotations
 
-from tinykube.apiserver.crd.definition import CRDS, FINALIZER, apply_crd_defaults, version_info
+from tinykube.apiserver.crd.definition import (
+    CRDS,
+    FINALIZER,
+    apply_crd_defaults,
+    initial_status,
+    version_info,
+)
 from tinykube.apiserver.crd.objects import admit_custom
 from tinykube.apiserver.crd.validation import validate_crd
 
@@ -28,6 +34,7 @@ __all__ = [
     "FINALIZER",
     "admit_custom",
     "apply_crd_defaults",
+    "initial_status",
     "validate_crd",
     "version_info",
 ]

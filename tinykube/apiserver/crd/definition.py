@@ -61,6 +61,15 @@ def apply_crd_defaults(crd: dict[str, Any]) -> None:
         conversion["strategy"] = "None"
 
 
+def initial_status(crd: dict[str, Any]) -> dict[str, Any]:
+    """A new CRD's status, as upstream's strategy starts it: no names yet, one stored version."""
+    version = storage_version(crd)
+    return {
+        "acceptedNames": {"plural": "", "kind": ""},
+        "storedVersions": [version] if version else [],
+    }
+
+
 def storage_version(crd: dict[str, Any]) -> str:
     for v in (crd.get("spec") or {}).get("versions") or []:
         if v.get("storage"):

@@ -88,6 +88,8 @@ class Hooks:
         """CRDs and custom objects: defaults and checks that live with the CRD code."""
         if res is crd.CRDS:
             crd.apply_crd_defaults(obj)
+            if old is None:
+                obj["status"] = crd.initial_status(obj)
             return crd.validate_crd(obj, old)
         if not res.crd:
             return []
