@@ -428,21 +428,25 @@ for _res in RESOURCES:
 _DYNAMIC: dict[str, tuple[Resource, ...]] = {}
 _DYN_GVR: dict[tuple[str, str, str], Resource] = {}
 _DYN_GVK: dict[tuple[str, str, str], Resource] = {}
+_FINGERPRINTS: dict[str, str] = {}
 _LISTENERS: list[Callable[[], None]] = []
 _REVISION = [0]
 
 
-def register(crd: str, rows: tuple[Resource, ...]) -> None:
+def register(crd: str, rows: tuple[Resource, ...], fingerprint: str = "") -> None:
     """Serve ``rows`` for the CRD named ``crd``, replacing what it served before.
 
-    Listeners (discovery and OpenAPI caches) are told only when the rows changed."""
-    if _DYNAMIC.get(crd) == rows:
+    Listeners (discovery and OpenAPI caches) are told only when the rows or the
+    ``fingerprint`` (what else the documents show of the CRD: its schemas) changed."""
+    if _DYNAMIC.get(crd) == rows and _FINGERPRINTS.get(crd) == fingerprint:
         return
     _DYNAMIC[crd] = rows
+    _FINGERPRINTS[crd] = fingerprint
     _reindex()
 
 
 def unregister(crd: str) -> None:
+    _FINGERPRINTS.pop(crd, None)
     if _DYNAMIC.pop(crd, None) is not None:
         _reindex()
 

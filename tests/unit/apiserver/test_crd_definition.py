@@ -10,6 +10,7 @@ import pytest
 from tinykube.apiserver.crd import apply_crd_defaults, validate_crd
 from tinykube.apiserver.crd.definition import rows, version_priority
 from tinykube.apiserver.crd.naming import conflict, spec_names
+from tinykube.apiserver.registry import strategy
 
 OBJECT = {"type": "object", "properties": {"spec": {"type": "object"}}}
 
@@ -215,3 +216,21 @@ def test_the_older_crd_keeps_a_contested_name() -> None:
 def test_a_crd_may_not_take_a_builtin_name_of_its_group() -> None:
     obj = crd("deployments.apps", kind="Deployment")
     assert conflict(obj, [obj]) == ("PluralConflict", '"deployments" is already in use')
+
+
+@pytest.mark.parametrize(
+    ("subresources", "expected"),
+    [({"status": {}}, 1), ({}, 2)],
+    ids=["status-subresource", "no-status-subresource"],
+)
+def test_a_status_change_bumps_the_generation_only_without_a_status_subresource(
+    subresources: dict[str, Any], expected: int
+) -> None:
+    obj = crd()
+    obj["spec"]["versions"][0]["subresources"] = subresources
+    res = rows(obj, spec_names(obj))[0]
+    old = {"metadata": {"name": "w", "generation": 1}, "spec": {"a": 1}, "status": {"x": 1}}
+    new = copy.deepcopy(old)
+    new["status"] = {"x": 2}
+    strategy.prepare_for_update(res, new, old)
+    assert new["metadata"]["generation"] == expected

@@ -11,9 +11,12 @@ paths, printer columns) in ``_VERSIONS``. ``unserve`` takes all of it back.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from tinykube.api import resources, tables
 from tinykube.api import schema as api_schema
@@ -152,7 +155,8 @@ def serve(crd: dict[str, Any], names: dict[str, Any]) -> None:
         _VERSIONS[(row.group, row.version, row.plural)] = info
         api_schema.register_custom((row.group, row.version, row.kind), info.schema)
         tables.set_custom_printer(row.group, row.version, row.kind, printer(info.columns))
-    resources.register(name, new_rows)
+    fingerprint = hashlib.sha256(orjson.dumps(crd.get("spec"), option=orjson.OPT_SORT_KEYS))
+    resources.register(name, new_rows, fingerprint.hexdigest())
 
 
 def unserve(name: str) -> None:

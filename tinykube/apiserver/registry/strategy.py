@@ -62,6 +62,14 @@ def spec_of(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
 
 
+def _generation_fields(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """What a generation counts: a custom object without a status subresource counts
+    its status too, as upstream's custom resource strategy does."""
+    if res.crd and not res.has_status:
+        return {k: v for k, v in obj.items() if k not in ("metadata", "kind", "apiVersion")}
+    return spec_of(obj)
+
+
 def prepare_for_create(res: Resource, obj: dict[str, Any], now: str) -> None:
     meta = obj["metadata"]
     if meta.get("resourceVersion"):
@@ -93,7 +101,7 @@ def prepare_for_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) 
             new.pop("status", None)
     if tracks_generation(res):
         gen = old["metadata"].get("generation", 1)
-        if spec_of(new) != spec_of(old):
+        if _generation_fields(res, new) != _generation_fields(res, old):
             gen += 1
         new["metadata"]["generation"] = gen
         if res.plural == "daemonsets":
