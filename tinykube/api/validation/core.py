@@ -252,6 +252,9 @@ def validate_persistent_volume_claim_update(
     new: dict[str, Any], old: dict[str, Any]
 ) -> list[FieldError]:
     new_spec, old_spec = dict(as_dict(new.get("spec"))), dict(as_dict(old.get("spec")))
+    if old_spec.get("storageClassName") is None:
+        # A claim made before any default class existed may be given one later.
+        new_spec.pop("storageClassName", None)
     for spec in (new_spec, old_spec):
         spec.pop("resources", None)
         spec.pop("volumeAttributesClassName", None)
