@@ -8,13 +8,14 @@ a page through it: once, several times in a row, several at once; through
 error and leave with "lost connection to pod" instead of hanging. The Python
 client speaks the older channel protocol to the same endpoint.
 
-Every forwarder runs with a deadline and is killed at the end of its test.
+Every forwarder is killed at the end of its test; pytest's per-test timeout bounds a hang.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -133,22 +134,22 @@ class Forwarder:
 
 @contextmanager
 def forwarding(server: ApiServer, cli: list[str], *args: str) -> Iterator[Forwarder]:
+    """Run ``port-forward`` for the test's duration (pytest's timeout bounds a hang)."""
     env = {**os.environ, "KUBECONFIG": str(server.kubeconfig)}
-    # `timeout` is the deadline should the test itself hang; the test kills it anyway.
     proc = subprocess.Popen(
-        ["timeout", "120", *cli, "port-forward", *args],
+        [*cli, "port-forward", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        start_new_session=True,
     )
     try:
         yield Forwarder(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def fetch(port: int, path: str = "/") -> str:
