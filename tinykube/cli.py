@@ -224,6 +224,7 @@ _CONTROLLER_SETTINGS = (
     "cluster-signing-cert-file",
     "cluster-signing-key-file",
     "cluster-signing-duration",
+    "hostpath-provisioner-dir",
 )
 
 
@@ -247,6 +248,11 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-signing-cert-file", default=None, help="CA certificate for CSRs")
     p.add_argument("--cluster-signing-key-file", default=None, help="CA key for CSRs")
     p.add_argument("--cluster-signing-duration", default=None, help="longest lifetime, e.g. 8760h")
+    p.add_argument(
+        "--hostpath-provisioner-dir",
+        default=None,
+        help="where tinykube.io/hostpath volumes are made (default /var/lib/tinykube/volumes)",
+    )
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 

@@ -138,10 +138,20 @@ async def test_claim_binds_smallest_volume_and_release_keeps_a_retained_one(
         assert large["status"]["phase"] == "Available"
 
         lines = (await kubectl(server, "get", "pv", "pv-small")).splitlines()
-        assert (
-            lines[0].split()
-            == ["NAME", "CAPACITY", "ACCESS", "MODES", "RECLAIM", "POLICY", "STATUS", "CLAIM", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
-        )
+        assert lines[0].split() == [
+            "NAME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "RECLAIM",
+            "POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE",
+        ]
         assert lines[1].split()[:7] == [
             "pv-small",
             "2Gi",
@@ -152,10 +162,17 @@ async def test_claim_binds_smallest_volume_and_release_keeps_a_retained_one(
             "<unset>",
         ]
         lines = (await kubectl(server, "get", "pvc", "data", "-n", NS)).splitlines()
-        assert (
-            lines[0].split()
-            == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"]
-        )
+        assert lines[0].split() == [
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE",
+        ]
         assert lines[1].split()[:6] == ["data", "Bound", "pv-small", "2Gi", "RWO", "<unset>"]
 
         await client.delete("v1", "persistentvolumeclaims", "data", NS)
@@ -232,3 +249,32 @@ async def test_claim_with_no_class_and_no_volume_waits(server: ApiServer, tmp_pa
         pvc = await client.get("v1", "persistentvolumeclaims", "lonely", NS)
         assert pvc["status"]["phase"] == "Pending"
         await client.delete("v1", "persistentvolumeclaims", "lonely", NS)
+
+
+async def test_default_class_is_filled_in_and_provisions(server: ApiServer, tmp_path: Path) -> None:
+    sc = {
+        "metadata": {
+            "name": "it-default",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "tinykube.io/hostpath",
+    }
+    async with binder(server, tmp_path / "volumes") as client:
+        await client.create("storage.k8s.io/v1", "storageclasses", sc)
+        try:
+            made = await client.create(
+                "v1", "persistentvolumeclaims", claim("auto", "1Gi", None), NS
+            )
+            assert made["spec"]["storageClassName"] == "it-default"
+            explicit = await client.create(
+                "v1", "persistentvolumeclaims", claim("none", "1Gi", ""), NS
+            )
+            assert explicit["spec"]["storageClassName"] == ""
+            pvc = await eventually(
+                lambda: phase_of(client, "persistentvolumeclaims", "auto", "Bound")
+            )
+            assert pvc["spec"]["volumeName"] == f"pvc-{made['metadata']['uid']}"
+            for name in ("auto", "none"):
+                await client.delete("v1", "persistentvolumeclaims", name, NS)
+        finally:
+            await client.delete("storage.k8s.io/v1", "storageclasses", "it-default")

@@ -1,4 +1,5 @@
-"""The add-ons ``kubeadm init`` installs: kube-proxy and cluster DNS, as API objects.
+"""The add-ons ``kubeadm init`` installs: kube-proxy and cluster DNS, as API objects,
+and the default StorageClass that kind and k3s add.
 
 kubeadm's last phase creates, through the API like any user, a
 ``kube-proxy`` DaemonSet (host network, privileged, one pod per node) and a
@@ -47,6 +48,8 @@ DNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
 DNS_SERVICE_INDEX = 10  # kubeadm: the tenth address of the service range
 UNPRIVILEGED_DNS_PORT = 1053  # a port an unprivileged pod may bind
 RETRIES = 10
+DEFAULT_STORAGE_CLASS = "standard"
+HOSTPATH_PROVISIONER = "tinykube.io/hostpath"  # controllers/hostpathprovisioner.py
 
 
 def dns_service_ip(service_cidr: str) -> str:
@@ -197,6 +200,26 @@ def coredns_deployment(
     }
 
 
+def default_storage_class() -> Obj:
+    """``standard``, the default class, as kind ships it (k3s calls its own ``local-path``).
+
+    Every node of a tinykube cluster shares one host, so a hostPath volume the
+    controller manager's ``tinykube.io/hostpath`` provisioner makes serves a pod
+    on any node: binding at once (Immediate) loses nothing.
+    """
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": DEFAULT_STORAGE_CLASS,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": HOSTPATH_PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
 def kube_dns_service(cluster_ip: str) -> Obj:
     labels = {
         "k8s-app": "kube-dns",
@@ -229,7 +252,7 @@ async def ensure_addons(
     python: str = sys.executable,
     proxy_args: list[str] | None = None,
 ) -> None:
-    """Create kube-proxy and CoreDNS (and their RBAC) unless they exist.
+    """Create kube-proxy, CoreDNS (and their RBAC) and the default StorageClass unless they exist.
 
     ``api_server_url`` is where kube-proxy reaches the API server
     (``https://127.0.0.1:6443``); ``dns_port`` is the port the DNS pods
@@ -244,6 +267,7 @@ async def ensure_addons(
         ("apps/v1", "daemonsets", kube_proxy_daemonset(api_server_url, python, proxy_args)),
         ("v1", "services", kube_dns_service(dns_service_ip(service_cidr))),
         ("apps/v1", "deployments", coredns_deployment(cluster_domain, port, dns_replicas, python)),
+        ("storage.k8s.io/v1", "storageclasses", default_storage_class()),
     ]
     for api_version, resource, obj in objects:
         await _with_retries(lambda a=api_version, r=resource, o=obj: _create(client, a, r, o))

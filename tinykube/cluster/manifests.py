@@ -91,6 +91,8 @@ def control_plane(
             f"{data}/pki/ca.crt",
             "--cluster-signing-key-file",
             f"{data}/pki/ca.key",
+            "--hostpath-provisioner-dir",
+            f"{data}/volumes",
         ],
         0,
         "HTTP",

@@ -208,3 +208,57 @@ def test_service_to_external_name_drops_cluster_ip() -> None:
     )
     admit(SERVICES, new, old, lookup_priority_class=no_classes)
     assert not {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"} & set(new["spec"])
+
+
+# ---- DefaultStorageClass ----------------------------------------------------------------
+
+CLAIMS = by_kind("", "v1", "PersistentVolumeClaim")
+
+
+def storage_class(name: str, default: bool, created: str = "2025-01-01T00:00:00Z") -> Any:
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {"metadata": {"name": name, "annotations": annotations, "creationTimestamp": created}}
+
+
+def admitted_claim(spec: dict[str, Any], classes: list[Any], old: Any = None) -> dict[str, Any]:
+    assert CLAIMS is not None
+    claim = {"metadata": {"name": "data", "namespace": "default"}, "spec": spec}
+    problems = admit(
+        CLAIMS, claim, old, lookup_priority_class=no_classes, list_storage_classes=lambda: classes
+    )
+    assert problems == []
+    return claim["spec"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "classes", "expected"),
+    [
+        pytest.param({}, [storage_class("standard", True)], "standard", id="default-filled-in"),
+        pytest.param(
+            {"storageClassName": ""}, [storage_class("standard", True)], "", id="empty-stays"
+        ),
+        pytest.param(
+            {"storageClassName": "fast"},
+            [storage_class("standard", True)],
+            "fast",
+            id="named-stays",
+        ),
+        pytest.param({}, [storage_class("standard", False)], None, id="no-default"),
+        pytest.param(
+            {},
+            [
+                storage_class("old", True, "2024-01-01T00:00:00Z"),
+                storage_class("new", True, "2025-06-01T00:00:00Z"),
+            ],
+            "new",
+            id="newest-default-wins",
+        ),
+    ],
+)
+def test_default_storage_class(spec: dict[str, Any], classes: list[Any], expected: Any) -> None:
+    assert admitted_claim(spec, classes).get("storageClassName") == expected
+
+
+def test_default_storage_class_only_on_create() -> None:
+    spec = admitted_claim({}, [storage_class("standard", True)], old={"spec": {}})
+    assert "storageClassName" not in spec

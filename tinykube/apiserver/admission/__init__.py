@@ -2,8 +2,9 @@
 
 ``admit(res, obj, old, lookup_priority_class=...)`` runs, in upstream's order,
 the plugins that apply to ``res`` on create (``old is None``) or update. They
-are pure functions over dicts; the one thing they need from the cluster, a
-PriorityClass by name, comes from a callable the registry passes in.
+are pure functions over dicts; what they need from the cluster (a
+PriorityClass by name, the StorageClasses) comes from callables the registry
+passes in.
 
 Plugins mutate ``obj`` in place. A problem with a field comes back as a
 ``FieldError`` (the registry reports them as 422 Invalid); a refusal that
@@ -15,6 +16,7 @@ registry's own check and is not repeated here.
     ServiceAccount             Pod         create
     Priority                   Pod         create
     DefaultTolerationSeconds   Pod         create
+    DefaultStorageClass        PVC         create
     (Service strategy)         Service     create, update
 """
 
@@ -25,10 +27,21 @@ from typing import Any
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
 from tinykube.api.validation import malformed
-from tinykube.apiserver.admission import priority, service, serviceaccount, tolerations
+from tinykube.apiserver.admission import (
+    priority,
+    service,
+    serviceaccount,
+    storageclass,
+    tolerations,
+)
 from tinykube.apiserver.admission.priority import LookupPriorityClass
+from tinykube.apiserver.admission.storageclass import ListStorageClasses
 
-__all__ = ["LookupPriorityClass", "admit"]
+__all__ = ["ListStorageClasses", "LookupPriorityClass", "admit"]
+
+
+def _no_classes() -> list[dict[str, Any]]:
+    return []
 
 
 def admit(
@@ -37,6 +50,7 @@ def admit(
     old: dict[str, Any] | None,
     *,
     lookup_priority_class: LookupPriorityClass,
+    list_storage_classes: ListStorageClasses = _no_classes,
 ) -> list[FieldError]:
     """Apply every admission plugin that concerns ``res``; returns field problems, if any."""
     if res.group != "":
@@ -48,6 +62,8 @@ def admit(
             tolerations.admit_pod(obj)
         elif res.kind == "Service":
             service.admit_service(obj, old)
+        elif res.kind == "PersistentVolumeClaim" and old is None:
+            storageclass.admit_claim(obj, list_storage_classes)
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         raise malformed(res, exc) from exc
     return []

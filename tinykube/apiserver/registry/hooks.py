@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACES = lookup("", "v1", "namespaces")
 PRIORITY_CLASSES = lookup("scheduling.k8s.io", "v1", "priorityclasses")
+STORAGE_CLASSES = lookup("storage.k8s.io", "v1", "storageclasses")
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -104,7 +105,13 @@ class Hooks:
         return crd.admit_custom(res, obj)
 
     def _admit(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        problems = admission.admit(res, obj, old, lookup_priority_class=self._priority_class)
+        problems = admission.admit(
+            res,
+            obj,
+            old,
+            lookup_priority_class=self._priority_class,
+            list_storage_classes=self._storage_classes,
+        )
         if problems:
             raise errors.invalid_object(
                 res.kind, res.group, obj["metadata"].get("name", ""), problems
@@ -113,6 +120,10 @@ class Hooks:
     def _priority_class(self, name: str) -> dict[str, Any] | None:
         assert PRIORITY_CLASSES is not None
         return self.cache.get(PRIORITY_CLASSES.key("", name))
+
+    def _storage_classes(self) -> list[dict[str, Any]]:
+        assert STORAGE_CLASSES is not None
+        return self.cache.items(STORAGE_CLASSES.list_prefix())
 
     async def _check_namespace(self, res: Resource, namespace: str, name: str) -> None:
         assert NAMESPACES is not None
