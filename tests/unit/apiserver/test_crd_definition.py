@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tinykube.api import errors
 from tinykube.apiserver.crd import apply_crd_defaults, validate_crd
 from tinykube.apiserver.crd.definition import rows, version_priority
 from tinykube.apiserver.crd.naming import conflict, spec_names
@@ -234,3 +235,10 @@ def test_a_status_change_bumps_the_generation_only_without_a_status_subresource(
     new["status"] = {"x": 2}
     strategy.prepare_for_update(res, new, old)
     assert new["metadata"]["generation"] == expected
+
+
+def test_a_field_of_the_wrong_shape_is_a_bad_request() -> None:
+    obj = crd()
+    obj["spec"]["versions"][0]["schema"] = ["not", "an", "object"]
+    with pytest.raises(errors.BadRequest, match="cannot be handled as a CustomResourceDefinition"):
+        validate_crd(obj)

@@ -12,7 +12,11 @@ from tinykube.apiserver.crd.printing import cell, find, printer
 
 NOW = datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
 OBJ: dict[str, Any] = {
-    "metadata": {"name": "w", "creationTimestamp": "2026-01-01T00:00:00Z"},
+    "metadata": {
+        "name": "w",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "labels": {"app.kubernetes.io/name": "web"},
+    },
     "spec": {"replicas": 3, "ports": [{"name": "http", "port": 80}, {"name": "s", "port": 443}]},
     "status": {
         "conditions": [
@@ -33,6 +37,7 @@ OBJ: dict[str, Any] = {
         ('.status.conditions[?(@.type=="Synced")].status', ["False"]),
         (".status.conditions[?(@.type=='Ready')].status", ["True"]),
         ("{.metadata.name}", ["w"]),
+        (r".metadata.labels.app\.kubernetes\.io/name", ["web"]),
         (".spec.missing", []),
         (".spec.ports[9]", []),
         ("not a path", []),

@@ -24,6 +24,7 @@ from typing import Any
 from tinykube.api import errors
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
+from tinykube.api.validation import malformed
 from tinykube.apiserver.crd.definition import version_info
 
 Schema = dict[str, Any]
@@ -35,9 +36,12 @@ def admit_custom(res: Resource, obj: dict[str, Any]) -> list[FieldError]:
     if info is None or info.schema is None:
         return []
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-    apply_defaults(body, info.schema)
-    obj.update(body)
-    return validate_value(body, _root(info.schema), "")
+    try:
+        apply_defaults(body, info.schema)
+        obj.update(body)
+        return validate_value(body, _root(info.schema), "")
+    except (AttributeError, TypeError, ValueError, KeyError, RecursionError) as exc:
+        raise malformed(res, exc) from exc
 
 
 def _root(schema: Schema) -> Schema:
@@ -208,10 +212,12 @@ def _string_checks(value: str, schema: Schema, path: str) -> list[FieldError]:
 
 def _object_checks(value: dict[str, Any], schema: Schema, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
-    for name in schema.get("required") or []:
+    required = schema.get("required")
+    for name in required if isinstance(required, list) else []:
         if name not in value:
-            errs.append(errors.required(_join(path, name)))
-    props = schema.get("properties") or {}
+            errs.append(errors.required(_join(path, str(name))))
+    props = schema.get("properties")
+    props = props if isinstance(props, dict) else {}
     extra = schema.get("additionalProperties")
     for name, item in value.items():
         child = props.get(name)

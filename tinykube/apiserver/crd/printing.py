@@ -30,7 +30,7 @@ NAME_COLUMN = Column(
     format="name",
 )
 _STEP = re.compile(
-    r"""\.(?P<field>[A-Za-z0-9_\-$]+)"""
+    r"""\.(?P<field>(?:\\.|[A-Za-z0-9_\-$/])+)"""
     r"""|\[(?P<index>-?\d+|\*)\]"""
     r"""|\[['"](?P<quoted>[^'"]+)['"]\]"""
     r"""|\[\?\(@\.(?P<fpath>[A-Za-z0-9_.\-]+)\s*(?P<op>==|!=)\s*(?P<fval>"[^"]*"|'[^']*'|[^)\s]+)\)\]"""
@@ -51,7 +51,7 @@ def parse_path(path: str) -> list[tuple[str, Any]] | None:
         if m is None:
             return None
         if m.group("field") is not None:
-            steps.append(("field", m.group("field")))
+            steps.append(("field", m.group("field").replace("\\.", ".")))
         elif m.group("quoted") is not None:
             steps.append(("field", m.group("quoted")))
         elif m.group("index") is not None:

@@ -17,7 +17,9 @@ from typing import Any
 
 from tinykube.api import errors
 from tinykube.api.errors import FieldError
+from tinykube.api.validation import malformed
 from tinykube.api.validation import names as name_rules
+from tinykube.apiserver.crd.definition import CRDS
 
 SCOPES = ["Cluster", "Namespaced"]
 COLUMN_TYPES = ["boolean", "date", "integer", "number", "string"]
@@ -26,7 +28,16 @@ APPROVAL = "api-approved.kubernetes.io"
 
 
 def validate_crd(crd: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
-    """Every problem of ``crd`` (already defaulted); ``old`` is the stored CRD on update."""
+    """Every problem of ``crd`` (already defaulted); ``old`` is the stored CRD on update.
+
+    A field of the wrong JSON type is upstream's decoding error (400), not a 500."""
+    try:
+        return _validate(crd, old)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        raise malformed(CRDS, exc) from exc
+
+
+def _validate(crd: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
     spec = crd.get("spec")
     if not isinstance(spec, dict):
         return [errors.required("spec")]
@@ -254,6 +265,16 @@ def _node(node: dict[str, Any], path: str, root: bool = False) -> list[FieldErro
         )
     props = node.get("properties")
     extra = node.get("additionalProperties")
+    if props is not None and not (
+        isinstance(props, dict) and all(isinstance(c, dict) for c in props.values())
+    ):
+        errs.append(errors.invalid(f"{path}.properties", props, "must be a map of schemas"))
+    if "items" in node and not isinstance(node["items"], dict):
+        errs.append(errors.invalid(f"{path}.items", node["items"], "must be a schema"))
+    if "required" in node and not (
+        isinstance(node["required"], list) and all(isinstance(r, str) for r in node["required"])
+    ):
+        errs.append(errors.invalid(f"{path}.required", node["required"], "must be a list of names"))
     if isinstance(props, dict) and props and isinstance(extra, dict | bool) and extra is not False:
         errs.append(
             errors.field_forbidden(
