@@ -2,7 +2,13 @@
 
 Each volume of a pod becomes a directory under the pod's directory
 (``<root-dir>/pods/<uid>/volumes/<plugin>/<name>``), as upstream lays it out,
-except ``hostPath``, which is the host path itself. The runtime bind-mounts
+except ``hostPath``, which is the host path itself, and
+``persistentVolumeClaim``, which is the path of the PersistentVolume bound to
+the claim (its ``hostPath`` or ``local.path``: every tinykube node shares one
+host, so that directory outlives the pod and serves it on any node). A claim
+that is missing, being deleted or not bound yet is a ``VolumeError``: the pod
+waits in ContainerCreating with a FailedMount event and is retried, as
+upstream's volume manager does. The runtime bind-mounts
 those directories at each container's ``volumeMounts`` (``subPath`` picks a
 path inside the volume).
 
@@ -50,6 +56,10 @@ PROJECTED_PLUGINS = ("configMap", "secret", "downwardAPI", "projected")
 
 class VolumeError(Exception):
     """A volume could not be set up; the pod's containers wait in ContainerCreating."""
+
+
+class ReadOnlyPath(type(Path())):  # type: ignore[misc]
+    """A volume path every container must mount read-only (a claim with ``readOnly``)."""
 
 
 @dataclass
@@ -245,6 +255,26 @@ def check_host_path(path: Path, kind: str) -> None:
             raise VolumeError(f"hostPath type check failed: {path} is not a {kind}")
 
 
+def persistent_volume_path(pv: Obj) -> Path:
+    """Where a PersistentVolume's data lives on this host (blocking: checks the path)."""
+    spec = pv.get("spec") or {}
+    name = (pv.get("metadata") or {}).get("name", "")
+    if spec.get("volumeMode") == "Block":
+        raise VolumeError(f'PersistentVolume "{name}": block volumes are not supported')
+    if spec.get("hostPath"):
+        path = Path(spec["hostPath"].get("path") or "/")
+        check_host_path(path, spec["hostPath"].get("type") or "")
+        return path
+    if spec.get("local"):
+        path = Path(spec["local"].get("path") or "/")
+        if not path.exists():
+            raise VolumeError(f'PersistentVolume "{name}": local path {path} does not exist')
+        return path
+    raise VolumeError(
+        f'PersistentVolume "{name}": only hostPath and local volumes can be mounted on this node'
+    )
+
+
 # ---- mounts ---------------------------------------------------------------------
 
 
@@ -266,7 +296,8 @@ def container_mounts(
             if not host.exists() and not host.is_symlink():
                 host.mkdir(parents=True, exist_ok=True)
             host = Path(os.path.realpath(host))
-        mounts.append(Mount(host, vm["mountPath"], bool(vm.get("readOnly"))))
+        read_only = bool(vm.get("readOnly")) or isinstance(base, ReadOnlyPath)
+        mounts.append(Mount(host, vm["mountPath"], read_only))
     return mounts
 
 
@@ -300,6 +331,9 @@ class VolumeManager:
                 await asyncio.to_thread(check_host_path, path, volume["hostPath"].get("type", ""))
                 paths[name] = path
                 continue
+            if plugin == "persistentVolumeClaim":
+                paths[name] = await self._claim_path(pod, volume["persistentVolumeClaim"] or {})
+                continue
             path = self.pod_dir(uid) / "volumes" / _plugin_dir(plugin) / name
             if plugin in PROJECTED_PLUGINS:
                 try:
@@ -311,6 +345,31 @@ class VolumeManager:
                 await self._empty_dir(path, volume.get("emptyDir") or {}, privileged)
             paths[name] = path
         return paths
+
+    async def _claim_path(self, pod: Obj, source: Obj) -> Path:
+        """The host path of the volume bound to the claim ``source`` names."""
+        namespace = pod["metadata"].get("namespace", "default")
+        claim_name = source.get("claimName", "")
+        what = f"error processing PVC {namespace}/{claim_name}"
+        pvc = await self._get("persistentvolumeclaims", claim_name, namespace)
+        if pvc is None:
+            raise VolumeError(
+                f"{what}: failed to fetch PVC from API server: "
+                f'persistentvolumeclaims "{claim_name}" not found'
+            )
+        if (pvc.get("metadata") or {}).get("deletionTimestamp"):
+            raise VolumeError(f"{what}: can't start pod because PVC is being deleted")
+        volume_name = (pvc.get("spec") or {}).get("volumeName")
+        if (pvc.get("status") or {}).get("phase") != "Bound" or not volume_name:
+            raise VolumeError(f"{what}: PVC is not bound")
+        pv = await self._get("persistentvolumes", volume_name, "")
+        if pv is None:
+            raise VolumeError(
+                f'{what}: failed to fetch PV "{volume_name}" from API server: '
+                f'persistentvolumes "{volume_name}" not found'
+            )
+        path = await asyncio.to_thread(persistent_volume_path, pv)
+        return ReadOnlyPath(path) if source.get("readOnly") else path
 
     async def _empty_dir(self, path: Path, source: Obj, privileged: bool) -> None:
         await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
