@@ -409,3 +409,33 @@ async def test_the_channel_protocol_in_base64_with_two_ports(web: ApiServer) -> 
     assert channels[2] == CLOSED_PORT.to_bytes(2, "little")
     assert channels[3][:2] == CLOSED_PORT.to_bytes(2, "little")
     assert b"connection refused" in channels[3][2:]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="pods share the host network without root")
+def test_reaches_a_server_bound_to_the_pods_localhost(web: ApiServer) -> None:
+    """As with containerd, the connection is made from inside the pod: 127.0.0.1 is the pod's."""
+    pod = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: local-only}}
+spec:
+  containers:
+  - name: http
+    image: python
+    command: ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "{POD_PORT}"]
+"""
+    applied = run_kubectl(web, "apply", "-f", "-", input=pod)
+    assert applied.returncode == 0, applied.stderr
+    ready = run_kubectl(web, "wait", "--for=condition=Ready", "pod/local-only", "--timeout=90s")
+    assert ready.returncode == 0, ready.stderr
+    with forwarding(web, kubectl_binary().split(), "pod/local-only", f":{POD_PORT}") as fw:
+        port = fw.local_port()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert "Directory listing for /" in fetch(port)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from aiohttp import WSMsgType, web
 
 from tinykube.client import spdy
+from tinykube.kubelet import nsconnect
 
 if TYPE_CHECKING:
     from tinykube.kubelet.kubelet import Kubelet
@@ -61,14 +62,21 @@ class Target:
 
     ip: str
     sandbox_id: str
+    netns: str = ""  # the pod's network namespace; "" when it shares the host's
 
     def address(self, port: int) -> str:
         return f"[{self.ip}]:{port}" if ":" in self.ip else f"{self.ip}:{port}"
 
     async def dial(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Connect, or raise ``OSError`` with the message the client will print."""
+        """Connect, or raise ``OSError`` with the message the client will print.
+
+        In a pod of its own network, the connection goes to the pod's localhost
+        from inside that namespace (as containerd does); otherwise to its IP.
+        """
         try:
             async with asyncio.timeout(DIAL_TIMEOUT):
+                if self.netns:
+                    return await nsconnect.open_connection(self.netns, port, DIAL_TIMEOUT)
                 return await asyncio.open_connection(self.ip, port)
         except (OSError, TimeoutError) as exc:
             code = getattr(exc, "errno", None)
@@ -106,7 +114,10 @@ async def serve_portforward(kubelet: Kubelet, request: web.Request) -> web.Strea
         return status_response(
             500, "InternalError", f"failed to find sandboxID for pod {name}_{ns}({uid})"
         )
-    target = Target(worker.pod_ip, worker.sandbox_id)
+    netns = ""
+    with contextlib.suppress(Exception):
+        netns = (await kubelet.runtime.pod_sandbox_status(worker.sandbox_id)).netns
+    target = Target(worker.pod_ip, worker.sandbox_id, netns)
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     chosen = next((p for p in offered if p in PROTOCOLS), "")
     ports: list[int] = []

@@ -153,6 +153,7 @@ class SandboxStatus:
     state: SandboxState
     ip: str = ""
     created_at: float = 0.0
+    netns: str = ""  # path of the pod's network namespace; "" when it uses the host's
 
 
 @dataclass

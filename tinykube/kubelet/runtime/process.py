@@ -251,6 +251,7 @@ class ProcessRuntime:
         self._sandboxes[sandbox_id] = sandbox
         if self.privileged and not host_network:
             sandbox.netns = proc_host.netns_name(sandbox_id)
+            sandbox.status.netns = f"/run/netns/{sandbox.netns}"
         try:
             await asyncio.to_thread(sandbox_dir.mkdir, parents=True, exist_ok=True)
             self._save_state(sandbox)
