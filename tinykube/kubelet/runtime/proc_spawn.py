@@ -3,11 +3,13 @@
 The kubelet runs on uvloop, whose ``subprocess_exec`` forks the whole
 interpreter with ``fork()``: for a process of ~100 MB that copies page tables
 and blocks the event loop for ~8 ms per child, while ``subprocess.Popen``
-starts a child with ``vfork()`` in well under a millisecond. A pod start-up
-that takes four children (network, sandbox, container, ...) spent most of its
-time there when a hundred pods arrived at once.
+starts a child with ``vfork()`` in well under a millisecond. When a hundred
+pods arrived at once, pod start-up (then four children per pod: network,
+sandbox, container) spent most of its time there.
 
-``spawn`` therefore starts the child with ``Popen`` and watches it the way an
+``spawn`` therefore starts the child with ``Popen`` (in a small thread pool:
+vfork suspends the calling thread until the child exec'd, which on a busy
+machine means waiting for the scheduler) and watches it the way an
 event loop would: a pidfd (``pidfd_open``, Linux 5.3+) in the loop tells when
 it exited, its output pipes feed ``StreamReader``s and its stdin pipe is a
 ``PipeWriter`` (``write``/``drain``/``close``/``is_closing`` of a
@@ -23,7 +25,9 @@ asyncio reap only the children they started themselves.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -35,6 +39,8 @@ DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
 STREAM_LIMIT = 2**16  # as asyncio's subprocess streams
 READ_CHUNK = 2**16
+# Children starting at once: each thread waits (vfork) until its child exec'd.
+SPAWN_THREADS = 4
 
 Target = int | IO[Any] | None
 
@@ -243,7 +249,35 @@ async def spawn(
     Raises what ``Popen`` raises when the program cannot be run
     (``FileNotFoundError``, ``PermissionError``), as asyncio does.
     """
-    ours: list[int] = []  # our ends of the pipes, until a HostProcess owns them
+    start = functools.partial(_start, argv, (stdin, stdout, stderr), env, cwd, start_new_session)
+    # vfork suspends the calling thread until the child exec'd, which on a busy
+    # machine waits for the scheduler: in a thread, the event loop runs on meanwhile.
+    future = asyncio.get_running_loop().run_in_executor(_spawner(), start)
+    try:
+        popen, ours = await asyncio.shield(future)
+    except asyncio.CancelledError:
+        future.add_done_callback(_kill_orphan)
+        raise
+    proc = HostProcess(popen)
+    fds = iter(ours)
+    if stdin == PIPE:
+        proc.stdin = PipeWriter(next(fds))
+    if stdout == PIPE:
+        proc.stdout = _reader(next(fds))
+    if stderr == PIPE:
+        proc.stderr = _reader(next(fds))
+    return proc
+
+
+def _start(
+    argv: tuple[str, ...],
+    targets: tuple[Target, Target, Target],
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    start_new_session: bool,
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """Make the pipes and start the child (in a thread); our ends of the pipes, in order."""
+    ours: list[int] = []
     theirs: list[int] = []  # the child's ends: closed here once it has them
 
     def pipe_for(target: Target, child_reads: bool) -> Target:
@@ -254,16 +288,13 @@ async def spawn(
         theirs.append(read_end if child_reads else write_end)
         return theirs[-1]
 
+    stdin, stdout, stderr = targets
     try:
-        child_stdin = pipe_for(stdin, True)
-        child_stdout = pipe_for(stdout, False)
-        child_stderr = STDOUT if stderr == STDOUT else pipe_for(stderr, False)
-        # Blocking only until the child exec'd (vfork): far less than uvloop's fork.
-        popen = subprocess.Popen(  # noqa: ASYNC220
+        popen = subprocess.Popen(
             argv,
-            stdin=child_stdin,
-            stdout=child_stdout,
-            stderr=child_stderr,
+            stdin=pipe_for(stdin, True),
+            stdout=pipe_for(stdout, False),
+            stderr=STDOUT if stderr == STDOUT else pipe_for(stderr, False),
             env=env,
             cwd=cwd,
             start_new_session=start_new_session,
@@ -275,15 +306,29 @@ async def spawn(
     finally:
         for fd in theirs:
             os.close(fd)
-    proc = HostProcess(popen)
-    fds = iter(ours)
-    if stdin == PIPE:
-        proc.stdin = PipeWriter(next(fds))
-    if stdout == PIPE:
-        proc.stdout = _reader(next(fds))
-    if stderr == PIPE:
-        proc.stderr = _reader(next(fds))
-    return proc
+    return popen, ours
+
+
+def _kill_orphan(future: asyncio.Future[tuple[subprocess.Popen[bytes], list[int]]]) -> None:
+    """The caller was cancelled while its child started: nobody will own the child."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    popen, ours = future.result()
+    popen.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        popen.wait(1)  # rare, and brief after SIGKILL: reaped, not left as a zombie
+    for fd in ours:
+        os.close(fd)
+
+
+_SPAWNER: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    global _SPAWNER
+    if _SPAWNER is None:
+        _SPAWNER = concurrent.futures.ThreadPoolExecutor(SPAWN_THREADS, "spawn")
+    return _SPAWNER
 
 
 def _reader(fd: int) -> asyncio.StreamReader:
