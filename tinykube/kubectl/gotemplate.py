@@ -9,7 +9,9 @@ commands joined by ``|``, with fields (``.a.b``), the dot, variables
 (``$``, ``$x``, ``$x.a``), string, raw-string, number, bool and nil
 literals, parenthesised pipelines and function calls; ``$x :=``/``$x =``
 declarations (``$i, $e :=`` in a range); and the ``if``/``else if``/
-``else``, ``range``/``else``, ``with``/``else`` blocks closed by ``end``.
+``else``, ``range``/``else`` (with ``break``/``continue``), ``with``/``else``
+blocks closed by ``end``; ``define``, ``template`` and ``block``; character
+constants (``'a'`` is 97).
 ``gotemplate_exec`` runs the tree.
 
 Parse errors read as Go's do (``template: output:1: unclosed action``).
@@ -41,6 +43,10 @@ FUNCTIONS = frozenset(
         "ge",
         "base64decode",
         "exists",
+        "slice",
+        "html",
+        "js",
+        "urlquery",
     }
 )
 KEYWORDS = frozenset(
@@ -251,6 +257,8 @@ class _Parser:
         self.template = template
         self.pieces = split(template)
         self.i = 0
+        self.loops = 0  # how many ranges the parser is inside: break/continue need one
+        self.defines: dict[str, list[Node]] = {}  # shared by every {{template}} node
 
     def fail(self, pos: int, message: str) -> TemplateError:
         return TemplateError(f"template: {NAME}:{_line(self.template, pos)}: {message}")
@@ -278,15 +286,42 @@ class _Parser:
                 return out, text.strip(), pos
             if head in ("if", "with", "range"):
                 out.append(self.control(head, toks[1:], pos))
-            elif head in KEYWORDS:
-                raise self.fail(pos, f"{{{{{head}}}}} is not supported by tkctl")
+            elif head in ("break", "continue"):
+                if not self.loops:
+                    raise self.fail(pos, f"{{{{{head}}}}} outside {{{{range}}}}")
+                out.append(Node(head, pos))
+            elif head in ("define", "template", "block"):
+                out += self.named(head, toks, pos)
             else:
                 out.append(Node("action", pos, pipe=self.pipeline(toks, pos)))
         return out, "", len(self.template)
 
+    def named(self, head: str, toks: list[Token], pos: int) -> list[Node]:
+        """``define`` (a named body), ``template`` (run one), ``block`` (both at once)."""
+        if len(toks) < 2 or toks[1][0] != "string":
+            raise self.fail(
+                pos, f"unexpected {toks[1][1] if len(toks) > 1 else 'end'} in {head} clause"
+            )
+        name, rest = toks[1][1], toks[2:]
+        if head != "define":
+            pipe = self.pipeline(rest, pos, context=head) if rest else None
+            # Go reports a template call at its name's offset.
+            call = Node("template", toks[1][2], name=name, pipe=pipe, value=self.defines)
+            call.source = "{{" + " ".join(self.template[pos : toks[-1][3]].split()) + "}}"
+        if head != "template":
+            body, stop, _at = self.block()
+            if stop != "end":
+                raise self.fail(len(self.template), "unexpected EOF")
+            self.defines[name] = body
+        return [] if head == "define" else [call]
+
     def control(self, kind: str, toks: list[Token], pos: int) -> Node:
         node = Node(kind, pos, pipe=self.pipeline(toks, pos, kind == "range", kind))
-        node.body, stop, at = self.block()
+        self.loops += kind == "range"
+        try:
+            node.body, stop, at = self.block()
+        finally:
+            self.loops -= kind == "range"
         if not stop and self.i >= len(self.pieces):
             raise self.fail(len(self.template), "unexpected EOF")
         if stop.startswith("else"):
@@ -377,6 +412,11 @@ class _Parser:
             return Node("bool", at, value=word == "true")
         if word == "nil":
             return Node("nil", at)
+        if word.startswith("'") and word.endswith("'") and len(word) > 2:
+            text = _unquote(word[1:-1]) if word[1] == "\\" else word[1:-1]
+            if len(text) != 1:
+                raise self.fail(at, f"malformed character constant: {word}")
+            return Node("number", at, value=GoInt(ord(text)))
         if word[0].isdigit() or word[0] in "+-":
             return Node(
                 "number", at, value=_number(word, self.fail(at, f"bad number syntax: {word!r}"))

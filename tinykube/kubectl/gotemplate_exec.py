@@ -39,6 +39,14 @@ class ExecError(Exception):
         self.partial = ""
 
 
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
 class _Missing:
     """The invalid ``reflect.Value`` Go gets for a missing key: prints ``<no value>``."""
 
@@ -244,8 +252,26 @@ class _State:
                     self.out.append(_printable(value))
             elif node.kind == "range":
                 self.range(node, dot)
+            elif node.kind == "break":
+                raise _Break
+            elif node.kind == "continue":
+                raise _Continue
+            elif node.kind == "template":
+                self.template_call(node, dot)
             else:
                 self.branch(node, dot)
+
+    def template_call(self, node: Node, dot: Any) -> None:
+        """``{{template "name" pipeline}}``: the named body, with the value as dot and ``$``."""
+        body = node.value.get(node.name)
+        if body is None:
+            raise self.error(node, f'template "{node.name}" not defined')
+        value = self.pipeline(node.pipe, dot) if node.pipe is not None else None
+        saved, self.vars = self.vars, [("$", value)]
+        try:
+            self.walk(body, value)
+        finally:
+            self.vars = saved
 
     def branch(self, node: Node, dot: Any) -> None:
         mark = len(self.vars)
@@ -280,7 +306,13 @@ class _State:
                 self.vars.append((decl[0], elem))
             elif len(decl) == 2:
                 self.vars += [(decl[0], key), (decl[1], elem)]
-            self.walk(node.body, elem)
+            try:
+                self.walk(node.body, elem)
+            except _Continue:
+                pass
+            except _Break:
+                del self.vars[mark:]
+                break
             del self.vars[mark:]
         if not pairs:
             self.walk(node.alt, dot)

@@ -147,6 +147,52 @@ def _exists(args: list[Any]) -> bool:
     return True
 
 
+def _slice(args: list[Any]) -> Any:
+    if not args:
+        raise ValueError("wrong number of args for slice: want at least 1 got 0")
+    value, bounds = args[0], args[1:]
+    if not isinstance(value, (str, list)):
+        raise ValueError(f"can't slice item of type {_kind(value)}")
+    if len(bounds) > (3 if isinstance(value, list) else 2):
+        raise ValueError(f"too many slice indexes: {len(bounds)}")
+    if any(not isinstance(b, int) or isinstance(b, bool) for b in bounds):
+        raise ValueError("cannot index slice/array with nil")
+    start = bounds[0] if bounds else 0
+    end = bounds[1] if len(bounds) > 1 else len(value)
+    if not 0 <= start <= end <= len(value):
+        raise ValueError(f"index out of range: {end if end > len(value) else start}")
+    return value[start:end]
+
+
+def _html(args: list[Any]) -> str:
+    text = args[0] if len(args) == 1 and isinstance(args[0], str) else sprint(args)
+    for old, new in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;")):
+        text = text.replace(old, new)
+    return text.replace("\0", "\ufffd")
+
+
+def _js(args: list[Any]) -> str:
+    text = args[0] if len(args) == 1 and isinstance(args[0], str) else sprint(args)
+    named = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E"}
+    named |= {"&": "\\u0026", "=": "\\u003D", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    out = []
+    for ch in text:
+        if ch in named:
+            out.append(named[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _urlquery(args: list[Any]) -> str:
+    from urllib.parse import quote_plus
+
+    text = args[0] if len(args) == 1 and isinstance(args[0], str) else sprint(args)
+    return quote_plus(text, safe="-_.~")
+
+
 FUNCS: dict[str, Callable[[list[Any]], Any]] = {
     "and": _and,
     "or": _or,
@@ -166,6 +212,10 @@ FUNCS: dict[str, Callable[[list[Any]], Any]] = {
     "ge": _ordered("ge", lambda a, b: a >= b),
     "base64decode": _base64decode,
     "exists": _exists,
+    "slice": _slice,
+    "html": _html,
+    "js": _js,
+    "urlquery": _urlquery,
 }
 
 

@@ -171,3 +171,34 @@ def test_missing_key_fails_when_missing_keys_are_not_allowed(
         'template: output:1:11: executing "output" at <.metadata.nope>: '
         'map has no entry for key "nope"'
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            '{{range .spec.containers}}{{if eq .name "c"}}{{continue}}{{end}}{{.name}}{{end}}|'
+            "{{range .spec.tolerations}}{{.key}}{{break}}{{end}}",
+            "d|k",
+        ),
+        (
+            '{{define "x"}}X{{.kind}}{{end}}{{template "x" .}}{{template "x" .metadata}}',
+            "XPodX<no value>",
+        ),
+        ('{{block "b" .metadata}}[{{.name}}]{{end}}', "[p1]"),
+        ("{{slice .kind 1 2}} {{len (slice .spec.containers 0 1)}}", "o 1"),
+        ('{{html "<a>&\'\\""}}', "&lt;a&gt;&amp;&#39;&#34;"),
+        (
+            '{{js "a\'b<c>=&"}} {{urlquery "a b&c/d~"}}',
+            "a\\'b\\u003Cc\\u003E\\u003D\\u0026 a+b%26c%2Fd~",
+        ),
+        ("{{'a'}} {{0x1F}} {{1e3}} {{-3}}", "97 31 1000 -3"),
+    ],
+)
+def test_blocks_templates_and_more_functions(template: str, expected: str) -> None:
+    assert run(template) == expected
+
+
+def test_break_outside_range_does_not_parse() -> None:
+    with pytest.raises(gotemplate.TemplateError, match=r"\{\{break\}\} outside \{\{range\}\}"):
+        gotemplate.parse("{{break}}")
