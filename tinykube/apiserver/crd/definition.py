@@ -44,6 +44,7 @@ class VersionInfo:
 
 
 _VERSIONS: dict[tuple[str, str, str], VersionInfo] = {}
+_SERVED: dict[str, str] = {}  # CRD name -> fingerprint of the spec and names it is served with
 
 
 def apply_crd_defaults(crd: dict[str, Any]) -> None:
@@ -137,6 +138,10 @@ def rows(crd: dict[str, Any], names: dict[str, Any]) -> tuple[Resource, ...]:
 def serve(crd: dict[str, Any], names: dict[str, Any]) -> None:
     """Make the CRD's served versions visible to the whole server."""
     name = crd["metadata"]["name"]
+    digest = hashlib.sha256(orjson.dumps([crd.get("spec"), names], option=orjson.OPT_SORT_KEYS))
+    fingerprint = digest.hexdigest()
+    if _SERVED.get(name) == fingerprint:
+        return  # a status write or a neighbour's event: nothing to rebuild
     new_rows = rows(crd, names)
     _forget(name)
     versions = {v.get("name"): v for v in (crd.get("spec") or {}).get("versions") or []}
@@ -155,8 +160,8 @@ def serve(crd: dict[str, Any], names: dict[str, Any]) -> None:
         _VERSIONS[(row.group, row.version, row.plural)] = info
         api_schema.register_custom((row.group, row.version, row.kind), info.schema)
         tables.set_custom_printer(row.group, row.version, row.kind, printer(info.columns))
-    fingerprint = hashlib.sha256(orjson.dumps(crd.get("spec"), option=orjson.OPT_SORT_KEYS))
-    resources.register(name, new_rows, fingerprint.hexdigest())
+    resources.register(name, new_rows, fingerprint)
+    _SERVED[name] = fingerprint
 
 
 def unserve(name: str) -> None:
@@ -165,6 +170,7 @@ def unserve(name: str) -> None:
 
 
 def _forget(name: str) -> None:
+    _SERVED.pop(name, None)
     for key, info in list(_VERSIONS.items()):
         if info.crd == name:
             del _VERSIONS[key]
