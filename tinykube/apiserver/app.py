@@ -18,9 +18,10 @@ from typing import Any
 from aiohttp import web
 
 from tinykube import __version__
-from tinykube.api import errors, resources
+from tinykube.api import errors
+from tinykube.api import resources as resource_table
 from tinykube.api.resources import Resource, is_stored, lookup
-from tinykube.apiserver import discovery, kubeletproxy, openapi
+from tinykube.apiserver import crd, discovery, kubeletproxy, openapi
 from tinykube.apiserver.authz import impersonation
 from tinykube.apiserver.handlers import common, resource, reviews, subresources, watch
 from tinykube.apiserver.handlers.context import ServerContext
@@ -189,7 +190,7 @@ async def openapi_v2(request: web.Request) -> web.Response:
 
 
 _JSON_CACHE: dict[tuple[str, str], bytes] = {}
-resources.add_listener(_JSON_CACHE.clear)  # custom resources change the documents
+resource_table.add_listener(_JSON_CACHE.clear)  # custom resources change the documents
 
 
 def _cached_json(key: tuple[str, str], doc: Any) -> bytes:
@@ -287,7 +288,11 @@ async def resources(request: web.Request) -> web.StreamResponse:
     if res is None or (info.namespace and not res.namespaced):
         raise errors.NotFound(NOT_FOUND)
     handler = route(request, res, info)
-    return await handler(request, ctx, res, info)
+    response = await handler(request, ctx, res, info)
+    warning = crd.deprecation(res)
+    if warning and not response.prepared:
+        response.headers.add(*common.warning_headers([warning])[0])
+    return response
 
 
 def build_app(ctx: ServerContext) -> web.Application:

@@ -9,7 +9,7 @@ import pytest
 
 from tinykube.api import errors
 from tinykube.apiserver.crd import apply_crd_defaults, validate_crd
-from tinykube.apiserver.crd.definition import rows, version_priority
+from tinykube.apiserver.crd.definition import deprecation_warning, rows, version_priority
 from tinykube.apiserver.crd.naming import conflict, spec_names
 from tinykube.apiserver.registry import strategy
 
@@ -242,3 +242,20 @@ def test_a_field_of_the_wrong_shape_is_a_bad_request() -> None:
     obj["spec"]["versions"][0]["schema"] = ["not", "an", "object"]
     with pytest.raises(errors.BadRequest, match="cannot be handled as a CustomResourceDefinition"):
         validate_crd(obj)
+
+
+def test_deprecated_versions_name_the_newest_served_replacement() -> None:
+    obj = crd()
+    base = obj["spec"]["versions"][0]
+    old = {**base, "name": "v1alpha1", "storage": False, "deprecated": True}
+    obj["spec"]["versions"] = [
+        old,
+        {**base, "name": "v1beta1", "storage": False},
+        {**base, "name": "v2", "storage": False, "served": False},
+        base,
+    ]
+    assert deprecation_warning(obj, old, "Widget") == (
+        "example.com/v1alpha1 Widget is deprecated; use example.com/v1 Widget"
+    )
+    assert deprecation_warning(obj, {**old, "deprecationWarning": "go away"}, "Widget") == "go away"
+    assert deprecation_warning(obj, base, "Widget") == ""

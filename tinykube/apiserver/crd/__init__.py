@@ -26,7 +26,7 @@ from tinykube.apiserver.crd.definition import (
     initial_status,
     version_info,
 )
-from tinykube.apiserver.crd.objects import admit_custom
+from tinykube.apiserver.crd.objects import admit_custom, deprecation
 from tinykube.apiserver.crd.validation import validate_crd
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "FINALIZER",
     "admit_custom",
     "apply_crd_defaults",
+    "deprecation",
     "initial_status",
     "validate_crd",
     "version_info",

@@ -41,6 +41,7 @@ class VersionInfo:
     columns: tuple[dict[str, Any], ...]
     scale: dict[str, Any] | None
     status: bool
+    warning: str = ""  # the Warning every request to a deprecated version gets
 
 
 _VERSIONS: dict[tuple[str, str, str], VersionInfo] = {}
@@ -156,12 +157,35 @@ def serve(crd: dict[str, Any], names: dict[str, Any]) -> None:
             columns=tuple(v.get("additionalPrinterColumns") or DEFAULT_COLUMNS),
             scale=(v.get("subresources") or {}).get("scale"),
             status="status" in (v.get("subresources") or {}),
+            warning=deprecation_warning(crd, v, names.get("kind", "")),
         )
         _VERSIONS[(row.group, row.version, row.plural)] = info
         api_schema.register_custom((row.group, row.version, row.kind), info.schema)
         tables.set_custom_printer(row.group, row.version, row.kind, printer(info.columns))
     resources.register(name, new_rows, fingerprint)
     _SERVED[name] = fingerprint
+
+
+def deprecation_warning(crd: dict[str, Any], version: dict[str, Any], kind: str) -> str:
+    """``example.com/v1beta1 Widget is deprecated; use example.com/v1 Widget``, or the
+    version's own ``deprecationWarning``; "" for a version that is not deprecated."""
+    if not version.get("deprecated"):
+        return ""
+    if version.get("deprecationWarning"):
+        return str(version["deprecationWarning"])
+    group = (crd.get("spec") or {}).get("group", "")
+    name = str(version.get("name", ""))
+    text = f"{group}/{name} {kind} is deprecated"
+    newer = [
+        str(v.get("name"))
+        for v in (crd.get("spec") or {}).get("versions") or []
+        if v.get("served")
+        and not v.get("deprecated")
+        and version_priority(str(v.get("name"))) < version_priority(name)
+    ]
+    if newer:
+        text += f"; use {group}/{min(newer, key=version_priority)} {kind}"
+    return text
 
 
 def unserve(name: str) -> None:

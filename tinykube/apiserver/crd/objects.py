@@ -44,6 +44,12 @@ def admit_custom(res: Resource, obj: dict[str, Any]) -> list[FieldError]:
         raise malformed(res, exc) from exc
 
 
+def deprecation(res: Resource) -> str:
+    """The Warning a request to a deprecated CRD version carries ("" otherwise)."""
+    info = version_info(res) if res.crd else None
+    return info.warning if info is not None else ""
+
+
 def _root(schema: Schema) -> Schema:
     """The root schema minus the fields every object has (checked elsewhere)."""
     props = {
