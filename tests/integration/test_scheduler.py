@@ -400,3 +400,54 @@ async def test_command_runs_as_its_own_process(client: Client, server: ApiServer
         "0/1 nodes are available: 1 Preemption is not helpful for scheduling."
         in described.stdout
     )
+
+
+async def test_pod_waits_for_its_claim_and_is_retried_when_it_binds(client: Client) -> None:
+    await add_node(client, MakeNode().name("w1").capacity(cpu="2"))
+    pod = MakePod().name("db").copy()
+    pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    pod["metadata"].pop("uid", None)
+
+    async def condition() -> Obj | None:
+        cond = pod_scheduled(await client.get("v1", "pods", "db", "default"))
+        return cond if cond and cond["status"] == "False" else None
+
+    async with running(client):
+        await client.create("v1", "pods", pod, "default")
+        cond = await eventually(condition)
+        assert cond["message"] == (
+            '0/1 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/1 '
+            "nodes are available: 1 Preemption is not helpful for scheduling."
+        )
+        claim = {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+                "storageClassName": "",
+            },
+        }
+        await client.create("v1", "persistentvolumeclaims", claim, "default")
+
+        async def unbound_message() -> str | None:
+            cond = await condition()
+            message = cond["message"] if cond else ""
+            return message if "unbound immediate" in message else None
+
+        assert (await eventually(unbound_message)).startswith(
+            "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+        )
+        # Bound (as the PV controller would bind it): the claim's update requeues the pod.
+        volume = {
+            "metadata": {"name": "pv-data"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/tmp/pv-data"},
+            },
+        }
+        await client.create("v1", "persistentvolumes", volume)
+        await client.patch(
+            "v1", "persistentvolumeclaims", "data", {"spec": {"volumeName": "pv-data"}}, "default"
+        )
+        assert await eventually(lambda: node_of(client, "db"), within=20) == "w1"

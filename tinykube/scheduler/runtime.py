@@ -46,7 +46,9 @@ from tinykube.scheduler.framework import (
     PodInfo,
     PostFilterResult,
     Snapshot,
+    StaticVolumes,
     Status,
+    VolumeObjects,
 )
 
 Obj = dict[str, Any]
@@ -140,8 +142,10 @@ class Framework:
         nominated_pods: Callable[[str], Sequence[PodInfo]] | None = None,
         has_nominations: Callable[[], bool] | None = None,
         pdbs: Callable[[], Sequence[Obj]] = lambda: (),
+        volumes: VolumeObjects | None = None,
     ) -> None:
         self.profile = profile
+        self._volumes: VolumeObjects = volumes if volumes is not None else StaticVolumes()
         self._snapshot = snapshot
         self._namespace_labels = namespace_labels
         self._spread_selector = spread_selector
@@ -183,6 +187,10 @@ class Framework:
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot()
+
+    @property
+    def volumes(self) -> VolumeObjects:
+        return self._volumes
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
         return self._namespace_labels(namespace)

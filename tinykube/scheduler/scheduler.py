@@ -3,6 +3,8 @@
 Data flow::
 
     pods/nodes informers ──► handlers ──► Cache (nodes, bound + assumed pods)
+    PVC/PV/StorageClass informers ──► StorageObjects (VolumeBinding reads them;
+                                      their events requeue pods it rejected)
                                  │
                                  └──► SchedulingQueue (active / backoff / unschedulable)
                                                │ pop
@@ -59,6 +61,33 @@ MAX_PENDING_BINDS = 512  # pods assumed but not yet bound, before the loop waits
 LATENCY_SAMPLES = 100_000
 # Which failed plugins an event can help (upstream's queueing hints, coarsely).
 POD_ADD_HELPS = {"InterPodAffinity", "PodTopologySpread"}
+VOLUME_EVENT_HELPS = {"VolumeBinding"}
+
+
+class StorageObjects:
+    """The framework's ``VolumeObjects``: claims, volumes and classes from informers."""
+
+    def __init__(self, factory: InformerFactory) -> None:
+        self.claims = factory.get("v1", "persistentvolumeclaims")
+        self.volumes = factory.get("v1", "persistentvolumes")
+        self.classes = factory.get("storage.k8s.io/v1", "storageclasses")
+        self.informers = {
+            "PersistentVolumeClaim": self.claims,
+            "PersistentVolume": self.volumes,
+            "StorageClass": self.classes,
+        }
+
+    def persistent_volume_claim(self, namespace: str, name: str) -> Obj | None:
+        return self.claims.get(f"{namespace}/{name}")
+
+    def persistent_volume(self, name: str) -> Obj | None:
+        return self.volumes.get(name)
+
+    def persistent_volumes(self) -> list[Obj]:
+        return self.volumes.list()
+
+    def storage_class(self, name: str) -> Obj | None:
+        return self.classes.get(name)
 
 
 def assigned(pod: Obj) -> bool:
@@ -115,6 +144,7 @@ class Scheduler:
         self._nodes = self.factory.get("v1", "nodes")
         self._namespaces = self.factory.get("v1", "namespaces")
         self._pdbs = self.factory.get("policy/v1", "poddisruptionbudgets")
+        self.storage = StorageObjects(self.factory)
         self.owners = OwnerSelectors(self.factory)
         self.frameworks = {
             p.scheduler_name: Framework(
@@ -125,11 +155,18 @@ class Scheduler:
                 self._nominated_on,
                 lambda: bool(self.nominated),
                 self._pdbs.list,
+                self.storage,
             )
             for p in self.config.profiles
         }
         self._pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
         self._nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
+        for kind, informer in self.storage.informers.items():
+            informer.add_handler(
+                lambda _obj, kind=kind: self._on_storage_change(f"{kind}Add"),
+                lambda _old, _new, kind=kind: self._on_storage_change(f"{kind}Update"),
+                lambda _obj, kind=kind: self._on_storage_change(f"{kind}Delete"),
+            )
 
     # ---- plumbing for the framework handle ----
 
@@ -212,6 +249,10 @@ class Scheduler:
 
     def _on_node_delete(self, node: Obj) -> None:
         self.cache.remove_node(node)
+
+    def _on_storage_change(self, event: str) -> None:
+        # A claim bound, a volume made or a class added can only help VolumeBinding.
+        self.queue.move_all(event, VOLUME_EVENT_HELPS)
 
     # ---- running ----
 

@@ -247,6 +247,12 @@ def test_default_profile_matches_upstream_order_and_weights() -> None:
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeBinding",
+        "PodTopologySpread",
+        "InterPodAffinity",
+    ]
+    assert [n for n, _ in profile.plugins["preFilter"]][-3:] == [
+        "VolumeBinding",
         "PodTopologySpread",
         "InterPodAffinity",
     ]

@@ -14,7 +14,8 @@ and the standard library (the independence contract in ``pyproject.toml``):
   (requests, host ports, parsed affinity terms), computed once per pod.
 - ``NodeInfo``: a node plus the pods on it (bound and assumed) and what they
   add up to: requested resources, used host ports, image states.
-- ``Snapshot`` and ``Handle``: the read-only cluster view plugins get.
+- ``Snapshot`` and ``Handle``: the read-only cluster view plugins get
+  (``Handle.volumes``: claims, volumes and classes, for VolumeBinding).
 - Protocols for each extension point.
 
 Objects are the API's plain dicts throughout; nothing here changes one.
@@ -33,6 +34,8 @@ from tinykube.scheduler.framework.interface import (
     ScorePlugin,
     Snapshot,
     StaticHandle,
+    StaticVolumes,
+    VolumeObjects,
 )
 from tinykube.scheduler.framework.resources import (
     CPU,
@@ -112,7 +115,9 @@ __all__ = [
     "ScorePlugin",
     "Snapshot",
     "StaticHandle",
+    "StaticVolumes",
     "Status",
+    "VolumeObjects",
     "default_normalize",
     "error",
     "host_ports",

@@ -86,8 +86,46 @@ class PostFilterResult:
     victims: list[PodInfo] = field(default_factory=list)
 
 
+class VolumeObjects(Protocol):
+    """The storage objects VolumeBinding reads: claims, volumes and classes, by name."""
+
+    def persistent_volume_claim(self, namespace: str, name: str) -> Obj | None: ...
+
+    def persistent_volume(self, name: str) -> Obj | None: ...
+
+    def persistent_volumes(self) -> Sequence[Obj]: ...
+
+    def storage_class(self, name: str) -> Obj | None: ...
+
+
+@dataclass
+class StaticVolumes:
+    """``VolumeObjects`` over fixed dicts (claims keyed ``namespace/name``)."""
+
+    claims: dict[str, Obj] = field(default_factory=dict)
+    volumes: dict[str, Obj] = field(default_factory=dict)
+    classes: dict[str, Obj] = field(default_factory=dict)
+
+    def persistent_volume_claim(self, namespace: str, name: str) -> Obj | None:
+        return self.claims.get(f"{namespace}/{name}")
+
+    def persistent_volume(self, name: str) -> Obj | None:
+        return self.volumes.get(name)
+
+    def persistent_volumes(self) -> Sequence[Obj]:
+        return list(self.volumes.values())
+
+    def storage_class(self, name: str) -> Obj | None:
+        return self.classes.get(name)
+
+
 class Handle(Protocol):
     """What the framework offers plugins beyond the pod and the node."""
+
+    @property
+    def volumes(self) -> VolumeObjects:
+        """PersistentVolumeClaims, PersistentVolumes and StorageClasses (VolumeBinding)."""
+        ...
 
     @property
     def snapshot(self) -> Snapshot: ...
@@ -129,6 +167,7 @@ class StaticHandle:
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     spread_selectors: list[selectors.Selector] = field(default_factory=list)
     pdbs: list[Obj] = field(default_factory=list)
+    volumes: StaticVolumes = field(default_factory=StaticVolumes)
 
     def pod_disruption_budgets(self) -> Sequence[Obj]:
         return self.pdbs

@@ -30,6 +30,7 @@ from tinykube.scheduler.plugins import (
     nodeunschedulable,
     podtopologyspread,
     tainttoleration,
+    volumebinding,
 )
 
 REGISTRY: dict[str, ModuleType] = {
@@ -44,6 +45,7 @@ REGISTRY: dict[str, ModuleType] = {
     nodeunschedulable.NAME: nodeunschedulable,
     podtopologyspread.NAME: podtopologyspread,
     tainttoleration.NAME: tainttoleration,
+    volumebinding.NAME: volumebinding,
 }
 
 
