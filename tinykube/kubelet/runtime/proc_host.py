@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import weakref
 from pathlib import Path
 
 from tinykube.kubelet.runtime import proc_spawn
@@ -137,11 +138,11 @@ class BridgeNetwork:
     async def add_pod(self, sandbox_id: str) -> None:
         """The host side: the pod's namespace, its veth pair, one end on the bridge.
 
-        Pods that start together share one ``ip -batch`` (``HOST_BATCH``): on a
+        Pods that start together share one ``ip -batch`` (``host_batch``): on a
         busy node, pod start-up is dominated by starting processes.
         """
         ns, veth = netns_name(sandbox_id), veth_name(sandbox_id)
-        await HOST_BATCH.run(
+        await host_batch().run(
             [
                 f"netns add {ns}",
                 f"link add {veth} type veth peer name eth0 netns {ns}",
@@ -165,7 +166,7 @@ class BridgeNetwork:
     @staticmethod
     async def remove_pod(sandbox_id: str) -> None:
         """Remove the veth pair and the namespace; what is already gone is no error."""
-        await HOST_BATCH.run(
+        await host_batch().run(
             [f"link del {veth_name(sandbox_id)}", f"netns del {netns_name(sandbox_id)}"],
             check=False,
         )
@@ -256,8 +257,15 @@ def _fail(batch: Batch, message: str) -> None:
             future.set_exception(RuntimeError_(message, reason="CreatePodSandboxError"))
 
 
-# One per process: every runtime of it shares the host's network.
-HOST_BATCH = IpBatch()
+# One per event loop: every runtime on it shares the host's network, and a batch's
+# futures belong to the loop that made them.
+_BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IpBatch] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def host_batch() -> IpBatch:
+    return _BATCHES.setdefault(asyncio.get_running_loop(), IpBatch())
 
 
 async def _link_exists(name: str) -> bool:
