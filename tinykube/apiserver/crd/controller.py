@@ -27,7 +27,7 @@ import contextlib
 import logging
 from typing import Any
 
-from tinykube.api import errors
+from tinykube.api import errors, resources
 from tinykube.api.duration import now_rfc3339
 from tinykube.apiserver.crd import definition, naming
 from tinykube.apiserver.crd.definition import CRDS, FINALIZER
@@ -38,6 +38,7 @@ from tinykube.apiserver.watchcache import CachedEvent
 log = logging.getLogger(__name__)
 
 MANAGER = "kube-apiserver"
+RESYNC_SECONDS = 60.0
 ESTABLISHED = ("True", "InitialNamesAccepted", "the initial names have been accepted")
 NOT_ESTABLISHED = ("False", "NotAccepted", "not all names are accepted")
 TERMINATING = ("True", "InstanceDeletionInProgress", "CustomResource deletion is in progress")
@@ -90,9 +91,24 @@ class CRDController:
             log.exception("component=apiserver crd=%s cannot be served", name)
             definition.unserve(name)
 
+    def resync(self) -> None:
+        """Serve exactly the stored CRDs. Events keep this true; a watch-cache reload
+        (after falling behind compaction) replaces objects without events, so every
+        ``RESYNC_SECONDS`` the whole set is compared again, as informers resync."""
+        stored = {crd["metadata"]["name"]: crd for crd in self._all()}
+        for name in {r.crd for r in resources.dynamic()} - set(stored):
+            definition.unserve(name)
+        for name, crd in stored.items():
+            self._register(crd)
+            self.queue.put_nowait(name)
+
     async def run(self) -> None:
         while True:
-            name = await self.queue.get()
+            try:
+                name = await asyncio.wait_for(self.queue.get(), RESYNC_SECONDS)
+            except TimeoutError:
+                self.resync()
+                continue
             try:
                 await self._reconcile(name)
             except errors.APIError as exc:
