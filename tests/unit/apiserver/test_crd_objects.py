@@ -29,6 +29,20 @@ SCHEMA: dict[str, Any] = {
                     "maxItems": 2,
                     "items": {"type": "string"},
                 },
+                "ports": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                    "items": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+                    },
+                },
+                "zones": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "set",
+                    "items": {"type": "string"},
+                },
                 "note": {"type": "string", "nullable": True},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                 "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
@@ -160,6 +174,11 @@ def test_defaults_do_not_replace_given_values() -> None:
             'string: "integer"',
         ),
         ({"template": {"spec": {}}}, "spec.template.apiVersion: Required value: must not be empty"),
+        (
+            {"ports": [{"name": "a", "port": 1}, {"name": "a", "port": 2}]},
+            'spec.ports[1]: Duplicate value: map[string]interface {}{"name":"a"}',
+        ),
+        ({"zones": ["x", "y", "x"]}, 'spec.zones[2]: Duplicate value: "x"'),
     ],
     ids=[
         "type",
@@ -175,6 +194,8 @@ def test_defaults_do_not_replace_given_values() -> None:
         "int-or-string",
         "map-values",
         "embedded-resource",
+        "list-map-keys",
+        "list-set",
     ],
 )
 def test_schema_problems_are_reported_as_upstream_words_them(

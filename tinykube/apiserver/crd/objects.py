@@ -21,6 +21,8 @@ import copy
 import re
 from typing import Any
 
+import orjson
+
 from tinykube.api import errors
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
@@ -260,14 +262,41 @@ def _array_checks(value: list[Any], schema: Schema, path: str) -> list[FieldErro
         errs.append(
             errors.invalid(path, len(value), f"{path} in body should have at least {low} items")
         )
-    if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
+    list_type = schema.get("x-kubernetes-list-type")
+    if schema.get("uniqueItems") or list_type == "set":
         seen: list[Any] = []
         for i, item in enumerate(value):
             if item in seen:
                 errs.append(errors.duplicate(f"{path}[{i}]", item))
             seen.append(item)
+    keys = schema.get("x-kubernetes-list-map-keys")
+    if list_type == "map" and isinstance(keys, list):
+        errs += _map_keys(value, [str(k) for k in keys], path)
     items = schema.get("items")
     if isinstance(items, dict):
         for i, item in enumerate(value):
             errs += validate_value(item, items, f"{path}[{i}]")
     return errs
+
+
+def _map_keys(value: list[Any], keys: list[str], path: str) -> list[FieldError]:
+    """``x-kubernetes-list-type: map``: each item's key fields are unique in the list."""
+    errs: list[FieldError] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            continue
+        identity = {k: item[k] for k in keys if k in item}
+        token = orjson.dumps(identity, option=orjson.OPT_SORT_KEYS).decode()
+        if token in seen:
+            errs.append(FieldError(f"{path}[{i}]", "Duplicate value", _go_map(identity)))
+        seen.add(token)
+    return errs
+
+
+def _go_map(identity: dict[str, Any]) -> str:
+    """The key fields as Go's ``%#v`` of a ``map[string]interface {}`` shows them."""
+    parts = ", ".join(
+        f"{errors.render_value(k)}:{errors.render_value(v)}" for k, v in identity.items()
+    )
+    return "map[string]interface {}{" + parts + "}"
