@@ -7,7 +7,9 @@ about every CRD event; it turns the CRD into resource-table rows
 OpenAPI serve the new kind as soon as this server's cache has the CRD — each
 API server of an HA pair does so from its own cache. The same controller
 then writes the CRD's status (accepted names, Established) and, when the CRD
-is deleted, removes every custom object before it lets the CRD go.
+is deleted, removes every custom object before it lets the CRD go; a
+periodic resync repairs what a watch-cache reload (which sends no events)
+could leave stale.
 
 Custom objects go through the generic registry; ``objects`` validates and
 defaults them against their version's ``openAPIV3Schema`` (unknown fields are

@@ -46,6 +46,8 @@ BUCKET = CRDS.storage_prefix().split("/")[2]
 
 
 class CRDController:
+    """Registration from cache events, then status and cleanup from a queue of CRD names."""
+
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.queue: asyncio.Queue[str] = asyncio.Queue()
