@@ -1,4 +1,4 @@
-"""The HTTP seam of tkctl: a small blocking client on the standard library, run in threads.
+"""The HTTP seam of tkctl: a small blocking client on the standard library.
 
 Why not ``tinykube.client.rest.Client``? Start-up time. kubectl answers in
 about a tenth of a second; importing aiohttp alone costs a quarter of one,

@@ -31,6 +31,7 @@ from typing import Any
 
 from tinykube.kubectl import mutate
 from tinykube.kubectl.commands.prune import delete
+from tinykube.kubectl.commands.version import CLIENT
 from tinykube.kubectl.errors import CommandError
 from tinykube.kubectl.resources import Item
 
@@ -41,7 +42,7 @@ TOOLING = PREFIX + "tooling"
 GROUP_KINDS = PREFIX + "contains-group-kinds"
 NAMESPACES = PREFIX + "additional-namespaces"
 FIELD_MANAGER = "kubectl-applyset"
-TOOLING_VALUE = "kubectl/v1.37.1"
+TOOLING_VALUE = f"kubectl/{CLIENT['gitVersion']}"
 PARENT_TYPES = {("", "secrets"), ("", "configmaps")}
 ENV = "KUBECTL_APPLYSET"
 
