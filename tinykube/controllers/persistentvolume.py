@@ -15,7 +15,9 @@ between two writes leaves a state the next sync recognises and finishes.
 With no volume, a claim whose class names a provisioner this manager runs
 (``tinykube.io/hostpath``) gets one made (``ProvisioningSucceeded``); one
 with no class gets ``FailedBinding`` and waits, as upstream words it.
-A bound claim whose volume disappeared is Lost.
+A bound claim whose volume disappeared is Lost. A claim whose class binds
+WaitForFirstConsumer waits (event ``WaitForFirstConsumer``) until a pod using
+it is scheduled, then binds or provisions like any other.
 
 **A volume** with no ``claimRef`` is Available; one whose claim is gone
 (checked against the API server, not just the cache, before acting) is
@@ -98,6 +100,7 @@ class PersistentVolumeController(Controller[Key]):
         self.volumes = self.informer("v1", "persistentvolumes")
         self.claims = self.informer("v1", "persistentvolumeclaims")
         self.classes = self.informer(STORAGE, "storageclasses")
+        self.pods = self.informer("v1", "pods")
         self.volumes.add_handler(
             on_add=self._volume_changed,
             on_update=lambda _o, n: self._volume_changed(n),
@@ -110,6 +113,9 @@ class PersistentVolumeController(Controller[Key]):
         )
         self.classes.add_handler(
             on_add=self._class_changed, on_update=lambda _o, n: self._class_changed(n)
+        )
+        self.pods.add_handler(
+            on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n)
         )
 
     # ---- informer handlers ----
@@ -133,6 +139,16 @@ class PersistentVolumeController(Controller[Key]):
         for pv in self.volumes.list():
             if pvmatch.ref_names(pv, pvc):
                 self.queue.add(("volume", pv["metadata"]["name"]))
+
+    def _pod_changed(self, pod: Obj) -> None:
+        # A scheduled pod is the "first consumer" its WaitForFirstConsumer claims wait for.
+        if (pod.get("spec") or {}).get("nodeName"):
+            namespace = (pod.get("metadata") or {}).get("namespace", "")
+            for name in pvmatch.pod_claim_names(pod):
+                key = f"{namespace}/{name}"
+                claim = self.claims.get(key)
+                if claim is not None and not (claim.get("spec") or {}).get("volumeName"):
+                    self.queue.add(("claim", key))
 
     def _class_changed(self, _sc: Obj) -> None:
         self._enqueue_pending_claims()
@@ -169,13 +185,15 @@ class PersistentVolumeController(Controller[Key]):
         if wanted:
             await self._sync_prebound_claim(pvc, wanted)
             return
+        class_name = pvmatch.storage_class_of(pvc)
+        if await self._waiting_for_consumer(pvc, class_name):
+            return
         pv = pvmatch.best_match(pvc, self.volumes.list())
         if pv is not None:
             await self.bind(pv, pvc)
             return
         if await self._assign_default_class(pvc):
             return
-        class_name = pvmatch.storage_class_of(pvc)
         if not class_name:
             await self._set_claim_phase(pvc, "Pending")
             self.recorder.event(
@@ -233,6 +251,44 @@ class PersistentVolumeController(Controller[Key]):
                 _typed(pvc, "PersistentVolumeClaim"), WARNING, "ClaimMisbound", CLAIM_MISBOUND
             )
 
+    async def _waiting_for_consumer(self, pvc: Obj, class_name: str) -> bool:
+        """Hold a WaitForFirstConsumer claim until a pod using it is scheduled.
+
+        Upstream the scheduler names the node in ``volume.kubernetes.io/selected-node``
+        while binding the pod; here the scheduler's filters stay pure, so the
+        binder reads it from the first scheduled pod that uses the claim. All
+        nodes share one host, so the volume then serves that pod wherever it runs.
+        """
+        sc = self.classes.get(class_name) if class_name else None
+        if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
+            return False
+        if pvmatch.annotations(pvc).get(pvmatch.ANN_SELECTED_NODE):
+            return False
+        node = self._consumer_node(pvc)
+        if not node:
+            await self._set_claim_phase(pvc, "Pending")
+            self.recorder.event(
+                _typed(pvc, "PersistentVolumeClaim"),
+                NORMAL,
+                "WaitForFirstConsumer",
+                WAIT_FOR_CONSUMER,
+            )
+            return True
+        annotations = {**pvmatch.annotations(pvc), pvmatch.ANN_SELECTED_NODE: node}
+        fresh = {**pvc, "metadata": {**pvc["metadata"], "annotations": annotations}}
+        await self.client.update("v1", "persistentvolumeclaims", fresh)
+        return True  # the update brings the claim back with its node chosen
+
+    def _consumer_node(self, pvc: Obj) -> str:
+        namespace, name = pvc["metadata"].get("namespace", ""), pvc["metadata"].get("name", "")
+        for pod in self.pods.list():
+            meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+            if meta.get("namespace") != namespace or not spec.get("nodeName"):
+                continue
+            if name in pvmatch.pod_claim_names(pod):
+                return str(spec["nodeName"])
+        return ""
+
     async def _assign_default_class(self, pvc: Obj) -> bool:
         """A claim that predates every default class gets the default once there is one."""
         spec = pvc.get("spec") or {}
@@ -258,11 +314,6 @@ class PersistentVolumeController(Controller[Key]):
             )
             return
         provisioner_name = sc.get("provisioner", "")
-        if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not pvmatch.annotations(
-            pvc
-        ).get(pvmatch.ANN_SELECTED_NODE):
-            self.recorder.event(typed, NORMAL, "WaitForFirstConsumer", WAIT_FOR_CONSUMER)
-            return
         pvc = await self._set_provisioner_annotations(pvc, provisioner_name)
         provisioner = self.provisioners.get(provisioner_name)
         if provisioner is None:

@@ -155,3 +155,14 @@ def default_class(classes: list[Obj]) -> Obj | None:
     marked.sort(key=lambda sc: _meta(sc).get("name", ""))
     marked.sort(key=lambda sc: _meta(sc).get("creationTimestamp", ""), reverse=True)
     return marked[0]
+
+
+def pod_claim_names(pod: Obj) -> list[str]:
+    """The claims a pod uses (an ``ephemeral`` volume's claim is ``<pod>-<volume>``)."""
+    names = []
+    for volume in _spec(pod).get("volumes") or []:
+        if volume.get("persistentVolumeClaim"):
+            names.append(volume["persistentVolumeClaim"].get("claimName", ""))
+        elif volume.get("ephemeral"):
+            names.append(f"{_meta(pod).get('name', '')}-{volume.get('name', '')}")
+    return names

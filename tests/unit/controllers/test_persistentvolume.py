@@ -384,3 +384,37 @@ def test_provisioner_refuses_to_delete_outside_its_directory(tmp_path: Path) -> 
     assert not made.owns(foreign)
     foreign["spec"]["hostPath"]["path"] = str(tmp_path / "volumes" / ".." / "elsewhere")
     assert not made.owns(foreign)
+
+
+async def test_wait_for_first_consumer_claim_waits_for_a_scheduled_pod(tmp_path: Path) -> None:
+    sc = {
+        "metadata": {"name": "local"},
+        "provisioner": "tinykube.io/hostpath",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    claim = pvc("data", sc="local")
+    ctrl, client = controller(tmp_path, [pv("fits", sc="local")], [claim], [sc])
+    await ctrl.sync_claim(claim)
+    assert client.written == []
+    assert events(ctrl) == [
+        (
+            "Normal",
+            "WaitForFirstConsumer",
+            "waiting for first consumer to be created before binding",
+        )
+    ]
+    consumer = {
+        "metadata": {"name": "app", "namespace": "ns"},
+        "spec": {
+            "nodeName": "node-1",
+            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
+        },
+    }
+    ctrl.pods.replace([consumer], "2")
+    await ctrl.sync_claim(claim)
+    [(verb, _, chosen)] = client.written
+    assert verb == "update"
+    assert chosen["metadata"]["annotations"][pvmatch.ANN_SELECTED_NODE] == "node-1"
+    client.written.clear()
+    await ctrl.sync_claim(chosen)
+    assert client.written[0][2]["spec"]["claimRef"]["name"] == "data"  # now it binds
