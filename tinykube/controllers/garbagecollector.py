@@ -18,7 +18,8 @@ the deletion's ``propagationPolicy``:
   dependents live on without an owner.
 
 The ownership graph is not a separate structure: the collector watches every
-stored kind that can be deleted (through the shared informer factory, so the
+stored kind that can be deleted (custom kinds too, found by discovery every
+30 seconds) (through the shared informer factory, so the
 kinds other controllers watch cost nothing extra) and indexes each cache by
 owner UID. "The dependents of X" is one index look-up per kind; "is the
 owner still there" is a cache look-up, confirmed with a live GET before
@@ -54,6 +55,7 @@ from typing import Any
 from tinykube.api import errors
 from tinykube.api import resources as table
 from tinykube.client.informers import SharedInformer
+from tinykube.controllers import discovery
 from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 OWNER_UID_INDEX = "gc-owner-uid"
 RESYNC_PERIOD = 60.0  # seconds between full re-checks of every owned object
+DISCOVERY_PERIOD = 30.0  # seconds between looks for new custom kinds (upstream's default)
+REDISCOVER_AFTER = 5.0  # an owner of an unknown kind prompts a new look, this often at most
 ABSENT_CACHE_SIZE = 10000
 # Events are never owners or dependents worth collecting (upstream ignores them too).
 IGNORED = frozenset({("", "events"), ("events.k8s.io", "events")})
@@ -129,20 +133,54 @@ class GarbageCollector(Controller[Ref]):
         self.kinds: dict[tuple[str, str], tuple[table.Resource, SharedInformer]] = {}
         self._uids: dict[str, Ref] = {}
         self._absent: OrderedDict[str, None] = OrderedDict()
+        # Custom kinds found by discovery, by (apiVersion, kind), to resolve owner references.
+        self._custom: dict[tuple[str, str], table.Resource] = {}
+        self._discovered_at = float("-inf")
         for res in gc_resources():
-            inf = self.informer(res.api_version, res.plural)
-            inf.add_indexers({OWNER_UID_INDEX: owner_uids})
-            inf.add_handler(
-                on_add=partial(self._on_add, res),
-                on_update=partial(self._on_update, res),
-                on_delete=partial(self._on_delete, res),
-            )
-            self.kinds[(res.api_version, res.plural)] = (res, inf)
+            self._watch(res, self.informer(res.api_version, res.plural))
+
+    def _watch(self, res: table.Resource, inf: SharedInformer) -> None:
+        inf.add_indexers({OWNER_UID_INDEX: owner_uids})
+        inf.add_handler(
+            on_add=partial(self._on_add, res),
+            on_update=partial(self._on_update, res),
+            on_delete=partial(self._on_delete, res),
+        )
+        self.kinds[(res.api_version, res.plural)] = (res, inf)
+
+    async def _discover(self) -> None:
+        """Watch custom kinds too, as upstream's collector follows discovery."""
+        for res in await discovery.custom_resources(self.client):
+            if (res.api_version, res.plural) in self.kinds:
+                continue
+            if not {"list", "watch", "delete"} <= set(res.verbs):
+                continue
+            self._custom[(res.api_version, res.kind)] = res
+            self._watch(res, self.ctx.factory.get(res.api_version, res.plural))
+            log.info("controller=%s now follows %s", self.name, res.qualified)
+
+    async def _custom_kind(self, api_version: str, kind: str) -> table.Resource | None:
+        """A custom owner kind, looking again at discovery (at most every few seconds)."""
+        found = self._custom.get((api_version, kind))
+        now = self.ctx.clock.now()
+        if found is None and now - self._discovered_at >= REDISCOVER_AFTER:
+            self._discovered_at = now
+            with contextlib.suppress(errors.APIError):
+                await self._discover()
+            found = self._custom.get((api_version, kind))
+        return found
 
     async def run(self, workers: int | None = None) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(super().run(workers))
             tg.create_task(self._resync_loop())
+            tg.create_task(self._discovery_loop())
+
+    async def _discovery_loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self._discover()
+            await self.ctx.clock.sleep(DISCOVERY_PERIOD)
 
     # ---- events -> queue ----
 
@@ -281,6 +319,8 @@ class GarbageCollector(Controller[Ref]):
         if uid in self._absent:
             return DANGLING
         res = table.by_api_version(oref.get("apiVersion", ""), oref.get("kind", ""))
+        if res is None:
+            res = await self._custom_kind(oref.get("apiVersion", ""), oref.get("kind", ""))
         if res is None:
             return SOLID  # a kind we do not know: never delete on a guess
         namespace = _meta(obj).get("namespace") or ""

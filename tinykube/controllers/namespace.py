@@ -4,7 +4,8 @@ Deleting a namespace only marks it: the API server sets ``deletionTimestamp``
 and phase ``Terminating`` and keeps it while ``spec.finalizers`` holds
 ``kubernetes``. This controller (upstream ``pkg/controller/namespace``) then:
 
-1. deletes every namespaced object in it, resource by resource, with
+1. deletes every namespaced object in it, resource by resource (the built-in
+   kinds and, from discovery, every custom resource the server serves), with
    ``deletecollection`` (falling back to list + delete per object where a
    resource does not offer it);
 2. lists again to see what remains: objects still inside their grace period,
@@ -32,6 +33,7 @@ from typing import Any
 
 from tinykube.api import errors
 from tinykube.api import resources as table
+from tinykube.controllers import discovery
 from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
 
 log = logging.getLogger(__name__)
@@ -114,8 +116,17 @@ class NamespaceController(Controller[str]):
 
     # ---- steps ----
 
+    async def _all_resources(self) -> list[table.Resource]:
+        """The built-in namespaced kinds, then the custom ones the server serves now."""
+        custom = [
+            res
+            for res in await discovery.custom_resources(self.client)
+            if res.namespaced and {"list", "delete"} <= set(res.verbs)
+        ]
+        return self.resources + custom
+
     async def _delete_content(self, namespace: str) -> None:
-        for res in self.resources:
+        for res in await self._all_resources():
             try:
                 await self._delete_all(res, namespace)
             except (errors.NotFound, errors.MethodNotAllowed):
@@ -144,7 +155,7 @@ class NamespaceController(Controller[str]):
 
     async def _remaining(self, namespace: str) -> Remaining:
         out = Remaining()
-        for res in self.resources:
+        for res in await self._all_resources():
             try:
                 listed = await self.client.list(res.api_version, res.plural, namespace)
             except errors.NotFound:
