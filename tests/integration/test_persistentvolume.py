@@ -1,7 +1,7 @@
 """The PV controller against a real API server: binding, provisioning, reclaiming.
 
-A ``tinykube apiserver`` process runs over SQLite; the PV controller runs in
-this process on the real client and informers, as the controller manager
+A ``tinykube apiserver`` process runs over SQLite; the PV controller (and the
+PVC/PV protection controllers) run in this process on the real client and informers, as the controller manager
 runs it, with its provisioner directory in the test's temporary directory.
 ``kubectl`` is the real binary, so ``get pv,pvc`` is checked as users see it.
 """
@@ -20,7 +20,7 @@ from cluster import ApiServer, run_kubectl
 from tinykube.api import errors
 from tinykube.client import Client
 from tinykube.client.informers import InformerFactory
-from tinykube.controllers import persistentvolume
+from tinykube.controllers import persistentvolume, volumeprotection
 from tinykube.controllers.runtime import ControllerContext
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -44,12 +44,16 @@ async def binder(server: ApiServer, volumes_dir: Path) -> AsyncIterator[Client]:
     client = await Client.from_kubeconfig(server.kubeconfig)
     factory = InformerFactory(client)
     ctx = ControllerContext(client, factory, options={"hostpath-provisioner-dir": str(volumes_dir)})
-    controller = persistentvolume.new(ctx)
+    controllers = [
+        persistentvolume.new(ctx),
+        volumeprotection.new_pvc_protection(ctx),
+        volumeprotection.new_pv_protection(ctx),
+    ]
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [
                 tg.create_task(factory.run()),
-                tg.create_task(controller.run()),
+                *(tg.create_task(c.run()) for c in controllers),
                 *(tg.create_task(r.run()) for r in ctx.recorders),
             ]
             try:
@@ -278,3 +282,45 @@ async def test_default_class_is_filled_in_and_provisions(server: ApiServer, tmp_
                 await client.delete("v1", "persistentvolumeclaims", name, NS)
         finally:
             await client.delete("storage.k8s.io/v1", "storageclasses", "it-default")
+
+
+async def test_claim_in_use_stays_terminating_until_its_pod_goes(
+    server: ApiServer, tmp_path: Path
+) -> None:
+    async with binder(server, tmp_path / "volumes") as client:
+        await client.create("v1", "persistentvolumes", volume("pv-guarded", "1Gi"))
+        await client.create("v1", "persistentvolumeclaims", claim("guarded", "1Gi"), NS)
+        pvc = await eventually(
+            lambda: phase_of(client, "persistentvolumeclaims", "guarded", "Bound")
+        )
+        assert "kubernetes.io/pvc-protection" in pvc["metadata"]["finalizers"]
+        pod = {
+            "metadata": {"name": "uses-guarded"},
+            "spec": {
+                "nodeName": "somewhere",
+                "containers": [{"name": "c", "image": "busybox"}],
+                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "guarded"}}],
+            },
+        }
+        await client.create("v1", "pods", pod, NS)
+        await client.delete("v1", "persistentvolumeclaims", "guarded", NS)
+        await asyncio.sleep(1.0)  # give the protection controller every chance to act wrongly
+        held = await client.get("v1", "persistentvolumeclaims", "guarded", NS)
+        assert held["metadata"]["deletionTimestamp"]
+        pv = await client.get("v1", "persistentvolumes", "pv-guarded")
+        assert pv["status"]["phase"] == "Bound"
+
+        await client.delete("v1", "pods", "uses-guarded", NS, grace_period_seconds=0)
+        await eventually(lambda: gone_claim(client, "guarded"))
+        await eventually(lambda: phase_of(client, "persistentvolumes", "pv-guarded", "Released"))
+        # A Released volume has no user left: deleting it finishes at once.
+        await client.delete("v1", "persistentvolumes", "pv-guarded")
+        await eventually(lambda: gone(client, "persistentvolumes", "pv-guarded"))
+
+
+async def gone_claim(client: Client, name: str) -> bool:
+    try:
+        await client.get("v1", "persistentvolumeclaims", name, NS)
+    except errors.NotFound:
+        return True
+    return False

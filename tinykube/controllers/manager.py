@@ -47,6 +47,7 @@ from tinykube.controllers import (
     servicelb,
     statefulset,
     ttlafterfinished,
+    volumeprotection,
 )
 from tinykube.controllers.garbagecollector import GarbageCollector
 from tinykube.controllers.namespace import NamespaceController
@@ -75,6 +76,8 @@ CONTROLLERS: dict[str, ControllerFactory] = {
     "namespace-controller": NamespaceController,
     nodelifecycle.NAME: nodelifecycle.new,
     persistentvolume.NAME: persistentvolume.new,
+    volumeprotection.PVC_NAME: volumeprotection.new_pvc_protection,
+    volumeprotection.PV_NAME: volumeprotection.new_pv_protection,
     podgc.NAME: podgc.new,
     replicaset.NAME: replicaset.new,
     replicationcontroller.NAME: replicationcontroller.new,
@@ -97,6 +100,8 @@ ALIASES = {
     "namespace": "namespace-controller",
     "nodelifecycle": nodelifecycle.NAME,
     "persistentvolume-binder": persistentvolume.NAME,
+    "pvc-protection": volumeprotection.PVC_NAME,
+    "pv-protection": volumeprotection.PV_NAME,
     "podgc": podgc.NAME,
     "replicaset": replicaset.NAME,
     "replicationcontroller": replicationcontroller.NAME,

@@ -438,8 +438,8 @@ class PersistentVolumeController(Controller[Key]):
     # ---- volumes ----
 
     async def sync_volume(self, pv: Obj) -> None:
-        if pv["metadata"].get("deletionTimestamp"):
-            return
+        # A volume being deleted is still synced: its phase leaving Bound is what
+        # lets pv-protection release it.
         ref = (pv.get("spec") or {}).get("claimRef")
         if not ref:
             await self._set_volume_phase(pv, "Available")

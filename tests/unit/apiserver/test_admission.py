@@ -262,3 +262,21 @@ def test_default_storage_class(spec: dict[str, Any], classes: list[Any], expecte
 def test_default_storage_class_only_on_create() -> None:
     spec = admitted_claim({}, [storage_class("standard", True)], old={"spec": {}})
     assert "storageClassName" not in spec
+
+
+# ---- StorageObjectInUseProtection --------------------------------------------------------
+
+
+def test_claims_and_volumes_are_created_with_protection_finalizers() -> None:
+    spec = {"storageClassName": ""}
+    claim = {"metadata": {"name": "c", "finalizers": ["example.com/keep"]}, "spec": spec}
+    assert CLAIMS is not None
+    admit(CLAIMS, claim, None, lookup_priority_class=no_classes)
+    assert claim["metadata"]["finalizers"] == ["example.com/keep", "kubernetes.io/pvc-protection"]
+    volumes = by_kind("", "v1", "PersistentVolume")
+    assert volumes is not None
+    volume: dict[str, Any] = {"metadata": {"name": "v"}, "spec": {}}
+    admit(volumes, volume, None, lookup_priority_class=no_classes)
+    assert volume["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+    admit(volumes, volume, None, lookup_priority_class=no_classes)
+    assert volume["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]

@@ -17,6 +17,7 @@ registry's own check and is not repeated here.
     Priority                   Pod         create
     DefaultTolerationSeconds   Pod         create
     DefaultStorageClass        PVC         create
+    StorageObjectInUseProtection  PVC, PV  create
     (Service strategy)         Service     create, update
 """
 
@@ -32,6 +33,7 @@ from tinykube.apiserver.admission import (
     service,
     serviceaccount,
     storageclass,
+    storageprotection,
     tolerations,
 )
 from tinykube.apiserver.admission.priority import LookupPriorityClass
@@ -64,6 +66,9 @@ def admit(
             service.admit_service(obj, old)
         elif res.kind == "PersistentVolumeClaim" and old is None:
             storageclass.admit_claim(obj, list_storage_classes)
+            storageprotection.admit(obj, storageprotection.PVC_FINALIZER)
+        elif res.kind == "PersistentVolume" and old is None:
+            storageprotection.admit(obj, storageprotection.PV_FINALIZER)
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         raise malformed(res, exc) from exc
     return []
