@@ -238,6 +238,25 @@ def validate_persistent_volume(obj: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
+def validate_persistent_volume_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    """What backs a volume, its mode and (once set) its node affinity never change."""
+    new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
+    errs: list[FieldError] = []
+    sources = (*VOLUME_SOURCES, "local", "csi")
+    if any(new_spec.get(k) != old_spec.get(k) for k in sources):
+        errs.append(
+            field_forbidden(
+                "spec.persistentvolumesource",
+                "spec.persistentvolumesource is immutable after creation",
+            )
+        )
+    if new_spec.get("volumeMode") != old_spec.get("volumeMode"):
+        errs.append(invalid("volumeMode", new_spec.get("volumeMode"), "field is immutable"))
+    if old_spec.get("nodeAffinity") and new_spec.get("nodeAffinity") != old_spec["nodeAffinity"]:
+        errs.append(invalid("nodeAffinity", new_spec.get("nodeAffinity"), "field is immutable"))
+    return errs
+
+
 def validate_persistent_volume_claim(obj: dict[str, Any]) -> list[FieldError]:
     spec = as_dict(obj.get("spec"))
     errs = _access_modes(spec)
@@ -323,7 +342,7 @@ VALIDATORS = {
     "Node": (validate_node, validate_node_update),
     "ReplicationController": (validate_replication_controller, None),
     "PodTemplate": (validate_pod_template_kind, None),
-    "PersistentVolume": (validate_persistent_volume, None),
+    "PersistentVolume": (validate_persistent_volume, validate_persistent_volume_update),
     "PersistentVolumeClaim": (
         validate_persistent_volume_claim,
         validate_persistent_volume_claim_update,
