@@ -292,7 +292,9 @@ class PersistentVolumeController(Controller[Key]):
     async def _assign_default_class(self, pvc: Obj) -> bool:
         """A claim that predates every default class gets the default once there is one."""
         spec = pvc.get("spec") or {}
-        if "storageClassName" in spec or pvmatch.BETA_CLASS in pvmatch.annotations(pvc):
+        if spec.get("storageClassName") is not None or pvmatch.BETA_CLASS in pvmatch.annotations(
+            pvc
+        ):
             return False
         default = pvmatch.default_class(self.classes.list())
         if default is None:

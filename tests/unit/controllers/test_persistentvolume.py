@@ -328,6 +328,10 @@ async def test_claim_without_class_gets_the_default_later(tmp_path: Path) -> Non
     ctrl, client = controller(tmp_path, [], [claim], [sc])
     await ctrl.sync_claim(claim)
     assert client.written[0][2]["spec"]["storageClassName"] == "standard"
+    client.written.clear()
+    claim["spec"]["storageClassName"] = None  # JSON null is unset too
+    await ctrl.sync_claim(claim)
+    assert client.written[0][2]["spec"]["storageClassName"] == "standard"
 
 
 async def test_released_retain_volume_stays_released(tmp_path: Path) -> None:
