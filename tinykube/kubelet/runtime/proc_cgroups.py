@@ -23,9 +23,8 @@ exists): ``memory.limit_in_bytes``/``memory.max`` and the CFS quota
 (``cpu.cfs_quota_us``/``cpu.max``). A container's OOM-kill counter tells an
 OOM kill from any other SIGKILL.
 
-cgroupfs lives in memory: creating a cgroup and writing its files does not
-wait for a disk, so it is done on the event loop. Removal may have to wait
-for killed processes to leave, so it runs in a thread.
+Every call here blocks (a cgroup mkdir waits for the kernel's cgroup locks,
+removal for killed processes to leave): callers run them in a thread.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinykube.kubelet.runtime.interface import Resources
+from tinykube.kubelet.runtime.interface import PodSandboxConfig, Resources
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +109,11 @@ class CgroupManager:
         if self.v2:
             return [CGROUP_ROOT]
         return [CGROUP_ROOT / "memory", CGROUP_ROOT / "cpu"]
+
+    def create_sandbox(self, config: PodSandboxConfig, sandbox_id: str) -> tuple[Cgroup, Cgroup]:
+        """The pod's cgroup and the pause process's leaf in it, in one go."""
+        pod = self.create_pod(config.uid, config.qos_class, config.resources)
+        return pod, self.create(pod, sandbox_id, Resources())
 
     def create_pod(self, pod_uid: str, qos_class: str, resources: Resources) -> Cgroup:
         """The pod-level cgroup, capped at the pod's limits."""

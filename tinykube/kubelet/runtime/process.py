@@ -64,10 +64,18 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tinykube.kubelet.runtime import proc_cgroups, proc_host, proc_io, proc_setup, proc_spawn
+from tinykube.kubelet.runtime import (
+    proc_cgroups,
+    proc_host,
+    proc_io,
+    proc_setup,
+    proc_spawn,
+    proc_stats,
+)
 from tinykube.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
+    ContainerStats,
     ContainerStatus,
     ExecProcess,
     ExecResult,
@@ -75,7 +83,6 @@ from tinykube.kubelet.runtime.interface import (
     Mount,
     NotFoundError,
     PodSandboxConfig,
-    Resources,
     RuntimeError_,
     RuntimeOptions,
     RuntimeVersion,
@@ -256,10 +263,9 @@ class ProcessRuntime:
             await asyncio.to_thread(sandbox_dir.mkdir, parents=True, exist_ok=True)
             self._save_state(sandbox)
             if self._cgroups is not None:
-                sandbox.cgroup = self._cgroups.create_pod(
-                    config.uid, config.qos_class, config.resources
+                sandbox.cgroup, sandbox.pause_cgroup = await asyncio.to_thread(
+                    self._cgroups.create_sandbox, config, sandbox_id
                 )
-                sandbox.pause_cgroup = self._cgroups.create(sandbox.cgroup, sandbox_id, Resources())
             if self.privileged:
                 await self._start_privileged_sandbox(sandbox)
         except BaseException:
@@ -409,9 +415,10 @@ class ProcessRuntime:
             # Its overlay's upper and work directories; other containers need no directory.
             await asyncio.to_thread(container.dir.mkdir, parents=True, exist_ok=True)
         if self._cgroups is not None and sandbox.cgroup is not None:
-            # cgroupfs is in memory: no thread hop (see proc_cgroups).
-            container.cgroup = self._cgroups.create(sandbox.cgroup, container_id, config.resources)
-            container.oom_before = container.cgroup.oom_kills()
+            container.cgroup = await asyncio.to_thread(
+                self._cgroups.create, sandbox.cgroup, container_id, config.resources
+            )
+            container.oom_before = await asyncio.to_thread(container.cgroup.oom_kills)
         self._containers[container_id] = container
         return container_id
 
@@ -680,6 +687,15 @@ class ProcessRuntime:
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         return replace(self._container(container_id).status)
+
+    async def container_stats(self, container_id: str) -> ContainerStats | None:
+        container = self._containers.get(container_id)
+        if container is None or container.proc is None or container.exited.is_set():
+            return None
+        found = await asyncio.to_thread(proc_stats.usage, container.cgroup, container.proc.pid)
+        if found is None:
+            return None
+        return ContainerStats(found[0], found[1], time.time())
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         return [
