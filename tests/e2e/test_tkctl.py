@@ -655,3 +655,68 @@ def test_apply_prune_applyset(pair: Pair) -> None:
         "apply --prune --applyset=plain -n @NS -f one.yaml",
     ):
         pair.same(line, env=applyset)
+
+
+YAML_VALUES = [
+    "=",
+    "<<",
+    "~",
+    "0o7",
+    "1:20",
+    ".inf",
+    "0b1",
+    "1_000",
+    "2020-01-01",
+    "+1",
+    ".5",
+    "07",
+    "1e3",
+    "0x1F",
+    "Yes",
+    "1.",
+    "*",
+    "&",
+    "!",
+    "08",
+    "2020-01-01T10:00:00",
+    "2020-01-01T10:00:00Z",
+    "2020-02-30",
+    "1e400",
+    ".5_0",
+    "12:70",
+    "0xFFFFFFFFFFFFFFFFF",
+    "-9223372036854775809",
+    "on",
+    "y",
+    "NULL",
+    "-a",
+    "#x",
+    "a#b",
+    "---x",
+    "...",
+    "?x",
+    ":x",
+    "x:",
+    "%x",
+    "@x",
+    "1__0",
+    "0_7",
+]
+LONG_TEXT = (
+    "0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/"
+    "control-plane: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful."
+)
+
+
+def test_yaml_quoting_and_folding(pair: Pair) -> None:
+    literals = " ".join(f"--from-literal=k{i:02d}={v}" for i, v in enumerate(YAML_VALUES))
+    pair.same(f"create configmap q {literals} --dry-run=client -o yaml")
+    pair.same(f"create configmap q {literals} --dry-run=client -o json")
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi"
+    long_args = (
+        f"--from-literal=plain='{words} {words}' --from-literal=quoted='1 {words} {words}' "
+        f"--from-literal=single='{LONG_TEXT}' --from-literal=block='first\n{LONG_TEXT}\n'"
+    )
+    pair.both(f"create configmap long {long_args}")
+    pair.same("get configmap long -o yaml")
+    pair.same(f"create configmap long2 {long_args} --dry-run=client -o yaml")

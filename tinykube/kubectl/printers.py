@@ -47,16 +47,23 @@ def _go_yaml_dumper() -> type[yaml.SafeDumper]:
     # several times faster than the pure-Python one); the representers stay ours.
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
+    from tinykube.kubectl import yamlresolve
+
     class GoYAMLDumper(base):  # type: ignore[valid-type,misc]
         def ignore_aliases(self, data: Any) -> bool:
             return True  # Go writes shared values out in full, never as &anchors
 
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            # Plain scalars read back as go-yaml reads them (0o7 is a number,
+            # "=" and "*" are strings), so the emitter picks Go's styles.
+            if kind is yaml.ScalarNode and implicit[0]:
+                return yamlresolve.tag(value)
+            return super().resolve(kind, value, implicit)
+
     def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
         if "\n" in value:
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-        implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))
-        # go-yaml v2 also reads y/Y/n/N as booleans, so it quotes them too.
-        if value in ("", "y", "Y", "n", "N") or implicit != "tag:yaml.org,2002:str":
+        if yamlresolve.needs_quotes(value):
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
@@ -72,7 +79,17 @@ def _go_yaml_dumper() -> type[yaml.SafeDumper]:
 _dumper: type[yaml.SafeDumper] | None = None
 
 
+# go-yaml (a port of libyaml) folds long plain and quoted strings at spaces past column 80.
+YAML_WIDTH = 80
+
+
 def to_yaml(obj: Any) -> str:
+    """YAML as kubectl writes it: ``yamlfast`` for plain objects, else PyYAML."""
+    from tinykube.kubectl import yamlfast
+
+    text = yamlfast.dump(obj)
+    if text is not None:
+        return text
     import yaml
 
     return yaml.dump(
@@ -80,7 +97,7 @@ def to_yaml(obj: Any) -> str:
         Dumper=_go_yaml_dumper(),
         default_flow_style=False,
         sort_keys=True,
-        width=1 << 30,
+        width=YAML_WIDTH,
         allow_unicode=True,
     )
 
