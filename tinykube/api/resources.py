@@ -350,6 +350,9 @@ RESOURCES: tuple[Resource, ...] = (
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     # events.k8s.io/v1: a second view of the core Events
     _r("events.k8s.io", "v1", "Event", "events", short=("ev",), storage="events"),
+    # metrics.k8s.io/v1beta1 (served by the API server itself; upstream's metrics-server)
+    _r("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False, verbs=("get", "list")),
+    _r("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", verbs=("get", "list")),
     # networking.k8s.io/v1
     _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
     _r(
@@ -413,6 +416,8 @@ VIRTUAL = frozenset(
         ("authorization.k8s.io", "selfsubjectrulesreviews"),
         ("authorization.k8s.io", "subjectaccessreviews"),
         ("", "componentstatuses"),
+        ("metrics.k8s.io", "nodes"),
+        ("metrics.k8s.io", "pods"),
     }
 )
 

@@ -203,6 +203,57 @@ def _scalar_definitions() -> dict[str, Schema]:
     }
 
 
+METRICS = "io.k8s.metrics.pkg.apis.metrics.v1beta1"
+
+
+def _metrics_definitions() -> dict[str, Schema]:
+    """metrics.k8s.io kinds (metrics-server's types), which the client does not model."""
+    string = {"type": "string"}
+    usage = {"type": "object", "additionalProperties": _ref(QUANTITY)}
+    head = {"apiVersion": string, "kind": string, "metadata": _ref(f"{META}.ObjectMeta")}
+    sample = {"timestamp": _ref(f"{META}.Time"), "window": string}
+
+    def listed(item: str) -> Schema:
+        return {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "apiVersion": string,
+                "kind": string,
+                "metadata": _ref(f"{META}.ListMeta"),
+                "items": {"type": "array", "items": _ref(f"{METRICS}.{item}")},
+            },
+        }
+
+    return {
+        f"{METRICS}.NodeMetrics": {
+            "type": "object",
+            "required": ["timestamp", "window", "usage"],
+            "properties": {**head, **sample, "usage": usage},
+        },
+        f"{METRICS}.PodMetrics": {
+            "type": "object",
+            "required": ["timestamp", "window", "containers"],
+            "properties": {
+                **head,
+                **sample,
+                "containers": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "atomic",
+                    "items": _ref(f"{METRICS}.ContainerMetrics"),
+                },
+            },
+        },
+        f"{METRICS}.ContainerMetrics": {
+            "type": "object",
+            "required": ["name", "usage"],
+            "properties": {"name": string, "usage": usage},
+        },
+        f"{METRICS}.NodeMetricsList": listed("NodeMetrics"),
+        f"{METRICS}.PodMetricsList": listed("PodMetrics"),
+    }
+
+
 def _meta_kinds_definitions() -> dict[str, Schema]:
     """meta.k8s.io types served for server-side printing, which the client does not model."""
     string, integer = {"type": "string"}, {"type": "integer", "format": "int32"}
@@ -312,7 +363,11 @@ class _Builder:
 
     def __init__(self, models: Any) -> None:
         self.models = models
-        self.defs: dict[str, Schema] = {**_scalar_definitions(), **_meta_kinds_definitions()}
+        self.defs: dict[str, Schema] = {
+            **_scalar_definitions(),
+            **_meta_kinds_definitions(),
+            **_metrics_definitions(),
+        }
         self.names: dict[str, str] = {}  # model class name -> definition name
         self.package = "core"  # group package of the root being walked
 
@@ -723,6 +778,10 @@ _HANDWRITTEN_ROOTS: dict[GVK, str] = {
     ("meta.k8s.io", "v1", "Table"): f"{META}.Table",
     ("meta.k8s.io", "v1", "PartialObjectMetadata"): f"{META}.PartialObjectMetadata",
     ("meta.k8s.io", "v1", "PartialObjectMetadataList"): f"{META}.PartialObjectMetadataList",
+    ("metrics.k8s.io", "v1beta1", "NodeMetrics"): f"{METRICS}.NodeMetrics",
+    ("metrics.k8s.io", "v1beta1", "NodeMetricsList"): f"{METRICS}.NodeMetricsList",
+    ("metrics.k8s.io", "v1beta1", "PodMetrics"): f"{METRICS}.PodMetrics",
+    ("metrics.k8s.io", "v1beta1", "PodMetricsList"): f"{METRICS}.PodMetricsList",
 }
 
 

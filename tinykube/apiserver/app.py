@@ -21,7 +21,7 @@ from tinykube import __version__
 from tinykube.api import errors
 from tinykube.api import resources as resource_table
 from tinykube.api.resources import Resource, is_stored, lookup
-from tinykube.apiserver import crd, discovery, kubeletproxy, openapi
+from tinykube.apiserver import crd, discovery, kubeletproxy, metrics, openapi
 from tinykube.apiserver.authz import impersonation
 from tinykube.apiserver.handlers import common, resource, reviews, subresources, watch
 from tinykube.apiserver.handlers.context import ServerContext
@@ -229,6 +229,8 @@ def route(request: web.Request, res: Resource, info: RequestInfo) -> Verb:
             return reviews.component_statuses
         if res.plural == "bindings":
             return subresources.binding
+        if res.group == "metrics.k8s.io":
+            return metrics.serve
         return reviews.review
     if info.subresource:
         sub = res.subresource(info.subresource)

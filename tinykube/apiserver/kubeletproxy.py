@@ -42,7 +42,7 @@ def _container(pod: dict[str, Any], request: web.Request) -> str:
     )
 
 
-def _kubelet_url(node: dict[str, Any]) -> str:
+def kubelet_url(node: dict[str, Any]) -> str:
     status = node.get("status") or {}
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
     address = ""
@@ -59,7 +59,7 @@ def _kubelet_base(ctx: ServerContext, node_name: str) -> str:
     """``https://<InternalIP>:<kubelet port>`` of a node, or 503 when the node has none."""
     assert NODES is not None
     node = ctx.cache.get(NODES.key("", node_name))
-    base = _kubelet_url(node) if node else ""
+    base = kubelet_url(node) if node else ""
     if not base:
         raise errors.ServiceUnavailable(f'no kubelet endpoint known for node "{node_name}"')
     return base
@@ -85,7 +85,7 @@ async def pod_log(
 async def stream_from_kubelet(
     request: web.Request, ctx: ServerContext, url: str, params: dict[str, str]
 ) -> web.StreamResponse:
-    ssl_ctx = _kubelet_ssl(ctx)
+    ssl_ctx = kubelet_ssl(ctx)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     try:
         async with (
@@ -105,7 +105,7 @@ async def stream_from_kubelet(
         ) from None
 
 
-def _kubelet_ssl(ctx: ServerContext) -> ssl.SSLContext:
+def kubelet_ssl(ctx: ServerContext) -> ssl.SSLContext:
     """The API server authenticates to kubelets with its admin client certificate."""
     ssl_ctx = ssl.create_default_context()
     ssl_ctx.check_hostname = False
@@ -180,7 +180,7 @@ async def splice_to_kubelet(
                 url,
                 params=params,
                 protocols=[p for p in offered if p],
-                ssl=_kubelet_ssl(ctx),
+                ssl=kubelet_ssl(ctx),
             )
         except aiohttp.WSServerHandshakeError as exc:
             raise errors.APIError(

@@ -41,7 +41,16 @@ from tinykube.client import Client
 from tinykube.client.backoff import Backoff
 from tinykube.client.events import EventRecorder
 from tinykube.client.informers import InformerFactory
-from tinykube.kubelet import dns, envvars, lease, nodeshutdown, nodestatus, server, staticpods
+from tinykube.kubelet import (
+    dns,
+    envvars,
+    lease,
+    nodeshutdown,
+    nodestatus,
+    server,
+    staticpods,
+    stats,
+)
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.podworkers import PodWorker
 from tinykube.kubelet.runtime import new_runtime
@@ -111,6 +120,7 @@ class Kubelet:
             ),
         )
         self.privileged = bool(getattr(self.runtime, "privileged", False))
+        self.stats = stats.Sampler(self)
         self._group: asyncio.TaskGroup | None = None
         self._pod_cidr = config.pod_cidr or DEFAULT_POD_CIDR
         self.factory = InformerFactory(client)
@@ -128,6 +138,7 @@ class Kubelet:
                 self._group = tg
                 tg.create_task(self.recorder.run())
                 tg.create_task(server.serve(self))
+                tg.create_task(self.stats.run())
                 tg.create_task(self._node_loop())
                 if self.config.pod_manifest_path is not None:
                     tg.create_task(staticpods.StaticPods(self).run())

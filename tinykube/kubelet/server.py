@@ -105,7 +105,12 @@ def make_app(kubelet: Kubelet) -> web.Application:
     async def attach_(request: web.Request) -> web.StreamResponse:
         return await attach.serve_attach(kubelet, request)
 
+    async def stats_summary(_: web.Request) -> web.Response:
+        body = kubelet.stats.summary()
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
     app = web.Application()
+    app.router.add_get("/stats/summary", stats_summary)
     app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", exec_)
     app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", attach_)
     app.router.add_route("*", "/portForward/{namespace}/{pod}", portforward.handler(kubelet))

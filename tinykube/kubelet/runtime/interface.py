@@ -176,6 +176,15 @@ class ContainerStatus:
 
 
 @dataclass
+class ContainerStats:
+    """Cumulative CPU time and current memory working set (the CRI's ContainerStats)."""
+
+    cpu_usage_ns: int
+    memory_working_set_bytes: int
+    timestamp: float
+
+
+@dataclass
 class ExecResult:
     exit_code: int
     stdout: bytes = b""
@@ -281,6 +290,10 @@ class Runtime(Protocol):
     async def remove_container(self, container_id: str) -> None: ...
 
     async def container_status(self, container_id: str) -> ContainerStatus: ...
+
+    async def container_stats(self, container_id: str) -> ContainerStats | None:
+        """CPU and memory of a running container; None when the runtime cannot tell."""
+        ...
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]: ...
 

@@ -64,10 +64,18 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tinykube.kubelet.runtime import proc_cgroups, proc_host, proc_io, proc_setup, proc_spawn
+from tinykube.kubelet.runtime import (
+    proc_cgroups,
+    proc_host,
+    proc_io,
+    proc_setup,
+    proc_spawn,
+    proc_stats,
+)
 from tinykube.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
+    ContainerStats,
     ContainerStatus,
     ExecProcess,
     ExecResult,
@@ -679,6 +687,15 @@ class ProcessRuntime:
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         return replace(self._container(container_id).status)
+
+    async def container_stats(self, container_id: str) -> ContainerStats | None:
+        container = self._containers.get(container_id)
+        if container is None or container.proc is None or container.exited.is_set():
+            return None
+        found = await asyncio.to_thread(proc_stats.usage, container.cgroup, container.proc.pid)
+        if found is None:
+            return None
+        return ContainerStats(found[0], found[1], time.time())
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         return [

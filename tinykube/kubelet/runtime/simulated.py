@@ -201,6 +201,9 @@ class SimulatedRuntime:
         self._advance(status)
         return replace(status)
 
+    async def container_stats(self, container_id: str) -> None:
+        return None  # simulated containers use no resources to measure
+
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         out = []
         for status in self._containers.values():

@@ -1,0 +1,66 @@
+"""``kubectl top`` against the metrics.k8s.io API the API server serves from kubelet samples."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from cluster import ApiServer, run_kubectl
+
+pytestmark = pytest.mark.e2e
+
+BUSY = """
+apiVersion: v1
+kind: Pod
+metadata: {name: busy, namespace: top-test, labels: {app: busy}}
+spec:
+  containers:
+  - name: spin
+    image: python
+    command: ["python3", "-c", "import time\\nblob = bytearray(64 * 1024 * 1024)\\nwhile True: pass"]
+"""
+
+
+def until(check, within: float = 90.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(1)
+
+
+def test_top_nodes_and_pods(apiserver: ApiServer) -> None:
+    assert run_kubectl(apiserver, "create", "namespace", "top-test").returncode == 0
+    created = run_kubectl(apiserver, "apply", "-f", "-", input=BUSY)
+    assert created.returncode == 0, created.stderr
+
+    def pod_row() -> re.Match[str] | None:
+        done = run_kubectl(apiserver, "top", "pod", "-n", "top-test", "-l", "app=busy")
+        return re.search(r"^busy\s+(\d+)m\s+(\d+)Mi\s*$", done.stdout, re.M)
+
+    row = until(pod_row)
+    assert int(row.group(1)) >= 200  # a spinning process uses a good part of a core
+    assert int(row.group(2)) >= 64  # and holds the 64 MiB it allocated
+
+    nodes = run_kubectl(apiserver, "top", "node")
+    assert nodes.returncode == 0, nodes.stderr
+    lines = nodes.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
+    assert re.match(r"^controlplane\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%", lines[1])
+
+    containers = run_kubectl(apiserver, "top", "pod", "busy", "-n", "top-test", "--containers")
+    assert re.search(r"^busy\s+spin\s+\d+m\s+\d+Mi", containers.stdout, re.M), containers.stdout
+
+    raw = run_kubectl(
+        apiserver, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/top-test/pods/busy"
+    )
+    metrics = json.loads(raw.stdout)
+    assert metrics["kind"] == "PodMetrics" and metrics["window"] == "10s"
+    assert metrics["containers"][0]["usage"]["cpu"].endswith("n")
+    assert metrics["containers"][0]["usage"]["memory"].endswith("Ki")
+    missing = run_kubectl(apiserver, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/nope")
+    assert missing.returncode == 1 and "NotFound" in missing.stderr
