@@ -165,7 +165,9 @@ class GarbageCollector(Controller[Ref]):
         now = self.ctx.clock.now()
         if found is None and now - self._discovered_at >= REDISCOVER_AFTER:
             self._discovered_at = now
-            with contextlib.suppress(errors.APIError):
+            # Discovery failing (server busy, a client without raw requests) never
+            # decides anything: the owner is then of an unknown kind and kept.
+            with contextlib.suppress(Exception):
                 await self._discover()
             found = self._custom.get((api_version, kind))
         return found
