@@ -21,7 +21,7 @@ from tinykube import __version__
 from tinykube.api import errors
 from tinykube.api import resources as resource_table
 from tinykube.api.resources import Resource, is_stored, lookup
-from tinykube.apiserver import crd, discovery, kubeletproxy, metrics, openapi
+from tinykube.apiserver import crd, discovery, kubeletproxy, metrics, openapi, resourceproxy
 from tinykube.apiserver.authz import impersonation
 from tinykube.apiserver.handlers import common, resource, reviews, subresources, watch
 from tinykube.apiserver.handlers.context import ServerContext
@@ -218,6 +218,7 @@ SUBRESOURCES: dict[str, Verb] = {
     "exec": subresources.exec_,
     "attach": subresources.exec_,
     "portforward": kubeletproxy.portforward,
+    "proxy": resourceproxy.serve,
 }
 
 

@@ -55,7 +55,7 @@ def kubelet_url(node: dict[str, Any]) -> str:
     return f"https://{address}:{port}"
 
 
-def _kubelet_base(ctx: ServerContext, node_name: str) -> str:
+def kubelet_base(ctx: ServerContext, node_name: str) -> str:
     """``https://<InternalIP>:<kubelet port>`` of a node, or 503 when the node has none."""
     assert NODES is not None
     node = ctx.cache.get(NODES.key("", node_name))
@@ -76,7 +76,7 @@ async def pod_log(
             f'container "{container}" in pod "{meta["name"]}" is waiting to start: '
             "ContainerCreating"
         )
-    base = _kubelet_base(ctx, node_name)
+    base = kubelet_base(ctx, node_name)
     url = f"{base}/containerLogs/{meta['namespace']}/{meta['name']}/{container}"
     params = {k: v for k, v in request.query.items() if k != "container"}
     return await stream_from_kubelet(request, ctx, url, params)
@@ -126,7 +126,7 @@ async def pod_stream(
     """
     container = _container(pod, request)
     meta = pod["metadata"]
-    base = _kubelet_base(ctx, _assigned_node(pod))
+    base = kubelet_base(ctx, _assigned_node(pod))
     url = f"{base}/{kind}/{meta['namespace']}/{meta['name']}/{container}"
     params = [(k, v) for k, v in request.query.items() if k != "container"]
     return await splice_to_kubelet(
@@ -145,7 +145,7 @@ async def portforward(
     """
     pod = await ctx.registry.get(res, info.namespace, info.name)
     meta = pod["metadata"]
-    base = _kubelet_base(ctx, _assigned_node(pod))
+    base = kubelet_base(ctx, _assigned_node(pod))
     url = f"{base}/portForward/{meta['namespace']}/{meta['name']}"
     params = [("port", p) for value in request.query.getall("ports", []) for p in value.split(",")]
     return await splice_to_kubelet(
