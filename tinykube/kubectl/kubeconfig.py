@@ -8,9 +8,11 @@ writes inline keys to a temporary directory to hand them to ``ssl``. A
 kubeconfig rarely changes, so tkctl keeps what the loader resolved (server,
 namespace, credentials, PEM material) in
 ``<cache-dir>/kubeconfig/<crc>.json`` and reuses it while every file it came
-from (the kubeconfig files and any certificate, key or token files they name)
-has the same size and modification time; any change, or a different
-``--kubeconfig``/``--context``, goes through the shared loader again. The
+from (the kubeconfig files and any certificate or key files they name) has
+the same size and modification time as when it was read; any change, or a
+different ``--kubeconfig``/``--context``, goes through the shared loader
+again. A file modified in the last two seconds could still change within
+the same timestamp tick, so such a result is not cached at all. The
 entry holds the same secrets as the kubeconfig, so it is written with mode
 0600, like the file it copies, and an entry owned by another user, or
 writable by others, is ignored.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zlib
 
 TYPE_CHECKING = False  # typing is for type checkers only: see main
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 
 CACHE_FORMAT = 1
+RACY_SECONDS = 2
 
 
 class ConfigError(Exception):
@@ -151,12 +155,18 @@ def _read_cache(cache: str, paths: list[str], context: str | None) -> dict[str, 
 
 
 def _write_cache(cache: str, record: dict[str, Any]) -> None:
-    paths, context = record.pop("_paths"), record.pop("_context")
+    paths, context, sources = record.pop("_paths"), record.pop("_context"), record.pop("_sources")
+    # A file changed less than RACY_SECONDS ago could change again within the
+    # same timestamp tick and keep its size: not cached until it has settled
+    # (git's "racily clean" index entries are the same problem).
+    settled = time.time_ns() - RACY_SECONDS * 1_000_000_000
+    if any(stamp[1] is not None and stamp[1] > settled for stamp in sources):
+        return
     entry = {
         "format": CACHE_FORMAT,
         "paths": paths,
         "context": context,
-        "sources": [_stamp(p) for p in record.pop("_sources")],
+        "sources": sources,
         "record": record,
     }
     tmp = f"{cache}.{os.getpid()}"
@@ -176,7 +186,7 @@ def _resolve(paths: list[str], context: str | None) -> dict[str, Any]:
 
     from tinykube.client import kubeconfig
 
-    sources = list(paths)
+    sources = [_stamp(p) for p in paths]  # stamped before reading: a later change invalidates
     try:
         doc = kubeconfig.load_documents([Path(p) for p in paths])
         config: ClientConfig = kubeconfig.from_dict(doc, context)
@@ -201,12 +211,10 @@ def _resolve(paths: list[str], context: str | None) -> dict[str, Any]:
         "_context": context or "",
         "_sources": sources,
     }
-    if config.token_file:
-        sources.append(str(config.token_file))
-    return record
+    return record  # a token file is not a source: it is read on every request
 
 
-def _pem(entry: dict[str, Any], key: str, sources: list[str]) -> str | None:
+def _pem(entry: dict[str, Any], key: str, sources: list[list[Any]]) -> str | None:
     """``<key>-data`` decoded, else the file ``<key>`` read (and remembered as a source)."""
     inline = entry.get(f"{key}-data")
     if inline:
@@ -217,7 +225,7 @@ def _pem(entry: dict[str, Any], key: str, sources: list[str]) -> str | None:
     if not value:
         return None
     path = os.path.join(str(entry["_base"]), os.path.expanduser(value))
-    sources.append(path)
+    sources.append(_stamp(path))
     with open(path) as f:
         return f.read()
 

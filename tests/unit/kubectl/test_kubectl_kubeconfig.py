@@ -28,10 +28,15 @@ users:
 """
 
 
+SETTLED = (1_000_000_000, 1_000_000_000)  # an mtime long past: cacheable
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
     (tmp_path / "ca.pem").write_text("not used for http\n")
     (tmp_path / "config").write_text(KUBECONFIG.format(token="t1"))
+    for name in ("ca.pem", "config"):
+        os.utime(tmp_path / name, ns=SETTLED)
     return tmp_path
 
 
@@ -62,6 +67,7 @@ def test_cache_is_used_until_a_source_file_changes(files: Path) -> None:
     assert load(files).auth_headers()["Authorization"] == "Bearer cached"
     config_file = files / "config"
     config_file.write_text(KUBECONFIG.format(token="t2-longer"))
+    os.utime(config_file, ns=(2_000_000_000, 2_000_000_000))
     assert load(files).auth_headers()["Authorization"] == "Bearer t2-longer"
     # A file the kubeconfig names (the CA) is a source too.
     load(files)
@@ -89,3 +95,9 @@ def test_entry_writable_by_others_is_not_trusted(files: Path) -> None:
     entry.write_text(entry.read_text().replace("Bearer t1", "Bearer planted"))
     entry.chmod(0o666)
     assert load(files).auth_headers()["Authorization"] == "Bearer t1"
+
+
+def test_a_just_written_kubeconfig_is_not_cached(files: Path) -> None:
+    (files / "config").write_text(KUBECONFIG.format(token="fresh"))  # mtime: now
+    assert load(files).auth_headers()["Authorization"] == "Bearer fresh"
+    assert cache_files(files) == []
