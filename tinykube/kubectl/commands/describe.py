@@ -11,14 +11,17 @@ Several objects are separated by a blank line, as kubectl does.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from tinykube.kubectl import describers
 from tinykube.kubectl.errors import Aggregate, CommandError, is_api_error
 from tinykube.kubectl.flags import Flag
 from tinykube.kubectl.resources import from_args, from_files
 
-Obj = dict[str, Any]
+TYPE_CHECKING = False  # typing is for type checkers only: see main
+if TYPE_CHECKING:
+    from typing import Any
+
+Obj = dict[str, "Any"]
 
 FLAGS = [
     Flag("selector", "l"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from tinykube.kubectl.describers.layout import (
     Obj,
@@ -15,6 +14,10 @@ from tinykube.kubectl.describers.layout import (
     rfc1123z,
     since,
 )
+
+TYPE_CHECKING = False  # typing is for type checkers only: see main
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def describe_namespace(ns: Obj, quotas: list[Obj], limits: list[Obj]) -> str:

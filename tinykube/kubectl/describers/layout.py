@@ -9,12 +9,15 @@ every kind, so they live here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from tinykube.api import duration
 from tinykube.kubectl.tabwriter import align
 
-Obj = dict[str, Any]
+TYPE_CHECKING = False  # typing is for type checkers only: see main
+if TYPE_CHECKING:
+    from typing import Any
+
+Obj = dict[str, "Any"]
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_ANNOTATION_LEN = 140
 
