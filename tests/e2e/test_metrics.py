@@ -64,3 +64,38 @@ def test_top_nodes_and_pods(apiserver: ApiServer) -> None:
     assert metrics["containers"][0]["usage"]["memory"].endswith("Ki")
     missing = run_kubectl(apiserver, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/nope")
     assert missing.returncode == 1 and "NotFound" in missing.stderr
+
+
+def test_tkctl_top_prints_what_kubectl_prints(apiserver: ApiServer) -> None:
+    """Same columns, units and layout; the numbers themselves move, so rows are compared by shape."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tkctl = Path(sys.executable).parent / "tkctl"
+    env_cfg = {"KUBECONFIG": str(apiserver.kubeconfig)}
+
+    def both(*args: str) -> list[subprocess.CompletedProcess[str]]:
+        import os
+
+        real = run_kubectl(apiserver, *args)
+        ours = subprocess.run(
+            [str(tkctl), *args], capture_output=True, text=True, env={**os.environ, **env_cfg}
+        )
+        return [real, ours]
+
+    def shape(text: str) -> list[str]:
+        # Digits and the padding they take vary between the two runs; layout does not.
+        return [re.sub(r" +", " ", re.sub(r"\d+", "N", line)) for line in text.splitlines()]
+
+    until(lambda: run_kubectl(apiserver, "top", "pod", "-n", "top-test").returncode == 0)
+    for args in (
+        ("top", "node"),
+        ("top", "pod", "-n", "top-test"),
+        ("top", "pod", "busy", "-n", "top-test", "--containers", "--no-headers"),
+        ("top", "nope"),
+        ("top", "pod", "-n", "empty-namespace-for-top"),
+    ):
+        real, ours = both(*args)
+        assert (ours.returncode, ours.stderr) == (real.returncode, real.stderr), args
+        assert shape(ours.stdout) == shape(real.stdout), args

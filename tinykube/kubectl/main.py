@@ -67,6 +67,7 @@ COMMANDS = {
     "auth": "auth",
     "diff": "diff",
     "events": "events",
+    "top": "top",
 }
 
 
