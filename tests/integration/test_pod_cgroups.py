@@ -35,6 +35,8 @@ pytestmark = [
 MI = 1024 * 1024
 NODE = f"podcg-{os.getpid()}"
 V2 = cgroup_v2()
+# The controllers of /proc/<pid>/cgroup lines that name our cgroups ("" for v2's one line).
+WATCHED = {""} if V2 else {"memory", "cpu", "cpu,cpuacct"}
 
 
 @pytest.fixture
@@ -104,6 +106,18 @@ def pod_dirs(uid: str) -> list[Path]:
     return found
 
 
+async def in_cgroup(pid: int, path: str, timeout: float = 10) -> None:  # noqa: ASYNC109
+    """Wait until every hierarchy puts ``pid`` in ``path``."""
+    lines: list[str] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            text = await asyncio.to_thread(Path(f"/proc/{pid}/cgroup").read_text)
+            lines = [line for line in text.splitlines() if line.split(":")[1] in WATCHED]
+            if lines and all(line.endswith(path) for line in lines):
+                return
+            await asyncio.sleep(0.05)
+
+
 def memory_limit(d: Path) -> int | None:
     """The memory cap of a cgroup directory; None when unlimited."""
     if V2:
@@ -142,9 +156,9 @@ async def test_two_memory_limits_add_up_in_the_pod_cgroup(runtime: Runtime, tmp_
     limits = sorted(memory_limit(pod_dir / cid[:12]) for cid in cids)
     assert limits == [30 * MI, 50 * MI]
     for cid in cids:
+        # The container's init joins its cgroup first thing, before it starts the workload.
         pid = (await runtime.container_status(cid)).pid
-        cgroups = await asyncio.to_thread(Path(f"/proc/{pid}/cgroup").read_text)
-        assert f"/kubepods/burstable/podmem2/{cid[:12]}\n" in cgroups
+        await in_cgroup(pid, f"/kubepods/burstable/podmem2/{cid[:12]}")
 
 
 async def test_a_guaranteed_pod_is_capped_in_cpu_and_memory(
