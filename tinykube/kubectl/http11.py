@@ -24,6 +24,7 @@ import socket
 
 TYPE_CHECKING = False  # typing is for type checkers only: see main
 if TYPE_CHECKING:
+    import io
     import ssl
 
 
@@ -47,6 +48,7 @@ class Response:
     """Status, headers and a body that is read on demand."""
 
     def __init__(self, conn: Connection, method: str) -> None:
+        assert conn.fp is not None
         self._conn = conn
         self._fp = conn.fp
         self.status, self.reason = self._status_line()
@@ -154,7 +156,7 @@ class Connection:
         self.host, self.port, self.timeout = host, port, timeout
         self.tls, self.server_name = tls, server_name
         self.sock: socket.socket | None = None
-        self.fp = None  # type: ignore[var-annotated]
+        self.fp: io.BufferedReader | None = None
         self.reusable = False
 
     def _open(self) -> None:
