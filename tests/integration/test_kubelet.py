@@ -166,13 +166,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Api
         yield server
     finally:
         live = {f"tk-{d.name}" for d in (base / "node1" / "runtime").glob("*")}
+        cgroups_before = node_cgroups()
         kubelet.stop()
         server.stop()
     # The kubelet removes what it made on the host when it stops (other kubelets may be
     # running on this machine, so only the sandboxes this one had are checked).
     assert not live & host_netns(), kubelet.logs()
     assert not list((base / "node1" / "runtime").glob("*/state.json"))
-    assert not list(Path("/sys/fs/cgroup").glob(f"*/tinykube/{NODE}"))
+    if mode == "privileged" and IS_ROOT and live:
+        assert cgroups_before, "the pods of this kubelet ran in cgroups of its own"
+    assert not node_cgroups(), kubelet.logs()
+
+
+def node_cgroups() -> list[Path]:
+    """This node's cgroup directories (``tinykube/<node>-<instance>``; v1 or v2 layout)."""
+    root = Path("/sys/fs/cgroup")
+    return [*root.glob(f"*/tinykube/{NODE}-*"), *root.glob(f"tinykube/{NODE}-*")]
 
 
 def test_node_registered_with_labels_lease_and_capacity(cluster: ApiServer) -> None:
