@@ -214,6 +214,7 @@ SUBRESOURCES: dict[str, Verb] = {
     "eviction": subresources.eviction,
     "token": subresources.token,
     "finalize": subresources.finalize,
+    "ephemeralcontainers": subresources.ephemeral_containers,
     "log": subresources.log,
     "exec": subresources.exec_,
     "attach": subresources.exec_,

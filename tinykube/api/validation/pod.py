@@ -32,6 +32,7 @@ from tinykube.api.validation.common import (
     key,
     nonnegative,
 )
+from tinykube.api.validation.podephemeral import validate_ephemeral_containers
 from tinykube.api.validation.volumes import validate_env_value_from, validate_volume_source
 
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
@@ -57,6 +58,7 @@ VOLUME_SOURCES = (
 def validate_pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     volumes, errs = _volumes(as_list(spec.get("volumes")), child(path, "volumes"))
     errs += _containers(spec, volumes, path)
+    errs += validate_ephemeral_containers(spec, path)
     errs += _policies(spec, path)
     deadline = spec.get("activeDeadlineSeconds")
     if is_int(deadline) and not 1 <= deadline <= MAX_INT32:

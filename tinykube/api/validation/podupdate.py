@@ -9,6 +9,12 @@ checks run in upstream's order and some of them end the validation early,
 as upstream's do. Upstream appends a Go diff of the two specs to that
 message; we leave it out.
 
+Ephemeral containers are added through their own subresource, whose
+strategy keeps everything else as stored; the same update rules then apply
+here, so the list may grow but its entries never change (``podephemeral.py``).
+A main-resource update may grow it too, where upstream refuses that; the
+registry validates both paths with this one function.
+
 ``nodeName`` may go from empty to a node: the registry validates ``/binding``
 writes with the same function, and that is how the scheduler binds a Pod.
 """
@@ -21,6 +27,7 @@ from typing import Any
 from tinykube.api.errors import FieldError, field_forbidden, invalid, required
 from tinykube.api.validation import names
 from tinykube.api.validation.common import as_dict, as_list, index, is_int
+from tinykube.api.validation.podephemeral import validate_ephemeral_containers_update
 
 MAX_INT32 = 2**31 - 1
 UPDATABLE_FIELDS = (
@@ -55,6 +62,7 @@ def validate_pod_spec_update(new: dict[str, Any], old: dict[str, Any]) -> list[F
     errs += _only_deleted_gates(
         as_list(new.get("schedulingGates")), as_list(old.get("schedulingGates"))
     )
+    errs += validate_ephemeral_containers_update(new, old)
     if new != old and _munged(new, old) != old:
         errs.append(field_forbidden("spec", POD_UPDATE_FORBIDDEN))
     return errs
@@ -117,7 +125,7 @@ def _munged(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
         for i, container in enumerate(as_list(munged.get(field))):
             if isinstance(container, dict) and i < len(old_list):
                 _set(container, "image", as_dict(old_list[i]).get("image"))
-    for field in ("activeDeadlineSeconds", "schedulingGates", "tolerations"):
+    for field in ("activeDeadlineSeconds", "ephemeralContainers", "schedulingGates", "tolerations"):
         _set(munged, field, old.get(field))
     grace = old.get("terminationGracePeriodSeconds")
     if is_int(grace) and grace < 0 and munged.get("terminationGracePeriodSeconds") == 1:

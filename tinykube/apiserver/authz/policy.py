@@ -109,6 +109,7 @@ _EDIT = [
     rule(["impersonate"], [""], ["serviceaccounts"]),
     rule(WRITE, [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
     rule(["create"], [""], ["pods/eviction"]),
+    rule(["patch", "update"], [""], ["pods/ephemeralcontainers"]),
     rule(WRITE, [""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
                        "replicationcontrollers/scale", "secrets", "serviceaccounts", "services",
                        "services/proxy"]),

@@ -8,6 +8,8 @@ rules uses the defaults. What they encode:
   whose kubelet registers them with a status;
 - update of the main resource keeps the stored ``status``; update through
   ``/status`` keeps the stored ``spec`` (and the metadata the main resource owns);
+- update through ``pods/ephemeralcontainers`` changes only
+  ``spec.ephemeralContainers``;
 - ``metadata.generation`` starts at 1 and is bumped when the spec changes.
 """
 
@@ -126,6 +128,27 @@ def prepare_for_status_update(res: Resource, new: dict[str, Any], old: dict[str,
             meta.pop(field, None)
     if "managedFields" in new_meta:
         meta["managedFields"] = new_meta["managedFields"]
+    new.clear()
+    new.update(kept)
+
+
+def prepare_for_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """``pods/ephemeralcontainers``: the stored Pod with the request's
+    ``spec.ephemeralContainers`` (and managedFields); anything else it carries is
+    dropped, as upstream's strategy does. Adding one changes the spec, so the
+    generation moves."""
+    kept = copy.deepcopy(old)
+    wanted = (new.get("spec") or {}).get("ephemeralContainers")
+    spec = kept.setdefault("spec", {})
+    if wanted:
+        spec["ephemeralContainers"] = wanted
+    else:
+        spec.pop("ephemeralContainers", None)
+    new_meta = new.get("metadata") or {}
+    if "managedFields" in new_meta:
+        kept["metadata"]["managedFields"] = new_meta["managedFields"]
+    if spec.get("ephemeralContainers") != (old.get("spec") or {}).get("ephemeralContainers"):
+        kept["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
     new.clear()
     new.update(kept)
 
