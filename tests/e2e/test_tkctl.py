@@ -301,6 +301,7 @@ def test_describe_pod_and_friends(pair: Pair) -> None:
         "create cronjob tick --image=busybox --schedule=*/5_*_*_*_* -- date",
         "run p --image=nginx --port=80 --labels=a=b --env=X=1",
         "run q --image=busybox --restart=Never --command -- sleep 10",
+        "run shell --image=busybox -i -t --attach=false --restart=Never --command -- sh",
     ],
 )
 def test_generators_dry_run_yaml_and_json(pair: Pair, line: str) -> None:

@@ -44,6 +44,7 @@ _DEFAULT = [
     "resources",
     "imagePullPolicy",
     "stdin",
+    "stdinOnce",
     "tty",
     "restartPolicy",
     "terminationGracePeriodSeconds",
@@ -65,14 +66,10 @@ _DEFAULT = [
     "schedule",
     "jobTemplate",
     "loadBalancer",
-    "verbs",
-    "apiGroups",
-    "resources",
-    "resourceNames",
-    "nonResourceURLs",
     "value",
 ]
 _BY_PARENT = {
+    "rules": ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"),
     "subjects": ("kind", "apiGroup", "name", "namespace"),
     "roleRef": ("apiGroup", "kind", "name"),
     "secret": ("kind", "apiVersion", "metadata", "immutable", "data", "stringData", "type"),
