@@ -13,7 +13,8 @@ static manifest) to that pod's ``PodWorker``; the worker wakes, and one
 3. init containers one at a time, in order; then every app container;
    exited containers restart as ``restartPolicy`` says, after the
    CrashLoopBackOff delay (``backoff.py``); a failed liveness or startup probe
-   kills the container so that it restarts;
+   kills the container so that it restarts; ephemeral containers are started
+   once each and never restarted (``ephemeral.py``);
 4. the status (``status.py``) is written through ``pods/status`` when it
    changed.
 
@@ -31,7 +32,7 @@ import logging
 import time
 from typing import Any, Protocol
 
-from tinykube.kubelet import containers, dns, podresources, status, volumes
+from tinykube.kubelet import containers, dns, ephemeral, podresources, status, volumes
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.runtime.interface import (
     ContainerState,
@@ -114,6 +115,8 @@ class PodWorker:
         self.retry_at: dict[str, float] = {}
         self.backoff_events: dict[str, float] = {}
         self.spec_hashes: dict[str, str] = {}
+        # Ephemeral containers a previous kubelet ran: their last reported status.
+        self.ephemeral_done: dict[str, Obj] = {}
         self.deadline_exceeded = False
         self.probes = containers.ProbeSet(self)
         self.volume_paths: dict[str, Any] | None = None
@@ -168,12 +171,14 @@ class PodWorker:
         if self.terminal:
             return False
         self._ensure_views()
+        ephemeral.ensure_views(self)
         if self._past_deadline():
             await self._stop_for_deadline()
         elif await self._ensure_volumes() and await self._ensure_sandbox():
             await self._refresh_views()
             await self._handle_probe_kills()
             await self._converge()
+            await ephemeral.start_new(self)
         written = await self.write_status()
         if written.get("phase") in (status.SUCCEEDED, status.FAILED):
             await self._finish()
@@ -374,6 +379,9 @@ class PodWorker:
             start_time=self.start_time or time.time(),
             now=time.time(),
         )
+        debugging = ephemeral.statuses(self)
+        if debugging:
+            computed["ephemeralContainerStatuses"] = debugging
         if self.deadline_exceeded:
             computed.update(phase=status.FAILED, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE)
         return computed

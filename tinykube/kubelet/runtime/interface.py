@@ -128,6 +128,10 @@ class ContainerConfig:
     # securityContext.runAsUser/runAsGroup (root only; the rootless mode cannot switch).
     run_as_user: int | None = None
     run_as_group: int | None = None
+    # The CRI's TARGET PID namespace mode: the id of a running container of the same
+    # sandbox whose processes this one sees and shares (an ephemeral container's
+    # ``targetContainerName``). A runtime that cannot do that gives it its own.
+    target_container_id: str = ""
 
 
 @dataclass

@@ -28,7 +28,10 @@ workload (through ``setpriv``/``chroot --userspec`` for ``runAsUser``),
 forwards SIGTERM to it and exits with its status (137 after an OOM kill).
 The workload is therefore not PID 1 and gets SIGTERM's default action, as
 with ``docker run --init``. ``hostPID``/``hostIPC``/``hostNetwork`` pods skip
-the corresponding namespace.
+the corresponding namespace. A container started with a target container
+(an ephemeral debugging container's ``targetContainerName``) joins that
+container's PID namespace instead of making one, and mounts its own ``/proc``
+for it, so ``ps`` shows the target's processes.
 
 Without root (or with ``rootless``): host network with one loopback address
 per pod (127.x.y.z, any of which can be bound without configuration), no
@@ -479,7 +482,8 @@ class ProcessRuntime:
             return [*DIE_WITH_RUNTIME, *workload]
         script = await self._setup_script(container, workload)
         host_pid = container.sandbox.config.host_pid
-        pid = [] if host_pid else ["--pid"]
+        target_pid = self._target_pid(container)
+        pid = [] if host_pid or target_pid else ["--pid"]
         # --kill-child: if unshare dies (with the kubelet, below), so does the container.
         unshare = ["unshare", *pid, "--mount", "--kill-child=SIGKILL", "--propagation", "private"]
         if not self.privileged:
@@ -491,8 +495,22 @@ class ProcessRuntime:
         if sandbox.pause is not None:
             ns_flags = [] if sandbox.config.host_network else ["-n", "-u"]
             ns_flags += [] if sandbox.config.host_ipc else ["-i"]
+            if target_pid:
+                # No fork: nsenter execs unshare, whose child (the init) is born in that
+                # namespace; the process the runtime watches stays unshare, as without it.
+                ns_flags += [f"--pid=/proc/{target_pid}/ns/pid", "--no-fork"]
             argv = ["nsenter", "-t", str(sandbox.pause.pid), *ns_flags, "--", *argv]
         return [*DIE_WITH_RUNTIME, *argv]
+
+    def _target_pid(self, container: _Container) -> int:
+        """The host pid of the init of the container whose PID namespace this one joins
+        (``target_container_id``), or 0 for a namespace of its own."""
+        target = self._containers.get(container.config.target_container_id)
+        if target is None or container.sandbox.pause is None or not self.privileged:
+            return 0
+        if target.status.state != ContainerState.RUNNING or target.sandbox is not container.sandbox:
+            return 0
+        return target.status.pid
 
     async def _setup_script(self, container: _Container, workload: list[str]) -> str:
         lines = ["set -e"]
