@@ -26,9 +26,10 @@ def _container(pod: dict[str, Any], request: web.Request) -> str:
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
     inits = [c["name"] for c in spec.get("initContainers") or []]
+    debuggers = [c["name"] for c in spec.get("ephemeralContainers") or []]
     name = request.query.get("container", "")
     if name:
-        if name not in names + inits:
+        if name not in names + inits + debuggers:
             raise errors.BadRequest(
                 f"container {name} is not valid for pod {pod['metadata']['name']}"
             )
