@@ -1,17 +1,20 @@
-"""``kubectl debug`` (the real kubectl) against a whole cluster: an ephemeral
-container in a running pod that shares the target container's processes, a
-copy of a pod with an added container, and a node debugger pod that sees the
-host's root at /host."""
+"""``kubectl debug`` against a whole cluster, with the real kubectl and with tkctl:
+an ephemeral container in a running pod that shares the target container's
+processes, a copy of a pod with an added container, and a node debugger pod
+that sees the host's root at /host."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import time
 from typing import Any
 
 import pytest
-from cluster import ApiServer, run_kubectl
+from cluster import ApiServer, kubectl_binary, run_kubectl
+from test_tkctl import tkctl_command
 
 pytestmark = pytest.mark.e2e
 
@@ -22,6 +25,25 @@ def kubectl(server: ApiServer, *args: str, input: str | None = None) -> str:
     result = run_kubectl(server, *args, input=input)
     assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
     return result.stdout
+
+
+@pytest.fixture(params=["kubectl", "tkctl"])
+def tool(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def debug(
+    server: ApiServer, tool: str, *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [kubectl_binary()] if tool == "kubectl" else tkctl_command()
+    return subprocess.run(
+        [*argv, "debug", *args],
+        env={**os.environ, "KUBECONFIG": str(server.kubeconfig)},
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 2,
+    )
 
 
 def get(server: ApiServer, *args: str) -> dict[str, Any]:
@@ -51,69 +73,119 @@ def debugger_status(server: ApiServer, pod: str) -> dict[str, Any] | None:
 
 
 def test_debug_adds_an_ephemeral_container_sharing_the_targets_processes(
-    apiserver: ApiServer,
+    apiserver: ApiServer, tool: str
 ) -> None:
-    start_web(apiserver, "web")
-    result = run_kubectl(
+    web = f"web-{tool}"
+    start_web(apiserver, web)
+    result = debug(
         apiserver,
-        *("debug", "pod/web", "--image=python", "--target=web", "-i"),
+        tool,
+        *(f"pod/{web}", "--image=python", f"--target={web}", "-i"),
         *("--", "sh", "-c", "echo hi; ps ax"),
-        input="",
     )
     assert result.returncode == 0, result.stderr
     said = result.stdout + result.stderr
-    assert 'Targeting container "web".' in said
+    assert f'Targeting container "{web}".' in said
     assert "Defaulting debug container name to debugger-" in said
-    pod = get(apiserver, "pod", "web")
+    pod = get(apiserver, "pod", web)
     (added,) = pod["spec"]["ephemeralContainers"]
-    assert added["targetContainerName"] == "web" and added["stdin"] is True
-    status = eventually(lambda: debugger_status(apiserver, "web"), "the debugger to exit")
+    assert added["targetContainerName"] == web and added["stdin"] is True
+    assert added["securityContext"] == {"capabilities": {"add": ["SYS_PTRACE"]}}  # general
+    status = eventually(lambda: debugger_status(apiserver, web), "the debugger to exit")
     assert status["name"] == added["name"]
     assert status["state"]["terminated"]["exitCode"] == 0
     assert status["ready"] is False and status["restartCount"] == 0
-    logs = kubectl(apiserver, "logs", "web", "-c", added["name"])
+    logs = kubectl(apiserver, "logs", web, "-c", added["name"])
     assert logs.startswith("hi\n")
     assert "sleep 3600" in logs  # the target's process, seen from the debugger
     # The app container was not touched; the exited debugger is not started again.
     time.sleep(3)
-    again = get(apiserver, "pod", "web")["status"]
+    again = get(apiserver, "pod", web)["status"]
     assert again["phase"] == "Running"
     assert again["ephemeralContainerStatuses"][0]["restartCount"] == 0
 
 
-def test_debug_refuses_a_name_another_container_has(apiserver: ApiServer) -> None:
-    start_web(apiserver, "named")
-    result = run_kubectl(
-        apiserver, "debug", "pod/named", "--image=python", "--container=named", "--", "true"
-    )
-    assert result.returncode != 0
-    assert (
-        'The Pod "named" is invalid: spec.ephemeralContainers[0].name: Duplicate value: "named"'
-        in result.stderr
+def test_debug_refuses_a_name_another_container_has(apiserver: ApiServer, tool: str) -> None:
+    named = f"named-{tool}"
+    start_web(apiserver, named)
+    result = debug(apiserver, tool, f"pod/{named}", "--image=python", f"--container={named}")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'The Pod "{named}" is invalid: spec.ephemeralContainers[0].name: '
+        f'Duplicate value: "{named}"\n'
     )
 
 
-def test_debug_copy_to_runs_a_copy_with_the_debug_container(apiserver: ApiServer) -> None:
-    start_web(apiserver, "orig")
-    kubectl(
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pod/x", "--", "true"], "you must specify --image when not using --copy-to."),
+        (["pod/x", "--image=python", "--copy-to=y", "--target=x"],
+         "--target is incompatible with --copy-to. Use --share-processes instead."),
+        (["pod/x", "--image=python", "-t"],
+         "-i/--stdin is required for containers with -t/--tty=true"),
+        (["pod/x", "--image=python", "--set-image=a=b"],
+         "--set-image may only be used with --copy-to."),
+        (["--image=python"], "NAME or filename is required for debug"),
+        (["pod/x", "--image=Bad:Image"], 'invalid image name "Bad:Image": invalid reference format'),
+        (["pod/nope", "--image=python"], None),
+        (["svc/kubernetes", "--image=python"], None),
+    ],
+    ids=["no-image", "target-copy", "tty-no-stdin", "set-image", "no-name", "bad-image",
+         "no-pod", "service"],
+)  # fmt: skip
+def test_debug_errors_match_kubectl(
+    apiserver: ApiServer, args: list[str], message: str | None
+) -> None:
+    theirs = debug(apiserver, "kubectl", *args)
+    ours = debug(apiserver, "tkctl", *args)
+    assert theirs.returncode == ours.returncode == 1
+    assert ours.stderr == theirs.stderr
+    if message is not None:
+        assert ours.stderr == f"error: {message}\n"
+
+
+def test_debug_copy_to_runs_a_copy_with_the_debug_container(
+    apiserver: ApiServer, tool: str
+) -> None:
+    orig = f"orig-{tool}"
+    start_web(apiserver, orig)
+    result = debug(
         apiserver,
-        *("debug", "pod/orig", "--copy-to=orig-debug", "--container=dbg", "--image=python"),
+        tool,
+        *(f"pod/{orig}", f"--copy-to={orig}-debug", "--container=dbg", "--image=python"),
         *("--", "sleep", "3600"),
     )
-    kubectl(apiserver, "wait", "--for=condition=Ready", "pod/orig-debug", f"--timeout={WAIT:.0f}s")
-    copy = get(apiserver, "pod", "orig-debug")
-    assert [c["name"] for c in copy["spec"]["containers"]] == ["orig", "dbg"]
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    ready = f"--timeout={WAIT:.0f}s"
+    kubectl(apiserver, "wait", "--for=condition=Ready", f"pod/{orig}-debug", ready)
+    copy = get(apiserver, "pod", f"{orig}-debug")
+    assert [c["name"] for c in copy["spec"]["containers"]] == [orig, "dbg"]
+    assert copy["spec"]["containers"][1]["command"] == ["sleep", "3600"]
     assert copy["spec"]["shareProcessNamespace"] is True
+    assert "labels" not in copy["metadata"]  # the general profile drops them
     assert [s["ready"] for s in copy["status"]["containerStatuses"]] == [True, True]
-    assert "ephemeralContainers" not in get(apiserver, "pod", "orig")["spec"]
+    assert "ephemeralContainers" not in get(apiserver, "pod", orig)["spec"]
 
 
-def test_debug_node_sees_the_host_root(apiserver: ApiServer) -> None:
-    out = kubectl(
+def test_debug_copy_to_with_set_image_changes_only_images(apiserver: ApiServer, tool: str) -> None:
+    orig = f"img-{tool}"
+    start_web(apiserver, orig)
+    result = debug(apiserver, tool, f"pod/{orig}", f"--copy-to={orig}-2", "--set-image=*=busybox")
+    assert result.returncode == 0, result.stderr
+    copy = get(apiserver, "pod", f"{orig}-2")
+    assert [(c["name"], c["image"]) for c in copy["spec"]["containers"]] == [(orig, "busybox")]
+
+
+def test_debug_node_sees_the_host_root(apiserver: ApiServer, tool: str) -> None:
+    result = debug(
         apiserver,
-        *("debug", "node/controlplane", "--image=python"),
+        tool,
+        *("node/controlplane", "--image=python"),
         *("--", "chroot", "/host", "cat", "/etc/hostname"),
     )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     assert out.startswith("Creating debugging pod node-debugger-controlplane-")
     name = out.split()[3]
     assert out.strip().endswith("with container debugger on node controlplane.")

@@ -42,6 +42,7 @@ COMMANDS = {
     "logs": "logs",
     "exec": "exec",
     "attach": "attach",
+    "debug": "debug",
     "port-forward": "portforward",
     "run": "run",
     "expose": "expose",
