@@ -312,6 +312,17 @@ def test_liveness_probe_failure_restarts_the_container(cluster: ApiServer) -> No
     assert "Unhealthy" in events and "failed liveness probe, will be restarted" in events
 
 
+def test_service_environment_variables_reach_the_process(cluster: ApiServer) -> None:
+    kubectl(cluster, "create", "service", "clusterip", "env-svc", "--tcp=8080:80")
+    ip = kubectl(cluster, "get", "svc", "env-svc", "-o", "jsonpath={.spec.clusterIP}")
+    script = (
+        'echo "$ENV_SVC_SERVICE_HOST:$ENV_SVC_SERVICE_PORT $KUBERNETES_SERVICE_HOST"; sleep 3600'
+    )
+    kubectl(cluster, "apply", "-f", "-", input=pod_manifest("envpod", [container("main", script)]))
+    kubernetes = kubectl(cluster, "get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}")
+    assert eventually(lambda: kubectl(cluster, "logs", "envpod")) == f"{ip}:8080 {kubernetes}\n"
+
+
 def test_configmap_volume_and_secret_env_reach_the_process(cluster: ApiServer) -> None:
     kubectl(cluster, "create", "configmap", "kcfg", "--from-literal=file.txt=from-configmap")
     kubectl(cluster, "create", "secret", "generic", "ksec", "--from-literal=pw=s3cret")

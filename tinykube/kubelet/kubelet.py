@@ -65,6 +65,7 @@ DEFAULT_POD_CIDR = "10.244.0.0/24"
 STATUS_INTERVAL = 10.0
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 TRANSIENT = (errors.APIError, aiohttp.ClientError, OSError, TimeoutError)
+SERVICES_SYNC_TIMEOUT = 10.0  # a container starts without service variables after this
 
 
 @dataclass
@@ -127,6 +128,9 @@ class Kubelet:
         self.pods = self.factory.get(
             "v1", "pods", field_selector=f"spec.nodeName={config.node_name}"
         )
+        # Every Service, for the service environment variables of each container
+        # (upstream's kubelet keeps the same lister rather than asking per container).
+        self.services = self.factory.get("v1", "services")
 
     # ---- running -------------------------------------------------------------------
 
@@ -337,11 +341,14 @@ class Kubelet:
             sources.configmaps[name] = await self._get_or_none("configmaps", name, namespace)
         for name in secrets:
             sources.secrets[name] = await self._get_or_none("secrets", name, namespace)
-        with contextlib.suppress(*TRANSIENT):
-            if (pod.get("spec") or {}).get("enableServiceLinks", True):
-                listed = await self.client.list("v1", "services", namespace)
-                sources.services = listed.get("items") or []
-            sources.master_service = await self._get_or_none("services", "kubernetes", "default")
+        static = pod["metadata"].get("uid") in self.static_uids
+        if not static:  # static pods start before there is an API server to read from
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SERVICES_SYNC_TIMEOUT):
+                    await self.services.wait_synced()
+        if (pod.get("spec") or {}).get("enableServiceLinks", True):
+            sources.services = self.services.list(namespace)
+        sources.master_service = self.services.get_by_name("default", "kubernetes")
         return sources
 
     async def _get_or_none(self, resource: str, name: str, namespace: str) -> Obj | None:
