@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cluster import ApiServer, kubectl_binary, run_kubectl
+from test_attach import Session
 from test_tkctl import tkctl_command
 
 pytestmark = pytest.mark.e2e
@@ -103,6 +104,27 @@ def test_debug_adds_an_ephemeral_container_sharing_the_targets_processes(
     again = get(apiserver, "pod", web)["status"]
     assert again["phase"] == "Running"
     assert again["ephemeralContainerStatuses"][0]["restartCount"] == 0
+
+
+def test_debug_it_gives_a_shell_on_a_terminal(apiserver: ApiServer, tool: str) -> None:
+    web = f"term-{tool}"
+    start_web(apiserver, web)
+    argv = [kubectl_binary()] if tool == "kubectl" else tkctl_command()
+    env = {**os.environ, "KUBECONFIG": str(apiserver.kubeconfig)}
+    args = ["debug", "-it", f"pod/{web}", "--image=python", f"--target={web}", "--", "sh"]
+    session = Session([*argv, *args], env, tty=True)
+    try:
+        session.expect(b"If you don't see a command prompt, try pressing enter.")
+        session.send(b"echo mark-$((6*7)); tty; ps ax | grep -c '^ *[0-9]* .* sleep 3600$'\r")
+        session.send(b"exit\r")
+        out = session.expect(b"Session ended, the ephemeral container will not be restarted")
+        assert b"mark-42" in out
+        assert b"/dev/pts/" in out
+        assert session.wait() == 0
+    finally:
+        session.stop()
+    lines = out.decode(errors="replace").splitlines()
+    assert lines[lines.index("mark-42") + 2].strip() == "1"  # the target's sleep, seen
 
 
 def test_debug_refuses_a_name_another_container_has(apiserver: ApiServer, tool: str) -> None:

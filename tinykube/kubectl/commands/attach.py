@@ -61,10 +61,15 @@ async def attach_to(
     if status.get("status", "Success") != "Success":
         raise CommandError(status.get("message") or "error attaching to the container")
     if not quiet and term.stdin and term.raw:
-        f.out.write(
-            f"Session ended, resume using '{command} {meta['name']} -c {name} "
-            f"-n {meta['namespace']} -i -t' command\n"
-        )
+        again = f"{command} {meta['name']} -c {name} -n {meta['namespace']} -i -t"
+        debuggers = (pod.get("spec") or {}).get("ephemeralContainers") or []
+        if any(c.get("name") == name for c in debuggers):
+            f.out.write(
+                "Session ended, the ephemeral container will not be restarted but may be "
+                f"reattached using '{again}' if it is still running\n"
+            )
+        else:
+            f.out.write(f"Session ended, resume using '{again}' command\n")
     return status
 
 
