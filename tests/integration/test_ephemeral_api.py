@@ -95,3 +95,11 @@ async def test_ports_are_a_422(client: Client, ns: str) -> None:
         "spec.ephemeralContainers[0].ports: Forbidden: cannot be set for an Ephemeral Container"
         in exc.value.message
     )
+
+
+async def test_the_pod_itself_cannot_add_them(client: Client, ns: str) -> None:
+    pod = await make_pod(client, ns)
+    pod["spec"]["ephemeralContainers"] = [DEBUGGER]
+    with pytest.raises(errors.Invalid) as exc:
+        await client.update("v1", "pods", pod)
+    assert "spec: Forbidden: pod updates may not change fields other than" in exc.value.message

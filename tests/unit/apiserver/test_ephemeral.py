@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from tinykube.api import validation
+from tinykube.api import errors, validation
 from tinykube.api.resources import lookup
 from tinykube.api.validation.podephemeral import validate_static_pod
 from tinykube.apiserver.registry import strategy
@@ -153,3 +153,23 @@ def test_create_still_refuses_ephemeral_containers() -> None:
         pod["metadata"].pop(field)
     problems = [str(e) for e in validation.validate(PODS, pod, None)]
     assert "spec.ephemeralContainers: Forbidden: cannot be set on create" in problems
+
+
+def test_the_main_endpoint_cannot_change_them() -> None:
+    old = stored_pod(DEBUGGER)
+    for ephemeral in ([], [DEBUGGER, dict(DEBUGGER, name="more")]):
+        new = copy.deepcopy(old)
+        new["spec"]["ephemeralContainers"] = ephemeral
+        with pytest.raises(errors.Invalid) as exc:
+            strategy.prepare_for_update(PODS, new, old)
+        assert exc.value.message.startswith(
+            'Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than'
+        )
+
+
+def test_the_main_endpoint_keeps_them_when_unchanged() -> None:
+    old = stored_pod(DEBUGGER)
+    new = copy.deepcopy(old)
+    new["metadata"]["labels"] = {"app": "relabelled"}
+    strategy.prepare_for_update(PODS, new, old)
+    assert new["spec"]["ephemeralContainers"] == [DEBUGGER]

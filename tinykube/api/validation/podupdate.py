@@ -12,8 +12,8 @@ message; we leave it out.
 Ephemeral containers are added through their own subresource, whose
 strategy keeps everything else as stored; the same update rules then apply
 here, so the list may grow but its entries never change (``podephemeral.py``).
-A main-resource update may grow it too, where upstream refuses that; the
-registry validates both paths with this one function.
+The registry validates both endpoints with this one function; the main
+one's strategy refuses any change to the list before it gets here.
 
 ``nodeName`` may go from empty to a node: the registry validates ``/binding``
 writes with the same function, and that is how the scheduler binds a Pod.

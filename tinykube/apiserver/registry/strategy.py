@@ -22,6 +22,7 @@ from typing import Any
 
 from tinykube.api import errors
 from tinykube.api.resources import Resource
+from tinykube.api.validation.podupdate import POD_UPDATE_FORBIDDEN
 
 # Kinds whose status may be set on create (the kubelet posts a Node with status).
 KEEP_STATUS_ON_CREATE = frozenset({"nodes", "events", "leases"})
@@ -96,6 +97,8 @@ def prepare_for_create(res: Resource, obj: dict[str, Any], now: str) -> None:
 def prepare_for_update(res: Resource, new: dict[str, Any], old: dict[str, Any]) -> None:
     """Main-resource update: server-owned metadata and status come from the stored object."""
     _keep_server_meta(new, old)
+    if res.plural == "pods" and not res.group:
+        _refuse_ephemeral_change(new, old)
     if res.has_status:
         if "status" in old:
             new["status"] = copy.deepcopy(old["status"])
@@ -130,6 +133,19 @@ def prepare_for_status_update(res: Resource, new: dict[str, Any], old: dict[str,
         meta["managedFields"] = new_meta["managedFields"]
     new.clear()
     new.update(kept)
+
+
+def _refuse_ephemeral_change(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Ephemeral containers change only through their subresource. The Pod update
+    rules (``podupdate.py``) let the list grow, because the registry validates both
+    endpoints with them; here the main endpoint refuses any change, with the words
+    upstream's update validation uses for it."""
+    wanted = (new.get("spec") or {}).get("ephemeralContainers") or []
+    stored = (old.get("spec") or {}).get("ephemeralContainers") or []
+    if wanted != stored:
+        name = old["metadata"].get("name", "")
+        problem = errors.field_forbidden("spec", POD_UPDATE_FORBIDDEN)
+        raise errors.invalid_object("Pod", "", name, [problem])
 
 
 def prepare_for_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any]) -> None:
