@@ -184,11 +184,7 @@ async def splice_to_kubelet(
                 ssl=kubelet_ssl(ctx),
             )
         except aiohttp.WSServerHandshakeError as exc:
-            raise errors.APIError(
-                f"error dialing backend: the kubelet answered {exc.status}: {exc.message}",
-                code=exc.status if 400 <= exc.status < 600 else 502,
-                reason="InternalError" if exc.status >= 500 else "BadRequest",
-            ) from None
+            raise await _kubelet_refusal(session, url, params, ctx, exc) from None
         except aiohttp.ClientError as exc:
             raise errors.InternalError(
                 f"Internal error occurred: error dialing backend: {exc}"
@@ -199,6 +195,29 @@ async def splice_to_kubelet(
             await ws.prepare(request)
             await _splice(ws, upstream)
             return ws
+
+
+async def _kubelet_refusal(
+    session: aiohttp.ClientSession,
+    url: str,
+    params: list[tuple[str, str]],
+    ctx: ServerContext,
+    exc: aiohttp.WSServerHandshakeError,
+) -> errors.APIError:
+    """The kubelet's own words for a refused stream: aiohttp drops the body of a failed
+    handshake, and the kubelet checks the pod and container before the upgrade, so the
+    same request without it gets the same Status back."""
+    code = exc.status if 400 <= exc.status < 600 else 502
+    reason, message = ("InternalError" if code >= 500 else "BadRequest"), exc.message
+    try:
+        async with session.get(url, params=params, ssl=kubelet_ssl(ctx)) as resp:
+            status = await resp.json(content_type=None)
+        if isinstance(status, dict) and status.get("message") and resp.status == exc.status:
+            message = status["message"]
+            reason = status.get("reason") or reason
+    except (aiohttp.ClientError, ValueError):
+        pass
+    return errors.APIError(f"error dialing backend: {message}", code=code, reason=reason)
 
 
 async def _splice(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
