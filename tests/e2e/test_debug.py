@@ -188,6 +188,9 @@ def test_debug_copy_to_runs_a_copy_with_the_debug_container(
     assert "labels" not in copy["metadata"]  # the general profile drops them
     assert [s["ready"] for s in copy["status"]["containerStatuses"]] == [True, True]
     assert "ephemeralContainers" not in get(apiserver, "pod", orig)["spec"]
+    # One PID namespace for the copy: the debugger sees the app's process.
+    seen = kubectl(apiserver, "exec", f"{orig}-debug", "-c", "dbg", "--", "ps", "ax")
+    assert any(line.endswith(" sleep 3600") for line in seen.splitlines())
 
 
 def test_debug_copy_to_with_set_image_changes_only_images(apiserver: ApiServer, tool: str) -> None:

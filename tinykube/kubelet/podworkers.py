@@ -225,6 +225,7 @@ class PodWorker:
             host_network=bool(spec.get("hostNetwork")),
             host_pid=bool(spec.get("hostPID")),
             host_ipc=bool(spec.get("hostIPC")),
+            share_process_namespace=bool(spec.get("shareProcessNamespace")),
             resolv_conf=resolv,
             domain=domain,
             host_aliases=dns.host_aliases(self.pod),

@@ -90,6 +90,8 @@ class PodSandboxConfig:
     host_network: bool = False
     host_pid: bool = False
     host_ipc: bool = False
+    # spec.shareProcessNamespace: one PID namespace for all the pod's containers.
+    share_process_namespace: bool = False
     log_directory: Path | None = None
     # /etc/resolv.conf for every container (empty: the host's), and what /etc/hosts adds
     # to its own entry: the pod's DNS domain (subdomain pods) and spec.hostAliases.

@@ -31,7 +31,9 @@ with ``docker run --init``. ``hostPID``/``hostIPC``/``hostNetwork`` pods skip
 the corresponding namespace. A container started with a target container
 (an ephemeral debugging container's ``targetContainerName``) joins that
 container's PID namespace instead of making one, and mounts its own ``/proc``
-for it, so ``ps`` shows the target's processes.
+for it, so ``ps`` shows the target's processes; in a pod with
+``shareProcessNamespace`` the pause starts one PID namespace that every
+container joins.
 
 Without root (or with ``rootless``): host network with one loopback address
 per pod (127.x.y.z, any of which can be bound without configuration), no
@@ -279,6 +281,9 @@ class ProcessRuntime:
     async def _start_privileged_sandbox(self, sandbox: _Sandbox) -> None:
         config = sandbox.config
         ipc = [] if config.host_ipc else ["--ipc"]
+        if config.share_process_namespace and not config.host_pid:
+            # The pod's PID namespace: the pause is its first process, containers join it.
+            ipc += ["--pid", "--fork", "--kill-child=SIGKILL"]
         argv = ["unshare", *ipc]
         # "ready" once the namespaces exist: a container joining earlier would join the host's.
         script = "echo ready; exec sleep infinity"
@@ -482,8 +487,8 @@ class ProcessRuntime:
             return [*DIE_WITH_RUNTIME, *workload]
         script = await self._setup_script(container, workload)
         host_pid = container.sandbox.config.host_pid
-        target_pid = self._target_pid(container)
-        pid = [] if host_pid or target_pid else ["--pid"]
+        pid_ns = self._pid_namespace(container)
+        pid = [] if host_pid or pid_ns else ["--pid"]
         # --kill-child: if unshare dies (with the kubelet, below), so does the container.
         unshare = ["unshare", *pid, "--mount", "--kill-child=SIGKILL", "--propagation", "private"]
         if not self.privileged:
@@ -495,22 +500,31 @@ class ProcessRuntime:
         if sandbox.pause is not None:
             ns_flags = [] if sandbox.config.host_network else ["-n", "-u"]
             ns_flags += [] if sandbox.config.host_ipc else ["-i"]
-            if target_pid:
+            if pid_ns:
                 # No fork: nsenter execs unshare, whose child (the init) is born in that
                 # namespace; the process the runtime watches stays unshare, as without it.
-                ns_flags += [f"--pid=/proc/{target_pid}/ns/pid", "--no-fork"]
+                ns_flags += [f"--pid={pid_ns}", "--no-fork"]
             argv = ["nsenter", "-t", str(sandbox.pause.pid), *ns_flags, "--", *argv]
         return [*DIE_WITH_RUNTIME, *argv]
 
-    def _target_pid(self, container: _Container) -> int:
-        """The host pid of the init of the container whose PID namespace this one joins
-        (``target_container_id``), or 0 for a namespace of its own."""
+    def _pid_namespace(self, container: _Container) -> str:
+        """The PID namespace a container joins instead of making its own: its target's
+        (``target_container_id``), else the pod's shared one, else none ("")."""
+        sandbox = container.sandbox
+        if sandbox.pause is None or not self.privileged or sandbox.config.host_pid:
+            return ""
         target = self._containers.get(container.config.target_container_id)
-        if target is None or container.sandbox.pause is None or not self.privileged:
-            return 0
-        if target.status.state != ContainerState.RUNNING or target.sandbox is not container.sandbox:
-            return 0
-        return target.status.pid
+        if (
+            target is not None
+            and target.sandbox is sandbox
+            and target.status.state == ContainerState.RUNNING
+            and target.status.pid
+        ):
+            return f"/proc/{target.status.pid}/ns/pid"
+        if sandbox.config.share_process_namespace:
+            # The pause is unshare, which forked the namespace's first process.
+            return f"/proc/{sandbox.pause.pid}/ns/pid_for_children"
+        return ""
 
     async def _setup_script(self, container: _Container, workload: list[str]) -> str:
         lines = ["set -e"]
