@@ -9,6 +9,9 @@ import pytest
 from tinykube.api import errors, validation
 from tinykube.api.resources import lookup
 from tinykube.api.validation.podephemeral import validate_static_pod
+from tinykube.apiserver.authz import policy
+from tinykube.apiserver.authz.attributes import Attributes
+from tinykube.apiserver.authz.rules import allows
 from tinykube.apiserver.registry import strategy
 
 PODS = lookup("", "v1", "pods")
@@ -173,3 +176,14 @@ def test_the_main_endpoint_keeps_them_when_unchanged() -> None:
     new["metadata"]["labels"] = {"app": "relabelled"}
     strategy.prepare_for_update(PODS, new, old)
     assert new["spec"]["ephemeralContainers"] == [DEBUGGER]
+
+
+def test_edit_may_add_ephemeral_containers_and_view_may_not() -> None:
+    def allowed(role: str, verb: str) -> bool:
+        wanted = Attributes(verb, resource="pods", subresource="ephemeralcontainers", name="web")
+        return any(allows(r, wanted) for r in policy.CLUSTER_ROLES[role]["rules"])
+
+    assert allowed("system:aggregate-to-edit", "patch")
+    assert allowed("system:aggregate-to-edit", "update")
+    assert not allowed("system:aggregate-to-edit", "create")
+    assert not allowed("system:aggregate-to-view", "patch")
