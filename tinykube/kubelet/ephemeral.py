@@ -14,7 +14,9 @@ towards the pod's phase or readiness (``ready`` is always false). They are
 stopped with the pod, as the worker stops everything in ``container_ids``.
 
 A kubelet that restarts does not run again the ephemeral containers the pod's
-status already shows a container id for: their old status is kept as it is.
+status already shows a container id for: their old status is kept, except
+that one still running is then reported terminated (``ContainerStatusUnknown``),
+since the process runtime's containers do not outlive its kubelet.
 """
 
 from __future__ import annotations
@@ -47,11 +49,27 @@ def ensure_views(worker: PodWorker) -> None:
         if name in worker.views or name in worker.ephemeral_done:
             continue
         if (old.get(name) or {}).get("containerID"):
-            worker.ephemeral_done[name] = old[name]
+            worker.ephemeral_done[name] = _no_longer_running(old[name])
             continue
         worker.views[name] = status.ContainerView(
             name, c.get("image", ""), worker.host.runtime.name
         )
+
+
+def _no_longer_running(cs: Obj) -> Obj:
+    """A previous kubelet's container is gone with that kubelet's runtime: one that
+    was still running is reported as upstream reports a container it cannot find."""
+    state = cs.get("state") or {}
+    if "terminated" in state:
+        return cs
+    was = "Running" if "running" in state else "Waiting"
+    terminated = {
+        "exitCode": 137,
+        "reason": "ContainerStatusUnknown",
+        "message": f"The container could not be located when the pod was terminated.  "
+        f"The container used to be {was}",
+    }
+    return {**cs, "state": {"terminated": terminated}, "ready": False}
 
 
 async def start_new(worker: PodWorker) -> None:

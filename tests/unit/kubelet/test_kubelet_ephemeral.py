@@ -91,3 +91,25 @@ async def test_one_a_previous_kubelet_ran_is_not_run_again(host: FakeHost) -> No
     await worker.sync()
     assert host.statuses[-1]["ephemeralContainerStatuses"] == [old]
     assert "Started container debugger" not in [m for _, m in host.events]
+
+
+async def test_one_running_under_a_previous_kubelet_is_reported_gone(host: FakeHost) -> None:
+    pod = with_debugger(make_pod())
+    old = {
+        "name": "debugger",
+        "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+        "lastState": {},
+        "ready": False,
+        "restartCount": 0,
+        "image": "busybox",
+        "imageID": "",
+        "containerID": "simulated://gone",
+    }
+    pod["status"] = {"phase": "Running", "ephemeralContainerStatuses": [old]}
+    worker = PodWorker(host, pod)  # type: ignore[arg-type]
+    await worker.sync()
+    (cs,) = host.statuses[-1]["ephemeralContainerStatuses"]
+    assert cs["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
+    assert cs["state"]["terminated"]["exitCode"] == 137
+    assert cs["containerID"] == "simulated://gone"
+    assert "Started container debugger" not in [m for _, m in host.events]
