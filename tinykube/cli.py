@@ -204,6 +204,7 @@ _WORKER_FLAGS = (
     "concurrent-cron-job-syncs",
     "concurrent-daemonset-syncs",
     "concurrent-deployment-syncs",
+    "concurrent-horizontal-pod-autoscaler-syncs",
     "concurrent-endpoint-syncs",
     "concurrent-gc-syncs",
     "concurrent-job-syncs",

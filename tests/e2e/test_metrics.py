@@ -99,3 +99,61 @@ def test_tkctl_top_prints_what_kubectl_prints(apiserver: ApiServer) -> None:
         real, ours = both(*args)
         assert (ours.returncode, ours.stderr) == (real.returncode, real.stderr), args
         assert shape(ours.stdout) == shape(real.stdout), args
+
+
+HUNGRY = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hungry, namespace: top-test}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hungry}}
+  template:
+    metadata: {labels: {app: hungry}}
+    spec:
+      containers:
+      - name: c
+        image: python
+        command: ["python3", "-c", "import time\\nb = bytearray(40 * 1024 * 1024)\\ntime.sleep(3600)"]
+        resources: {requests: {memory: 20Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: hungry, namespace: top-test}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: hungry}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: memory, target: {type: Utilization, averageUtilization: 100}}
+"""
+
+
+def test_horizontal_pod_autoscaler_follows_memory_use(apiserver: ApiServer) -> None:
+    """Each pod uses about twice its request: the autoscaler goes to its maximum of 3."""
+    run_kubectl(apiserver, "create", "namespace", "top-test")
+    applied = run_kubectl(apiserver, "apply", "-f", "-", input=HUNGRY)
+    assert applied.returncode == 0, applied.stderr
+
+    def scaled() -> bool:
+        got = run_kubectl(apiserver, "get", "deploy", "hungry", "-n", "top-test",
+                          "-o", "jsonpath={.spec.replicas}")  # fmt: skip
+        return got.stdout == "3"
+
+    until(scaled, within=150)
+    row = run_kubectl(apiserver, "get", "hpa", "hungry", "-n", "top-test", "--no-headers").stdout
+    assert re.match(r"^hungry\s+Deployment/hungry\s+memory: \d+%/100%\s+1\s+3\s+\d\s+", row), row
+    events = run_kubectl(apiserver, "get", "events", "-n", "top-test",
+                         "--field-selector", "reason=SuccessfulRescale").stdout  # fmt: skip
+    assert (
+        "New size: 3; reason: memory resource utilization (percentage of request) above target"
+        in events
+    )
+    status = json.loads(
+        run_kubectl(apiserver, "get", "hpa", "hungry", "-n", "top-test", "-o", "json").stdout
+    )["status"]
+    kinds = {c["type"]: c["status"] for c in status["conditions"]}
+    assert kinds["AbleToScale"] == "True" and kinds["ScalingActive"] == "True"
+    assert status["currentMetrics"][0]["resource"]["current"]["averageUtilization"] > 100
+    run_kubectl(apiserver, "delete", "deploy", "hungry", "-n", "top-test")

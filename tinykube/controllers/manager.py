@@ -41,6 +41,7 @@ from tinykube.controllers import (
     job,
     nodelifecycle,
     persistentvolume,
+    podautoscaler,
     podgc,
     replicaset,
     replicationcontroller,
@@ -64,6 +65,7 @@ ControllerFactory = Callable[[ControllerContext], Controller[Any]]
 
 # name -> constructor, sorted; names are upstream's --controllers names.
 CONTROLLERS: dict[str, ControllerFactory] = {
+    podautoscaler.NAME: podautoscaler.new,
     csrsigning.NAME: csrsigning.new,
     clusterroleaggregation.NAME: clusterroleaggregation.new,
     cronjob.NAME: cronjob.new,
@@ -88,6 +90,7 @@ CONTROLLERS: dict[str, ControllerFactory] = {
 }
 # Upstream still accepts the older short names.
 ALIASES = {
+    "horizontalpodautoscaling": podautoscaler.NAME,
     "csrsigning": csrsigning.NAME,
     "clusterrole-aggregation": clusterroleaggregation.NAME,
     "cronjob": cronjob.NAME,
