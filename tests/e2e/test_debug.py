@@ -225,3 +225,29 @@ def test_debug_node_sees_the_host_root(apiserver: ApiServer, tool: str) -> None:
     assert spec["hostPID"] and spec["hostNetwork"] and spec["hostIPC"]
     assert {"name": "host-root", "hostPath": {"path": "/", "type": ""}} in spec["volumes"]
     assert kubectl(apiserver, "logs", name).strip() == socket.gethostname()
+
+
+def test_python_client_reads_replaces_and_patches_ephemeral_containers(
+    apiserver: ApiServer,
+) -> None:
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    start_web(apiserver, "py")
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(apiserver.kubeconfig)))
+    pod = core.read_namespaced_pod_ephemeralcontainers("py", "default")
+    assert pod.metadata.name == "py" and not pod.spec.ephemeral_containers
+    pod.spec.ephemeral_containers = [
+        client.V1EphemeralContainer(name="one", image="python", command=["true"])
+    ]
+    replaced = core.replace_namespaced_pod_ephemeralcontainers("py", "default", pod)
+    assert [c.name for c in replaced.spec.ephemeral_containers] == ["one"]
+    patch = {"spec": {"ephemeralContainers": [{"name": "two", "image": "python"}]}}
+    patched = core.patch_namespaced_pod_ephemeralcontainers("py", "default", patch)
+    assert sorted(c.name for c in patched.spec.ephemeral_containers) == ["one", "two"]
+    patched.spec.ephemeral_containers = []
+    with pytest.raises(ApiException) as exc:
+        core.replace_namespaced_pod_ephemeralcontainers("py", "default", patched)
+    assert exc.value.status == 422
+    message = json.loads(exc.value.body)["message"]
+    assert 'existing ephemeral containers "one" may not be removed' in message
