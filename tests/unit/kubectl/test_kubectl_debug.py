@@ -217,3 +217,10 @@ def test_a_malformed_pair_is_a_flag_error() -> None:
 )
 def test_key_value_flags_read_as_pflag_reads_them(values: list[str], expected: dict) -> None:
     assert debugpods.pairs(values, "env") == expected
+
+
+def test_the_legacy_profile_is_deprecated() -> None:
+    f = Streams()
+    debug.validate(f, options("web", "--image=busybox", "--profile=legacy", "-q"))
+    assert f.err.getvalue().startswith("--profile=legacy is deprecated")
+    assert f.out.getvalue() == ""

@@ -81,6 +81,10 @@ TARGETING = (
     'Targeting container "{}". If you don\'t see processes from this container it may be '
     "because the container runtime doesn't support this feature.\n"
 )
+LEGACY_DEPRECATED = (
+    "--profile=legacy is deprecated and planned to be removed in v1.39. It is recommended "
+    'to specify other profile, for example "--profile=general".\n'
+)
 POLL_SECONDS = 0.5
 
 
@@ -132,6 +136,8 @@ def validate(f: Any, o: Any) -> None:
         raise CommandError("-i/--stdin is required for containers with -t/--tty=true")
     if o.profile not in debugprofiles.PROFILES:
         raise CommandError(f"unknown profile: {o.profile}")
+    if o.profile == "legacy":
+        f.err.write(LEGACY_DEPRECATED)
 
 
 # ---- running it ---------------------------------------------------------------------
