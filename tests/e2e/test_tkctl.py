@@ -721,3 +721,24 @@ def test_yaml_quoting_and_folding(pair: Pair) -> None:
     pair.both(f"create configmap long {long_args}")
     pair.same("get configmap long -o yaml")
     pair.same(f"create configmap long2 {long_args} --dry-run=client -o yaml")
+
+
+def test_autoscale(pair: Pair) -> None:
+    pair.files(deploy_yaml=DEPLOY)
+    pair.both("apply -f deploy.yaml")
+    for line in (
+        "autoscale deploy web --max=5 --dry-run=client -o yaml",
+        "autoscale deploy web --min=2 --max=5 --cpu=80% --dry-run=client -o json",
+        "autoscale deploy web --max=4 --cpu=500m --memory=70% --dry-run=client -o yaml",
+        "autoscale deploy web --max=3 --cpu-percent=50 --dry-run=client -o yaml",
+        "autoscale deploy web --min=1 --max=3 --cpu=50%",
+        "get hpa web -o jsonpath={.spec}",
+        "autoscale deploy web --max=3",
+        "autoscale deploy web --max=3 --cpu=50%",
+        "autoscale deploy web --max=3 --cpu=500m",
+        "autoscale deploy web --max=3 --memory=50%",
+        "autoscale deploy web --min=4 --max=3",
+        "autoscale deploy nope --max=3",
+        "autoscale cm/settings --max=3",
+    ):
+        pair.same(line)

@@ -69,6 +69,7 @@ COMMANDS = {
     "diff": "diff",
     "events": "events",
     "top": "top",
+    "autoscale": "autoscale",
 }
 
 

@@ -51,6 +51,10 @@ _DEFAULT = [
     "dnsPolicy",
     "nodeSelector",
     "serviceAccountName",
+    "scaleTargetRef",
+    "minReplicas",
+    "maxReplicas",
+    "metrics",
     "replicas",
     "selector",
     "template",
@@ -84,6 +88,20 @@ _BY_PARENT = {
         "nodePort",
     ),
     "env": ("name", "value", "valueFrom"),
+    # HorizontalPodAutoscaler (autoscaling/v2)
+    "scaleTargetRef": ("kind", "name", "apiVersion"),
+    "metrics": ("type", "object", "pods", "resource", "containerResource", "external"),
+    "resource": ("name", "target"),
+    "target": ("type", "value", "averageValue", "averageUtilization"),
+    "status": (
+        "observedGeneration",
+        "lastScaleTime",
+        "currentReplicas",
+        "desiredReplicas",
+        "currentMetrics",
+        "conditions",
+        "loadBalancer",
+    ),
 }
 
 
