@@ -322,6 +322,17 @@ RESOURCES: tuple[Resource, ...] = (
         subs=(_status(),),
         generation=True,
     ),
+    # autoscaling/v1: a view of the stored v2 objects (api.hpaview)
+    _r(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short=("hpa",),
+        subs=(_status(),),
+        generation=True,
+        storage="horizontalpodautoscalers",
+    ),
     # batch/v1
     _r(
         "batch",

@@ -95,6 +95,8 @@ def gc_resources() -> list[table.Resource]:
     for res in table.RESOURCES:
         if (res.group, res.plural) in IGNORED or not table.is_stored(res):
             continue
+        if res.storage_resource:
+            continue  # a second view of objects another row already follows (autoscaling/v1)
         if not {"list", "watch", "delete"} <= set(res.verbs):
             continue
         out.append(res)

@@ -28,11 +28,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tinykube.api import errors, eventsview
+from tinykube.api import errors
 from tinykube.api.resources import Resource
 from tinykube.apiserver.handlers import common
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.handlers.resource import build_match
+from tinykube.apiserver.registry.generic import identity, view
 from tinykube.apiserver.requestinfo import RequestInfo
 from tinykube.apiserver.watchcache import CachedEvent, decode, resource_of
 from tinykube.store.errors import Compacted
@@ -79,10 +80,12 @@ class _Stream:
         self.out = out
         self.encode = encode
         self.columns_sent = False
+        _stored, to_view, _ = view(res)
+        self.to_view = None if to_view is identity else to_view
 
     async def send(self, kind: str, obj: dict[str, Any]) -> None:
-        if self.res.group == "events.k8s.io" and kind != "ERROR":
-            obj = eventsview.to_events_v1(obj)
+        if self.to_view is not None and kind not in ("ERROR", "BOOKMARK"):
+            obj = self.to_view(obj)  # a second view of another resource's objects
         elif (
             self.res.crd
             and kind not in ("ERROR", "BOOKMARK")

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from tinykube.api import errors, eventsview
+from tinykube.api import errors, eventsview, hpaview
 from tinykube.api.duration import now_rfc3339
 from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver.registry import strategy
@@ -41,6 +41,9 @@ MAX_RETRIES = 1000  # every round one racing writer wins, so this always ends
 _CORE_EVENTS = lookup("", "v1", "events")
 assert _CORE_EVENTS is not None
 CORE_EVENTS: Resource = _CORE_EVENTS
+_HPA_V2 = lookup("autoscaling", "v2", "horizontalpodautoscalers")
+assert _HPA_V2 is not None
+HPA_V2: Resource = _HPA_V2
 EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter, or use the continue token "
@@ -100,20 +103,20 @@ class Registry:
 
     # ---- public entry points: views (events.k8s.io) over stored resources ----
     async def get(self, res: Resource, namespace: str, name: str) -> dict[str, Any]:
-        stored, out, _ = _view(res)
+        stored, out, _ = view(res)
         return out(await self._get(stored, namespace, name))
 
     async def list(self, res: Resource, namespace: str, **kwargs: Any) -> ListResult:
-        stored, out, _ = _view(res)
+        stored, out, _ = view(res)
         result = await self._list(stored, namespace, **kwargs)
-        if out is not _identity:
+        if out is not identity:
             result.items = [out(o) for o in result.items]
         return result
 
     async def create(
         self, res: Resource, namespace: str, obj: dict[str, Any], opts: WriteOptions
     ) -> dict[str, Any]:
-        stored, out, into = _view(res)
+        stored, out, into = view(res)
         return out(await self._create(stored, namespace, into(obj), opts))
 
     async def update(
@@ -125,8 +128,8 @@ class Registry:
         opts: WriteOptions,
         **kwargs: Any,
     ) -> tuple[dict[str, Any], bool]:
-        stored, out, into = _view(res)
-        if out is not _identity:
+        stored, out, into = view(res)
+        if out is not identity:
             inner = mutate
 
             async def mutate(old: dict[str, Any]) -> dict[str, Any]:  # type: ignore[misc]
@@ -139,7 +142,7 @@ class Registry:
     async def delete(
         self, res: Resource, namespace: str, name: str, opts: DeleteOptions
     ) -> tuple[dict[str, Any], bool]:
-        stored, out, _ = _view(res)
+        stored, out, _ = view(res)
         obj, gone = await self._delete(stored, namespace, name, opts)
         return out(obj), gone
 
@@ -427,11 +430,11 @@ class Registry:
         raise errors.conflict(res.plural, res.group, name, "too many concurrent updates")
 
 
-def _identity(obj: dict[str, Any]) -> dict[str, Any]:
+def identity(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _view(
+def view(
     res: Resource,
 ) -> tuple[
     Resource, Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]
@@ -440,10 +443,12 @@ def _view(
     custom objects are stored in their CRD's storage version and served in any."""
     if res.group == "events.k8s.io":
         return CORE_EVENTS, eventsview.to_events_v1, eventsview.to_core
+    if res.group == "autoscaling" and res.version == "v1":
+        return HPA_V2, hpaview.to_v1, hpaview.to_v2
     if res.crd and res.storage_version and res.storage_version != res.version:
         stored = f"{res.group}/{res.storage_version}"
         return res, _as_version(res.api_version), _as_version(stored)
-    return res, _identity, _identity
+    return res, identity, identity
 
 
 def _as_version(api_version: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
