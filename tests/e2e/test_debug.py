@@ -251,3 +251,20 @@ def test_python_client_reads_replaces_and_patches_ephemeral_containers(
     assert exc.value.status == 422
     message = json.loads(exc.value.body)["message"]
     assert 'existing ephemeral containers "one" may not be removed' in message
+
+
+def test_debug_a_pod_named_in_a_manifest_and_replace_a_copy(
+    apiserver: ApiServer, tool: str, tmp_path: Any
+) -> None:
+    name = f"file-{tool}"
+    start_web(apiserver, name)
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(kubectl(apiserver, "get", "pod", name, "-o", "yaml"))
+    result = debug(apiserver, tool, "-f", str(manifest), "--image=python", "-c", "dbg", "-q")
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    assert get(apiserver, "pod", name)["spec"]["ephemeralContainers"][0]["name"] == "dbg"
+    result = debug(apiserver, tool, name, f"--copy-to={name}-2", "--replace", "--image=python")
+    assert result.returncode == 0, result.stderr
+    gone = run_kubectl(apiserver, "get", "pod", name)
+    assert gone.returncode == 1 or "Terminating" in gone.stdout
+    assert get(apiserver, "pod", f"{name}-2")["metadata"]["name"] == f"{name}-2"

@@ -146,20 +146,33 @@ def validate(f: Any, o: Any) -> None:
 async def run(f: Any, o: Any) -> int:
     validate(f, o)
     attach = o.attach if "attach" in o.given else o.stdin
-    for target in o.args:
-        pod, container = await visit(f, o, target)
+    for mapping, namespace, name in await targets(f, o):
+        pod, container = await visit(f, o, mapping, namespace, name)
         if attach and container:
             await attach_to(f, o, pod, container)
     return 0
 
 
-async def visit(f: Any, o: Any, target: str) -> tuple[Obj, str]:
-    """Debug one NAME: the pod to attach to and the container in it."""
-    kind, slash, name = target.partition("/")
-    if not slash:
-        kind, name = "pods", target
-    mapping = await f.discovery.find(kind)
-    obj = await f.client.call("GET", mapping.path(f.namespace, name))
+async def targets(f: Any, o: Any) -> list[tuple[Any, str, str]]:
+    """What to debug: each ``-f`` manifest's objects, then each NAME (a pod's name, or
+    TYPE/NAME), as resource, namespace and name; the live objects are read later."""
+    from tinykube.kubectl import resources
+
+    found = []
+    if o.filename:
+        for item in await resources.from_files(f, o.filename):
+            found.append((item.mapping, item.namespace, item.name))
+    for target in o.args:
+        kind, slash, name = target.partition("/")
+        if not slash:
+            kind, name = "pods", target
+        found.append((await f.discovery.find(kind), f.namespace, name))
+    return found
+
+
+async def visit(f: Any, o: Any, mapping: Any, namespace: str, name: str) -> tuple[Obj, str]:
+    """Debug one object: the pod to attach to and the container in it."""
+    obj = await f.client.call("GET", mapping.path(namespace, name))
     if mapping.kind == "Node" and not mapping.group:
         pod, container = node_pod(f, o, name)
         return await _create(f, pod), container
@@ -170,7 +183,7 @@ async def visit(f: Any, o: Any, target: str) -> tuple[Obj, str]:
         copied, container = pod_copy(f, o, obj)
         created = await _create(f, copied)
         if o.replace:
-            path = f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods/{name}"
+            path = f"/api/v1/namespaces/{namespace}/pods/{name}"
             await f.client.call("DELETE", path, body={"gracePeriodSeconds": 0})
         return created, container
     return await add_ephemeral_container(f, o, obj)
