@@ -268,3 +268,16 @@ def test_debug_a_pod_named_in_a_manifest_and_replace_a_copy(
     gone = run_kubectl(apiserver, "get", "pod", name)
     assert gone.returncode == 1 or "Terminating" in gone.stdout
     assert get(apiserver, "pod", f"{name}-2")["metadata"]["name"] == f"{name}-2"
+
+
+def test_tkctl_sends_what_kubectl_sends(apiserver: ApiServer, tmp_path: Any) -> None:
+    start_web(apiserver, "same")
+    custom = tmp_path / "custom.json"
+    custom.write_text(json.dumps({"env": [{"name": "C", "value": "3"}], "workingDir": "/tmp"}))
+    flags = ["--image=python", "--target=same", "--env=A=1,B=2", f"--custom={custom}", "-q"]
+    for tool, name in (("kubectl", "k"), ("tkctl", "t")):
+        result = debug(apiserver, tool, "pod/same", "-c", name, *flags, "--", "sleep", "1")
+        assert result.returncode == 0, result.stderr
+    theirs, ours = get(apiserver, "pod", "same")["spec"]["ephemeralContainers"]
+    assert (theirs.pop("name"), ours.pop("name")) == ("k", "t")
+    assert ours == theirs

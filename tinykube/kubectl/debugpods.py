@@ -61,6 +61,14 @@ def keep_flags(o: Any) -> debugprofiles.KeepFlags:
     )
 
 
+def adjust(o: Any, pod: Obj, name: str, style: str) -> None:
+    """The ``--profile``, then the ``--custom`` container spec (loaded by the command)."""
+    debugprofiles.apply(o.profile, pod, name, style, keep_flags(o))
+    custom = o.values.get("custom_container")
+    if custom:
+        debugprofiles.apply_custom(pod, name, custom)
+
+
 def env_list(o: Any) -> list[Obj]:
     return [{"name": k, "value": v} for k, v in sorted(pairs(o.env, "env").items())]
 
@@ -138,7 +146,7 @@ def node_pod(f: Any, o: Any, node: str) -> tuple[Obj, str]:
             "tolerations": [{"operator": "Exists"}],
         },
     }
-    debugprofiles.apply(o.profile, pod, name, debugprofiles.NODE, keep_flags(o))
+    adjust(o, pod, name, debugprofiles.NODE)
     return pod, name
 
 
@@ -190,5 +198,5 @@ def pod_copy(f: Any, o: Any, pod: Obj) -> tuple[Obj, str]:
     _set(container, "imagePullPolicy", o.image_pull_policy or container.get("imagePullPolicy"))
     _set(container, "stdin", o.stdin)
     _set(container, "tty", o.tty)
-    debugprofiles.apply(o.profile, copied, name, debugprofiles.POD_COPY, keep_flags(o))
+    adjust(o, copied, name, debugprofiles.POD_COPY)
     return copied, name

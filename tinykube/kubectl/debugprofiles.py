@@ -16,6 +16,10 @@ behaviour (no capabilities; a copy only loses its labels); ``baseline`` and ``re
 the security context (Pod Security Standards); ``netadmin`` adds
 ``NET_ADMIN``/``NET_RAW``; ``sysadmin`` runs privileged.
 
+``--custom`` (``load_custom``, ``apply_custom``) then merges a partial
+container spec from a file into the debugging container, as a strategic merge
+patch, after the profile.
+
 All functions change the pod dict in place; ``name`` is the debugging
 container's.
 """
@@ -27,6 +31,7 @@ from typing import Any
 Obj = dict[str, Any]
 
 EPHEMERAL, POD_COPY, NODE = "ephemeral", "podCopy", "node"
+NOT_MODIFIABLE = ("name", "command", "image", "lifecycle", "volumeDevices")
 PROFILES = ("legacy", "general", "baseline", "restricted", "netadmin", "sysadmin")
 HOST_ROOT = "host-root"
 
@@ -151,3 +156,57 @@ def _strip_copy(pod: Obj, keep: KeepFlags) -> None:
         for probe, kept in probes.items():
             if not kept:
                 c.pop(probe, None)
+
+
+def load_custom(path: str) -> Obj:
+    """The partial container spec in ``path`` (JSON or YAML), with kubectl's errors."""
+    import json
+
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        raise ValueError(
+            "must pass a container spec json file for custom profile: "
+            f"open {path}: {(exc.strerror or str(exc)).lower()}"
+        ) from None
+    try:
+        custom = json.loads(text)
+    except ValueError:
+        try:
+            custom = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} does not contain a valid container spec: {exc}") from None
+    if not isinstance(custom, dict):
+        raise ValueError(f"{path} does not contain a valid container spec")
+    return custom
+
+
+def custom_problem(custom: Obj) -> str:
+    """What a custom container spec may not set, as kubectl's Validate words it."""
+    if any(custom.get(field) for field in NOT_MODIFIABLE):
+        return (
+            "name, command, image, lifecycle and volume devices are not modifiable via custom "
+            "profile"
+        )
+    return ""
+
+
+def apply_custom(pod: Obj, name: str, custom: Obj) -> None:
+    """Merge ``custom`` into container ``name`` as a strategic merge patch over a
+    Container (kubectl uses that type for ephemeral containers too): lists such as
+    ``env`` merge by name."""
+    from tinykube.api import schema
+    from tinykube.patch import strategic
+
+    node = schema.SchemaNode(
+        {"$ref": schema.REF_PREFIX + "io.k8s.api.core.v1.Container"}, schema.definitions()
+    )
+    for key in ("ephemeralContainers", "containers"):
+        containers = pod["spec"].get(key) or []
+        for i, c in enumerate(containers):
+            if c.get("name") == name:
+                containers[i] = strategic.apply(c, {**custom, "name": name}, node)
+                return

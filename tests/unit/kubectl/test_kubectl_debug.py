@@ -224,3 +224,27 @@ def test_the_legacy_profile_is_deprecated() -> None:
     debug.validate(f, options("web", "--image=busybox", "--profile=legacy", "-q"))
     assert f.err.getvalue().startswith("--profile=legacy is deprecated")
     assert f.out.getvalue() == ""
+
+
+def test_custom_container_spec_merges_after_the_profile(tmp_path: Any) -> None:
+    spec = tmp_path / "custom.yaml"
+    spec.write_text("env:\n- name: B\n  value: '2'\nsecurityContext:\n  runAsUser: 0\n")
+    custom = debugprofiles.load_custom(str(spec))
+    assert debugprofiles.custom_problem(custom) == ""
+    pod = {"spec": {"ephemeralContainers": [{"name": "d", "env": [{"name": "A", "value": "1"}]}]}}
+    debugprofiles.apply("general", pod, "d", debugprofiles.EPHEMERAL, debugprofiles.KeepFlags())
+    debugprofiles.apply_custom(pod, "d", custom)
+    (container,) = pod["spec"]["ephemeralContainers"]
+    assert container["env"] == [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]
+    assert container["securityContext"] == {
+        "capabilities": {"add": ["SYS_PTRACE"]},
+        "runAsUser": 0,
+    }
+
+
+def test_custom_container_spec_errors(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match="must pass a container spec json file for custom"):
+        debugprofiles.load_custom(str(tmp_path / "missing.json"))
+    assert debugprofiles.custom_problem({"image": "x"}) == (
+        "name, command, image, lifecycle and volume devices are not modifiable via custom profile"
+    )

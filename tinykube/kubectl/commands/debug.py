@@ -31,8 +31,8 @@ from typing import Any
 
 from tinykube.kubectl import debugprofiles
 from tinykube.kubectl.debugpods import (
+    adjust,
     ephemeral_container,
-    keep_flags,
     node_pod,
     pairs,
     pod_copy,
@@ -67,6 +67,7 @@ FLAGS = [
     Flag("target", default=""),
     Flag("tty", "t", kind="bool", default=False),
     Flag("profile", default="general"),
+    Flag("custom", default=""),
     Flag("filename", "f", kind="list"),
 ]
 
@@ -136,6 +137,9 @@ def validate(f: Any, o: Any) -> None:
         raise CommandError("-i/--stdin is required for containers with -t/--tty=true")
     if o.profile not in debugprofiles.PROFILES:
         raise CommandError(f"unknown profile: {o.profile}")
+    problem = debugprofiles.custom_problem(o.values.get("custom_container") or {})
+    if problem:
+        raise CommandError(problem)
     if o.profile == "legacy":
         f.err.write(LEGACY_DEPRECATED)
 
@@ -144,6 +148,11 @@ def validate(f: Any, o: Any) -> None:
 
 
 async def run(f: Any, o: Any) -> int:
+    if o.custom:  # read in kubectl's Complete, before Validate
+        try:
+            o.values["custom_container"] = debugprofiles.load_custom(o.custom)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     validate(f, o)
     attach = o.attach if "attach" in o.given else o.stdin
     for mapping, namespace, name in await targets(f, o):
@@ -201,7 +210,7 @@ async def add_ephemeral_container(f: Any, o: Any, pod: Obj) -> tuple[Obj, str]:
     debugged = copy.deepcopy(pod)
     debugged.setdefault("spec", {}).setdefault("ephemeralContainers", []).append(container)
     style = debugprofiles.EPHEMERAL
-    debugprofiles.apply(o.profile, debugged, container["name"], style, keep_flags(o))
+    adjust(o, debugged, container["name"], style)
     meta = pod["metadata"]
     path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/ephemeralcontainers"
     # What kubectl's two-way merge patch holds: the new entry, and the order of all.
