@@ -221,6 +221,7 @@ def test_debug_node_sees_the_host_root(apiserver: ApiServer, tool: str) -> None:
 
     pod = eventually(finished, "the node debugger to finish")
     assert pod["status"]["phase"] == "Succeeded"
+    assert pod["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-debug"}
     spec = pod["spec"]
     assert spec["hostPID"] and spec["hostNetwork"] and spec["hostIPC"]
     assert {"name": "host-root", "hostPath": {"path": "/", "type": ""}} in spec["volumes"]

@@ -138,7 +138,8 @@ def node_pod(f: Any, o: Any, node: str) -> tuple[Obj, str]:
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": pod_name},
+        # kubectl marks the pods it makes for nodes, so they can be found and cleaned up.
+        "metadata": {"name": pod_name, "labels": {"app.kubernetes.io/managed-by": "kubectl-debug"}},
         "spec": {
             "containers": [container],
             "nodeName": node,

@@ -74,6 +74,7 @@ def test_node_pod_general_profile() -> None:
     pod, name = debugpods.node_pod(f, options("node/n1", "--image=busybox"), "n1")
     assert name == "debugger"
     assert pod["metadata"]["name"].startswith("node-debugger-n1-")
+    assert pod["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-debug"}
     assert len(pod["metadata"]["name"]) == len("node-debugger-n1-") + 5
     spec = pod["spec"]
     assert spec["nodeName"] == "n1" and spec["restartPolicy"] == "Never"
