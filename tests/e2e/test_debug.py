@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -282,3 +283,18 @@ def test_tkctl_sends_what_kubectl_sends(apiserver: ApiServer, tmp_path: Any) -> 
     theirs, ours = get(apiserver, "pod", "same")["spec"]["ephemeralContainers"]
     assert (theirs.pop("name"), ours.pop("name")) == ("k", "t")
     assert ours == theirs
+
+
+def test_tkctl_copies_as_kubectl_copies(apiserver: ApiServer) -> None:
+    start_web(apiserver, "twin")
+    flags = ["--image=python", "-c", "dbg", "--env=X=1", "--keep-labels", "-q", "--", "sleep", "9"]
+    for tool in ("kubectl", "tkctl"):
+        result = debug(apiserver, tool, "pod/twin", f"--copy-to=twin-{tool}", *flags)
+        assert result.returncode == 0, result.stderr
+
+    def created(tool: str) -> str:
+        pod = get(apiserver, "pod", f"twin-{tool}")
+        kept = {"metadata": {"labels": pod["metadata"].get("labels")}, "spec": pod["spec"]}
+        return re.sub(r"kube-api-access-[a-z0-9]{5}", "kube-api-access-x", json.dumps(kept))
+
+    assert created("tkctl") == created("kubectl")
