@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sqlite3
 import ssl
 import statistics
@@ -288,6 +289,7 @@ async def bench(args: argparse.Namespace) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{'figure':38} {'tinykube':>12}   {'baseline':40} {'value':>10}  ratio")
     for name, value, bname, bvalue in results:
         ratio = ""
