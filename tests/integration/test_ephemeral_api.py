@@ -103,3 +103,21 @@ async def test_the_pod_itself_cannot_add_them(client: Client, ns: str) -> None:
     with pytest.raises(errors.Invalid) as exc:
         await client.update("v1", "pods", pod)
     assert "spec: Forbidden: pod updates may not change fields other than" in exc.value.message
+
+
+async def test_server_side_apply_is_not_taken(client: Client, ns: str) -> None:
+    await make_pod(client, ns)
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}}
+    with pytest.raises(errors.APIError) as exc:
+        await client.patch(
+            "v1",
+            "pods",
+            "web",
+            body,
+            ns,
+            patch_type="apply",
+            field_manager="test",
+            subresource="ephemeralcontainers",
+        )
+    assert exc.value.code == 415
+    assert "application/apply-patch+yaml" not in exc.value.message

@@ -32,6 +32,7 @@ from tinykube.apiserver.requestinfo import RequestInfo
 from tinykube.patch import mergepatch, strategic
 
 PDBS = lookup("policy", "v1", "poddisruptionbudgets")
+EPHEMERAL_PATCH_TYPES = (resource.JSON_PATCH, resource.MERGE_PATCH, resource.STRATEGIC_PATCH)
 TOKEN_MIN_SECONDS = 600
 
 
@@ -322,9 +323,12 @@ async def ephemeral_containers(
     if request.method == "GET":
         return await resource.get(request, ctx, res, info)
     content_type = common.media_type(request)
-    patch_types = (resource.JSON_PATCH, resource.MERGE_PATCH, resource.STRATEGIC_PATCH)
-    if request.method == "PATCH" and content_type not in patch_types:
-        raise errors.UnsupportedMediaType(resource.UNSUPPORTED_PATCH)
+    if request.method == "PATCH" and content_type not in EPHEMERAL_PATCH_TYPES:
+        # Server-side apply is not taken here (kubectl never sends it to this endpoint).
+        raise errors.UnsupportedMediaType(
+            "the body of the request was in an unknown format - accepted media types include: "
+            + ", ".join(EPHEMERAL_PATCH_TYPES)
+        )
     body = await common.read_body(request)
     doc = common.decode_body(body, content_type)
     opts = resource.write_options(request, "ephemeralcontainers")
