@@ -121,3 +121,22 @@ async def test_server_side_apply_is_not_taken(client: Client, ns: str) -> None:
         )
     assert exc.value.code == 415
     assert "application/apply-patch+yaml" not in exc.value.message
+
+
+@pytest.mark.parametrize(
+    ("patch", "wanted"),
+    [
+        ({"spec": "x"}, "cannot unmarshal string into Go struct field Pod.spec of type v1.PodSpec"),
+        (
+            {"spec": {"ephemeralContainers": 3}},
+            "cannot unmarshal number into Go struct field Pod.spec.ephemeralContainers",
+        ),
+    ],
+)
+async def test_a_body_of_the_wrong_shape_is_a_400(
+    client: Client, ns: str, patch: dict, wanted: str
+) -> None:
+    await make_pod(client, ns)
+    with pytest.raises(errors.BadRequest) as exc:
+        await client.patch("v1", "pods", "web", patch, ns, subresource="ephemeralcontainers")
+    assert wanted in exc.value.message

@@ -9,7 +9,7 @@ spec); the rest are small views or actions on their parent object:
 - ``serviceaccounts/token`` issues a bound token (TokenRequest);
 - ``namespaces/finalize`` edits ``spec.finalizers`` so deletion can finish;
 - ``pods/ephemeralcontainers`` shows a Pod and takes a Pod (whole, or as a
-  patch) of which only ``spec.ephemeralContainers`` is kept.
+  patch) of which only ``spec.ephemeralContainers`` is kept (``ephemeral.py``).
 """
 
 from __future__ import annotations
@@ -22,17 +22,26 @@ from aiohttp import web
 from tinykube.api import errors, selectors
 from tinykube.api.duration import now_rfc3339
 from tinykube.api.resources import Resource, lookup
-from tinykube.api.validation.podephemeral import validate_static_pod
 from tinykube.apiserver.crd import scale as crd_scale
 from tinykube.apiserver.handlers import common, resource
 from tinykube.apiserver.handlers.context import ServerContext
-from tinykube.apiserver.registry import strategy
+from tinykube.apiserver.handlers.ephemeral import ephemeral_containers
 from tinykube.apiserver.registry.generic import WriteOptions
 from tinykube.apiserver.requestinfo import RequestInfo
 from tinykube.patch import mergepatch, strategic
 
+__all__ = [
+    "binding",
+    "ephemeral_containers",
+    "eviction",
+    "exec_",
+    "finalize",
+    "log",
+    "scale",
+    "token",
+]
+
 PDBS = lookup("policy", "v1", "poddisruptionbudgets")
-EPHEMERAL_PATCH_TYPES = (resource.JSON_PATCH, resource.MERGE_PATCH, resource.STRATEGIC_PATCH)
 TOKEN_MIN_SECONDS = 600
 
 
@@ -309,51 +318,6 @@ async def finalize(
     opts = resource.write_options(request, "finalize")
     obj, _ = await ctx.registry.update(res, "", info.name, mutate, opts)
     return common.json_response(obj)
-
-
-# ---- pods/ephemeralcontainers --------------------------------------------
-
-
-async def ephemeral_containers(
-    request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
-) -> web.Response:
-    """The request's Pod (a PUT body, or a patch applied to the stored Pod) goes
-    through the ephemeral-containers strategy; the registry then validates the
-    result with the Pod update rules, which let the list grow and nothing else."""
-    if request.method == "GET":
-        return await resource.get(request, ctx, res, info)
-    content_type = common.media_type(request)
-    if request.method == "PATCH" and content_type not in EPHEMERAL_PATCH_TYPES:
-        # Server-side apply is not taken here (kubectl never sends it to this endpoint).
-        raise errors.UnsupportedMediaType(
-            "the body of the request was in an unknown format - accepted media types include: "
-            + ", ".join(EPHEMERAL_PATCH_TYPES)
-        )
-    body = await common.read_body(request)
-    doc = common.decode_body(body, content_type)
-    opts = resource.write_options(request, "ephemeralcontainers")
-    asked = {"rv": ""}
-
-    def mutate(old: dict[str, Any]) -> dict[str, Any]:
-        if request.method == "PUT":
-            if not isinstance(doc, dict):
-                raise errors.BadRequest("the body must be a Pod object")
-            new = copy.deepcopy(doc)
-            asked["rv"] = str((new.get("metadata") or {}).get("resourceVersion") or "")
-        else:
-            new = resource.apply_patch(content_type, old, doc, res)
-            asked["rv"] = resource.patch_resource_version(content_type, doc)
-        resource.check_identity(res, new, info.namespace)
-        problems = validate_static_pod(old)
-        if problems:
-            raise errors.invalid_object(res.kind, res.group, info.name, problems)
-        strategy.prepare_for_ephemeral_containers_update(new, old)
-        return new
-
-    obj, _ = await ctx.registry.update(
-        res, info.namespace, info.name, mutate, opts, precondition_rv=lambda _new: asked["rv"]
-    )
-    return resource.respond(request, res, obj, 200, opts)
 
 
 # ---- pods/log ------------------------------------------------------------
