@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinykube.api import podresources as shared
 from tinykube.api import quantity
 from tinykube.api.defaults.status import qos_class as spec_qos_class
 from tinykube.kubelet.runtime.interface import Resources
@@ -56,24 +57,7 @@ def pod_limits(pod: Obj) -> Resources:
                 declared[name] = False
         return found
 
-    total: dict[str, int] = {}
-    for container in spec.get("containers") or []:
-        _add(total, limits_of(container))
-    sidecars: dict[str, int] = {}
-    init_max: dict[str, int] = {}
-    for container in spec.get("initContainers") or []:
-        limits = limits_of(container)
-        if container.get("restartPolicy") == "Always":
-            _add(total, limits)
-            _add(sidecars, limits)
-            effective = dict(sidecars)
-        else:
-            effective = dict(limits)
-            _add(effective, sidecars)
-        for name, value in effective.items():
-            init_max[name] = max(init_max.get(name, 0), value)
-    for name, value in init_max.items():
-        total[name] = max(total.get(name, 0), value)
+    total = shared.pod_total(spec, limits_of)
     _add(total, _amounts(spec.get("overhead") or {}))
     capped = {name: qos == GUARANTEED or declared[name] for name in declared}
     return Resources(

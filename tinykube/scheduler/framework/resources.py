@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from tinykube.api import quantity
+from tinykube.api import podresources, quantity
 
 # Requests the scheduler assumes, for *scoring only*, for a container that asks
 # for no cpu or memory, so that best-effort pods still spread
@@ -58,12 +58,6 @@ def _add(into: Resources, more: Mapping[str, int]) -> None:
         into[name] = into.get(name, 0) + value
 
 
-def _max(into: Resources, other: Mapping[str, int]) -> None:
-    for name, value in other.items():
-        if value > into.get(name, 0):
-            into[name] = value
-
-
 def _requests(container: Mapping[str, Any]) -> Resources:
     return resource_list((container.get("resources") or {}).get("requests"))
 
@@ -87,22 +81,7 @@ def pod_requests(pod: Mapping[str, Any], non_zero: bool = False) -> Resources:
     """
     spec = pod.get("spec") or {}
     per = (lambda c: _non_zero(_requests(c))) if non_zero else _requests
-    total: Resources = {}
-    for container in spec.get("containers") or []:
-        _add(total, per(container))
-    sidecars: Resources = {}
-    init_max: Resources = {}
-    for container in spec.get("initContainers") or []:
-        reqs = per(container)
-        if container.get("restartPolicy") == "Always":
-            _add(total, reqs)
-            _add(sidecars, reqs)
-            effective = dict(sidecars)
-        else:
-            effective = dict(reqs)
-            _add(effective, sidecars)
-        _max(init_max, effective)
-    _max(total, init_max)
+    total: Resources = podresources.pod_total(spec, per)
     overhead = resource_list(spec.get("overhead"))
     if non_zero:
         overhead = {k: v for k, v in overhead.items() if k in (CPU, MEMORY)}
