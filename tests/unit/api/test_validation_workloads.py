@@ -402,3 +402,11 @@ def test_events_api_requires_event_time_and_reporter() -> None:
     assert validation.validate(res, obj) == []
     del obj["eventTime"]
     assert [str(e) for e in validation.validate(res, obj)] == ["eventTime: Required value"]
+
+
+def test_pod_templates_may_not_carry_ephemeral_containers() -> None:
+    body = workload()
+    body["spec"]["template"]["spec"]["ephemeralContainers"] = [{"name": "dbg", "image": "busybox"}]
+    assert errors_of("apps", "Deployment", body) == [
+        "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template"
+    ]

@@ -36,7 +36,12 @@ def validate_pod_template(template: dict[str, Any], path: str) -> list[FieldErro
     errs += validate_annotations(
         as_dict(meta.get("annotations")), child(path, "metadata.annotations")
     )
-    errs += validate_pod_spec(as_dict(template.get("spec")), child(path, "spec"))
+    spec = as_dict(template.get("spec"))
+    errs += validate_pod_spec(spec, child(path, "spec"))
+    if spec.get("ephemeralContainers"):
+        # They are added to running pods for debugging, never stamped out from templates.
+        detail = "ephemeral containers not allowed in pod template"
+        errs.append(field_forbidden(child(path, "spec.ephemeralContainers"), detail))
     return errs
 
 
