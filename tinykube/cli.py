@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,11 @@ def _apiserver_args(p: argparse.ArgumentParser) -> None:
         default="",
         help="storage URL: sqlite:///path (default) or memory://",
     )
-    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    p.add_argument(
+        "--service-cluster-ip-range",
+        default=None,
+        help="default 10.96.0.0/12; without root 127.96.0.0/16 (loopback addresses need no link)",
+    )
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--token-auth-file", type=Path, default=None)
     p.add_argument(
@@ -36,6 +41,17 @@ def _apiserver_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
 
 
+def service_range(args: argparse.Namespace) -> str:
+    """The Service range: as given, else kubeadm's, else (without root) a loopback one.
+
+    Without root nothing can put service addresses on a host link, but every
+    127.x.y.z address is local already, so kube-proxy can serve them there and
+    pods on the host network reach them."""
+    if args.service_cluster_ip_range:
+        return str(args.service_cluster_ip_range)
+    return "10.96.0.0/12" if os.geteuid() == 0 else "127.96.0.0/16"
+
+
 def _config(args: argparse.Namespace) -> object:
     from tinykube.apiserver.config import ServerConfig
 
@@ -45,7 +61,7 @@ def _config(args: argparse.Namespace) -> object:
         port=args.port,
         secure=not args.insecure,
         storage_url=args.storage,
-        service_cluster_ip_range=args.service_cluster_ip_range,
+        service_cluster_ip_range=service_range(args),
         service_node_port_range=args.service_node_port_range,
         token_auth_file=args.token_auth_file,
         authorization_mode=args.authorization_mode,
@@ -92,7 +108,7 @@ def _up_config(args: argparse.Namespace) -> object:
 
     passthrough = [
         "--service-cluster-ip-range",
-        args.service_cluster_ip_range,
+        service_range(args),
         "--service-node-port-range",
         args.service_node_port_range,
     ]
@@ -108,7 +124,7 @@ def _up_config(args: argparse.Namespace) -> object:
         simulated_nodes=args.simulated_nodes,
         kubelet_port=args.kubelet_port,
         pod_cidr=args.pod_cidr,
-        service_cidr=args.service_cluster_ip_range,
+        service_cidr=service_range(args),
         nodes=args.nodes,
         shutdown_grace_period=args.shutdown_grace_period,
         shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,

@@ -312,15 +312,20 @@ def test_liveness_probe_failure_restarts_the_container(cluster: ApiServer) -> No
     assert "Unhealthy" in events and "failed liveness probe, will be restarted" in events
 
 
-def test_service_environment_variables_reach_the_process(cluster: ApiServer) -> None:
+def test_service_environment_variables_reach_the_process(cluster: ApiServer, mode: str) -> None:
     kubectl(cluster, "create", "service", "clusterip", "env-svc", "--tcp=8080:80")
     ip = kubectl(cluster, "get", "svc", "env-svc", "-o", "jsonpath={.spec.clusterIP}")
     script = (
-        'echo "$ENV_SVC_SERVICE_HOST:$ENV_SVC_SERVICE_PORT $KUBERNETES_SERVICE_HOST"; sleep 3600'
+        'echo "$ENV_SVC_SERVICE_HOST:$ENV_SVC_SERVICE_PORT '
+        '$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"; sleep 3600'
     )
     kubectl(cluster, "apply", "-f", "-", input=pod_manifest("envpod", [container("main", script)]))
-    kubernetes = kubectl(cluster, "get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}")
-    assert eventually(lambda: kubectl(cluster, "logs", "envpod")) == f"{ip}:8080 {kubernetes}\n"
+    if mode == "privileged" and IS_ROOT:
+        host = kubectl(cluster, "get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}")
+        api = f"{host}:443"
+    else:  # without root: the API server's own address, which host-network pods can reach
+        api = f"127.0.0.1:{cluster.port}"
+    assert eventually(lambda: kubectl(cluster, "logs", "envpod")) == f"{ip}:8080 {api}\n"
 
 
 def test_configmap_volume_and_secret_env_reach_the_process(cluster: ApiServer) -> None:

@@ -75,7 +75,7 @@ def load_documents(paths: list[Path]) -> dict[str, Any]:
     merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}}
     found = False
     for path in paths:
-        if not path.exists():
+        if not _visible(path):
             continue
         found = True
         doc = yaml.safe_load(path.read_text()) or {}
@@ -158,12 +158,21 @@ def in_cluster_config(
 
 def load(path: str | os.PathLike[str] | None = None, context: str | None = None) -> ClientConfig:
     """A kubeconfig if one is given or found, else the in-cluster config."""
-    if path or any(p.exists() for p in default_paths()):
+    if path or any(_visible(p) for p in default_paths()):
         return load_kubeconfig(path, context)
     return in_cluster_config()
 
 
 # ---- helpers ----------------------------------------------------------------
+
+
+def _visible(path: Path) -> bool:
+    """Exists and may be looked at: a $HOME we may not enter (a pod of a rootless node
+    runs as a mapped root whose /root is not its own) is as good as no kubeconfig."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return False
 
 
 def _file(entry: dict[str, Any], key: str) -> Path | None:

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -349,7 +350,23 @@ class Kubelet:
         if (pod.get("spec") or {}).get("enableServiceLinks", True):
             sources.services = self.services.list(namespace)
         sources.master_service = self.services.get_by_name("default", "kubernetes")
+        if sources.master_service is not None and not self.privileged:
+            sources.master_service = self._reachable_master(sources.master_service)
         return sources
+
+    def _reachable_master(self, service: Obj) -> Obj:
+        """Without root, pods share the host's network and no service address below port
+        1024 can be served, so ``KUBERNETES_SERVICE_HOST``/``_PORT`` name the API server
+        address this kubelet itself uses: in-cluster clients then reach it directly."""
+        url = urlsplit(self.client.config.server)
+        if not url.hostname or not url.port:
+            return service
+        spec = dict(service.get("spec") or {})
+        ports = [dict(p) for p in spec.get("ports") or []]
+        if ports:
+            ports[0]["port"] = url.port
+        spec.update(clusterIP=url.hostname, ports=ports)
+        return {**service, "spec": spec}
 
     async def _get_or_none(self, resource: str, name: str, namespace: str) -> Obj | None:
         try:

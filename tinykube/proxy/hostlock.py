@@ -52,7 +52,9 @@ ROOT_LOCK_DIR = Path("/run/tinykube")
 
 def lock_dir() -> Path:
     """Where every kube-proxy on this host looks for its cluster's lock."""
-    if os.geteuid() == 0:
+    # Root of a user namespace (a pod of a rootless node) is root in name only: /run is
+    # not its to write, and every such proxy of the host shares the host's /tmp instead.
+    if os.geteuid() == 0 and os.access(ROOT_LOCK_DIR.parent, os.W_OK):
         return ROOT_LOCK_DIR
     return Path(tempfile.gettempdir()) / f"tinykube-{os.geteuid()}"
 

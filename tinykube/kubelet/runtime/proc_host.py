@@ -320,7 +320,7 @@ async def userns_works() -> bool:
         proc = await proc_spawn.spawn(
             "unshare",
             "--user",
-            "--map-current-user",
+            "--map-root-user",
             "--mount",
             "true",
             stdout=proc_spawn.DEVNULL,

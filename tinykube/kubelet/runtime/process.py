@@ -492,7 +492,7 @@ class ProcessRuntime:
         # --kill-child: if unshare dies (with the kubelet, below), so does the container.
         unshare = ["unshare", *pid, "--mount", "--kill-child=SIGKILL", "--propagation", "private"]
         if not self.privileged:
-            unshare[1:1] = ["--user", "--map-current-user"]
+            unshare[1:1] = ["--user", "--map-root-user"]
         if container.image.rootfs is None and not host_pid:
             unshare.append("--mount-proc")
         argv = [*unshare, "--", "sh", "-c", script, "sh"]
