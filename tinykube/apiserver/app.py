@@ -59,6 +59,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return common.error_response(errors.InternalError(f"Internal error occurred: {exc}"))
 
 
+REQUEST_INFO = "request_info"
+_UNPARSED = object()
+
+
 def _always(_user: Any, _attrs: Any) -> bool:
     return True
 
@@ -76,7 +80,9 @@ def auth_middleware(ctx: ServerContext) -> Any:
                 may = authorizer.allows if authorizer is not None else _always
                 user = impersonation.impersonate(request, user, may)
             if user is not None and authorizer is not None and not public:
-                authorizer.check(user, request.method, request.path, request.query)
+                info = parse_resource_path(request.path)
+                request[REQUEST_INFO] = info  # parsed once: ``resources`` routes with it too
+                authorizer.check(user, request.method, request.path, info, request.query)
             request["user"] = user
         return await handler(request)
 
@@ -285,7 +291,9 @@ def _not_allowed(method: str, res: Resource, info: RequestInfo) -> errors.APIErr
 
 async def resources(request: web.Request) -> web.StreamResponse:
     ctx: ServerContext = request.app["ctx"]
-    info = parse_resource_path(request.path)
+    info = request.get(REQUEST_INFO, _UNPARSED)
+    if info is _UNPARSED:
+        info = parse_resource_path(request.path)
     if info is None:
         raise errors.NotFound(NOT_FOUND)
     res = lookup(info.group, info.version, info.resource)

@@ -107,12 +107,19 @@ async def stream_from_kubelet(
 
 
 def kubelet_ssl(ctx: ServerContext) -> ssl.SSLContext:
-    """The API server authenticates to kubelets with its admin client certificate."""
+    """The API server authenticates to kubelets with its admin client certificate.
+
+    Made once per server and shared by every call (a metrics scrape asks every
+    kubelet): building one loads the trust store and the certificate files."""
+    cached = ctx.extras.get("kubelet_ssl")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     ssl_ctx = ssl.create_default_context()
     ssl_ctx.check_hostname = False
     ssl_ctx.verify_mode = ssl.CERT_NONE
     if ctx.pki is not None and getattr(ctx.pki, "admin_cert_path", None):
         ssl_ctx.load_cert_chain(ctx.pki.admin_cert_path, ctx.pki.admin_key_path)
+    ctx.extras["kubelet_ssl"] = ssl_ctx
     return ssl_ctx
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from tinykube.apiserver.authz import policy
 from tinykube.apiserver.authz.attributes import Attributes, forbidden, of_request
 from tinykube.apiserver.authz.rules import Rule, allows
-from tinykube.apiserver.requestinfo import parse_resource_path
+from tinykube.apiserver.requestinfo import RequestInfo
 from tinykube.apiserver.watchcache import CachedEvent, WatchCache
 
 RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
@@ -152,8 +152,10 @@ class Authorizer:
     def allows(self, user: Any, attrs: Attributes) -> bool:
         return self.authorize(user.username, tuple(user.groups), attrs)[0]
 
-    def check(self, user: Any, method: str, path: str, query: Any) -> None:
-        """Raise Kubernetes' 403 unless ``user`` may make this request."""
-        attrs = of_request(method, path, parse_resource_path(path), query)
+    def check(
+        self, user: Any, method: str, path: str, info: RequestInfo | None, query: Any
+    ) -> None:
+        """Raise Kubernetes' 403 unless ``user`` may make this request (``info``: the parsed path)."""
+        attrs = of_request(method, path, info, query)
         if not self.allows(user, attrs):
             raise forbidden(user.username, attrs)
