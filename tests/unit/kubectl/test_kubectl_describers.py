@@ -90,3 +90,23 @@ def test_selector_formatting() -> None:
     }
     assert describers.format_selector(selector) == "a=1,b=2,k in (x,y)"
     assert describers.format_selector({}) == "<none>"
+
+
+def test_volume_lines_per_type() -> None:
+    from tinykube.kubectl.describers.layout import Writer
+    from tinykube.kubectl.describers.podspec import _volume
+
+    cases = {
+        "hostPath": ({"path": "/data"}, "    Path:\t/data\n    HostPathType:\t<none>\n"),
+        "emptyDir": ({}, "    Medium:\t\n    SizeLimit:\t<unset>\n"),
+        "secret": ({"secretName": "s"}, "    SecretName:\ts\n    Optional:\tfalse\n"),
+        "configMap": ({"name": "c", "optional": True}, "    Name:\tc\n    Optional:\ttrue\n"),
+        "persistentVolumeClaim": (
+            {"claimName": "data", "readOnly": True},
+            "    ClaimName:\tdata\n    ReadOnly:\ttrue\n",
+        ),
+    }
+    for kind, (source, lines) in cases.items():
+        w = Writer()
+        _volume(w, {"name": "v", kind: source})
+        assert "".join(w.parts[1:]) == lines, kind

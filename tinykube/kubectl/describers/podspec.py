@@ -191,6 +191,24 @@ _VOLUME_TYPES: dict[str, str] = {
 }
 
 
+# Per volume type, the two lines kubectl prints: (label, field, how an unset value shows).
+_VOLUME_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "hostPath": (("Path", "path", ""), ("HostPathType", "type", "<none>")),
+    "emptyDir": (("Medium", "medium", ""), ("SizeLimit", "sizeLimit", "<unset>")),
+    "secret": (("SecretName", "secretName", ""), ("Optional", "optional", "bool")),
+    "configMap": (("Name", "name", ""), ("Optional", "optional", "bool")),
+    "persistentVolumeClaim": (("ClaimName", "claimName", ""), ("ReadOnly", "readOnly", "bool")),
+}
+
+
+def _field(src: Obj, key: str, how: str) -> str:
+    if how == "bool":
+        return str(bool(src.get(key))).lower()
+    if how:
+        return str(src.get(key) or how)
+    return str(src.get(key, ""))
+
+
 def _volume(w: Writer, v: Obj) -> None:
     kind = next((k for k in _VOLUME_TYPES if k in v), None)
     if kind is None:
@@ -198,32 +216,15 @@ def _volume(w: Writer, v: Obj) -> None:
         return
     src = v[kind] or {}
     w.write(2, f"Type:\t{_VOLUME_TYPES[kind]}\n")
-    if kind == "hostPath":
+    if kind in _VOLUME_FIELDS:
         w.write(
             0,
-            f"    Path:\t{src.get('path', '')}\n    HostPathType:\t{src.get('type') or '<none>'}\n",
+            "".join(
+                f"    {label}:\t{_field(src, key, how)}\n"
+                for label, key, how in _VOLUME_FIELDS[kind]
+            ),
         )
-    elif kind == "emptyDir":
-        w.write(
-            0,
-            f"    Medium:\t{src.get('medium', '')}\n    SizeLimit:\t{src.get('sizeLimit') or '<unset>'}\n",
-        )
-    elif kind == "secret":
-        w.write(
-            0,
-            f"    SecretName:\t{src.get('secretName', '')}\n    Optional:\t{str(bool(src.get('optional'))).lower()}\n",
-        )
-    elif kind == "configMap":
-        w.write(
-            0,
-            f"    Name:\t{src.get('name', '')}\n    Optional:\t{str(bool(src.get('optional'))).lower()}\n",
-        )
-    elif kind == "persistentVolumeClaim":
-        w.write(
-            0,
-            f"    ClaimName:\t{src.get('claimName', '')}\n    ReadOnly:\t{str(bool(src.get('readOnly'))).lower()}\n",
-        )
-    elif kind == "projected":
+    if kind == "projected":
         _projected(w, src)
     elif kind == "downwardAPI":
         w.write(0, "    Items:\n")
