@@ -35,3 +35,26 @@ def test_metrics_objects_use_nanocores_and_kibibytes() -> None:
     )
     assert pod["metadata"] == {"name": "p", "namespace": "ns", "creationTimestamp": "T"}
     assert pod["containers"] == [{"name": "c", "usage": {"cpu": "1234n", "memory": "4Ki"}}]
+
+
+def test_process_group_usage_reads_proc_once_for_every_group() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tinykube.kubelet.runtime import proc_stats
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+    idle = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        time.sleep(0.6)
+        proc_stats._last_scan = (float("-inf"), {})
+        cpu, rss = proc_stats.process_group_usage(busy.pid)
+        scanned = proc_stats._last_scan
+        assert cpu > 100_000_000 and rss > 1024 * 1024  # 0.1 s of CPU, a MiB resident
+        assert proc_stats.process_group_usage(idle.pid)[1] > 0
+        assert proc_stats._last_scan is scanned  # the second group came from the same pass
+        assert proc_stats.process_group_usage(2**22 + 7) == (0, 0)  # no such group
+    finally:
+        busy.kill()
+        idle.kill()

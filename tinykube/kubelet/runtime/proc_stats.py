@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 from tinykube.kubelet.runtime.proc_cgroups import Cgroup
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SCAN_REUSE = 1.0  # seconds one /proc pass is good for
 
 
 def _read_int(path: Path) -> int | None:
@@ -66,19 +68,38 @@ def _proc_fields(pid: str) -> list[str] | None:
     return text[text.rfind(")") + 2 :].split()
 
 
-def process_group_usage(pgid: int) -> tuple[int, int]:
-    """(CPU nanoseconds, resident bytes) of every live process in process group ``pgid``."""
-    cpu_ticks = rss_pages = 0
+def _scan() -> dict[int, tuple[int, int]]:
+    """(CPU ticks, resident pages) of every process group on the host, from one pass."""
+    groups: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         fields = _proc_fields(entry)
         # After the command: state ppid pgrp session ... utime(11) stime(12) ... rss(21)
-        if fields is None or len(fields) < 22 or int(fields[2]) != pgid:
+        if fields is None or len(fields) < 22:
             continue
-        cpu_ticks += int(fields[11]) + int(fields[12])
-        rss_pages += int(fields[21])
-    return cpu_ticks * 1_000_000_000 // CLOCK_TICKS, rss_pages * PAGE_SIZE
+        ticks, pages = groups.get(int(fields[2]), (0, 0))
+        groups[int(fields[2])] = (
+            ticks + int(fields[11]) + int(fields[12]),
+            pages + int(fields[21]),
+        )
+    return groups
+
+
+_last_scan: tuple[float, dict[int, tuple[int, int]]] = (float("-inf"), {})
+
+
+def process_group_usage(pgid: int) -> tuple[int, int]:
+    """(CPU nanoseconds, resident bytes) of every live process in process group ``pgid``.
+
+    One /proc pass serves every container measured within the same second (the
+    kubelet's sampler asks for each in turn), not one pass per container."""
+    global _last_scan
+    now = time.monotonic()
+    if now - _last_scan[0] > SCAN_REUSE:
+        _last_scan = (now, _scan())
+    ticks, pages = _last_scan[1].get(pgid, (0, 0))
+    return ticks * 1_000_000_000 // CLOCK_TICKS, pages * PAGE_SIZE
 
 
 def usage(group: Cgroup | None, pgid: int) -> tuple[int, int] | None:
