@@ -101,8 +101,9 @@ class NamespaceController(Controller[str]):
             return None
         if FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
             return None  # our part is done; other finalizers are someone else's
-        await self._delete_content(key)
-        remaining = await self._remaining(key)
+        kinds = await self._all_resources()  # one discovery per pass serves both steps
+        await self._delete_content(key, kinds)
+        remaining = await self._remaining(key, kinds)
         ns = await self._update_conditions(ns, remaining)
         if remaining.failures:
             raise RuntimeError(f"deleting content of namespace {key}: {remaining.failures[0]}")
@@ -125,8 +126,8 @@ class NamespaceController(Controller[str]):
         ]
         return self.resources + custom
 
-    async def _delete_content(self, namespace: str) -> None:
-        for res in await self._all_resources():
+    async def _delete_content(self, namespace: str, kinds: list[table.Resource]) -> None:
+        for res in kinds:
             try:
                 await self._delete_all(res, namespace)
             except (errors.NotFound, errors.MethodNotAllowed):
@@ -153,9 +154,9 @@ class NamespaceController(Controller[str]):
                     res.api_version, res.plural, item["metadata"]["name"], namespace
                 )
 
-    async def _remaining(self, namespace: str) -> Remaining:
+    async def _remaining(self, namespace: str, kinds: list[table.Resource]) -> Remaining:
         out = Remaining()
-        for res in await self._all_resources():
+        for res in kinds:
             try:
                 listed = await self.client.list(res.api_version, res.plural, namespace)
             except errors.NotFound:
