@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tinykube.api import duration
@@ -117,7 +118,7 @@ def _usage(readings: list[Reading]) -> Obj:
     before, after = readings
     elapsed = max(after.at - before.at, 1e-3)
     nanocores = max(0, int((after.cpu_ns - before.cpu_ns) / elapsed))
-    stamp = duration.format_time(_utc(after.at))
+    stamp = duration.format_time(datetime.fromtimestamp(after.at, UTC))
     return {
         "cpu": {"time": stamp, "usageNanoCores": nanocores, "usageCoreNanoSeconds": after.cpu_ns},
         "memory": {"time": stamp, "workingSetBytes": after.memory},
@@ -129,12 +130,6 @@ def _sum(containers: list[Obj], kind: str, key: str) -> Obj:
         "time": containers[0][kind]["time"],
         key: sum(c[kind][key] for c in containers),
     }
-
-
-def _utc(at: float) -> Any:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(at, dt.UTC)
 
 
 def node_usage() -> tuple[int, int]:
