@@ -93,17 +93,32 @@ async def stream_from_kubelet(
             aiohttp.ClientSession(timeout=timeout) as session,
             session.get(url, params=params, ssl=ssl_ctx) as upstream,
         ):
-            resp = web.StreamResponse(status=upstream.status)
-            resp.content_type = upstream.headers.get("Content-Type", "text/plain").split(";")[0]
-            await resp.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await resp.write(chunk)
-            await resp.write_eof()
-            return resp
+            kind = upstream.headers.get("Content-Type", "text/plain").split(";")[0]
+            return await relay(request, upstream, content_type=kind)
     except aiohttp.ClientError as exc:
         raise errors.InternalError(
             f"Internal error occurred: error dialing backend: {exc}"
         ) from None
+
+
+async def relay(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    headers: tuple[str, ...] = (),
+    content_type: str = "",
+) -> web.StreamResponse:
+    """Stream an upstream answer back as it comes: its status, the named headers, its body."""
+    resp = web.StreamResponse(status=upstream.status)
+    for name in headers:
+        if name in upstream.headers:
+            resp.headers[name] = upstream.headers[name]
+    if content_type:
+        resp.content_type = content_type
+    await resp.prepare(request)
+    async for chunk in upstream.content.iter_any():
+        await resp.write(chunk)
+    await resp.write_eof()
+    return resp
 
 
 def kubelet_ssl(ctx: ServerContext) -> ssl.SSLContext:

@@ -28,6 +28,7 @@ PODS = lookup("", "v1", "pods")
 SERVICES = lookup("", "v1", "services")
 SLICES = lookup("discovery.k8s.io", "v1", "endpointslices")
 PASSED_HEADERS = ("Content-Type", "Accept", "Accept-Encoding", "User-Agent")
+RETURNED_HEADERS = ("Content-Type", "Content-Encoding", "Location", "Cache-Control")
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300)
 
 
@@ -141,14 +142,6 @@ async def serve(
                 allow_redirects=False,
             ) as upstream,
         ):
-            resp = web.StreamResponse(status=upstream.status)
-            for name in ("Content-Type", "Content-Encoding", "Location", "Cache-Control"):
-                if name in upstream.headers:
-                    resp.headers[name] = upstream.headers[name]
-            await resp.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await resp.write(chunk)
-            await resp.write_eof()
-            return resp
+            return await kubeletproxy.relay(request, upstream, RETURNED_HEADERS)
     except aiohttp.ClientError as exc:
         raise errors.ServiceUnavailable(f"error trying to reach {res.singular}: {exc}") from None
