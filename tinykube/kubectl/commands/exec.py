@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from tinykube.kubectl import podpick
 from tinykube.kubectl.errors import CommandError, ExitCode, UsageError
 from tinykube.kubectl.flags import Flag
 
@@ -63,29 +64,7 @@ async def attachable_pod(f: Any, target: str) -> Obj:
     if "/" not in target:
         return dict(await f.client.call("GET", f"/api/v1/namespaces/{ns}/pods/{target}"))
     kind, _, name = target.partition("/")
-    mapping = await f.discovery.find(kind)
-    obj = await f.client.call("GET", mapping.path(ns, name))
-    if mapping.kind == "Pod":
-        return dict(obj)
-    selector = (obj.get("spec") or {}).get("selector") or {}
-    labels = selector.get("matchLabels", selector) if isinstance(selector, dict) else {}
-    query = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    listing = await f.client.call(
-        "GET", f"/api/v1/namespaces/{ns}/pods", params={"labelSelector": query}
-    )
-    pods = sorted(listing.get("items") or [], key=_rank)
-    if not pods:
-        raise CommandError("timed out waiting for the condition")
-    return dict(pods[0])
-
-
-def _rank(pod: Obj) -> tuple[int, int, str]:
-    """kubectl's pick among a workload's pods: running and ready ones first, then the oldest."""
-    status = pod.get("status") or {}
-    conditions = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    created = (pod.get("metadata") or {}).get("creationTimestamp", "")
-    return (0 if status.get("phase") == "Running" else 1, 0 if ready else 1, created)
+    return dict((await podpick.pods_for(f, kind, name))[0])
 
 
 def container_of(f: Any, pod: Obj, name: str | None, quiet: bool) -> Obj:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinykube.kubectl import podpick
 from tinykube.kubectl.durations import parse_duration
 from tinykube.kubectl.errors import CommandError
 from tinykube.kubectl.flags import Flag
@@ -55,35 +56,10 @@ async def _pods(f: Any, o: Any) -> list[Obj]:
                 f'error from server (NotFound): pods "{target}" not found in namespace "{ns}"'
             ) from None
     kind, _, name = target.partition("/")
-    mapping = await f.discovery.find(kind)
-    obj = await f.client.call("GET", mapping.path(ns, name))
-    if mapping.kind == "Pod":
-        return [obj]
-    selector = (obj.get("spec") or {}).get("selector") or {}
-    labels = selector.get("matchLabels", selector) if isinstance(selector, dict) else {}
-    query = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    listing = await f.client.call(
-        "GET", f"/api/v1/namespaces/{ns}/pods", params={"labelSelector": query}
-    )
-    pods = sorted(listing.get("items") or [], key=_rank)
-    if not pods:
-        raise CommandError("timed out waiting for the condition")
+    pods = await podpick.pods_for(f, kind, name)
     if len(pods) > 1:
         f.err.write(f"Found {len(pods)} pods, using pod/{pods[0]['metadata']['name']}\n")
     return pods[:1]
-
-
-def _rank(pod: Obj) -> tuple[int, int, str]:
-    """kubectl's pick among a workload's pods: running and ready ones first, then the oldest."""
-    status = pod.get("status") or {}
-    conditions = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    running = status.get("phase") == "Running"
-    return (
-        0 if running else 1,
-        0 if ready else 1,
-        (pod.get("metadata") or {}).get("creationTimestamp", ""),
-    )
 
 
 def _containers(f: Any, o: Any, pod: Obj) -> list[str]:
