@@ -51,6 +51,11 @@ def pods(apiserver: ApiServer) -> ApiServer:
         '"containers":[{"name":"c","image":"busybox","command":["sleep","1"]}]}}'
     )
     kubectl(apiserver, "apply", "-f", "-", input=pending)
+    kubectl(
+        apiserver, "create", "deployment", "pair", "--image=busybox", "--replicas=2",
+        "--", "sh", "-c", "echo started; exec sleep 3600",
+    )  # fmt: skip
+    kubectl(apiserver, "rollout", "status", "deploy/pair", f"--timeout={WAIT:.0f}s")
     return apiserver
 
 
@@ -73,6 +78,9 @@ def pods(apiserver: ApiServer) -> ApiServer:
         ("exec -i box -- sh -c 'cat; echo done'", "piped in\n"),
         ("exec box -- /no/such/program", None),
         ("exec pending -- true", None),
+        ("exec deploy/pair -- echo through-a-workload", None),
+        ("exec deploy/nope -- true", None),
+        ("logs deploy/pair", None),
     ],
 )
 def test_exec_matches_kubectl(pods: ApiServer, line: str, stdin: str | None) -> None:
