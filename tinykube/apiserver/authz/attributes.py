@@ -13,7 +13,7 @@ HTTP method as their verb.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tinykube.api import errors
@@ -33,7 +33,6 @@ class Attributes:
     name: str = ""
     path: str = ""
     resource_request: bool = True
-    user: Any = field(default=None, compare=False, hash=False)
 
 
 def _true(value: str | None) -> bool:
