@@ -14,7 +14,7 @@ secrets and config maps through a graph of the pods bound to it; tinykube
 grants the role's rules as a whole).
 
 Every answer is memoised until a Role, ClusterRole or binding changes: the
-cache calls ``_on_event`` for each change, which bumps a generation.
+cache calls ``_on_event`` for each change, which forgets every memoised answer.
 """
 
 from __future__ import annotations
@@ -59,14 +59,12 @@ def describe_subject(subject: dict[str, Any], ns: str) -> str:
 class Authorizer:
     def __init__(self, cache: WatchCache) -> None:
         self.cache = cache
-        self._generation = 0
         self._grants: dict[tuple[Any, ...], list[Grant]] = {}
         self._decisions: dict[tuple[Any, ...], tuple[bool, str]] = {}
         cache.add_listener(self._on_event)
 
     def _on_event(self, ev: CachedEvent) -> None:
         if ev.resource in RBAC_RESOURCES:
-            self._generation += 1
             self._grants.clear()
             self._decisions.clear()
 

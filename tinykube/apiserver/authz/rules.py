@@ -54,10 +54,6 @@ def allows(rule: Rule, attrs: Attributes) -> bool:
     return not names or attrs.name in names
 
 
-def any_allows(rules: Iterable[Rule], attrs: Attributes) -> bool:
-    return any(allows(rule, attrs) for rule in rules)
-
-
 def expand(rule: Rule) -> list[Attributes]:
     """One Attributes per (verb, group, resource, name) a rule names, for ``covers``.
 
