@@ -72,7 +72,12 @@ def tkctl() -> str:
     return str(script) if script.exists() else f"{sys.executable} -m tinykube.kubectl.main"
 
 
-CLIS = {"kubectl": kubectl_binary, "tkctl": tkctl}
+def kubectl_spdy() -> str:
+    """kubectl as 1.30 and older forward: SPDY/3.1 on the upgraded connection itself."""
+    return f"env KUBECTL_PORT_FORWARD_WEBSOCKETS=false {kubectl_binary()}"
+
+
+CLIS = {"kubectl": kubectl_binary, "kubectl-spdy": kubectl_spdy, "tkctl": tkctl}
 
 
 @pytest.fixture(scope="module")
@@ -439,3 +444,14 @@ spec:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+
+
+def test_kubectl_spdy_forwards_over_spdy(web: ApiServer) -> None:
+    """What makes the kubectl-spdy cases mean anything: the upgrade kubectl got is SPDY's."""
+    with forwarding(web, [*kubectl_spdy().split(), "-v=8"], "pod/web", f":{POD_PORT}") as fw:
+        port = fw.local_port()
+        assert "Directory listing" in fetch(port)
+        log = "".join(fw.err)
+        assert 'status="101 Switching Protocols"' in log
+        assert "Upgrade: SPDY/3.1\n" in log
+        assert "X-Stream-Protocol-Version: portforward.k8s.io\n" in log

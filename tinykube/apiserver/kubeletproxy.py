@@ -8,7 +8,9 @@ when a kubelet cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,6 +18,7 @@ from aiohttp import web
 
 from tinykube.api import errors
 from tinykube.api.resources import Resource, lookup
+from tinykube.apiserver import spdyupgrade
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.requestinfo import RequestInfo
 
@@ -190,20 +193,44 @@ async def splice_to_kubelet(
     params: list[tuple[str, str]],
     spoken: str,
 ) -> web.StreamResponse:
-    """Open the kubelet's WebSocket with the subprotocols the client offered, then splice."""
+    """Open the kubelet's WebSocket and join the client to it.
+
+    A WebSocket client is offered the kubelet's choice among its own
+    subprotocols and spliced frame for frame; a SPDY client (kubectl before
+    1.30/1.31) is answered in SPDY by ``spdyupgrade``.
+    """
+    if spdyupgrade.requested(request):
+        if "portforward" in spoken:
+            chosen = spdyupgrade.negotiate(request, spdyupgrade.PORT_FORWARD)
+            async with _kubelet_ws(ctx, url, params, [spdyupgrade.TUNNEL]) as upstream:
+                return await spdyupgrade.relay_portforward(request, upstream, chosen)
+        chosen = spdyupgrade.negotiate(request, spdyupgrade.REMOTE_COMMAND)
+        async with _kubelet_ws(ctx, url, params, list(spdyupgrade.REMOTE_COMMAND)) as upstream:
+            return await spdyupgrade.serve_remote_command(request, upstream, chosen)
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise errors.BadRequest(
             f"Upgrade request required: this server speaks the WebSocket stream protocols ({spoken})"
+            " and SPDY/3.1"
         )
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    async with _kubelet_ws(ctx, url, params, [p for p in offered if p]) as upstream:
+        chosen = upstream.protocol
+        ws = web.WebSocketResponse(protocols=[chosen] if chosen else ())
+        await ws.prepare(request)
+        await _splice(ws, upstream)
+        return ws
+
+
+@contextlib.asynccontextmanager
+async def _kubelet_ws(
+    ctx: ServerContext, url: str, params: list[tuple[str, str]], protocols: list[str]
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """The kubelet's WebSocket; its refusal, before any upgrade, is the client's error."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
             upstream = await session.ws_connect(
-                url,
-                params=params,
-                protocols=[p for p in offered if p],
-                ssl=kubelet_ssl(ctx),
+                url, params=params, protocols=protocols, ssl=kubelet_ssl(ctx)
             )
         except aiohttp.WSServerHandshakeError as exc:
             raise await _kubelet_refusal(session, url, params, ctx, exc) from None
@@ -212,11 +239,7 @@ async def splice_to_kubelet(
                 f"Internal error occurred: error dialing backend: {exc}"
             ) from None
         async with upstream:
-            chosen = upstream.protocol
-            ws = web.WebSocketResponse(protocols=[chosen] if chosen else ())
-            await ws.prepare(request)
-            await _splice(ws, upstream)
-            return ws
+            yield upstream
 
 
 async def _kubelet_refusal(
