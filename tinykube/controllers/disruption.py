@@ -1,0 +1,518 @@
+"""The disruption controller: the status of every PodDisruptionBudget.
+
+A PodDisruptionBudget only protects anything once its status says how many
+disruptions it can take: the ``pods/eviction`` subresource refuses (429) while
+``status.observedGeneration`` lags ``metadata.generation`` or
+``status.disruptionsAllowed`` is 0, and that is what makes ``kubectl drain``
+wait. This controller computes that status, as upstream's
+``pkg/controller/disruption`` does:
+
+    PDB events ──────────────► key ─┐
+    Pod events ──► matching PDBs' keys ─┴─► queue ──► reconcile(key)
+                                                        │ pods = PDB's selector in its namespace
+                                                        │ expectedPods, desiredHealthy
+                                                        │ disruptedPods (drop expired or gone)
+                                                        │ currentHealthy, disruptionsAllowed
+                                                        └ write status (+ DisruptionAllowed condition)
+
+How many pods are *expected* depends on the budget's form. ``minAvailable``
+as an integer needs no controller: expected is the number of matching pods
+and desired is the integer. A percentage ``minAvailable`` or any
+``maxUnavailable`` is a fraction of a scale, so each pod's controller is
+found through its ownerReference (a ReplicaSet owned by a Deployment counts as
+the Deployment; a bare ReplicaSet, a ReplicationController, a StatefulSet, or
+any kind with a ``/scale`` subresource counts as itself) and their replicas
+are summed. Pods without a controller are left out of that sum with an
+``UnmanagedPods`` warning; a controller that cannot be found fails the sync,
+and then the fail-safe writes ``disruptionsAllowed: 0`` with the condition
+reason ``SyncFailed`` so that no eviction is approved on a guess.
+
+``disruptedPods`` is written by the eviction subresource in the same update
+that spends a disruption: pod name -> when. Such a pod no longer counts as
+healthy even before its deletion is seen; an entry whose pod is gone or
+already terminating is dropped, and one whose pod is still not being deleted
+after ``DELETION_TIMEOUT`` is dropped with a ``NotDeleted`` event. The key is
+looked at again when the earliest entry would expire.
+
+Not done: upstream's second queue that resets a stale ``DisruptionTarget``
+pod condition (the eviction subresource here does not set that condition).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tinykube.api import errors
+from tinykube.api import resources as table
+from tinykube.api.duration import format_time, parse_time
+from tinykube.api.selectors import Selector, SelectorError, label_selector_as_selector
+from tinykube.client.informers import key_of
+from tinykube.controllers.deployment.util import scaled_value
+from tinykube.controllers.podutil import controller_ref, is_pod_ready, meta
+from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+NAME = "disruption-controller"  # upstream --controllers name; alias "disruption"
+API = "policy/v1"
+# How long an eviction's disruptedPods entry waits for the pod's deletion to be seen.
+DELETION_TIMEOUT = timedelta(minutes=2)
+
+CONDITION = "DisruptionAllowed"
+SUFFICIENT_PODS = "SufficientPods"
+INSUFFICIENT_PODS = "InsufficientPods"
+SYNC_FAILED = "SyncFailed"
+UNMANAGED_PODS_MESSAGE = (
+    "Pods selected by this PodDisruptionBudget (selector: %s) were found to be unmanaged. "
+    "As a result, the status of the PDB cannot be calculated correctly, which may result in "
+    'undefined behavior. To account for these pods please set ".spec.minAvailable" field of '
+    "the PDB to an integer value."
+)
+
+
+class SyncError(Exception):
+    """A budget whose status cannot be computed; its message goes into the SyncFailed condition."""
+
+
+# ---- pure computations ---------------------------------------------------------------
+
+
+def selector_of(pdb: Obj) -> Selector:
+    """policy/v1 semantics: a missing selector selects nothing, an empty one every pod."""
+    return label_selector_as_selector((pdb.get("spec") or {}).get("selector"))
+
+
+def budgets_for_pod(pdbs: Iterable[Obj], pod: Obj) -> list[Obj]:
+    """The budgets in the pod's namespace whose selector matches it (a bad selector matches none)."""
+    out = []
+    for pdb in pdbs:
+        if meta(pdb).get("namespace") != meta(pod).get("namespace"):
+            continue
+        try:
+            selector = selector_of(pdb)
+        except SelectorError:
+            continue
+        if selector.matches(meta(pod).get("labels")):
+            out.append(pdb)
+    return out
+
+
+def uses_scale(spec: Obj) -> bool:
+    """Only an integer minAvailable is counted without looking at the pods' controllers."""
+    if spec.get("maxUnavailable") is not None:
+        return True
+    return isinstance(spec.get("minAvailable"), str)
+
+
+def expected_and_desired(spec: Obj, matching: int, scale: int) -> tuple[int, int]:
+    """(expectedPods, desiredHealthy); ``scale`` is the summed replicas of the pods' controllers.
+
+    Percentages round up (intstr.GetScaledValueFromIntOrPercent with roundUp),
+    so ``maxUnavailable: 50%`` of 3 allows 2 down and ``minAvailable: 50%`` of
+    3 wants 2 up. A budget with neither field expects nothing.
+    """
+    try:
+        if spec.get("maxUnavailable") is not None:
+            unavailable = scaled_value(spec["maxUnavailable"], scale, True)
+            return scale, max(0, scale - unavailable)
+        minimum = spec.get("minAvailable")
+        if isinstance(minimum, int):
+            return matching, minimum
+        if isinstance(minimum, str):
+            return scale, scaled_value(minimum, scale, True)
+    except ValueError as exc:
+        raise SyncError(str(exc)) from None
+    return 0, 0
+
+
+def live_disruptions(
+    pods: Iterable[Obj], recorded: Obj | None, now: datetime
+) -> tuple[Obj, datetime | None, list[Obj]]:
+    """(the disruptedPods to keep, when the first kept one expires, pods whose entry expired).
+
+    An entry survives only while its pod exists, is not terminating yet and
+    the eviction is younger than DELETION_TIMEOUT (upstream buildDisruptedPodMap).
+    """
+    kept: Obj = {}
+    recheck: datetime | None = None
+    expired: list[Obj] = []
+    if not recorded:
+        return kept, recheck, expired
+    for pod in pods:
+        name = meta(pod).get("name", "")
+        if meta(pod).get("deletionTimestamp") or name not in recorded:
+            continue
+        try:
+            since = parse_time(recorded[name])
+        except ValueError:
+            since = None
+        deadline = (since or now) + DELETION_TIMEOUT
+        if deadline < now:
+            expired.append(pod)
+            continue
+        kept[name] = recorded[name]
+        if recheck is None or deadline < recheck:
+            recheck = deadline
+    return kept, recheck, expired
+
+
+def count_healthy(pods: Iterable[Obj], disrupted: Obj, now: datetime) -> int:
+    """Ready pods that are neither terminating nor recently evicted."""
+    healthy = 0
+    for pod in pods:
+        if meta(pod).get("deletionTimestamp"):
+            continue
+        when = disrupted.get(meta(pod).get("name", ""))
+        if when is not None:
+            try:
+                since = parse_time(when)
+            except ValueError:
+                since = None
+            if since is not None and since + DELETION_TIMEOUT > now:
+                continue
+        if is_pod_ready(pod):
+            healthy += 1
+    return healthy
+
+
+def disruptions_allowed(current: int, desired: int, expected: int) -> int:
+    """Zero while no pods are expected, so a new budget is safe before its first pods appear."""
+    if expected <= 0:
+        return 0
+    return max(0, current - desired)
+
+
+def set_condition(conditions: list[Obj], wanted: Obj, now: str) -> list[Obj]:
+    """apimachinery SetStatusCondition: the transition time moves only when the status does."""
+    out = [dict(c) for c in conditions]
+    for cond in out:
+        if cond.get("type") != wanted["type"]:
+            continue
+        if cond.get("status") != wanted["status"]:
+            cond["status"] = wanted["status"]
+            cond["lastTransitionTime"] = now
+        cond["reason"] = wanted["reason"]
+        cond["message"] = wanted.get("message", "")
+        _set_observed(cond, wanted.get("observedGeneration"))
+        return out
+    new = {"type": wanted["type"], "status": wanted["status"]}
+    _set_observed(new, wanted.get("observedGeneration"))
+    new.update(lastTransitionTime=now, reason=wanted["reason"], message=wanted.get("message", ""))
+    out.append(new)
+    return out
+
+
+def _set_observed(cond: Obj, generation: int | None) -> None:
+    if generation:
+        cond["observedGeneration"] = generation
+    else:
+        cond.pop("observedGeneration", None)
+
+
+def allowed_condition(status: Obj, now: str) -> list[Obj]:
+    """The DisruptionAllowed condition that matches ``status.disruptionsAllowed``."""
+    allowed = int(status.get("disruptionsAllowed") or 0) > 0
+    wanted = {
+        "type": CONDITION,
+        "status": "True" if allowed else "False",
+        "reason": SUFFICIENT_PODS if allowed else INSUFFICIENT_PODS,
+        "observedGeneration": status.get("observedGeneration"),
+    }
+    return set_condition(status.get("conditions") or [], wanted, now)
+
+
+def budget_status(
+    pdb: Obj, current: int, desired: int, expected: int, disrupted: Obj, now: str
+) -> Obj | None:
+    """The status to write, or None when the stored one is already right (no write)."""
+    old = pdb.get("status") or {}
+    generation = int(meta(pdb).get("generation") or 0)
+    status: Obj = {}
+    if generation:
+        status["observedGeneration"] = generation
+    if disrupted:
+        status["disruptedPods"] = dict(disrupted)
+    status.update(
+        disruptionsAllowed=disruptions_allowed(current, desired, expected),
+        currentHealthy=current,
+        desiredHealthy=desired,
+        expectedPods=expected,
+        conditions=old.get("conditions") or [],
+    )
+    status["conditions"] = allowed_condition(status, now)
+    unchanged = all(old.get(k, 0) == status[k] for k in _COUNTS) and (
+        (old.get("disruptedPods") or {}) == (status.get("disruptedPods") or {})
+    )
+    if unchanged and _conditions_up_to_date(old, generation):
+        return None
+    return status
+
+
+_COUNTS = ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods")
+
+
+def _conditions_up_to_date(status: Obj, generation: int) -> bool:
+    """component-helpers ConditionsAreUpToDate, plus observedGeneration itself."""
+    if int(status.get("observedGeneration") or 0) != generation:
+        return False
+    cond = next((c for c in status.get("conditions") or [] if c.get("type") == CONDITION), None)
+    if cond is None:
+        return False
+    if int(status.get("disruptionsAllowed") or 0) > 0:
+        return cond.get("status") == "True" and cond.get("reason") == SUFFICIENT_PODS
+    return cond.get("status") == "False" and cond.get("reason") == INSUFFICIENT_PODS
+
+
+def fail_safe_status(pdb: Obj, message: str, now: str) -> Obj:
+    """No disruptions allowed and a SyncFailed condition; everything else as stored."""
+    status = dict(pdb.get("status") or {})
+    status["disruptionsAllowed"] = 0
+    wanted = {
+        "type": CONDITION,
+        "status": "False",
+        "reason": SYNC_FAILED,
+        "message": message,
+        "observedGeneration": status.get("observedGeneration"),
+    }
+    status["conditions"] = set_condition(status.get("conditions") or [], wanted, now)
+    return status
+
+
+# ---- the controller --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControllerScale:
+    uid: str
+    replicas: int
+
+
+class DisruptionController(Controller[str]):
+    """Keeps each PodDisruptionBudget's status equal to what its pods allow."""
+
+    name = NAME
+
+    def __init__(self, ctx: ControllerContext, now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(ctx)
+        self.now = now or (lambda: datetime.now(UTC))
+        self.recorder = ctx.recorder("controllermanager")
+        self.pdbs = self.informer(API, "poddisruptionbudgets")
+        self.pods = self.informer("v1", "pods")
+        self.rcs = self.informer("v1", "replicationcontrollers")
+        self.rss = self.informer("apps/v1", "replicasets")
+        self.deployments = self.informer("apps/v1", "deployments")
+        self.statefulsets = self.informer("apps/v1", "statefulsets")
+        self.pdbs.add_handler(
+            on_add=self.enqueue,
+            on_update=lambda _old, new: self.enqueue(new),
+            on_delete=self.enqueue,
+        )
+        self.pods.add_handler(
+            on_add=self._pod_changed,
+            on_update=self._pod_updated,
+            on_delete=self._pod_changed,
+        )
+
+    # ---- event handlers: only compute keys ----
+
+    def _pod_changed(self, pod: Obj) -> None:
+        matched = budgets_for_pod(self.pdbs.list(meta(pod).get("namespace", "")), pod)
+        if len(matched) > 1:
+            first = min(meta(p).get("name", "") for p in matched)
+            message = (
+                f'Pod "{meta(pod).get("namespace")}"/"{meta(pod).get("name")}" matches multiple '
+                f'PodDisruptionBudgets.  Chose "{first}" arbitrarily.'
+            )
+            self.recorder.event(pod, "Warning", "MultiplePodDisruptionBudgets", message)
+        for pdb in matched:
+            self.enqueue(pdb)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        # A relabelled pod may have left a budget as well as joined one.
+        if meta(old).get("labels") != meta(new).get("labels"):
+            for pdb in budgets_for_pod(self.pdbs.list(meta(old).get("namespace", "")), old):
+                self.enqueue(pdb)
+        self._pod_changed(new)
+
+    # ---- reconcile ----
+
+    async def reconcile(self, key: str) -> Requeue | None:
+        pdb = self.pdbs.get(key)
+        if pdb is None:
+            return None  # deleted: nothing to keep up to date
+        try:
+            return await self._sync(pdb)
+        except errors.Conflict:
+            raise  # a stale cache: retried with backoff, no fail-safe write
+        except (SyncError, errors.APIError) as exc:
+            log.warning("controller=%s pdb=%s sync failed: %s", self.name, key, exc)
+            await self._write(pdb, fail_safe_status(pdb, str(exc), format_time(self.now())))
+            return None
+
+    async def _sync(self, pdb: Obj) -> Requeue | None:
+        pods = self._pods_for(pdb)
+        if not pods:
+            self.recorder.event(pdb, "Normal", "NoPods", "No matching pods found")
+        expected, desired = await self._expected_and_desired(pdb, pods)
+        now = self.now()
+        recorded = (pdb.get("status") or {}).get("disruptedPods")
+        disrupted, recheck, expired = live_disruptions(pods, recorded, now)
+        for pod in expired:
+            log.info("controller=%s pod=%s was evicted but not deleted", self.name, key_of(pod))
+            ns = meta(pdb).get("namespace")
+            # Upstream prints the namespace twice here; the PDB's name is the useful half.
+            message = (
+                f"Pod was expected by PDB {ns}/{meta(pdb).get('name')} to be deleted but it wasn't"
+            )
+            self.recorder.event(pod, "Warning", "NotDeleted", message)
+        current = count_healthy(pods, disrupted, now)
+        status = budget_status(pdb, current, desired, expected, disrupted, format_time(now))
+        if status is not None:
+            await self._write(pdb, status)
+        if recheck is not None:
+            return Requeue(after=max(0.0, (recheck - now).total_seconds()) + 1.0)
+        return None
+
+    def _pods_for(self, pdb: Obj) -> list[Obj]:
+        try:
+            selector = selector_of(pdb)
+        except SelectorError as exc:
+            self.recorder.event(pdb, "Warning", "NoPods", f"Failed to get pods: {exc}")
+            raise SyncError(str(exc)) from None
+        pods = self.pods.list(meta(pdb).get("namespace", ""))
+        return [p for p in pods if selector.matches(meta(p).get("labels"))]
+
+    async def _expected_and_desired(self, pdb: Obj, pods: list[Obj]) -> tuple[int, int]:
+        spec = pdb.get("spec") or {}
+        scale = 0
+        try:
+            if uses_scale(spec):
+                scale = await self._expected_scale(pdb, pods)
+            return expected_and_desired(spec, len(pods), scale)
+        except (SyncError, errors.APIError) as exc:
+            message = f"Failed to calculate the number of expected pods: {exc}"
+            self.recorder.event(pdb, "Warning", "CalculateExpectedPodCountFailed", message)
+            raise
+
+    async def _expected_scale(self, pdb: Obj, pods: list[Obj]) -> int:
+        """The summed replicas of the controllers of ``pods``, each controller counted once."""
+        scales: dict[str, int] = {}
+        unmanaged = []
+        for pod in pods:
+            ref = controller_ref(pod)
+            if ref is None:
+                unmanaged.append(meta(pod).get("name", ""))
+                continue
+            if ref.get("uid") in scales:
+                continue
+            found = await self._find_controller(ref, meta(pod).get("namespace", ""))
+            if found is None:
+                raise SyncError(f'found no controllers for pod "{meta(pod).get("name", "")}"')
+            scales[found.uid] = found.replicas
+        if unmanaged:
+            selector = (pdb.get("spec") or {}).get("selector")
+            self.recorder.event(
+                pdb, "Warning", "UnmanagedPods", UNMANAGED_PODS_MESSAGE % _go_selector(selector)
+            )
+        return sum(scales.values())
+
+    async def _find_controller(self, ref: Obj, namespace: str) -> ControllerScale | None:
+        """Upstream's finders in order: RC, Deployment via RS, RS, StatefulSet, any /scale."""
+        kind, group = ref.get("kind", ""), table.split_api_version(ref.get("apiVersion", ""))[0]
+        name, uid = ref.get("name", ""), ref.get("uid", "")
+        if kind == "ReplicationController" and group == "":
+            found = _scale_of(self.rcs.get_by_name(namespace, name), uid)
+            return found or await self._find_by_scale(ref, namespace)
+        if kind == "ReplicaSet" and group in ("apps", "extensions"):
+            rs = self.rss.get_by_name(namespace, name)
+            if rs is None or meta(rs).get("uid") != uid:
+                return await self._find_by_scale(ref, namespace)
+            owner = controller_ref(rs)
+            if owner is None or owner.get("kind") != "Deployment":
+                return _scale_of(rs, uid)
+            owner_group = table.split_api_version(owner.get("apiVersion", ""))[0]
+            if owner_group not in ("apps", "extensions"):
+                return await self._find_by_scale(ref, namespace)
+            deployment = self.deployments.get_by_name(namespace, owner.get("name", ""))
+            found = _scale_of(deployment, owner.get("uid", ""))
+            return found or await self._find_by_scale(ref, namespace)
+        if kind == "StatefulSet" and group == "apps":
+            found = _scale_of(self.statefulsets.get_by_name(namespace, name), uid)
+            return found or await self._find_by_scale(ref, namespace)
+        return await self._find_by_scale(ref, namespace)
+
+    async def _find_by_scale(self, ref: Obj, namespace: str) -> ControllerScale | None:
+        """The owner's ``/scale`` subresource; an owner without one is an error, a missing one None."""
+        api_version, kind = ref.get("apiVersion", ""), ref.get("kind", "")
+        plural, served = await self._rest_mapping(api_version, kind)
+        base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+        path = f"{base}/namespaces/{namespace}/{plural}/{ref.get('name', '')}/scale"
+        try:
+            scale = await self.client.request("GET", path)
+        except errors.NotFound:
+            if f"{plural}/scale" not in served:
+                group = table.split_api_version(api_version)[0]
+                resource = f"{plural}.{group}" if group else plural
+                raise SyncError(f"{resource} does not implement the scale subresource") from None
+            return None
+        if meta(scale).get("uid") != ref.get("uid"):
+            return None
+        return ControllerScale(
+            ref.get("uid", ""), int((scale.get("spec") or {}).get("replicas") or 0)
+        )
+
+    async def _rest_mapping(self, api_version: str, kind: str) -> tuple[str, set[str]]:
+        """(the plural serving ``kind``, the scale subresources its group version serves)."""
+        base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+        try:
+            listed = await self.client.request("GET", base)
+        except errors.NotFound:
+            listed = {}
+        entries = listed.get("resources") or []
+        served = {
+            e.get("name", "")
+            for e in entries
+            if e.get("name", "").endswith("/scale") and e.get("kind") == "Scale"
+        }
+        for entry in entries:
+            if entry.get("kind") == kind and "/" not in entry.get("name", ""):
+                return entry["name"], served
+        raise SyncError(f'no matches for kind "{kind}" in version "{api_version}"')
+
+    async def _write(self, pdb: Obj, status: Obj) -> None:
+        if status == (pdb.get("status") or {}):
+            return
+        await self.client.update_status(API, "poddisruptionbudgets", {**pdb, "status": status})
+
+
+def _scale_of(obj: Obj | None, uid: str) -> ControllerScale | None:
+    if obj is None or meta(obj).get("uid") != uid:
+        return None
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return ControllerScale(uid, 1 if replicas is None else int(replicas))
+
+
+def _go_selector(selector: Obj | None) -> str:
+    """How Go's %v prints a *LabelSelector, for the UnmanagedPods message."""
+    if selector is None:
+        return "nil"
+    labels = "".join(f"{k}: {v}," for k, v in sorted((selector.get("matchLabels") or {}).items()))
+    exprs = "".join(
+        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
+        f"Values:[{' '.join(e.get('values') or [])}],}},"
+        for e in selector.get("matchExpressions") or []
+    )
+    return (
+        f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},"
+        f"MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}"
+    )
+
+
+def new(ctx: ControllerContext) -> DisruptionController:
+    return DisruptionController(ctx)
