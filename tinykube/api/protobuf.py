@@ -50,7 +50,18 @@ from typing import Any, NamedTuple
 from tinykube.api import quantity
 from tinykube.api.errors import BadRequest
 
-__all__ = ["CONTENT_TYPE", "MAGIC", "decode", "encode"]
+__all__ = [
+    "CONTENT_TYPE",
+    "FIXED64",
+    "LEN",
+    "MAGIC",
+    "VARINT",
+    "decode",
+    "encode",
+    "len_field",
+    "tag",
+    "varint",
+]
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -58,8 +69,8 @@ MAGIC = b"k8s\x00"
 _SCHEMA_FILE = Path(__file__).with_name("protobuf_schema.json")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)  # Go's time.Time{}: printed as null
-_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
-_SCALAR_WIRE = {"string": _LEN, "bytes": _LEN, "bool": _VARINT, "int32": _VARINT, "int64": _VARINT}
+VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
+_SCALAR_WIRE = {"string": LEN, "bytes": LEN, "bool": VARINT, "int32": VARINT, "int64": VARINT}
 
 
 class Field(NamedTuple):
@@ -135,15 +146,15 @@ def _read_fields(buf: bytes) -> dict[int, list[tuple[int, Any]]]:
         key, pos = _read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         value: int | bytes
-        if wire == _VARINT:
+        if wire == VARINT:
             value, pos = _read_varint(buf, pos)
-        elif wire == _LEN:
+        elif wire == LEN:
             size, pos = _read_varint(buf, pos)
             value, pos = buf[pos : pos + size], pos + size
             if pos > len(buf):
                 raise _Malformed(f"field {number} runs past the end")
-        elif wire in (_FIXED64, _FIXED32):
-            width = 8 if wire == _FIXED64 else 4
+        elif wire in (FIXED64, FIXED32):
+            width = 8 if wire == FIXED64 else 4
             value, pos = int.from_bytes(buf[pos : pos + width], "little"), pos + width
         else:
             raise _Malformed(f"field {number} has unsupported wire type {wire}")
@@ -153,7 +164,7 @@ def _read_fields(buf: bytes) -> dict[int, list[tuple[int, Any]]]:
     return out
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     value &= 0xFFFFFFFFFFFFFFFF  # negative ints go out as ten-byte two's complement
     out = bytearray()
     while value >= 0x80:
@@ -163,12 +174,12 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _tag(number: int, wire: int) -> bytes:
-    return _varint(number << 3 | wire)
+def tag(number: int, wire: int) -> bytes:
+    return varint(number << 3 | wire)
 
 
-def _len_field(number: int, payload: bytes) -> bytes:
-    return _tag(number, _LEN) + _varint(len(payload)) + payload
+def len_field(number: int, payload: bytes) -> bytes:
+    return tag(number, LEN) + varint(len(payload)) + payload
 
 
 # --- decoding ----------------------------------------------------------------
@@ -204,7 +215,7 @@ def _last_bytes(fields: dict[int, list[tuple[int, Any]]], number: int) -> bytes:
     if not values:
         return b""
     wire, value = values[-1]
-    if wire != _LEN:
+    if wire != LEN:
         raise _Malformed(f"field {number} is not length-delimited")
     return bytes(value)
 
@@ -229,7 +240,7 @@ def _decode_message(type_name: str, buf: bytes) -> dict[str, Any]:
 
 def _joined(field: Field, values: list[tuple[int, Any]]) -> bytes:
     """A message sent in several pieces is their merge, which is their concatenation."""
-    if any(wire != _LEN for wire, _ in values):
+    if any(wire != LEN for wire, _ in values):
         raise _Malformed(f"{field.name}: expected a length-delimited field")
     return b"".join(bytes(value) for _, value in values)
 
@@ -254,11 +265,11 @@ def _expect_len(field: Field, values: list[tuple[int, Any]]) -> list[tuple[int, 
 
 def _decode_repeated(field: Field, value: tuple[int, Any]) -> list[Any]:
     wire, payload = value
-    if wire == _LEN and _SCALAR_WIRE.get(field.kind) == _VARINT:  # a packed list
+    if wire == LEN and _SCALAR_WIRE.get(field.kind) == VARINT:  # a packed list
         numbers, pos = [], 0
         while pos < len(payload):
             number, pos = _read_varint(payload, pos)
-            numbers.append(_scalar(field, _VARINT, number))
+            numbers.append(_scalar(field, VARINT, number))
         return numbers
     return [_value(field.kind, field.ref, field, wire, payload)]
 
@@ -274,8 +285,8 @@ def _map_entry(field: Field, entry: bytes) -> tuple[str, Any]:
 
 def _absent(kind: str) -> tuple[int, Any]:
     """The (wire type, payload) of a field that was not sent: its zero value."""
-    wire = _SCALAR_WIRE.get(kind, _LEN)
-    return wire, 0 if wire == _VARINT else b""
+    wire = _SCALAR_WIRE.get(kind, LEN)
+    return wire, 0 if wire == VARINT else b""
 
 
 def _put_single(out: dict[str, Any], field: Field, values: list[tuple[int, Any]]) -> None:
@@ -292,7 +303,7 @@ def _put_single(out: dict[str, Any], field: Field, values: list[tuple[int, Any]]
         if field.omitempty and not field.pointer and not value:
             return
     else:
-        value = _value(field.kind, field.ref, field, _LEN, _joined(field, values))
+        value = _value(field.kind, field.ref, field, LEN, _joined(field, values))
         if field.omitzero and _is_zero(field.kind, value):
             return
     out[field.name] = value
@@ -306,7 +317,7 @@ def _value(kind: str, ref: str, field: Field, wire: int, payload: Any) -> Any:
     """One decoded value of ``kind``; ``ref`` names the message type for messages."""
     if kind in _SCALAR_WIRE:
         return _scalar(field, wire, payload, kind)
-    if wire != _LEN:
+    if wire != LEN:
         raise _Malformed(f"{field.name}: expected a length-delimited field")
     decoder = _SPECIAL_DECODERS.get(kind)
     if decoder is not None:
@@ -348,7 +359,7 @@ def _last_int(parts: dict[int, list[tuple[int, Any]]], number: int) -> int:
     if not values:
         return 0
     wire, value = values[-1]
-    if wire != _VARINT:
+    if wire != VARINT:
         raise _Malformed(f"field {number} is not a varint")
     return int(value)
 
@@ -407,9 +418,9 @@ def encode(obj: dict[str, Any]) -> bytes:
     """Encode a JSON-shaped object as a ``k8s\\x00``-prefixed protobuf body, as gogo would."""
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     raw = _encode_message(message_type(api_version, kind), obj)
-    type_meta = _len_field(1, api_version.encode()) + _len_field(2, kind.encode())
-    envelope = _len_field(1, type_meta) + _len_field(2, raw)
-    return MAGIC + envelope + _len_field(3, b"") + _len_field(4, b"")
+    type_meta = len_field(1, api_version.encode()) + len_field(2, kind.encode())
+    envelope = len_field(1, type_meta) + len_field(2, raw)
+    return MAGIC + envelope + len_field(3, b"") + len_field(4, b"")
 
 
 def _encode_message(type_name: str, obj: dict[str, Any]) -> bytes:
@@ -419,14 +430,14 @@ def _encode_message(type_name: str, obj: dict[str, Any]) -> bytes:
     out = bytearray()
     for field in sorted(fields, key=lambda f: f.number):
         if field.inline:
-            out += _len_field(field.number, _encode_message(field.ref, obj))
+            out += len_field(field.number, _encode_message(field.ref, obj))
             continue
         value = obj.get(field.name)
         if field.kind == "map":
             entries = value or {}
             for key in sorted(entries):
-                entry = _len_field(1, key.encode()) + _encode_value(2, field.ref, entries[key])
-                out += _len_field(field.number, entry)
+                entry = len_field(1, key.encode()) + _encode_value(2, field.ref, entries[key])
+                out += len_field(field.number, entry)
         elif field.repeated:
             for item in value or []:
                 out += _encode_value(field.number, field.kind, item, field.ref)
@@ -439,15 +450,15 @@ def _encode_value(number: int, kind: str, value: Any, ref: str = "") -> bytes:
     if "." in kind:  # a map's value type given as a message name
         kind, ref = "message", kind
     if kind == "string":
-        return _len_field(number, (value or "").encode())
+        return len_field(number, (value or "").encode())
     if kind == "bytes":
-        return b"" if value is None else _len_field(number, base64.b64decode(value))
+        return b"" if value is None else len_field(number, base64.b64decode(value))
     if kind in ("bool", "int32", "int64"):
-        return _tag(number, _VARINT) + _varint(int(value or 0))
+        return tag(number, VARINT) + varint(int(value or 0))
     encoder = _SPECIAL_ENCODERS.get(kind)
     if encoder is not None:
-        return _len_field(number, encoder(value))
-    return _len_field(number, _encode_message(ref, value or {}))
+        return len_field(number, encoder(value))
+    return len_field(number, _encode_message(ref, value or {}))
 
 
 def _encode_time(value: str | None) -> bytes:
@@ -457,7 +468,7 @@ def _encode_time(value: str | None) -> bytes:
     delta = moment - _EPOCH
     seconds = delta.days * 86400 + delta.seconds
     nanos = delta.microseconds * 1000
-    return _tag(1, _VARINT) + _varint(seconds) + _tag(2, _VARINT) + _varint(nanos)
+    return tag(1, VARINT) + varint(seconds) + tag(2, VARINT) + varint(nanos)
 
 
 def _encode_int_or_string(value: int | str | None) -> bytes:
@@ -465,23 +476,23 @@ def _encode_int_or_string(value: int | str | None) -> bytes:
     int_val = 0 if is_string else int(value or 0)
     str_val = value if isinstance(value, str) else ""
     return (
-        _tag(1, _VARINT) + _varint(int(is_string))
-        + _tag(2, _VARINT) + _varint(int_val)
-        + _len_field(3, str_val.encode())
+        tag(1, VARINT) + varint(int(is_string))
+        + tag(2, VARINT) + varint(int_val)
+        + len_field(3, str_val.encode())
     )  # fmt: skip
 
 
 def _encode_raw_json(value: Any) -> bytes:
     if value is None:
         return b""
-    return _len_field(1, json.dumps(value, separators=(",", ":")).encode())
+    return len_field(1, json.dumps(value, separators=(",", ":")).encode())
 
 
 _SPECIAL_ENCODERS: dict[str, Any] = {
     "time": _encode_time,
     "microtime": _encode_time,
-    "quantity": lambda value: _len_field(1, str(value if value is not None else "0").encode()),
+    "quantity": lambda value: len_field(1, str(value if value is not None else "0").encode()),
     "intorstring": _encode_int_or_string,
     "rawjson": _encode_raw_json,
-    "stringlist": lambda value: b"".join(_len_field(1, s.encode()) for s in value or []),
+    "stringlist": lambda value: b"".join(len_field(1, s.encode()) for s in value or []),
 }

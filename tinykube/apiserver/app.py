@@ -21,7 +21,15 @@ from tinykube import __version__
 from tinykube.api import errors
 from tinykube.api import resources as resource_table
 from tinykube.api.resources import Resource, is_stored, lookup
-from tinykube.apiserver import crd, discovery, kubeletproxy, metrics, openapi, resourceproxy
+from tinykube.apiserver import (
+    crd,
+    discovery,
+    kubeletproxy,
+    metrics,
+    openapi,
+    openapiv2pb,
+    resourceproxy,
+)
 from tinykube.apiserver.authz import impersonation
 from tinykube.apiserver.handlers import common, resource, reviews, subresources, watch
 from tinykube.apiserver.handlers.context import ServerContext
@@ -187,7 +195,16 @@ async def openapi_v3_doc(request: web.Request) -> web.Response:
 
 
 async def openapi_v2(request: web.Request) -> web.Response:
+    """JSON, or gnostic's protobuf for the clients that ask for it (kubectl up to 1.26)."""
     accept = request.headers.get("Accept", "")
+    wanted = next((t for t in openapiv2pb.CONTENT_TYPES if t in accept), "")
+    if wanted and "application/json" not in accept:
+        key = ("v2", "protobuf")
+        if key not in _DOCUMENT_CACHE:
+            _DOCUMENT_CACHE[key] = openapiv2pb.encode_document(openapi.v2_document())
+        # Answered with the dotted name whichever was asked: Go's mime parser rejects the "@".
+        content_type = openapiv2pb.CONTENT_TYPES[1]
+        return web.Response(body=_DOCUMENT_CACHE[key], headers={"Content-Type": content_type})
     if "protobuf" in accept and "application/json" not in accept:
         raise errors.NotAcceptable("only application/json is served for /openapi/v2")
     return web.Response(
@@ -195,16 +212,16 @@ async def openapi_v2(request: web.Request) -> web.Response:
     )
 
 
-_JSON_CACHE: dict[tuple[str, str], bytes] = {}
-resource_table.add_listener(_JSON_CACHE.clear)  # custom resources change the documents
+_DOCUMENT_CACHE: dict[tuple[str, str], bytes] = {}
+resource_table.add_listener(_DOCUMENT_CACHE.clear)  # custom resources change the documents
 
 
 def _cached_json(key: tuple[str, str], doc: Any) -> bytes:
     import orjson
 
-    if key not in _JSON_CACHE:
-        _JSON_CACHE[key] = orjson.dumps(doc)
-    return _JSON_CACHE[key]
+    if key not in _DOCUMENT_CACHE:
+        _DOCUMENT_CACHE[key] = orjson.dumps(doc)
+    return _DOCUMENT_CACHE[key]
 
 
 # ---- resources ----------------------------------------------------------
