@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
 
-.PHONY: run test unit lint bench setup setup-etcd clean
+.PHONY: run test unit lint bench setup setup-etcd setup-old-kubectl clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +18,17 @@ setup: $(BIN)/.installed
 setup-etcd:
 	@if [ "$$(id -u)" = 0 ]; then command -v etcd >/dev/null || (apt-get update -qq && apt-get install -y -qq etcd-server etcd-client); fi
 
+# Debian's kubectl (1.20), unpacked in the venv, for the tests of what older clients
+# need (SPDY streams, the protobuf OpenAPI v2 document). Without it those tests skip.
+OLD_KUBECTL := $(VENV)/debian-kubectl/usr/bin/kubectl
+setup-old-kubectl: $(OLD_KUBECTL)
+$(OLD_KUBECTL):
+	@tmp=$$(mktemp -d) && cd $$tmp && \
+	{ apt-get download -qq kubernetes-client >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq kubernetes-client; }; } && \
+	dpkg -x kubernetes-client_*.deb $(CURDIR)/$(VENV)/debian-kubectl; \
+	rm -rf $$tmp; test -x $(CURDIR)/$@ || echo "no Debian kubernetes-client: the old-kubectl tests will skip"
+
 run: setup
 	$(BIN)/tinykube up --data-dir $(DATA)
 
@@ -26,7 +37,7 @@ lint: setup
 	$(BIN)/ruff check tinykube tests bench
 	$(BIN)/lint-imports
 
-test: lint setup-etcd
+test: lint setup-etcd setup-old-kubectl
 	$(BIN)/pytest -q tests
 
 unit: setup
