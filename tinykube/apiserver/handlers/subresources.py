@@ -5,7 +5,8 @@ spec); the rest are small views or actions on their parent object:
 
 - ``/scale`` shows and changes ``spec.replicas`` as an ``autoscaling/v1`` Scale;
 - ``pods/binding`` assigns a node (the scheduler's only write to a pod spec);
-- ``pods/eviction`` deletes a pod unless a PodDisruptionBudget forbids it;
+- ``pods/eviction`` deletes a pod unless its PodDisruptionBudget forbids it, and records
+  the disruption it spends in the budget's ``status.disruptedPods``;
 - ``serviceaccounts/token`` issues a bound token (TokenRequest);
 - ``namespaces/finalize`` edits ``spec.finalizers`` so deletion can finish;
 - ``pods/ephemeralcontainers`` shows a Pod and takes a Pod (whole, or as a
@@ -15,6 +16,7 @@ spec); the rest are small views or actions on their parent object:
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from aiohttp import web
@@ -181,70 +183,225 @@ def _set_condition(pod: dict[str, Any], kind: str, status: str) -> None:
 
 
 # ---- pods/eviction -------------------------------------------------------
+#
+# As upstream's EvictionREST (pkg/registry/core/pod/storage/eviction.go): a pod
+# that is finished, pending or already terminating is deleted without asking any
+# budget. Otherwise the one PodDisruptionBudget covering it (two or more is a
+# 500) must allow a disruption: the check, the decrement and the pod's entry in
+# status.disruptedPods are one compare-and-swap on the budget, so two evictions
+# cannot spend the same disruption, and the disruption controller does not count
+# the pod as healthy while its deletion is on the way. A pod that is not Ready is
+# not charged for when the budget's unhealthyPodEvictionPolicy is AlwaysAllow,
+# or (IfHealthyBudget, the default) while the budget is met; that delete is
+# pinned to the resourceVersion the decision saw, so a pod turning Ready in
+# between is not deleted unpaid.
+
+EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
+MULTIPLE_BUDGETS = (
+    "This pod has more than one PodDisruptionBudget, which the eviction subresource "
+    "does not support."
+)
+MAX_DISRUPTED_PODS = 2000  # upstream MaxDisruptedPodSize
+EVICTION_RETRIES = 20
 
 
 async def eviction(
     request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
 ) -> web.Response:
     body = common.decode_object(await common.read_body(request), common.media_type(request))
-    pod = await ctx.registry.get(res, info.namespace, info.name)
-    phase = (pod.get("status") or {}).get("phase")
-    if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get(
-        "deletionTimestamp"
-    ):
-        await _charge_disruption_budget(ctx, pod)
+    if (body.get("metadata") or {}).get("name", "") != info.name:
+        raise errors.BadRequest("name in URL does not match name in Eviction object")
+    opts = _eviction_delete_options(request, body)
+    pinned_by_client = bool(opts.resource_version)
+    for _attempt in range(EVICTION_RETRIES):
+        pod = await ctx.registry.get(res, info.namespace, info.name)
+        if not _can_ignore_budget(pod):
+            break
+        # Only a finished or terminating pod is past racing a PDB; a pending one may
+        # become Ready, so its delete is pinned to the version just read.
+        ignore_opts = opts
+        if not pinned_by_client and _should_enforce_version(pod):
+            ignore_opts = dataclasses.replace(opts, resource_version=_rv(pod))
+        try:
+            await ctx.registry.delete(res, info.namespace, info.name, ignore_opts)
+        except errors.Conflict:
+            if pinned_by_client:
+                raise
+            continue
+        return _success()
+    else:
+        raise errors.conflict(res.plural, res.group, info.name)
+    budgets = await _budgets_for(ctx, pod)
+    if len(budgets) > 1:
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                  "message": MULTIPLE_BUDGETS, "code": 500}  # fmt: skip
+        return common.json_response(status, 500)
+    pin = False
+    if budgets:
+        if _unhealthy_evictable(pod, budgets[0]):
+            pin = True
+        else:
+            await _charge_disruption_budget(ctx, pod, budgets[0], opts.dry_run)
+    delete_opts = opts
+    if pin and not pinned_by_client:
+        delete_opts = dataclasses.replace(opts, resource_version=_rv(pod))
+    try:
+        await ctx.registry.delete(res, info.namespace, info.name, delete_opts)
+    except errors.Conflict:
+        if pin and not pinned_by_client:
+            raise _still_processing(budgets[0]["metadata"]["name"]) from None
+        raise
+    return _success()
+
+
+def _eviction_delete_options(request: web.Request, body: dict[str, Any]) -> resource.DeleteOptions:
     opts_doc = body.get("deleteOptions") or {}
-    opts = resource.DeleteOptions(
+    asked, in_body = request.query.getall("dryRun", []), opts_doc.get("dryRun") or []
+    if asked and in_body and sorted(asked) != sorted(in_body):
+        raise errors.BadRequest(
+            "Non-matching dry-run options in request and content: "
+            f"[{' '.join(asked)}] and [{' '.join(in_body)}]"
+        )
+    return resource.DeleteOptions(
         grace_period=opts_doc.get("gracePeriodSeconds"),
         propagation=opts_doc.get("propagationPolicy") or "",
         uid=(opts_doc.get("preconditions") or {}).get("uid") or "",
         resource_version=(opts_doc.get("preconditions") or {}).get("resourceVersion") or "",
-        dry_run="All" in (opts_doc.get("dryRun") or request.query.getall("dryRun", [])),
+        dry_run="All" in (in_body or asked),
     )
-    await ctx.registry.delete(res, info.namespace, info.name, opts)
-    return _success()
 
 
-async def _charge_disruption_budget(ctx: ServerContext, pod: dict[str, Any]) -> None:
-    """Take one allowed disruption from every PDB covering the pod, or refuse (429)."""
+def _rv(pod: dict[str, Any]) -> str:
+    return str(pod["metadata"].get("resourceVersion", ""))
+
+
+def _can_ignore_budget(pod: dict[str, Any]) -> bool:
+    """Finished, pending or terminating pods have nothing left for a budget to protect."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase in ("Succeeded", "Failed", "Pending") or bool(
+        pod["metadata"].get("deletionTimestamp")
+    )
+
+
+def _should_enforce_version(pod: dict[str, Any]) -> bool:
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
+
+
+def _is_ready(pod: dict[str, Any]) -> bool:
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
+def _unhealthy_evictable(pod: dict[str, Any], pdb: dict[str, Any]) -> bool:
+    """A pod that is not Ready costs the budget nothing under its unhealthyPodEvictionPolicy."""
+    if _is_ready(pod):
+        return False
+    if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+        return True
+    # IfHealthyBudget (also what an unset policy means): only while the budget is met.
+    status = pdb.get("status") or {}
+    desired = int(status.get("desiredHealthy") or 0)
+    return int(status.get("currentHealthy") or 0) >= desired and desired > 0
+
+
+async def _budgets_for(ctx: ServerContext, pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod's namespace's budgets that select it: policy/v1, so an empty selector selects all."""
     assert PDBS is not None
     labels = pod["metadata"].get("labels") or {}
-    ns = pod["metadata"]["namespace"]
-    result = await ctx.registry.list(PDBS, ns)
+    result = await ctx.registry.list(PDBS, pod["metadata"]["namespace"])
+    found = []
     for pdb in result.items:
-        sel = (pdb.get("spec") or {}).get("selector")
-        if sel is None or not selectors.from_label_selector(sel).matches(labels):
-            continue
-        status = pdb.get("status") or {}
-        if (
-            status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1)
-            or int(status.get("disruptionsAllowed", 0)) <= 0
-        ):
+        try:
+            selector = selectors.label_selector_as_selector((pdb.get("spec") or {}).get("selector"))
+        except selectors.SelectorError:
+            continue  # an invalid selector matches no pod
+        if selector.matches(labels):
+            found.append(pdb)
+    return found
+
+
+def _still_processing(name: str) -> errors.TooManyRequests:
+    return errors.TooManyRequests(
+        EVICTION_REFUSED,
+        causes=[
+            errors.Cause(
+                "DisruptionBudget",
+                f"The disruption budget {name} is still being processed by the server.",
+            )
+        ],
+        retry_after=10,
+    )
+
+
+async def _charge_disruption_budget(
+    ctx: ServerContext, pod: dict[str, Any], pdb: dict[str, Any], dry_run: bool
+) -> None:
+    """Spend one of the budget's disruptions on ``pod``, or refuse (429, or 403 for a broken status).
+
+    The check runs on the stored budget inside the update, so a retry after a
+    concurrent write re-checks against what that write left.
+    """
+    assert PDBS is not None
+    name = pdb["metadata"]["name"]
+
+    def take(obj: dict[str, Any]) -> dict[str, Any]:
+        status = obj.setdefault("status", {})
+        allowed = int(status.get("disruptionsAllowed") or 0)
+        if int(status.get("observedGeneration") or 0) < int(obj["metadata"].get("generation") or 0):
+            raise _still_processing(name)
+        if allowed < 0:
+            raise errors.forbidden(
+                "poddisruptionbudget", "policy", name, "pdb disruptions allowed is negative"
+            )
+        if len(status.get("disruptedPods") or {}) > MAX_DISRUPTED_PODS:
+            raise errors.forbidden(
+                "poddisruptionbudget",
+                "policy",
+                name,
+                "DisruptedPods map too big - too many evictions not confirmed by PDB controller",
+            )
+        if allowed == 0:
             raise errors.TooManyRequests(
-                "Cannot evict pod as it would violate the pod's disruption budget.",
+                EVICTION_REFUSED,
                 causes=[
                     errors.Cause(
                         "DisruptionBudget",
-                        f"The disruption budget {pdb['metadata']['name']} needs "
-                        f"{status.get('desiredHealthy', 0)} healthy pods and has "
-                        f"{status.get('currentHealthy', 0)} currently",
+                        f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} "
+                        f"healthy pods and has {status.get('currentHealthy', 0)} currently",
                     )
                 ],
-                retry_after=None,
             )
+        status["disruptionsAllowed"] = allowed - 1
+        if allowed == 1:
+            _insufficient_pods(status)
+        disrupted = status.setdefault("disruptedPods", {})
+        disrupted[pod["metadata"]["name"]] = now_rfc3339()
+        return obj
 
-        def take(obj: dict[str, Any]) -> dict[str, Any]:
-            st = obj.setdefault("status", {})
-            st["disruptionsAllowed"] = max(0, int(st.get("disruptionsAllowed", 0)) - 1)
-            return obj
+    await ctx.registry.update(
+        PDBS,
+        pdb["metadata"]["namespace"],
+        name,
+        take,
+        WriteOptions(dry_run=dry_run, field_manager="kube-apiserver", subresource="status"),
+    )
 
-        await ctx.registry.update(
-            PDBS,
-            ns,
-            pdb["metadata"]["name"],
-            take,
-            WriteOptions(field_manager="kube-apiserver", subresource="status"),
-        )
+
+def _insufficient_pods(status: dict[str, Any]) -> None:
+    """The DisruptionAllowed condition once the last disruption is spent (as SetStatusCondition)."""
+    wanted = {"status": "False", "reason": "InsufficientPods", "message": ""}
+    generation = status.get("observedGeneration")
+    conds = status.setdefault("conditions", [])
+    cond = next((c for c in conds if c.get("type") == "DisruptionAllowed"), None)
+    if cond is None:
+        cond = {"type": "DisruptionAllowed", "status": "False", "lastTransitionTime": now_rfc3339()}
+        conds.append(cond)
+    elif cond.get("status") != "False":
+        cond["lastTransitionTime"] = now_rfc3339()
+    cond.update(wanted)
+    if generation:
+        cond["observedGeneration"] = generation
 
 
 # ---- serviceaccounts/token ----------------------------------------------
