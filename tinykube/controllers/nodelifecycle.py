@@ -90,8 +90,14 @@ STATUS_UNKNOWN = "NodeStatusUnknown"
 STATUS_UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
 NEVER_UPDATED = "NodeStatusNeverUpdated"
 NEVER_UPDATED_MESSAGE = "Kubelet never posted node status."
-NODE_NOT_READY = "NodeNotReady"  # event reason on the Node
+NODE_NOT_READY = "NodeNotReady"  # event reason on the Node, and (a Warning) on its Pods
+POD_NOT_READY_MESSAGE = "Node is not ready"
+REGISTERED_NODE = "RegisteredNode"  # event reason on a Node this controller sees first
 TAINT_EVICTION = "TaintManagerEviction"  # event reason on the Pod
+# Upstream posts node events as "node-controller" and evictions as the separate
+# "taint-eviction-controller"; `kubectl describe` shows these in its From column.
+NODE_EVENT_SOURCE = "node-controller"
+EVICTION_EVENT_SOURCE = "taint-eviction-controller"
 NODE_NAME_INDEX = "node-lifecycle-node-name"
 REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -339,7 +345,8 @@ class NodeLifecycleController(Controller[Key]):
         self.now = now or (lambda: datetime.now(UTC))
         self.grace = seconds_setting(ctx.options.get(GRACE_FLAG), DEFAULT_GRACE_PERIOD)
         self.period = seconds_setting(ctx.options.get(PERIOD_FLAG), DEFAULT_MONITOR_PERIOD)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(NODE_EVENT_SOURCE)
+        self.eviction_recorder = ctx.recorder(EVICTION_EVENT_SOURCE)
         self.health: dict[str, NodeHealth] = {}
         # Pod key -> (uid, monotonic time its eviction countdown started): upstream's
         # CreatedAt. The uid keeps a new Pod of the same name from inheriting it.
@@ -410,6 +417,15 @@ class NodeLifecycleController(Controller[Key]):
             return None
         now = self.ctx.clock.now()
         lease = self.leases.get_by_name(LEASE_NAMESPACE, name)
+        if name not in self.health:
+            # Upstream's monitorNodeHealth says so for every Node it has not known,
+            # so a restarted controller manager says it again (as upstream's does).
+            self.recorder.event(
+                node,
+                "Normal",
+                REGISTERED_NODE,
+                f"Node {name} event: Registered Node {name} in Controller",
+            )
         health = observe(self.health.get(name), heartbeat(node, lease), now)
         self.health[name] = health
         if is_lost(health, now, self.grace):
@@ -459,6 +475,8 @@ class NodeLifecycleController(Controller[Key]):
                     patch_type="strategic",  # conditions merge by type
                     subresource="status",
                 )
+                # After the write, as upstream: the Pod is known to still exist.
+                self.recorder.event(pod, "Warning", NODE_NOT_READY, POD_NOT_READY_MESSAGE)
 
     def _disruption(self, node: Obj) -> Disruption:
         """Zone counts are taken once per monitor period (one pass, as upstream), not per Node."""
@@ -509,7 +527,7 @@ class NodeLifecycleController(Controller[Key]):
 
     async def _evict(self, pod: Obj) -> None:
         m = _meta(pod)
-        self.recorder.event(
+        self.eviction_recorder.event(
             pod, "Normal", TAINT_EVICTION, f"Marking for deletion Pod {_pod_key(pod)}"
         )
         try:

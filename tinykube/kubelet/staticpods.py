@@ -15,6 +15,13 @@ static pod's); deleting it does not stop the static pod, the kubelet just
 posts it again (a mirror being deleted is removed at once, then re-created).
 While the API server is unreachable (it may be one of the
 static pods) the pods run anyway and mirrors follow later.
+
+As upstream's file source does, every static pod tolerates every NoExecute
+taint (``operator: Exists``): a control-plane node that is briefly
+unreachable must not have the taint manager delete its apiserver's mirror.
+That toleration also keeps the DefaultTolerationSeconds admission from adding
+its two 300 s ones. ``kubernetes.io/config.seen`` records when the kubelet
+first read the pod, as upstream shows it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import copy
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +51,8 @@ SCAN_SECONDS = 2.0
 MIRROR = "kubernetes.io/config.mirror"
 HASH = "kubernetes.io/config.hash"
 SOURCE = "kubernetes.io/config.source"
+SEEN = "kubernetes.io/config.seen"
+TOLERATE_NO_EXECUTE: Obj = {"operator": "Exists", "effect": "NoExecute"}
 
 
 def load_manifests(directory: Path, node_name: str) -> dict[str, Obj]:
@@ -81,8 +91,25 @@ def static_pod(doc: Obj, node_name: str, source: str) -> Obj:
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("enableServiceLinks", True)
+    spec["tolerations"] = with_toleration(spec.get("tolerations") or [], TOLERATE_NO_EXECUTE)
     pod["status"] = {"phase": "Pending"}
     return pod
+
+
+def with_toleration(tolerations: list[Obj], wanted: Obj) -> list[Obj]:
+    """``wanted`` added, or in place of the one that differs from it only in its seconds.
+
+    Upstream's AddOrUpdateTolerationInPod: the same key, operator, value and
+    effect is the same toleration.
+    """
+    fields = ("key", "operator", "value", "effect")
+
+    def same(t: Obj) -> bool:
+        return all((t.get(f) or "") == (wanted.get(f) or "") for f in fields)
+
+    if any(same(t) for t in tolerations):
+        return [dict(wanted) if same(t) else t for t in tolerations]
+    return [*tolerations, dict(wanted)]
 
 
 def mirror_of(pod: Obj, node: Obj | None) -> Obj:
@@ -129,6 +156,8 @@ class StaticPods:
             await self._remove(self.pods.pop(uid))
         for uid, pod in found.items():
             if uid not in self.pods:
+                seen = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                pod["metadata"]["annotations"][SEEN] = seen
                 log.info(
                     "static pod %s/%s added", pod["metadata"]["namespace"], pod["metadata"]["name"]
                 )
