@@ -248,6 +248,17 @@ def test_run_interactive_with_rm_prints_the_output_and_deletes_the_pod(
     assert 'pods "hi" not found' in gone.stderr
 
 
+def test_run_with_args_and_no_command_runs_the_args(apiserver: ApiServer) -> None:
+    """``kubectl run … -- cmd`` puts cmd in args; an image without an entrypoint runs them."""
+    result = run_kubectl(
+        apiserver,
+        *("run", "argsonly", "-i", "--rm", "--restart=Never", "--image=busybox"),
+        *("--", "sh", "-c", "echo from-args"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "from-args\n" in result.stdout
+
+
 def test_run_interactive_feeds_stdin_and_returns_the_exit_code(apiserver: ApiServer) -> None:
     script = 'read x; echo "read: $x"; exit 3'
     result = run_kubectl(

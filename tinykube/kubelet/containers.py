@@ -149,7 +149,10 @@ async def _pull(worker: PodWorker, c: Obj) -> Any:
         host.event(pod, NORMAL, "Pulling", f'Pulling image "{image_name}"')
     started = time.monotonic()
     try:
-        image = await host.runtime.pull_image(image_name, has_command=bool(c.get("command")))
+        # Args alone are a command too: a host-filesystem image has no entrypoint, like
+        # busybox's, so `kubectl run x --image=busybox -- sleep 1` runs `sleep 1`.
+        runnable = bool(c.get("command") or c.get("args"))
+        image = await host.runtime.pull_image(image_name, has_command=runnable)
     except ImagePullError as exc:
         if view.waiting_reason in ("ErrImagePull", "ImagePullBackOff"):
             host.event(pod, NORMAL, "BackOff", f'Back-off pulling image "{image_name}"')
