@@ -307,7 +307,7 @@ class SpdyPeer:
     """A bare SPDY-over-WebSocket client, to see what the server answers frame by frame."""
 
     def __init__(self, ws: object) -> None:
-        from tinykube.client import spdy
+        from tinykube.api import spdy
 
         self.ws, self.encoder, self.decoder = ws, spdy.Encoder(), spdy.Decoder()
         self.frames: list[object] = []
@@ -333,7 +333,7 @@ class SpdyPeer:
 async def test_the_spdy_session_answers_frame_by_frame(web: ApiServer) -> None:
     import aiohttp
 
-    from tinykube.client import spdy
+    from tinykube.api import spdy
     from tinykube.client.kubeconfig import load_kubeconfig
 
     config = load_kubeconfig(web.kubeconfig)

@@ -155,7 +155,7 @@ async def test_no_common_protocol_version_is_refused(box: ApiServer) -> None:
 async def test_streams_are_answered_frame_by_frame(box: ApiServer) -> None:
     """Each stream gets a SYN_REPLY, a client ping its echo, the output its stream, and the
     end a half-close of every stream the server writes to."""
-    from tinykube.client import spdy
+    from tinykube.api import spdy
 
     path = "/api/v1/namespaces/default/pods/box/exec?command=echo&command=hi&stdout=true"
     head, reader, writer = await upgrade(box, path, "v4.channel.k8s.io")

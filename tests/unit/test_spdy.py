@@ -1,4 +1,4 @@
-"""SPDY/3.1 framing (client.spdy): frames, header compression, stream reassembly (pure)."""
+"""SPDY/3.1 framing (api.spdy): frames, header compression, stream reassembly (pure)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from tinykube.client import spdy
+from tinykube.api import spdy
 
 pytestmark = pytest.mark.unit
 

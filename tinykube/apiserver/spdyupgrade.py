@@ -39,8 +39,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tinykube.api import errors
-from tinykube.client import spdy
+from tinykube.api import errors, spdy
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The API server forwards ``pods/portforward`` here as a WebSocket and lets
 the two ends agree on the subprotocol. Two protocols are spoken:
 
 - ``SPDY/3.1+portforward.k8s.io`` (kubectl 1.31 and later): the WebSocket's
-  binary messages carry a byte stream of SPDY frames (``client.spdy``). For
+  binary messages carry a byte stream of SPDY frames (``api.spdy``). For
   each local connection kubectl opens an "error" stream and a "data" stream
   with the same ``requestid`` header and the remote ``port``; once both are
   here the kubelet dials the pod and copies bytes between the data stream
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from tinykube.client import spdy
+from tinykube.api import spdy
 from tinykube.kubelet import nsconnect
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ The pod is named or picked from a workload or a Service (as ``exec``
 picks it); a Service's port is turned into the container port its
 ``targetPort`` names, a pod's named port into its number. Then, as kubectl
 1.31+ does, one WebSocket to ``pods/portforward`` with the subprotocol
-``SPDY/3.1+portforward.k8s.io`` carries SPDY (``client.spdy``); every
+``SPDY/3.1+portforward.k8s.io`` carries SPDY (``api.spdy``); every
 accepted local connection becomes an "error" stream and a "data" stream
 sharing a ``requestid``. The error stream is half-closed at once and read to
 its end: text there means the pod side failed, which kubectl logs and then
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tinykube.client import spdy
+from tinykube.api import spdy
 from tinykube.kubectl.errors import CommandError, UsageError
 from tinykube.kubectl.flags import Flag
 

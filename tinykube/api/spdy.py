@@ -20,8 +20,9 @@ Flow control (WINDOW_UPDATE) is parsed but not enforced: the Go library
 kubectl and the kubelet use (moby/spdystream) neither sends nor honours
 windows, so a peer that waited for them would stall.
 
-This module is pure (no I/O); the kubelet's port-forward server and tkctl's
-port-forward client drive it.
+This module is pure (no I/O), a wire format beside ``api.protobuf``: the
+kubelet's port-forward server, tkctl's port-forward client and the API
+server's SPDY upgrades drive it.
 """
 
 from __future__ import annotations
