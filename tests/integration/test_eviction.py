@@ -44,7 +44,8 @@ async def make_pod(
 ) -> None:
     pod = {
         "metadata": {"name": name, "labels": {"app": "web"}},
-        "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+        # bound to a node no kubelet serves, so a deletion stays graceful and visible
+        "spec": {"nodeName": "absent", "containers": [{"name": "app", "image": "busybox"}]},
     }
     await client.create("v1", "pods", pod, ns)
     condition = {"type": "Ready", "status": "True" if ready else "False"}
@@ -81,11 +82,12 @@ async def budget_status(client: Client, ns: str) -> Obj:
 
 
 async def gone(client: Client, ns: str, pod: str) -> bool:
+    """Deleted, or (bound to a node) being deleted."""
     try:
-        await client.get("v1", "pods", pod, ns)
+        live = await client.get("v1", "pods", pod, ns)
     except errors.NotFound:
         return True
-    return False
+    return bool(live["metadata"].get("deletionTimestamp"))
 
 
 async def test_eviction_spends_a_disruption_and_records_the_pod(client: Client, ns: str) -> None:
@@ -94,6 +96,13 @@ async def test_eviction_spends_a_disruption_and_records_the_pod(client: Client, 
     await make_budget(client, ns, counts(allowed=1, current=3))
     await evict(client, ns, "a")
     assert await gone(client, ns, "a")
+    conditions = (await client.get("v1", "pods", "a", ns))["status"]["conditions"]
+    target = next(c for c in conditions if c["type"] == "DisruptionTarget")
+    assert (target["status"], target["reason"], target["message"]) == (
+        "True",
+        "EvictionByEvictionAPI",
+        "Eviction API: evicting",
+    )
     status = await budget_status(client, ns)
     assert status["disruptionsAllowed"] == 0
     assert list(status["disruptedPods"]) == ["a"]
@@ -163,6 +172,8 @@ async def test_dry_run_changes_nothing(client: Client, ns: str) -> None:
     await make_budget(client, ns, counts(allowed=1, current=3))
     await evict(client, ns, "a", dry_run=True)
     assert not await gone(client, ns, "a")
+    conditions = (await client.get("v1", "pods", "a", ns))["status"]["conditions"]
+    assert [c["type"] for c in conditions] == ["Ready"]
     status = await budget_status(client, ns)
     assert status["disruptionsAllowed"] == 1
     assert "disruptedPods" not in status

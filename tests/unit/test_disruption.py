@@ -343,3 +343,51 @@ async def test_pod_events_enqueue_matching_budgets() -> None:
     moved["metadata"]["labels"] = {"app": "db"}
     ctrl._pod_updated(pod("p"), moved)
     assert sorted([await ctrl.queue.get(), await ctrl.queue.get()]) == ["ns/budget", "ns/other"]
+
+
+# ---- stale DisruptionTarget conditions -------------------------------------------------
+
+
+def marked(since: datetime, **meta: Any) -> Obj:
+    p = pod("evicted", **meta)
+    p["metadata"]["resourceVersion"] = "9"
+    p["status"]["conditions"].append(
+        {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+         "message": "Eviction API: evicting", "lastTransitionTime": format_time(since)}
+    )  # fmt: skip
+    return p
+
+
+@pytest.mark.parametrize(
+    ("p", "wait"),
+    [
+        pytest.param(marked(NOW - timedelta(seconds=30)), 90.0, id="fresh"),
+        pytest.param(marked(NOW - timedelta(minutes=5)), 0.0, id="stale"),
+        pytest.param(marked(NOW, deletionTimestamp=NOW_TEXT), None, id="terminating"),
+        pytest.param(pod("plain"), None, id="no-condition"),
+    ],
+)
+def test_stale_disruption_wait(p: Obj, wait: float | None) -> None:
+    assert dc.stale_disruption_wait(p, NOW) == wait
+
+
+def test_kubelet_disruption_is_never_stale() -> None:
+    p = marked(NOW - timedelta(hours=1))
+    p["status"]["conditions"][-1]["reason"] = "TerminationByKubelet"
+    assert dc.stale_disruption_wait(p, NOW) is None
+
+
+async def test_stale_disruption_target_is_reset_to_false() -> None:
+    ctrl, client = controller(marked(NOW - timedelta(minutes=3)))
+    assert await ctrl.reconcile("pod:ns/evicted") is None
+    (status,) = client.statuses
+    ready, target = status["conditions"]
+    assert ready == {"type": "Ready", "status": "True"}
+    assert target == {"type": "DisruptionTarget", "status": "False", "lastProbeTime": None,
+                      "lastTransitionTime": NOW_TEXT}  # fmt: skip
+
+
+async def test_fresh_disruption_target_is_looked_at_when_it_turns_stale() -> None:
+    ctrl, client = controller(marked(NOW - timedelta(seconds=100)))
+    assert await ctrl.reconcile("pod:ns/evicted") == Requeue(after=20.0)
+    assert client.statuses == []

@@ -34,8 +34,11 @@ already terminating is dropped, and one whose pod is still not being deleted
 after ``DELETION_TIMEOUT`` is dropped with a ``NotDeleted`` event. The key is
 looked at again when the earliest entry would expire.
 
-Not done: upstream's second queue that resets a stale ``DisruptionTarget``
-pod condition (the eviction subresource here does not set that condition).
+The eviction subresource also marks the pod it evicts with the condition
+``DisruptionTarget=True``. A pod that still is not being deleted two minutes
+later (a failed delete, a finalizer) has the condition set back to False, as
+upstream's second queue does; here those pods share the one queue under keys
+prefixed ``pod:`` (no namespace name contains a colon).
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ NAME = "disruption-controller"  # upstream --controllers name; alias "disruption
 API = "policy/v1"
 # How long an eviction's disruptedPods entry waits for the pod's deletion to be seen.
 DELETION_TIMEOUT = timedelta(minutes=2)
+# How long a pod may carry DisruptionTarget=True without being deleted.
+STALE_DISRUPTION_TIMEOUT = timedelta(minutes=2)
+POD_KEY = "pod:"
+DISRUPTION_TARGET = "DisruptionTarget"
 
 CONDITION = "DisruptionAllowed"
 SUFFICIENT_PODS = "SufficientPods"
@@ -179,6 +186,28 @@ def count_healthy(pods: Iterable[Obj], disrupted: Obj, now: datetime) -> int:
         if is_pod_ready(pod):
             healthy += 1
     return healthy
+
+
+def stale_disruption_wait(pod: Obj, now: datetime) -> float | None:
+    """Seconds until the pod's DisruptionTarget=True condition counts as stale (0: it does).
+
+    None when there is nothing to reset: the pod is terminating or finished,
+    has no such condition, or got it from its kubelet (which may take as long
+    as it likes before the pod terminates).
+    """
+    status = pod.get("status") or {}
+    if meta(pod).get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    cond = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == DISRUPTION_TARGET), None
+    )
+    if cond is None or cond.get("status") != "True" or cond.get("reason") == "TerminationByKubelet":
+        return None
+    try:
+        since = parse_time(cond.get("lastTransitionTime")) or now
+    except ValueError:
+        since = now
+    return max(0.0, (since + STALE_DISRUPTION_TIMEOUT - now).total_seconds())
 
 
 def disruptions_allowed(current: int, desired: int, expected: int) -> int:
@@ -322,6 +351,7 @@ class DisruptionController(Controller[str]):
     # ---- event handlers: only compute keys ----
 
     def _pod_changed(self, pod: Obj) -> None:
+        self._check_stale_disruption(pod)
         matched = budgets_for_pod(self.pdbs.list(meta(pod).get("namespace", "")), pod)
         if len(matched) > 1:
             first = min(meta(p).get("name", "") for p in matched)
@@ -333,6 +363,11 @@ class DisruptionController(Controller[str]):
         for pdb in matched:
             self.enqueue(pdb)
 
+    def _check_stale_disruption(self, pod: Obj) -> None:
+        wait = stale_disruption_wait(pod, self.now())
+        if wait is not None:
+            self.queue.add_after(POD_KEY + key_of(pod), wait)
+
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         # A relabelled pod may have left a budget as well as joined one.
         if meta(old).get("labels") != meta(new).get("labels"):
@@ -343,6 +378,8 @@ class DisruptionController(Controller[str]):
     # ---- reconcile ----
 
     async def reconcile(self, key: str) -> Requeue | None:
+        if key.startswith(POD_KEY):
+            return await self._reset_stale_disruption(key.removeprefix(POD_KEY))
         pdb = self.pdbs.get(key)
         if pdb is None:
             return None  # deleted: nothing to keep up to date
@@ -377,6 +414,22 @@ class DisruptionController(Controller[str]):
             await self._write(pdb, status)
         if recheck is not None:
             return Requeue(after=max(0.0, (recheck - now).total_seconds()) + 1.0)
+        return None
+
+    async def _reset_stale_disruption(self, key: str) -> Requeue | None:
+        pod = self.pods.get(key)
+        wait = None if pod is None else stale_disruption_wait(pod, self.now())
+        if pod is None or wait is None:
+            return None
+        if wait > 0:
+            return Requeue(after=wait)
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or []]
+        reset = {"type": DISRUPTION_TARGET, "status": "False", "lastProbeTime": None,
+                 "lastTransitionTime": format_time(self.now())}  # fmt: skip
+        conditions = [reset if c.get("type") == DISRUPTION_TARGET else c for c in conditions]
+        status = {**(pod.get("status") or {}), "conditions": conditions}
+        await self.client.update_status("v1", "pods", {**pod, "status": status})
+        log.info("controller=%s pod=%s reset stale DisruptionTarget condition", self.name, key)
         return None
 
     def _pods_for(self, pdb: Obj) -> list[Obj]:

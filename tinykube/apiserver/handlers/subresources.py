@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -194,7 +195,10 @@ def _set_condition(pod: dict[str, Any], kind: str, status: str) -> None:
 # not charged for when the budget's unhealthyPodEvictionPolicy is AlwaysAllow,
 # or (IfHealthyBudget, the default) while the budget is met; that delete is
 # pinned to the resourceVersion the decision saw, so a pod turning Ready in
-# between is not deleted unpaid.
+# between is not deleted unpaid. Before any delete (not in a dry run) the pod
+# gets the DisruptionTarget condition, so its controller and ``kubectl describe``
+# can tell an eviction from a crash; the disruption controller resets the
+# condition if the pod is not deleted after all.
 
 EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 MULTIPLE_BUDGETS = (
@@ -203,6 +207,12 @@ MULTIPLE_BUDGETS = (
 )
 MAX_DISRUPTED_PODS = 2000  # upstream MaxDisruptedPodSize
 EVICTION_RETRIES = 20
+DISRUPTION_TARGET = {
+    "type": "DisruptionTarget",
+    "status": "True",
+    "reason": "EvictionByEvictionAPI",
+    "message": "Eviction API: evicting",
+}
 
 
 async def eviction(
@@ -212,6 +222,7 @@ async def eviction(
     if (body.get("metadata") or {}).get("name", "") != info.name:
         raise errors.BadRequest("name in URL does not match name in Eviction object")
     opts = _eviction_delete_options(request, body)
+    mark = dataclasses.replace(resource.write_options(request, "status"), dry_run=False)
     pinned_by_client = bool(opts.resource_version)
     for _attempt in range(EVICTION_RETRIES):
         pod = await ctx.registry.get(res, info.namespace, info.name)
@@ -223,7 +234,7 @@ async def eviction(
         if not pinned_by_client and _should_enforce_version(pod):
             ignore_opts = dataclasses.replace(opts, resource_version=_rv(pod))
         try:
-            await ctx.registry.delete(res, info.namespace, info.name, ignore_opts)
+            await _mark_and_delete(ctx, res, info, ignore_opts, mark, _can_ignore_budget)
         except errors.Conflict:
             if pinned_by_client:
                 raise
@@ -242,16 +253,73 @@ async def eviction(
             pin = True
         else:
             await _charge_disruption_budget(ctx, pod, budgets[0], opts.dry_run)
-    delete_opts = opts
-    if pin and not pinned_by_client:
-        delete_opts = dataclasses.replace(opts, resource_version=_rv(pod))
+    delete_opts = dataclasses.replace(opts, resource_version=_rv(pod)) if pin else opts
     try:
-        await ctx.registry.delete(res, info.namespace, info.name, delete_opts)
+        await _mark_and_delete(ctx, res, info, delete_opts, mark, _still_unready if pin else None)
     except errors.Conflict:
         if pin and not pinned_by_client:
             raise _still_processing(budgets[0]["metadata"]["name"]) from None
         raise
     return _success()
+
+
+async def _mark_and_delete(
+    ctx: ServerContext,
+    res: Resource,
+    info: RequestInfo,
+    opts: resource.DeleteOptions,
+    write: WriteOptions,
+    still: Callable[[dict[str, Any]], bool] | None,
+) -> None:
+    """Set DisruptionTarget, then delete under the same preconditions (upstream addConditionAndDeletePod).
+
+    Upstream moves a resourceVersion precondition on to the version its own
+    condition write produced. Here the pod is read again instead, and ``still``
+    re-checks that the pod is in the state the decision was made for: a write
+    by anyone else in between is then either harmless or a Conflict.
+    """
+    if not opts.dry_run:
+
+        def mark(pod: dict[str, Any]) -> dict[str, Any]:
+            meta = pod["metadata"]
+            if opts.uid and opts.uid != meta.get("uid"):
+                raise errors.conflict(
+                    "Pod", "", info.name,
+                    f"the UID in the precondition ({opts.uid}) does not match the UID in record "
+                    f"({meta.get('uid')}). The object might have been deleted and then recreated",
+                )  # fmt: skip
+            if opts.resource_version and opts.resource_version != meta.get("resourceVersion"):
+                raise errors.conflict(
+                    "Pod", "", info.name,
+                    f"the ResourceVersion in the precondition ({opts.resource_version}) does not "
+                    f"match the ResourceVersion in record ({meta.get('resourceVersion')}). "
+                    "The object might have been modified",
+                )  # fmt: skip
+            _update_pod_condition(pod, DISRUPTION_TARGET)
+            return pod
+
+        await ctx.registry.update(res, info.namespace, info.name, mark, write)
+        if opts.resource_version:
+            current = await ctx.registry.get(res, info.namespace, info.name)
+            if still is not None and not still(current):
+                raise errors.conflict(res.plural, res.group, info.name)
+            opts = dataclasses.replace(opts, resource_version=_rv(current))
+    await ctx.registry.delete(res, info.namespace, info.name, opts)
+
+
+def _update_pod_condition(pod: dict[str, Any], wanted: dict[str, str]) -> None:
+    """podutil.UpdatePodCondition: the transition time moves only when the status does."""
+    conds = pod.setdefault("status", {}).setdefault("conditions", [])
+    old = next((c for c in conds if c.get("type") == wanted["type"]), None)
+    since = now_rfc3339()
+    if old is not None and old.get("status") == wanted["status"]:
+        since = old.get("lastTransitionTime") or since
+    new = {"type": wanted["type"], "status": wanted["status"], "lastProbeTime": None,
+           "lastTransitionTime": since, "reason": wanted["reason"], "message": wanted["message"]}  # fmt: skip
+    if old is None:
+        conds.append(new)
+    else:
+        conds[conds.index(old)] = new
 
 
 def _eviction_delete_options(request: web.Request, body: dict[str, Any]) -> resource.DeleteOptions:
@@ -286,6 +354,10 @@ def _can_ignore_budget(pod: dict[str, Any]) -> bool:
 def _should_enforce_version(pod: dict[str, Any]) -> bool:
     phase = (pod.get("status") or {}).get("phase")
     return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
+
+
+def _still_unready(pod: dict[str, Any]) -> bool:
+    return not _is_ready(pod)
 
 
 def _is_ready(pod: dict[str, Any]) -> bool:
