@@ -119,6 +119,9 @@ def _kubelet_args(cfg: UpConfig, name: str, root: Path, port: int, pod_cidr: str
         name,
         "--root-dir",
         str(root),
+        # One image store for the cluster's nodes: `tinykube image import` fills it.
+        "--image-dir",
+        str(cfg.data_dir / "images"),
         "--runtime",
         cfg.runtime,
         "--port",
