@@ -10,7 +10,9 @@ deleted are left out. Subsets are packed as upstream's ``RepackSubsets`` does:
 one subset per distinct set of ports, addresses sorted by IP.
 
 A Service without a selector is left alone: its Endpoints belong to the user.
-Deleting the Service deletes the Endpoints. The pure functions here (port
+So is an ExternalName Service, even with a selector: it is a DNS alias and
+has no endpoints (upstream issue 105986), so ``kubectl get endpoints`` does
+not list it. Deleting the Service deletes the Endpoints. The pure functions here (port
 lookup, which Pods count) are shared with the EndpointSlice controller.
 """
 
@@ -40,8 +42,15 @@ MAX_CAPACITY = 1000  # addresses in one Endpoints object; EndpointSlices have no
 
 
 def service_selector(svc: Obj) -> Selector | None:
-    """The Service's Pod selector; None when it has none (the user manages its endpoints)."""
-    selector = (svc.get("spec") or {}).get("selector")
+    """The Service's Pod selector; None when the controllers write no endpoints for it.
+
+    That is a Service without a selector (the user manages its endpoints) and an
+    ExternalName Service, whose selector, if any, selects nothing.
+    """
+    spec = svc.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return None
+    selector = spec.get("selector")
     return Selector.from_set(selector) if selector else None
 
 
@@ -247,15 +256,13 @@ class EndpointsController(ServiceSelectingController):
         annotations = {OVER_CAPACITY: "truncated"} if truncate(subsets) else {}
         current = self.endpoints.get(key)
         if current is None:
-            body = {
-                "metadata": {
-                    "name": name,
-                    "namespace": namespace,
-                    "labels": labels,
-                    "annotations": annotations,
-                },
-                "subsets": subsets,
-            }
+            # Empty maps are left out, as Go's omitempty leaves them out of upstream's objects.
+            fresh: Obj = {"name": name, "namespace": namespace}
+            if labels:
+                fresh["labels"] = labels
+            if annotations:
+                fresh["annotations"] = annotations
+            body = _with_subsets({"metadata": fresh}, subsets)
             try:
                 await self.client.create("v1", "endpoints", body, namespace)
             except errors.AlreadyExists:
@@ -272,9 +279,20 @@ class EndpointsController(ServiceSelectingController):
         if (current.get("subsets") or []) == subsets and same_labels and same_notes:
             return None
         new_meta = {**meta(current), "labels": labels, "annotations": notes}
-        body = {**current, "metadata": new_meta, "subsets": subsets}
+        for field in ("labels", "annotations"):
+            if not new_meta[field]:
+                del new_meta[field]
+        body = _with_subsets({**current, "metadata": new_meta}, subsets)
         await self.client.update("v1", "endpoints", body)
         return None
+
+
+def _with_subsets(body: Obj, subsets: list[Obj]) -> Obj:
+    """``body`` with its subsets; none at all rather than an empty list (upstream's omitempty)."""
+    body.pop("subsets", None)
+    if subsets:
+        body["subsets"] = subsets
+    return body
 
 
 async def _ignore_missing(call: Callable[[], Any]) -> None:

@@ -6,8 +6,10 @@ and ``endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io``
 and a controller ownerReference to the Service (so the garbage collector
 removes them with it). Each endpoint carries the three conditions clients
 read: ``ready`` (serving and not terminating, or always with
-``publishNotReadyAddresses``), ``serving`` (the Pod is Ready) and
-``terminating``; terminating Pods stay listed so proxies can drain them.
+``publishNotReadyAddresses``), ``serving`` (the Pod is Ready, whatever the
+Service asks) and ``terminating``; terminating Pods stay listed so proxies
+can drain them. ExternalName Services get no slices, as they get no
+Endpoints (``endpoints.service_selector``).
 
 Endpoints whose Pods resolve the Service's ports to the same numbers share
 slices; a group larger than ``max-endpoints-per-slice`` (100) spans several.
@@ -57,7 +59,7 @@ def endpoint(pod: Obj, svc: Obj, zones: dict[str, str]) -> Obj:
         "addresses": [pod_ip(pod)],
         "conditions": {
             "ready": publish or (serving and not terminating),
-            "serving": serving or publish,
+            "serving": serving,
             "terminating": terminating,
         },
         "targetRef": target_ref(pod),
