@@ -11,7 +11,12 @@ Names under the cluster domain (``cluster.local``), per the spec
 
 - ``<svc>.<ns>.svc.<domain>``: A/AAAA with the ClusterIP(s); for a headless
   Service, the addresses of its ready endpoints; for an ExternalName
-  Service, a CNAME to the external name;
+  Service, a CNAME to the external name, followed, as CoreDNS does, by the
+  target's own records: answered here when the target is in the cluster
+  domain (another Service), else looked up upstream by ``dnsserver``
+  (``external_target`` names what is left to look up). Stub resolvers such
+  as glibc's do not chase a CNAME themselves, so without the target's
+  records the name would not resolve at all;
 - ``<hostname>.<svc>.<ns>.svc.<domain>``: an endpoint of a headless Service
   that has a hostname (StatefulSet pods);
 - ``_<port>._<proto>.<svc>.<ns>.svc.<domain>``: SRV for each named port,
@@ -19,9 +24,18 @@ Names under the cluster domain (``cluster.local``), per the spec
   with the address records in the additional section;
 - ``<a-b-c-d>.<ns>.pod.<domain>``: A with that address (CoreDNS's
   ``pods insecure`` mode, kubeadm's default);
+- ``<ns>.svc.<domain>`` and ``<ns>.pod.<domain>`` exist (NOERROR, no
+  records) only while the namespace does, when a namespace lookup is given;
+  a missing namespace is NXDOMAIN, as for CoreDNS. This is what makes a
+  short name that matches nothing fail with "Name or service not known":
+  one NODATA answer along the search path turns glibc's final error into
+  "No address associated with hostname";
 - any other name in the domain is NXDOMAIN, with the zone's SOA in the
   authority section so resolvers cache the negative answer; a name that
   exists without records of the asked type is NOERROR with no answers.
+
+SRV records carry CoreDNS's weights: the 100 of a priority shared out among
+its records (two endpoints get 50 each).
 
 Reverse names (``in-addr.arpa``, ``ip6.arpa``) of a Service's ClusterIP or
 of a headless Service's endpoint get a PTR to that name (CoreDNS serves
@@ -43,10 +57,14 @@ ServiceLookup = Callable[[str, str], Obj | None]
 SlicesLookup = Callable[[str, str], list[Obj]]
 # An address -> the names it belongs to (``web.default.svc.cluster.local.``).
 ReverseLookup = Callable[[str], list[str]]
+NamespaceLookup = Callable[[str], bool]
 
 DEFAULT_DOMAIN = "cluster.local"
 TTL = 5  # CoreDNS's kubernetes plugin default
 NEGATIVE_TTL = 5
+# How many ExternalName Services one answer may follow into each other; a loop
+# of them stops here with the CNAMEs so far (CoreDNS stops at a depth of 8 too).
+MAX_CNAME_CHAIN = 8
 
 
 class ClusterDNS:
@@ -58,10 +76,13 @@ class ClusterDNS:
         slices: SlicesLookup,
         domain: str = DEFAULT_DOMAIN,
         reverse: ReverseLookup | None = None,
+        namespace: NamespaceLookup | None = None,
     ) -> None:
         self.service = service
         self.slices = slices
         self.reverse = reverse
+        # None: every namespace is taken to exist (no namespace cache to ask).
+        self.namespace = namespace
         self.domain = domain.strip(".").lower()
         self._suffix = tuple(self.domain.split("."))
 
@@ -82,6 +103,20 @@ class ClusterDNS:
         if not reply.rr:
             reply.add_auth(self._soa())
         return reply
+
+    def external_target(self, reply: DNSRecord) -> str | None:
+        """The name outside the domain an answer's CNAME chain ends at, still to look up.
+
+        None when the answer is complete: no CNAME, a chain ending inside the
+        domain (already followed), or a question for the CNAME itself.
+        """
+        if reply.q.qtype in (QTYPE.CNAME, QTYPE.ANY) or not reply.rr:
+            return None
+        last = reply.rr[-1]
+        if last.rtype != QTYPE.CNAME:
+            return None
+        target = str(last.rdata.label)
+        return None if self.in_zone(target) else target
 
     def _ptr(self, query: DNSRecord, qname: str) -> DNSRecord | None:
         """PTR for a Service or endpoint address; other reverse names fall through."""
@@ -107,20 +142,25 @@ class ClusterDNS:
             if ip in (ep.get("addresses") or [])
         ]
 
-    def _records(self, qname: str, qtype: int, reply: DNSRecord) -> bool | None:
+    def _namespace_exists(self, ns: str) -> bool:
+        return self.namespace is None or self.namespace(ns)
+
+    def _records(self, qname: str, qtype: int, reply: DNSRecord, depth: int = 0) -> bool | None:
         """Add the answers; True/False if the name exists, None for NXDOMAIN."""
         rel = _labels(qname)[: -len(self._suffix)]
         if len(rel) <= 1 and rel in ((), ("svc",), ("pod",)):
             return True  # the zone apex and its two subtrees exist, with no records
-        if rel[-1:] == ("pod",) and len(rel) == 3:
-            return self._pod(qname, rel[0], qtype, reply)
-        if rel[-1:] != ("svc",):
+        if rel[-1:] not in (("svc",), ("pod",)) or not self._namespace_exists(rel[-2]):
             return None
+        if rel[-1:] == ("pod",):
+            if len(rel) == 2:
+                return True  # <ns>.pod: the namespace exists, with no records
+            return self._pod(qname, rel[0], qtype, reply) if len(rel) == 3 else None
         rel = rel[:-1]
         if len(rel) == 1:
-            return True  # <ns>.svc: a namespace is not checked, as CoreDNS answers NODATA
+            return True  # <ns>.svc: NODATA while the namespace exists, as CoreDNS answers
         if len(rel) == 2:
-            return self._service(qname, rel[1], rel[0], qtype, reply)
+            return self._service(qname, rel[1], rel[0], qtype, reply, depth)
         if len(rel) == 3:
             return self._endpoint(qname, rel[0], rel[2], rel[1], qtype, reply)
         if len(rel) == 4 and rel[0].startswith("_") and rel[1].startswith("_"):
@@ -138,7 +178,9 @@ class ClusterDNS:
         _add_address(reply, qname, str(ip), qtype)
         return True
 
-    def _service(self, qname: str, ns: str, name: str, qtype: int, reply: DNSRecord) -> bool | None:
+    def _service(
+        self, qname: str, ns: str, name: str, qtype: int, reply: DNSRecord, depth: int = 0
+    ) -> bool | None:
         svc = self.service(ns, name)
         if svc is None:
             return None
@@ -146,6 +188,10 @@ class ClusterDNS:
         if spec.get("type") == "ExternalName":
             target = spec.get("externalName", "").strip(".") + "."
             reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=TTL))
+            if qtype != QTYPE.CNAME and self.in_zone(target) and depth < MAX_CNAME_CHAIN:
+                # Another Service of this cluster: its records follow the CNAME in
+                # this answer. A target that does not exist leaves the CNAME alone.
+                self._records(target, qtype, reply, depth + 1)
             return True
         for ip in self._addresses(svc, ns, name):
             _add_address(reply, qname, ip, qtype)
@@ -199,8 +245,11 @@ class ClusterDNS:
         if not ports:
             return None
         if qtype in (QTYPE.SRV, QTYPE.ANY):
-            for target, port, ip in self._srv_targets(svc, ns, name, ports[0]):
-                reply.add_answer(RR(qname, QTYPE.SRV, rdata=SRV(0, 100, port, target), ttl=TTL))
+            targets = self._srv_targets(svc, ns, name, ports[0])
+            weight = srv_weight(len(targets))
+            for target, port, ip in targets:
+                srv = SRV(0, weight, port, target)
+                reply.add_answer(RR(qname, QTYPE.SRV, rdata=srv, ttl=TTL))
                 _add_address(reply, target, ip, QTYPE.ANY, additional=True)
         return True
 
@@ -225,6 +274,11 @@ class ClusterDNS:
         zone = self.domain + "."
         soa = SOA(f"ns.dns.{zone}", f"hostmaster.{zone}", (1, 7200, 1800, 86400, NEGATIVE_TTL))
         return RR(zone, QTYPE.SOA, rdata=soa, ttl=NEGATIVE_TTL)
+
+
+def srv_weight(count: int) -> int:
+    """CoreDNS's weight for each of ``count`` SRV records of one priority: 100 shared out."""
+    return 100 // count if count else 100
 
 
 def is_headless(svc: Obj) -> bool:

@@ -1,13 +1,16 @@
 """The cluster DNS server: ``ClusterDNS`` answers on UDP and TCP, the rest forwarded.
 
 What the ``coredns`` Deployment runs (``tinykube dns``): informers for
-Services and EndpointSlices feed ``ClusterDNS`` (``dns.py``); a UDP and a
+Services, EndpointSlices and Namespaces feed ``ClusterDNS`` (``dns.py``); a UDP and a
 TCP listener on port 53 parse each query with dnslib, answer names in the
 cluster domain from the caches, and forward every other name, unchanged,
 to the nameservers of the resolv.conf given (``--resolv-conf``; the pod's
 own, which is the node's, as CoreDNS's ``forward . /etc/resolv.conf``).
 A forwarded query that comes back truncated over UDP is retried over TCP.
 No upstream, or none answering within ``FORWARD_TIMEOUT``, is SERVFAIL.
+An ExternalName Service's CNAME to a name outside the cluster is followed
+upstream too, and the target's records are appended to the answer, as
+CoreDNS does; when that lookup fails the CNAME alone is the answer.
 
 A reply too large for the client's UDP buffer (512 bytes, or what its EDNS
 record says) is sent with the TC bit and no records, so the client retries
@@ -111,8 +114,22 @@ class DNSServer:
             reply = query.reply()
             reply.header.rcode = RCODE.SERVFAIL
         if reply is not None:
+            target = self.resolver.external_target(reply)
+            if target is not None:
+                await self._follow(reply, target)
             return bytes(reply.pack())
         return await self.forward(query, packet)
+
+    async def _follow(self, reply: DNSRecord, target: str) -> None:
+        """Append the upstream answer for an ExternalName's target (same type)."""
+        question = DNSRecord.question(target, QTYPE[reply.q.qtype])
+        question.header.rd = 1
+        data = await self.forward(question, bytes(question.pack()))
+        with contextlib.suppress(DNSError, IndexError, ValueError):
+            answer = DNSRecord.parse(data)
+            if answer.header.rcode == RCODE.NOERROR:
+                for rr in answer.rr:
+                    reply.add_answer(rr)
 
     async def forward(self, query: DNSRecord, packet: bytes) -> bytes:
         for server, port in self.upstreams:
@@ -211,6 +228,7 @@ async def run_dns(
     factory = InformerFactory(client)
     services = factory.get("v1", "services")
     slices = factory.get("discovery.k8s.io/v1", "endpointslices")
+    namespaces = factory.get("v1", "namespaces")
     slices.add_indexers({"service": lambda es: [k] if (k := slice_service_key(es)) else []})
     services.add_indexers({"ip": _service_ips})
     slices.add_indexers({"ip": _endpoint_ips})
@@ -218,6 +236,7 @@ async def run_dns(
         lambda ns, name: services.get_by_name(ns, name),
         lambda ns, name: slices.by_index("service", f"{ns}/{name}"),
         domain,
+        namespace=lambda ns: namespaces.get(ns) is not None,
     )
 
     def reverse(ip: str) -> list[str]:

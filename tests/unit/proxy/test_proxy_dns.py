@@ -120,8 +120,8 @@ def test_srv_for_a_named_port_of_a_cluster_ip_service(dns):
 def test_srv_for_a_headless_service_names_each_endpoint(dns):
     reply = ask(dns, "_pg._tcp.db.default.svc.cluster.local", "SRV")
     assert rdata(reply) == [
-        "0 100 5432 10-244-0-6.db.default.svc.cluster.local.",
-        "0 100 5432 db-0.db.default.svc.cluster.local.",
+        "0 50 5432 10-244-0-6.db.default.svc.cluster.local.",
+        "0 50 5432 db-0.db.default.svc.cluster.local.",
     ]
 
 
