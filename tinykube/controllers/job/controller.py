@@ -4,17 +4,23 @@ Per key (upstream ``job_controller.go``'s ``syncJob``): claim the Pods, count
 the finished ones exactly once (``tracking``), then, unless the Job is
 finished:
 
-- a failure criterion (more than ``backoffLimit`` failures, or past
+- a failure criterion (a Pod matching a ``FailJob`` rule of the
+  ``podFailurePolicy``, more than ``backoffLimit`` failures, or past
   ``activeDeadlineSeconds``) or the success criterion sets ``FailureTarget``
   or ``SuccessCriteriaMet`` and deletes the Pods still running; once none is
-  left, ``Failed`` (reason ``BackoffLimitExceeded``/``DeadlineExceeded``) or
-  ``Complete`` with ``completionTime`` follows;
-- a suspended Job has its Pods deleted;
+  left, ``Failed`` (reason ``PodFailurePolicy``/``BackoffLimitExceeded``/
+  ``DeadlineExceeded``) or ``Complete`` with ``completionTime`` follows;
+- a suspended Job has its Pods deleted and the ``Suspended`` condition;
 - otherwise Pods are created or deleted towards ``util.want_active`` (for an
   Indexed Job, one per pending index, ``indexed``), in slow-start batches,
   after the pod-failure backoff.
 
 Then ``active``, ``ready`` and ``terminating`` are written if anything changed.
+The Events that announce a change of state (Suspended, Resumed, Completed,
+BackoffLimitExceeded, ...) are recorded only once that write succeeded: a sync
+that acted on a stale cache fails its write and must not repeat them. A Job
+with ``activeDeadlineSeconds`` is looked at again when the deadline passes,
+since no Pod event need come then.
 Orphaned Pods that still carry our finalizer (their Job was deleted) get it
 removed, so they can go.
 """
@@ -34,7 +40,7 @@ from tinykube.api.duration import format_time
 from tinykube.api.selectors import SelectorError, label_selector_as_selector
 from tinykube.client.informers import key_of
 from tinykube.controllers.expectations import Expectations
-from tinykube.controllers.job import indexed, tracking, util
+from tinykube.controllers.job import failurepolicy, indexed, tracking, util
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER, Census
 from tinykube.controllers.podutil import controller_ref, meta, pod_key, pods_to_delete
 from tinykube.controllers.refmanager import claim, new_controller_ref
@@ -140,9 +146,14 @@ class JobController(Controller[str]):
         before = copy.deepcopy(job.get("status") or {})
         status = job.setdefault("status", {})
         census = tracking.take_census(job, pods)
-        suspended = util.job_spec(job).get("suspend")
-        if not util.is_finished(job) and not suspended and not status.get("startTime"):
-            status["startTime"] = format_time(now)
+        finished_before = util.is_finished(job)
+        events: list[tuple[str, str, str]] = []
+        if not finished_before:
+            if (change := util.sync_suspended(job, now)) is not None:
+                events.append(("Normal", *change))
+            if not util.job_spec(job).get("suspend") and not status.get("startTime"):
+                status["startTime"] = format_time(now)
+            self._target_pod_failure(job, pods, now)
         await self._count(job, census)
         requeue: Requeue | None = None
         if not util.is_finished(job):
@@ -152,7 +163,28 @@ class JobController(Controller[str]):
         status["terminating"] = census.terminating
         if util.normal(status) != util.normal(before):
             await self._write_status(job)
-        return requeue
+        if not finished_before and (finished := util.finished_event(job)) is not None:
+            events.append(finished)
+        for kind, reason, message in events:
+            self.recorder.event(job, kind, reason, message)
+        return _sooner(requeue, self._deadline_requeue(job, now))
+
+    def _target_pod_failure(self, job: Obj, pods: list[Obj], now: datetime) -> None:
+        """A Pod matching a FailJob rule dooms the Job: record why (``FailureTarget``)
+        before its finalizer goes, so the reason survives the Pod (upstream does the same)."""
+        status = job["status"]
+        if util.has_condition(status, util.FAILURE_TARGET):
+            return
+        message = failurepolicy.fail_job_message(job, pods)
+        if message is not None:
+            cond = util.new_condition(util.FAILURE_TARGET, (failurepolicy.REASON, message), now)
+            status["conditions"] = [*(status.get("conditions") or []), cond]
+
+    def _deadline_requeue(self, job: Obj, now: datetime) -> Requeue | None:
+        if util.is_finished(job):
+            return None
+        remaining = util.deadline_remaining(job, now)
+        return None if remaining is None else Requeue(after=max(remaining, 0.0) + 0.05)
 
     async def _count(self, job: Obj, census: Census) -> None:
         """The three steps of ``tracking``'s protocol."""
@@ -179,11 +211,7 @@ class JobController(Controller[str]):
         status = job["status"]
         spec = util.job_spec(job)
         failed, succeeded = int(status.get("failed") or 0), int(status.get("succeeded") or 0)
-        failure: tuple[str, str] | None = None
-        if failed > int(spec.get("backoffLimit", 6)):
-            failure = util.BACKOFF_LIMIT_EXCEEDED
-        elif util.past_deadline(job, now):
-            failure = util.DEADLINE_EXCEEDED
+        failure = _failure(job, failed, census.active, now)
         if failure is not None or util.succeeded_enough(job, succeeded, len(census.active)):
             await self._finish(job, census.active, failure, now)
             return None
@@ -207,13 +235,11 @@ class JobController(Controller[str]):
             return
         if failure is not None:
             status["conditions"].append(util.new_condition(util.FAILED, failure, now))
-            self.recorder.event(job, "Warning", failure[0], failure[1])
         else:
             status["conditions"].append(
                 util.new_condition(util.COMPLETE, util.COMPLETIONS_REACHED, now)
             )
             status["completionTime"] = format_time(now)
-            self.recorder.event(job, "Normal", "Completed", "Job completed")
 
     async def _manage(
         self, key: str, job: Obj, active: list[Obj], succeeded: int, now: datetime
@@ -309,3 +335,22 @@ class JobController(Controller[str]):
     async def _write_status(self, job: Obj) -> None:
         updated = await self.client.update_status("batch/v1", "jobs", job)
         job["metadata"]["resourceVersion"] = meta(updated).get("resourceVersion")
+
+
+def _failure(job: Obj, failed: int, active: list[Obj], now: datetime) -> tuple[str, str] | None:
+    """Why the Job fails now, if it does: a FailureTarget already set (by an earlier
+    sync, or a FailJob rule) keeps its reason; then the backoff limit, then the deadline."""
+    if (target := util.failure_target(job["status"])) is not None:
+        return target
+    too_many = failed > int(util.job_spec(job).get("backoffLimit", 6))
+    if too_many or util.past_backoff_limit_on_failure(job, active):
+        return util.BACKOFF_LIMIT_EXCEEDED
+    if util.past_deadline(job, now):
+        return util.DEADLINE_EXCEEDED
+    return None
+
+
+def _sooner(a: Requeue | None, b: Requeue | None) -> Requeue | None:
+    if a is None or b is None:
+        return a or b
+    return a if a.after <= b.after else b

@@ -14,7 +14,9 @@ counted it. Counting is a three-step, crash-safe protocol (upstream
 
 A restart between any two steps repeats at most the step it was in; nothing
 is counted twice or lost. A Pod being deleted before it succeeded counts as
-failed, as upstream counts it: orphans never reach the Failed phase.
+failed, as upstream counts it: orphans never reach the Failed phase. A failed
+Pod that matches an ``Ignore`` rule of the Job's ``podFailurePolicy`` is not
+counted at all (``failurepolicy``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinykube.controllers.job import failurepolicy
 from tinykube.controllers.podutil import is_pod_ready, meta
 
 Obj = dict[str, Any]
@@ -54,6 +57,7 @@ class Census:
 def take_census(job: Obj, pods: list[Obj]) -> Census:
     uncounted = (job.get("status") or {}).get("uncountedTerminatedPods") or {}
     already = set(uncounted.get("succeeded") or []) | set(uncounted.get("failed") or [])
+    policy = failurepolicy.policy_of(job)
     census = Census()
     for pod in pods:
         if not is_pod_finished(pod):
@@ -68,7 +72,11 @@ def take_census(job: Obj, pods: list[Obj]) -> Census:
         census.to_unfinalize.append(pod)
         if meta(pod).get("uid", "") in already:
             continue
-        (census.new_succeeded if phase == "Succeeded" else census.new_failed).append(pod)
+        if phase == "Succeeded":
+            census.new_succeeded.append(pod)
+        elif phase != "Failed" or failurepolicy.match(policy, pod).counts:
+            census.new_failed.append(pod)
+        # else: an Ignore rule matched; only its finalizer goes, and it is replaced
     return census
 
 

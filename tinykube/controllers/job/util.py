@@ -4,7 +4,12 @@ A Job wants ``completions`` successful Pods (or, with completions unset, one
 success from a pool of ``parallelism`` workers), running at most
 ``parallelism`` at a time. Failed Pods are replaced after an exponential delay
 (10 s doubling to 6 min, upstream's pod failure backoff) until more than
-``backoffLimit`` have failed; ``activeDeadlineSeconds`` bounds the whole run.
+``backoffLimit`` have failed (with ``restartPolicy: OnFailure`` the kubelet
+restarts containers in place, so their restarts count instead);
+``activeDeadlineSeconds`` bounds the whole run, and nothing wakes the controller
+when it passes but a requeue (``deadline_remaining``). A suspended Job carries
+the ``Suspended`` condition; resuming it flips the condition and restarts the
+clock (``startTime``), as upstream ``syncJob`` does.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ SUCCESS_CRITERIA_MET, FAILURE_TARGET = "SuccessCriteriaMet", "FailureTarget"
 COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 BACKOFF_LIMIT_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+SUSPENDED = "Suspended"
+JOB_SUSPENDED = ("JobSuspended", "Job suspended")
+JOB_RESUMED = ("JobResumed", "Job resumed")
 
 
 def job_spec(job: Obj) -> Obj:
@@ -37,6 +45,14 @@ def has_condition(status: Obj, kind: str) -> bool:
     return any(
         c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions") or []
     )
+
+
+def failure_target(status: Obj) -> tuple[str, str] | None:
+    """(reason, message) of a True ``FailureTarget``: the Job is failing, for that reason."""
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == FAILURE_TARGET and cond.get("status") == "True":
+            return str(cond.get("reason") or ""), str(cond.get("message") or "")
+    return None
 
 
 def is_finished(job: Obj) -> bool:
@@ -61,12 +77,74 @@ def succeeded_enough(job: Obj, succeeded: int, active: int) -> bool:
     return succeeded >= int(completions)
 
 
-def past_deadline(job: Obj, now: datetime) -> bool:
+def deadline_remaining(job: Obj, now: datetime) -> float | None:
+    """Seconds until ``activeDeadlineSeconds`` runs out (<= 0: past it); None without one.
+
+    A suspended Job's deadline does not run: upstream ``pastActiveDeadline``."""
     deadline = job_spec(job).get("activeDeadlineSeconds")
     started = parse_time((job.get("status") or {}).get("startTime"))
-    if deadline is None or started is None:
+    if deadline is None or started is None or job_spec(job).get("suspend"):
+        return None
+    return int(deadline) - (now - started).total_seconds()
+
+
+def past_deadline(job: Obj, now: datetime) -> bool:
+    remaining = deadline_remaining(job, now)
+    return remaining is not None and remaining <= 0
+
+
+def past_backoff_limit_on_failure(job: Obj, active: list[Obj]) -> bool:
+    """With ``restartPolicy: OnFailure`` failures show as container restarts of the
+    running Pods; upstream ``pastBackoffLimitOnFailure`` compares their sum."""
+    spec = job_spec(job)
+    if ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") != "OnFailure":
         return False
-    return (now - started).total_seconds() >= int(deadline)
+    restarts = 0
+    for pod in active:
+        status = pod.get("status") or {}
+        if status.get("phase") not in ("Pending", "Running"):
+            continue
+        for key in ("initContainerStatuses", "containerStatuses"):
+            restarts += sum(int(c.get("restartCount") or 0) for c in status.get(key) or [])
+    limit = int(spec.get("backoffLimit", 6))
+    return restarts > 0 if limit == 0 else restarts >= limit
+
+
+def sync_suspended(job: Obj, now: datetime) -> tuple[str, str] | None:
+    """Keep the ``Suspended`` condition in step with ``spec.suspend``.
+
+    Returns the (reason, message) of the Event to record when it changed. A
+    resumed Job starts its clock again, so ``activeDeadlineSeconds`` counts
+    from the resume, not from the first start."""
+    status = job.setdefault("status", {})
+    conditions = status.get("conditions") or []
+    current = next((c for c in conditions if c.get("type") == SUSPENDED), None)
+    if job_spec(job).get("suspend"):
+        if current is not None and current.get("status") == "True":
+            return None
+        fresh = new_condition(SUSPENDED, JOB_SUSPENDED, now)
+        if current is None:
+            status["conditions"] = [*conditions, fresh]
+        else:
+            current.update(fresh)
+        return "Suspended", JOB_SUSPENDED[1]
+    if current is None or current.get("status") != "True":
+        return None
+    current.update(new_condition(SUSPENDED, JOB_RESUMED, now), status="False")
+    status["startTime"] = format_time(now)
+    return "Resumed", JOB_RESUMED[1]
+
+
+def finished_event(job: Obj) -> tuple[str, str, str] | None:
+    """(type, reason, message) of the Event that announces a finished Job."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == COMPLETE:
+            return "Normal", "Completed", "Job completed"
+        if cond.get("type") == FAILED:
+            return "Warning", str(cond.get("reason") or ""), str(cond.get("message") or "")
+    return None
 
 
 def backoff_delay(failures: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_MAX) -> float:

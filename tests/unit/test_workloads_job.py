@@ -1,0 +1,268 @@
+"""Job syncs against a recording client: suspend and resume, the active deadline, restarts
+under ``restartPolicy: OnFailure``, ``podFailurePolicy``, and Events recorded once."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from unit.controllers.recording_client import context
+from unit.controllers.workload_builders import NOW, ago
+
+from tinykube.api import errors
+from tinykube.api.duration import format_time
+from tinykube.controllers.job import failurepolicy, util
+from tinykube.controllers.job.controller import JobController
+from tinykube.controllers.job.tracking import TRACKING_FINALIZER
+from tinykube.controllers.runtime import Requeue
+
+pytestmark = pytest.mark.unit
+
+Obj = dict[str, Any]
+
+
+class Events:
+    """Stands in for the recorder: what a sync announced, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def event(self, obj: Obj, kind: str, reason: str, message: str) -> None:
+        self.seen.append((kind, reason, message))
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason, _ in self.seen]
+
+
+def a_job(status: Obj | None = None, restart: str = "Never", **spec: Any) -> Obj:
+    template = {
+        "metadata": {"labels": {"job-name": "pi"}},
+        "spec": {"restartPolicy": restart, "containers": [{"name": "main"}]},
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "pi", "namespace": "ns", "uid": "uid-pi", "resourceVersion": "1"},
+        "spec": {
+            "selector": {"matchLabels": {"job-name": "pi"}},
+            "template": template,
+            "completions": 1,
+            "parallelism": 1,
+            "backoffLimit": 6,
+            **spec,
+        },
+        "status": status if status is not None else {},
+    }
+
+
+def a_pod(
+    name: str,
+    phase: str = "Running",
+    exit_code: int | None = None,
+    restarts: int = 0,
+    conditions: list[Obj] | None = None,
+) -> Obj:
+    state: Obj = {"running": {}}
+    if exit_code is not None:
+        state = {"terminated": {"exitCode": exit_code, "reason": "Error"}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": f"uid-{name}",
+            "labels": {"job-name": "pi"},
+            "finalizers": [TRACKING_FINALIZER],
+            "creationTimestamp": ago(60),
+            "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": "pi", "uid": "uid-pi"}
+                | {"controller": True}
+            ],
+        },
+        "spec": {"nodeName": "n"},
+        "status": {
+            "phase": phase,
+            "conditions": conditions or [],
+            "containerStatuses": [{"name": "main", "restartCount": restarts, "state": state}],
+        },
+    }
+
+
+def setup(job: Obj, pods: list[Obj]) -> tuple[JobController, Any, Events]:
+    ctx, client, _ = context()
+    controller = JobController(ctx, now=lambda: NOW)
+    events = Events()
+    controller.recorder = events  # type: ignore[assignment]
+    controller.jobs.replace([job], "1")
+    controller.pods.replace(pods, "1")
+    return controller, client, events
+
+
+def condition(status: Obj, kind: str) -> Obj | None:
+    return next((c for c in status.get("conditions") or [] if c["type"] == kind), None)
+
+
+async def test_a_suspended_job_says_so_and_resuming_restarts_its_clock() -> None:
+    job = a_job(suspend=True)
+    controller, client, events = setup(job, [])
+    await controller.reconcile("ns/pi")
+    suspended = condition(client.last_status, "Suspended")
+    assert suspended is not None
+    assert (suspended["status"], suspended["reason"]) == ("True", "JobSuspended")
+    assert "startTime" not in client.last_status
+    assert client.verbs("create", "pods") == []
+    assert events.seen == [("Normal", "Suspended", "Job suspended")]
+
+    resumed = a_job(copy.deepcopy(client.last_status))
+    resumed["status"]["startTime"] = ago(3600)  # an earlier run must not eat the deadline
+    controller.jobs.replace([resumed], "2")
+    await controller.reconcile("ns/pi")
+    cond = condition(client.last_status, "Suspended")
+    assert cond is not None
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "False",
+        "JobResumed",
+        "Job resumed",
+    )
+    assert client.last_status["startTime"] == format_time(NOW)
+    assert len(client.verbs("create", "pods")) == 1
+    assert sorted(events.reasons()) == ["Resumed", "SuccessfulCreate", "Suspended"]
+
+
+async def test_a_running_job_is_looked_at_again_when_its_deadline_passes() -> None:
+    job = a_job({"startTime": ago(10), "active": 1}, activeDeadlineSeconds=30)
+    controller, _, _ = setup(job, [a_pod("pi-a")])
+    result = await controller.reconcile("ns/pi")
+    assert isinstance(result, Requeue)
+    assert result.after == pytest.approx(20, abs=0.5)
+
+
+async def test_past_its_deadline_a_job_stops_its_pods_and_fails_once() -> None:
+    job = a_job({"startTime": ago(31), "active": 1}, activeDeadlineSeconds=30)
+    controller, client, events = setup(job, [a_pod("pi-a")])
+    await controller.reconcile("ns/pi")
+    assert client.verbs("delete", "pods") == ["pi-a"]
+    target = condition(client.last_status, "FailureTarget")
+    assert target is not None and target["reason"] == "DeadlineExceeded"
+    assert "DeadlineExceeded" not in events.reasons()  # not failed until its Pods are gone
+
+    controller.jobs.replace(
+        [a_job(copy.deepcopy(client.last_status), activeDeadlineSeconds=30)], "2"
+    )
+    controller.pods.replace([], "2")
+    await controller.reconcile("ns/pi")
+    failed = condition(client.last_status, "Failed")
+    assert failed is not None and failed["reason"] == "DeadlineExceeded"
+    assert events.seen[-1] == (
+        "Warning",
+        "DeadlineExceeded",
+        "Job was active longer than specified deadline",
+    )
+
+
+async def test_the_finished_event_is_not_repeated_by_a_sync_on_a_stale_cache() -> None:
+    done = a_pod("pi-a", phase="Succeeded")
+    done["metadata"]["finalizers"] = []
+    job = a_job({"startTime": ago(5), "succeeded": 1})
+    controller, client, events = setup(job, [done])
+    await controller.reconcile("ns/pi")
+    assert events.seen == [("Normal", "Completed", "Job completed")]
+
+    async def conflict(*_: Any, **__: Any) -> Obj:
+        raise errors.Conflict("the object has been modified")
+
+    client.update_status = conflict  # the cache still shows the Job unfinished
+    with pytest.raises(errors.Conflict):
+        await controller.reconcile("ns/pi")
+    assert events.reasons() == ["Completed"]
+
+
+async def test_restarts_under_on_failure_count_against_the_backoff_limit() -> None:
+    job = a_job({"startTime": ago(60), "active": 1}, restart="OnFailure", backoffLimit=2)
+    controller, client, _ = setup(job, [a_pod("pi-a", restarts=2)])
+    await controller.reconcile("ns/pi")
+    target = condition(client.last_status, "FailureTarget")
+    assert target is not None and target["reason"] == "BackoffLimitExceeded"
+    assert client.verbs("delete", "pods") == ["pi-a"]
+
+
+async def test_fewer_restarts_than_the_limit_keep_the_job_running() -> None:
+    job = a_job({"startTime": ago(60), "active": 1}, restart="OnFailure", backoffLimit=3)
+    controller, client, _ = setup(job, [a_pod("pi-a", restarts=2)])
+    await controller.reconcile("ns/pi")
+    assert client.verbs("delete", "pods") == []
+    assert client.verbs("update_status", "jobs") == []  # nothing to say: still running
+
+
+POLICY = {
+    "rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]},
+        },
+        {"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [1]}},
+    ]
+}
+DISRUPTED = [{"type": "DisruptionTarget", "status": "True"}]
+
+
+@pytest.mark.parametrize(
+    ("pod", "action", "counts"),
+    [
+        (a_pod("p", "Failed", exit_code=42), "FailJob", True),
+        (a_pod("p", "Failed", exit_code=3), "Count", True),
+        (a_pod("p", "Failed", exit_code=1), None, True),
+        (a_pod("p", "Failed", exit_code=137, conditions=DISRUPTED), "Ignore", False),
+        (a_pod("p", "Failed", exit_code=0), None, True),
+    ],
+    ids=["exit-42-fails-the-job", "exit-3-counts", "no-rule", "disruption-ignored", "exit-0"],
+)
+def test_the_first_matching_rule_decides(pod: Obj, action: str | None, counts: bool) -> None:
+    verdict = failurepolicy.match(POLICY, pod)
+    assert (verdict.action, verdict.counts) == (action, counts)
+
+
+async def test_a_fail_job_rule_fails_the_job_with_the_reason() -> None:
+    job = a_job({"startTime": ago(60), "active": 2}, podFailurePolicy=POLICY, parallelism=2)
+    pods = [a_pod("pi-a", "Failed", exit_code=42), a_pod("pi-b")]
+    controller, client, events = setup(job, pods)
+    await controller.reconcile("ns/pi")
+    target = condition(client.last_status, "FailureTarget")
+    assert target is not None
+    assert target["reason"] == "PodFailurePolicy"
+    assert target["message"] == (
+        "Container main for pod ns/pi-a failed with exit code 42 matching FailJob rule at index 1"
+    )
+    assert client.verbs("delete", "pods") == ["pi-b"]
+    assert client.verbs("create", "pods") == []
+
+    controller.jobs.replace(
+        [a_job(copy.deepcopy(client.last_status), podFailurePolicy=POLICY)], "2"
+    )
+    gone = a_pod("pi-a", "Failed", exit_code=42)
+    gone["metadata"]["finalizers"] = []
+    controller.pods.replace([gone], "2")
+    await controller.reconcile("ns/pi")
+    failed = condition(client.last_status, "Failed")
+    assert failed is not None and failed["reason"] == "PodFailurePolicy"
+    assert events.seen[-1] == ("Warning", "PodFailurePolicy", target["message"])
+
+
+async def test_an_ignored_failure_is_replaced_without_counting() -> None:
+    disrupted = a_pod("pi-a", "Failed", exit_code=137, conditions=DISRUPTED)
+    job = a_job({"startTime": ago(60), "active": 1}, podFailurePolicy=POLICY, backoffLimit=0)
+    controller, client, _ = setup(job, [disrupted])
+    await controller.reconcile("ns/pi")
+    assert client.last_status.get("failed", 0) == 0
+    assert condition(client.last_status, "FailureTarget") is None
+    assert client.verbs("patch", "pods") == ["pi-a"]  # its finalizer goes all the same
+    assert len(client.verbs("create", "pods")) == 1
+
+
+def test_the_deadline_does_not_run_while_suspended() -> None:
+    job = a_job({"startTime": ago(100)}, activeDeadlineSeconds=30, suspend=True)
+    assert util.deadline_remaining(job, NOW) is None
+    job["spec"]["suspend"] = False
+    assert util.deadline_remaining(job, NOW + timedelta(seconds=0)) == pytest.approx(-70)
