@@ -338,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     # Components that own their command line: one explicit table, no import side effects.
     from tinykube.kubectl import command as kubectl_command
     from tinykube.kubelet import command as kubelet_command
+    from tinykube.kubelet import imagecli
     from tinykube.proxy import command as proxy_command
     from tinykube.scheduler import command as scheduler_command
 
-    for component in (scheduler_command, kubelet_command, proxy_command, kubectl_command):
+    commands = (scheduler_command, kubelet_command, imagecli, proxy_command, kubectl_command)
+    for component in commands:
         component.register(sub)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
