@@ -192,7 +192,8 @@ def find_image(image_dir: Path | None, image: str, has_command: bool) -> ImageIn
     if not has_command:
         raise ImagePullError(
             f'image "{image}" is not in the local image store ({image_dir}) and the container '
-            "has no command or args to run from the host filesystem"
+            "has no command or args to run from the host filesystem (import the image with "
+            "`tinykube image import`, or give the container a command)"
         )
     digest = hashlib.sha256(f"host:{image}".encode()).hexdigest()
     return ImageInfo(ref=image, image_id=f"sha256:{digest}")
