@@ -1,0 +1,133 @@
+"""Workloads as a CKA student drives them, with the real kubectl: Jobs that must fail or
+wait, CronJobs and the Jobs made from them, StatefulSets and their claims.
+
+Each test is a short script (``scripts.py``) run in a namespace of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from cluster import ApiServer, run_kubectl
+from scripts import Runner, parse
+
+pytestmark = pytest.mark.e2e
+
+
+def run(apiserver: ApiServer, tmp_path: Path, name: str, text: str) -> None:
+    namespace = "wl-" + re.sub(r"[^a-z0-9-]", "-", name)
+    kubeconfig = tmp_path / "kubeconfig"
+    shutil.copy(apiserver.kubeconfig, kubeconfig)
+    created = run_kubectl(apiserver, "create", "namespace", namespace, kubeconfig=kubeconfig)
+    assert created.returncode == 0, created.stderr
+    switched = run_kubectl(
+        apiserver, "config", "set-context", "--current", f"--namespace={namespace}",
+        kubeconfig=kubeconfig,
+    )  # fmt: skip
+    assert switched.returncode == 0, switched.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    runner = Runner(apiserver, work, namespace, kubeconfig)
+    try:
+        runner.run(parse(text))
+    except AssertionError as exc:
+        transcript = "\n".join(runner.log[-40:])
+        raise AssertionError(f"{exc}\n--- transcript ---\n{transcript}") from None
+
+
+JOBS_THAT_FAIL = """
+kubectl apply -f jobs.yaml
+# activeDeadlineSeconds ends a Job whose Pod runs on quietly
+kubectl wait --for=condition=failed job/deadline --timeout=90s
+kubectl get job deadline '-o=jsonpath={.status.conditions[?(@.type=="Failed")].reason}'
+stdout '^DeadlineExceeded$'
+kubectl describe job deadline
+stdout `Warning\\s+DeadlineExceeded\\s+\\S+\\s+job-controller\\s+Job was active longer than specified deadline`
+! stdout `DeadlineExceeded\\s+\\S+ \\(x\\d`
+# a FailJob rule of the podFailurePolicy fails the Job on the first exit 42
+kubectl wait --for=condition=failed job/policy --timeout=90s
+kubectl get job policy '-o=jsonpath={.status.conditions[?(@.type=="Failed")].message}'
+stdout `^Container main for pod wl-jobs-that-fail/policy-\\w+ failed with exit code 42 matching FailJob rule at index 0$`
+kubectl get job policy -o jsonpath={.status.failed}
+stdout '^1$'
+# with restartPolicy OnFailure, container restarts count against backoffLimit
+kubectl wait --for=condition=failed job/restarts --timeout=90s
+kubectl get job restarts '-o=jsonpath={.status.conditions[?(@.type=="Failed")].reason}'
+stdout '^BackoffLimitExceeded$'
+# a suspended Job says so, and runs nothing
+kubectl get job held
+stdout `held\\s+Suspended\\s+0/1`
+kubectl describe job held
+stdout `Normal\\s+Suspended\\s+\\S+\\s+job-controller\\s+Job suspended`
+kubectl get pods -l job-name=held -o name
+! stdout 'pod/'
+-- jobs.yaml --
+apiVersion: batch/v1
+kind: Job
+metadata: {name: deadline}
+spec:
+  activeDeadlineSeconds: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sleep, "300"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: policy}
+spec:
+  backoffLimit: 6
+  podFailurePolicy:
+    rules:
+    - action: FailJob
+      onExitCodes: {containerName: main, operator: In, values: [42]}
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, "exit 42"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: restarts}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, "exit 1"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: held}
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sleep, "1"]}
+"""
+
+
+def test_jobs_that_fail(apiserver: ApiServer, tmp_path: Path) -> None:
+    run(apiserver, tmp_path, "jobs-that-fail", JOBS_THAT_FAIL)
+
+
+JOB_COMPLETES_ONCE = """
+kubectl create job once --image=busybox -- sh -c 'exit 0'
+kubectl wait --for=condition=complete job/once --timeout=90s
+sleep 1
+kubectl describe job once
+stdout `Normal\\s+Completed\\s+\\S+\\s+job-controller\\s+Job completed`
+! stdout `Completed\\s+\\S+ \\(x\\d`
+"""
+
+
+def test_a_completed_job_says_so_once(apiserver: ApiServer, tmp_path: Path) -> None:
+    run(apiserver, tmp_path, "job-completes-once", JOB_COMPLETES_ONCE)
