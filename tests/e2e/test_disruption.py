@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +31,10 @@ from kubernetes.client.rest import ApiException
 from scripts import Runner, parse
 
 pytestmark = pytest.mark.e2e
+HEALTHY_ALLOWED = "jsonpath={.status.currentHealthy}/{.status.disruptionsAllowed}"
 
 NS = "e2e-disruption"
+WAIT_SECONDS = 120.0
 REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
@@ -48,13 +51,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def nodes(cluster: Cluster) -> tuple[str, str]:
     """(the control plane, the simulated node), once both are Ready."""
-    script = """
-    eventually kubectl get nodes -l tinykube.io/simulated=true
-    stdout ' Ready '
-    eventually kubectl get nodes -l tinykube.io/simulated!=true
-    stdout ' Ready '
-    """
-    run(cluster, script)
+    until(cluster, " Ready ", "get", "nodes", "-l", "tinykube.io/simulated=true")
+    until(cluster, " Ready ", "get", "nodes", "-l", "tinykube.io/simulated!=true")
     sim = kubectl(cluster, "get", "nodes", "-l", "tinykube.io/simulated=true", "-o", "name")
     real = kubectl(cluster, "get", "nodes", "-l", "tinykube.io/simulated!=true", "-o", "name")
     return real.strip().removeprefix("node/"), sim.strip().removeprefix("node/")
@@ -64,6 +62,20 @@ def kubectl(cluster: Cluster, *args: str, ok: bool = True) -> str:
     result = run_kubectl(cluster, *args, "-n", NS, timeout=180)
     assert (result.returncode == 0) == ok, f"kubectl {args}: {result.stdout}{result.stderr}"
     return result.stdout + result.stderr
+
+
+def until(cluster: Cluster, pattern: str, *args: str, timeout: float = WAIT_SECONDS) -> None:
+    """Repeat ``kubectl args`` until its output matches; a busy machine makes this slow."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = run_kubectl(cluster, *args, "-n", NS)
+        if re.search(pattern, result.stdout, re.MULTILINE):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"kubectl {args} never matched {pattern!r}: {result.stdout}{result.stderr}"
+            )
+        time.sleep(0.5)
 
 
 def run(cluster: Cluster, script: str) -> None:
@@ -111,8 +123,12 @@ def test_budget_allows_one_disruption(cluster: Cluster, nodes: tuple[str, str]) 
         kubectl create deployment web --image=busybox --replicas=3 -- sleep 3600
         kubectl create poddisruptionbudget web --selector=app=web --min-available=2
         stdout 'poddisruptionbudget.policy/web created'
-        eventually kubectl get pdb web
-        stdout '^web\\s+2\\s+N/A\\s+1\\s'
+        """,
+    )
+    until(cluster, r"^web\s+2\s+N/A\s+1\s", "get", "pdb", "web")
+    run(
+        cluster,
+        f"""
         kubectl get pdb web -o jsonpath={{.status.expectedPods}}/{{.status.currentHealthy}}/{{.status.desiredHealthy}}
         stdout '^3/3/2$'
         kubectl get pdb web -o jsonpath={{.status.conditions[0].reason}}
@@ -150,12 +166,10 @@ def test_second_eviction_waits_for_the_replacement(
         kubectl get pdb web
         stdout '^web\\s+2\\s+N/A\\s+0\\s'
         kubectl uncordon {control_plane}
-        eventually kubectl get pdb web -o jsonpath={{.status.currentHealthy}}/{{.status.disruptionsAllowed}}
-        stdout '^3/1$'
-        kubectl get pdb web
-        stdout '^web\\s+2\\s+N/A\\s+1\\s'
         """,
     )
+    until(cluster, "^3/1$", "get", "pdb", "web", "-o", HEALTHY_ALLOWED)
+    run(cluster, "kubectl get pdb web\nstdout '^web\\s+2\\s+N/A\\s+1\\s'")
     assert second in {p["metadata"]["name"] for p in web_pods(cluster)}
 
 
@@ -164,7 +178,7 @@ def test_drain_retries_while_the_budget_allows_nothing(
 ) -> None:
     _, sim = nodes
     kubectl(cluster, "patch", "pdb", "web", "--type=merge", "-p", '{"spec":{"minAvailable":3}}')
-    run(cluster, "eventually kubectl get pdb web\nstdout '^web\\s+3\\s+N/A\\s+0\\s'")
+    until(cluster, r"^web\s+3\s+N/A\s+0\s", "get", "pdb", "web")
     out = kubectl(
         cluster, "drain", sim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=12s",
         ok=False,
@@ -177,17 +191,11 @@ def test_drain_retries_while_the_budget_allows_nothing(
 def test_drain_completes_when_the_budget_allows(cluster: Cluster, nodes: tuple[str, str]) -> None:
     control_plane, sim = nodes
     kubectl(cluster, "patch", "pdb", "web", "--type=merge", "-p", '{"spec":{"minAvailable":2}}')
-    run(cluster, "eventually kubectl get pdb web\nstdout '^web\\s+2\\s+N/A\\s+1\\s'")
+    until(cluster, r"^web\s+2\s+N/A\s+1\s", "get", "pdb", "web")
     out = kubectl(
         cluster, "drain", sim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=150s"
     )
     assert f"node/{sim} drained" in out
     pods = web_pods(cluster)
     assert {p["spec"].get("nodeName") for p in pods} == {control_plane}
-    run(
-        cluster,
-        """
-        eventually kubectl get pdb web -o jsonpath={.status.currentHealthy}/{.status.disruptionsAllowed}
-        stdout '^3/1$'
-        """,
-    )
+    until(cluster, "^3/1$", "get", "pdb", "web", "-o", HEALTHY_ALLOWED)

@@ -20,6 +20,7 @@ from tinykube.api.duration import format_time
 from tinykube.client.clock import FakeClock
 from tinykube.client.informers import InformerFactory
 from tinykube.controllers import disruption as dc
+from tinykube.controllers import disruptionutil as du
 from tinykube.controllers.runtime import ControllerContext, Requeue
 
 pytestmark = pytest.mark.unit
@@ -79,12 +80,12 @@ def ref(kind: str, name: str, uid: str, api_version: str = "apps/v1") -> Obj:
     ],
 )
 def test_expected_and_desired(spec: Obj, matching: int, scale: int, expected: tuple) -> None:
-    assert dc.expected_and_desired(spec, matching, scale) == expected
+    assert du.expected_and_desired(spec, matching, scale) == expected
 
 
 def test_bad_percentage_is_a_sync_error() -> None:
-    with pytest.raises(dc.SyncError, match="not a percentage"):
-        dc.expected_and_desired({"minAvailable": "5"}, 3, 3)
+    with pytest.raises(du.SyncError, match="not a percentage"):
+        du.expected_and_desired({"minAvailable": "5"}, 3, 3)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +93,7 @@ def test_bad_percentage_is_a_sync_error() -> None:
     [({"minAvailable": 1}, False), ({"minAvailable": "10%"}, True), ({"maxUnavailable": 0}, True)],
 )
 def test_only_integer_min_available_skips_the_scale(spec: Obj, uses: bool) -> None:
-    assert dc.uses_scale(spec) is uses
+    assert du.uses_scale(spec) is uses
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_only_integer_min_available_skips_the_scale(spec: Obj, uses: bool) -> No
     ids=["one-spare", "exactly-enough", "short", "nothing-expected"],
 )
 def test_disruptions_allowed(current: int, desired: int, expected: int, allowed: int) -> None:
-    assert dc.disruptions_allowed(current, desired, expected) == allowed
+    assert du.disruptions_allowed(current, desired, expected) == allowed
 
 
 def test_healthy_excludes_unready_terminating_and_recently_evicted() -> None:
@@ -116,7 +117,7 @@ def test_healthy_excludes_unready_terminating_and_recently_evicted() -> None:
         "evicted": format_time(NOW - timedelta(seconds=30)),
         "evicted-long-ago": format_time(NOW - timedelta(minutes=3)),
     }
-    assert dc.count_healthy(pods, disrupted, NOW) == 2  # ready, evicted-long-ago
+    assert du.count_healthy(pods, disrupted, NOW) == 2  # ready, evicted-long-ago
 
 
 def test_disrupted_pods_keep_only_pending_deletions() -> None:
@@ -124,9 +125,9 @@ def test_disrupted_pods_keep_only_pending_deletions() -> None:
     old = format_time(NOW - timedelta(minutes=3))
     pods = [pod("recent"), pod("stale"), pod("terminating", deletionTimestamp=NOW_TEXT)]
     recorded = {"recent": recent, "stale": old, "terminating": recent, "gone": recent}
-    kept, recheck, expired = dc.live_disruptions(pods, recorded, NOW)
+    kept, recheck, expired = du.live_disruptions(pods, recorded, NOW)
     assert kept == {"recent": recent}
-    assert recheck == NOW - timedelta(seconds=30) + dc.DELETION_TIMEOUT
+    assert recheck == NOW - timedelta(seconds=30) + du.DELETION_TIMEOUT
     assert [p["metadata"]["name"] for p in expired] == ["stale"]
 
 
@@ -137,12 +138,12 @@ def test_selector_semantics_of_policy_v1() -> None:
     del missing["spec"]["selector"]
     other = pdb({})
     other["spec"]["selector"] = {"matchLabels": {"app": "db"}}
-    found = dc.budgets_for_pod([everything, missing, other], pod("p"))
+    found = du.budgets_for_pod([everything, missing, other], pod("p"))
     assert found == [everything]
 
 
 def test_condition_follows_disruptions_allowed() -> None:
-    status = dc.budget_status(pdb({"minAvailable": 2}), 3, 2, 3, {}, NOW_TEXT)
+    status = du.budget_status(pdb({"minAvailable": 2}), 3, 2, 3, {}, NOW_TEXT)
     assert status == {
         "observedGeneration": 1,
         "disruptionsAllowed": 1,
@@ -161,7 +162,7 @@ def test_condition_follows_disruptions_allowed() -> None:
         ],
     }
     later = format_time(NOW + timedelta(minutes=1))
-    short = dc.budget_status(pdb({"minAvailable": 2}, status), 2, 2, 3, {}, later)
+    short = du.budget_status(pdb({"minAvailable": 2}, status), 2, 2, 3, {}, later)
     assert short is not None
     (cond,) = short["conditions"]
     assert (cond["status"], cond["reason"], cond["lastTransitionTime"]) == (
@@ -172,16 +173,16 @@ def test_condition_follows_disruptions_allowed() -> None:
 
 
 def test_up_to_date_status_is_not_written_again() -> None:
-    status = dc.budget_status(pdb({"minAvailable": 2}), 3, 2, 3, {}, NOW_TEXT)
+    status = du.budget_status(pdb({"minAvailable": 2}), 3, 2, 3, {}, NOW_TEXT)
     later = format_time(NOW + timedelta(minutes=1))
-    assert dc.budget_status(pdb({"minAvailable": 2}, status), 3, 2, 3, {}, later) is None
+    assert du.budget_status(pdb({"minAvailable": 2}, status), 3, 2, 3, {}, later) is None
     # a new generation must be observed even when the counts stay the same
-    assert dc.budget_status(pdb({"minAvailable": 2}, status, 2), 3, 2, 3, {}, later) is not None
+    assert du.budget_status(pdb({"minAvailable": 2}, status, 2), 3, 2, 3, {}, later) is not None
 
 
 def test_fail_safe_allows_nothing() -> None:
-    stored = dc.budget_status(pdb({"maxUnavailable": 1}), 3, 2, 3, {}, NOW_TEXT)
-    status = dc.fail_safe_status(pdb({"maxUnavailable": 1}, stored), "boom", NOW_TEXT)
+    stored = du.budget_status(pdb({"maxUnavailable": 1}), 3, 2, 3, {}, NOW_TEXT)
+    status = du.fail_safe_status(pdb({"maxUnavailable": 1}, stored), "boom", NOW_TEXT)
     assert status["disruptionsAllowed"] == 0
     assert status["currentHealthy"] == 3
     (cond,) = status["conditions"]
@@ -368,13 +369,13 @@ def marked(since: datetime, **meta: Any) -> Obj:
     ],
 )
 def test_stale_disruption_wait(p: Obj, wait: float | None) -> None:
-    assert dc.stale_disruption_wait(p, NOW) == wait
+    assert du.stale_disruption_wait(p, NOW) == wait
 
 
 def test_kubelet_disruption_is_never_stale() -> None:
     p = marked(NOW - timedelta(hours=1))
     p["status"]["conditions"][-1]["reason"] = "TerminationByKubelet"
-    assert dc.stale_disruption_wait(p, NOW) is None
+    assert du.stale_disruption_wait(p, NOW) is None
 
 
 async def test_stale_disruption_target_is_reset_to_false() -> None:
