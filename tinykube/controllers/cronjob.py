@@ -3,7 +3,12 @@
 Per key (upstream ``cronjob_controllerv2.go``):
 
 1. reconcile ``status.active`` with the Jobs that exist: finished ones leave
-   the list (and set ``lastSuccessfulTime``), vanished ones too;
+   the list, vanished ones too; any Job of ours that succeeded moves
+   ``lastSuccessfulTime``. A running Job the list does not name (one made by
+   ``kubectl create job --from=cronjob/...``) is not adopted into it, as
+   upstream does not: it gets an ``UnexpectedJob`` warning, and neither the
+   ACTIVE column nor ``concurrencyPolicy`` counts it. A Job we created but
+   crashed before recording is found again by its deterministic name in 4;
 2. unless suspended, find the most recent scheduled time not yet acted on
    (since ``lastScheduleTime``, or creation), skipping it when it is older
    than ``startingDeadlineSeconds``;
@@ -179,7 +184,7 @@ class CronJobController(Controller[str]):
             for j in self.jobs.list(meta(cj).get("namespace", ""))
             if (controller_ref(j) or {}).get("uid") == meta(cj).get("uid")
         ]
-        self._sync_active(cj, jobs)
+        cj = await self._sync_active(cj, jobs)
         requeue = await self._schedule(cj)
         if _normal(cj.get("status") or {}) != _normal(before):
             updated = await self.client.update_status("batch/v1", "cronjobs", cj)
@@ -187,12 +192,18 @@ class CronJobController(Controller[str]):
         await self._cleanup(cj, jobs)
         return requeue
 
-    def _sync_active(self, cj: Obj, jobs: list[Obj]) -> None:
+    async def _sync_active(self, cj: Obj, jobs: list[Obj]) -> Obj:
+        """``cj`` with its active list matched to ``jobs`` (a fresher copy when the cache
+        was behind our own status write)."""
+        cj = await self._fresh_if_behind(cj, jobs)
         status = cj.setdefault("status", {})
         by_uid = {meta(j).get("uid"): j for j in jobs}
         active = []
         for ref in status.get("active") or []:
             job = by_uid.get(ref.get("uid"))
+            if job is None and await self._job_exists(ref):
+                active.append(ref)  # the Job informer has not seen it yet
+                continue
             if job is None:
                 self.recorder.event(
                     cj, "Normal", "MissingJob", f"Active job went missing: {ref.get('name')}"
@@ -208,19 +219,45 @@ class CronJobController(Controller[str]):
                 "SawCompletedJob",
                 f"Saw completed job: {meta(job)['name']}, status: {outcome}",
             )
-            if outcome == "Complete":
+        listed = {ref.get("uid") for ref in status.get("active") or []}
+        for job in jobs:
+            outcome = job_finished(job)
+            if outcome is None and meta(job).get("uid") not in listed:
+                message = (
+                    f"Saw a job that the controller did not create or forgot: {meta(job)['name']}"
+                )
+                self.recorder.event(cj, "Warning", "UnexpectedJob", message)
+            elif outcome == "Complete":
                 done = (job.get("status") or {}).get("completionTime")
                 last = status.get("lastSuccessfulTime")
                 if done and (not last or done > last):
                     status["lastSuccessfulTime"] = done
-        listed = {ref.get("uid") for ref in active}
-        for job in jobs:  # a Job we created but crashed before recording
-            if job_finished(job) is None and meta(job).get("uid") not in listed:
-                active.append(job_reference(job))
         if active:
             status["active"] = active
         else:
             status.pop("active", None)
+        return cj
+
+    async def _job_exists(self, ref: Obj) -> bool:
+        try:
+            job = await self.client.get(
+                "batch/v1", "jobs", ref.get("name", ""), ref.get("namespace") or ""
+            )
+        except errors.NotFound:
+            return False
+        return bool(meta(job).get("uid") == ref.get("uid"))
+
+    async def _fresh_if_behind(self, cj: Obj, jobs: list[Obj]) -> Obj:
+        """The stored CronJob when a running Job is missing from the cached active list:
+        the cache may not hold our last status write yet (upstream re-reads too)."""
+        listed = {ref.get("uid") for ref in (cj.get("status") or {}).get("active") or []}
+        if all(job_finished(j) is not None or meta(j).get("uid") in listed for j in jobs):
+            return cj
+        m = meta(cj)
+        try:
+            return await self.client.get("batch/v1", "cronjobs", m["name"], m.get("namespace", ""))
+        except errors.NotFound:
+            return cj
 
     async def _schedule(self, cj: Obj) -> Requeue | None:
         spec = cj.get("spec") or {}
