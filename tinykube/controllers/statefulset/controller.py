@@ -11,7 +11,6 @@ the old and new ones until the rollout completes.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -165,15 +164,11 @@ class StatefulSetController(Controller[str]):
 
     async def _create(self, sts: Obj, ordinal: int, revision: Obj) -> None:
         namespace = meta(sts).get("namespace", "")
-        for body in new_claims(sts, ordinal):
-            refs = claim_owner_refs(body, sts, None, scaled_down=False)
-            if refs:
-                body["metadata"]["ownerReferences"] = refs
-            if self.claims.get_by_name(namespace, body["metadata"]["name"]) is None:
-                with contextlib.suppress(errors.AlreadyExists):  # a stale cache
-                    await self.client.create("v1", "persistentvolumeclaims", body, namespace)
         template_owner = _apply_revision(sts, revision)
         body = new_pod(sts, template_owner, meta(revision)["name"], ordinal)
+        for pvc in new_claims(sts, ordinal):
+            if self.claims.get_by_name(namespace, pvc["metadata"]["name"]) is None:
+                await self._create_claim(sts, pvc, body["metadata"]["name"])
         try:
             await self.client.create("v1", "pods", body, namespace)
         except errors.AlreadyExists:
@@ -186,6 +181,23 @@ class StatefulSetController(Controller[str]):
             f"create Pod {body['metadata']['name']} in StatefulSet {meta(sts)['name']} successful"
         )
         self.recorder.event(sts, "Normal", "SuccessfulCreate", message)
+
+    async def _create_claim(self, sts: Obj, pvc: Obj, pod_name: str) -> None:
+        """One claim of a new Pod, announced as upstream ``recordClaimEvent`` does."""
+        refs = claim_owner_refs(pvc, sts, None, scaled_down=False)
+        if refs:
+            pvc["metadata"]["ownerReferences"] = refs
+        name, namespace = pvc["metadata"]["name"], meta(sts).get("namespace", "")
+        what = f"Claim {name} Pod {pod_name} in StatefulSet {meta(sts)['name']}"
+        try:
+            await self.client.create("v1", "persistentvolumeclaims", pvc, namespace)
+        except errors.AlreadyExists:
+            return  # a stale cache
+        except errors.APIError as exc:
+            message = f"create Claim {name} for Pod {pod_name} in StatefulSet {meta(sts)['name']} failed error: {exc.message}"
+            self.recorder.event(sts, "Warning", "FailedCreate", message)
+            raise
+        self.recorder.event(sts, "Normal", "SuccessfulCreate", f"create {what} success")
 
     async def _delete(self, sts: Obj, pod: Obj) -> None:
         name = meta(pod)["name"]
