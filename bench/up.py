@@ -210,6 +210,8 @@ class UpCluster:
             [
                 str(BIN / "tinykube"), "up", "--data-dir", str(self.data_dir),
                 "--port", str(self.port), "--kubelet-port", str(free_port()),
+                "--scheduler-secure-port", str(free_port()),
+                "--controller-manager-secure-port", str(free_port()),
                 "--pod-cidr", f"10.244.{self.run}.0/24",
                 "--service-cluster-ip-range", self.service_cidr,
             ],
@@ -572,6 +574,8 @@ async def detached_cycle(data_dir: Path, nodes: int) -> tuple[float, float, floa
     argv = [
         str(BIN / "tinykube"), "up", "-d", "--data-dir", str(data_dir), "--port", str(free_port()),
         "--kubelet-port", str(random.randint(20000, 24900)), "--nodes", str(nodes),
+        "--scheduler-secure-port", str(free_port()),
+        "--controller-manager-secure-port", str(free_port()),
         "--pod-cidr", f"10.247.{random.randrange(0, 252, 4)}.0/24",
         "--service-cluster-ip-range", f"10.{run}.0.0/16",
     ]  # fmt: skip

@@ -134,6 +134,11 @@ class Cluster(ApiServer):
         self.extra_args = [
             "--kubelet-port",
             str(free_port()),
+            # The scheduler's and controller manager's health ports likewise.
+            "--scheduler-secure-port",
+            str(free_port()),
+            "--controller-manager-secure-port",
+            str(free_port()),
             "--pod-cidr",
             f"10.244.{n}.0/24",
             "--service-cluster-ip-range",

@@ -123,6 +123,8 @@ def _up_config(args: argparse.Namespace) -> object:
         runtime=args.runtime,
         simulated_nodes=args.simulated_nodes,
         kubelet_port=args.kubelet_port,
+        scheduler_port=args.scheduler_secure_port,
+        controller_manager_port=args.controller_manager_secure_port,
         pod_cidr=args.pod_cidr,
         service_cidr=service_range(args),
         nodes=args.nodes,
@@ -169,6 +171,9 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-name", default="controlplane")
     p.add_argument("--runtime", default="process", choices=["process", "simulated"])
     p.add_argument("--kubelet-port", type=int, default=10250)
+    # The static pods' health ports (their --secure-port); the API server probes them too.
+    p.add_argument("--scheduler-secure-port", type=int, default=10259)
+    p.add_argument("--controller-manager-secure-port", type=int, default=10257)
     p.add_argument("--pod-cidr", default="10.244.0.0/24", help="the control-plane node's pods")
     p.add_argument(
         "--simulated-nodes",
@@ -246,7 +251,10 @@ _CONTROLLER_SETTINGS = (
 
 
 def _controller_manager_args(p: argparse.ArgumentParser) -> None:
+    from tinykube.client import healthz
+
     p.add_argument("--kubeconfig", type=Path, default=None)
+    healthz.add_flags(p, healthz.CONTROLLER_MANAGER_PORT)
     p.add_argument("--controllers", default="*", help="'*', name, -name; comma-separated")
     p.add_argument("--leader-elect", nargs="?", const=True, default=True, type=_flag_bool)
     p.add_argument("--leader-elect-lease-duration", default="15s")
@@ -297,6 +305,13 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from tinykube.client import healthz
+
+    try:
+        options.health = healthz.from_args(args, "kube-controller-manager")
+    except healthz.ListenError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     code = 0
 
     async def main() -> None:

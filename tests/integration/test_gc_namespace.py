@@ -32,6 +32,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
             "controller-manager",
             "--kubeconfig",
             str(server.kubeconfig),
+            "--secure-port=0",  # other tests' managers may run on this host
             "--leader-elect",
             "-v",
             "4",

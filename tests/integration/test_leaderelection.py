@@ -171,6 +171,7 @@ def start_manager(server: ApiServer, log_path: Path) -> subprocess.Popen[bytes]:
             str(server.kubeconfig),
             "--controllers",
             "serviceaccount",
+            "--secure-port=0",  # two managers on one host: no health port
             "--leader-elect",
             "--leader-elect-lease-duration",
             f"{int(LEASE_DURATION)}s",

@@ -266,9 +266,10 @@ class Cluster:
         self.api.start()
         lb_env = {"TINYKUBE_LOAD_BALANCER_IP_RANGE": f"{self.lb_prefix}0/28"}
         self.spawn(
-            "cm", "-m", "tinykube.cli", "controller-manager", "--leader-elect=false", env=lb_env
-        )
-        self.spawn("scheduler", "-m", "tinykube.cli", "scheduler")
+            "cm", "-m", "tinykube.cli", "controller-manager", "--leader-elect=false",
+            "--secure-port=0", env=lb_env,
+        )  # fmt: skip
+        self.spawn("scheduler", "-m", "tinykube.cli", "scheduler", "--secure-port=0")
         self.spawn(
             "kubelet", "-m", "tinykube.kubelet.command", "kubelet", "--node-name", self.node,
             "--root-dir", str(self.base / "kubelet"), "--port", str(free_port()),

@@ -1067,6 +1067,7 @@ def controller_manager(server: ApiServer) -> Any:
     """``tinykube controller-manager`` as its own process, as the cluster runs it."""
     log = open(server.data_dir / "controller-manager.log", "ab")  # noqa: SIM115 - the process owns it
     cmd = [str(BIN / "tinykube"), "controller-manager", "--kubeconfig", str(server.kubeconfig)]
+    cmd.append("--secure-port=0")  # no health port: other managers may run on this host
     manager = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield manager

@@ -122,6 +122,18 @@ class LeaderElector:
     def is_leader(self) -> bool:
         return self._leader == self.identity and bool(self.identity)
 
+    def check(self, max_tolerable_expired_lease: float) -> None:
+        """client-go's watchdog: raise if this process leads but its lease has not changed
+        for longer than the lease duration plus the tolerance. A healthy leader steps down
+        long before that; one that has not is stuck, and its health check says so."""
+        if not self.is_leader:
+            return  # a standby is healthy however old the lease it watches
+        if (
+            self.clock.now() - self._observed_time
+            > self.lease_duration + max_tolerable_expired_lease
+        ):
+            raise RuntimeError(f"failed election to renew leadership on lease {self.name}")
+
     async def run(self, callbacks: Callbacks) -> None:
         """Acquire, lead while renewing, and release on cancellation.
 

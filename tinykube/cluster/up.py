@@ -61,6 +61,10 @@ class UpConfig:
     runtime: str = "process"
     simulated_nodes: int = 0
     kubelet_port: int = 10250
+    # The health ports of the control plane's static pods (kube-scheduler, kube-controller-
+    # manager); upstream's defaults, other values so that clusters can share a host.
+    scheduler_port: int = manifests.SCHEDULER_PORT
+    controller_manager_port: int = manifests.CONTROLLER_MANAGER_PORT
     service_cidr: str = "10.96.0.0/12"
     pod_cidr: str = "10.244.0.0/24"
     nodes: int = 0  # worker nodes node01 …, one kubelet process each, on ``runtime``
@@ -215,7 +219,14 @@ def init(cfg: UpConfig) -> None:
     for name, user, groups in identities:
         if not (cfg.data_dir / f"{name}.kubeconfig").exists():
             component_kubeconfig(cfg, name, user, groups)
-    pods = manifests.control_plane(cfg.data_dir, cfg.port, cfg.bind_address, cfg.apiserver_args)
+    pods = manifests.control_plane(
+        cfg.data_dir,
+        cfg.port,
+        cfg.bind_address,
+        cfg.apiserver_args,
+        scheduler_port=cfg.scheduler_port,
+        controller_manager_port=cfg.controller_manager_port,
+    )
     manifests.write(cfg.data_dir / "manifests", pods)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tinykube import __version__
+from tinykube.client import healthz
 from tinykube.client.informers import InformerFactory
 from tinykube.client.leaderelection import Callbacks, LeaderElector, default_identity
 from tinykube.client.rest import Client
@@ -173,6 +174,7 @@ class Options:
     lease_namespace: str = LEASE_NAMESPACE
     identity: str = ""
     controller_options: dict[str, Any] = field(default_factory=dict)
+    health: healthz.HealthServer | None = None  # the bound --secure-port, if serving
 
 
 async def run_controllers(client: Client, names: list[str], options: dict[str, Any]) -> None:
@@ -197,7 +199,9 @@ async def run(options: Options, ready: asyncio.Event | None = None) -> int:
     """
     names = select_controllers(options.controllers)
     client = await Client.from_kubeconfig(options.kubeconfig, user_agent=USER_AGENT)
-    work = asyncio.create_task(_run_with(client, names, options, ready))
+    work = asyncio.create_task(
+        healthz.alongside(options.health, _run_with(client, names, options, ready))
+    )
     signalled: list[int] = []
 
     def stop(sig: int) -> None:
@@ -226,6 +230,8 @@ async def _run_with(
     if not options.leader_elect:
         if ready is not None:
             ready.set()
+        if options.health is not None:  # upstream: a ping check per started controller
+            options.health.add(*map(healthz.ping, names))
         await run_controllers(client, names, options.controller_options)
         return 0
     elector = LeaderElector(
@@ -237,10 +243,14 @@ async def _run_with(
         renew_deadline=options.renew_deadline,
         retry_period=options.retry_period,
     )
+    if options.health is not None:
+        options.health.add(healthz.leader_election(elector))
 
     async def lead() -> None:
         if ready is not None:
             ready.set()
+        if options.health is not None:
+            options.health.add(*map(healthz.ping, names))
         await run_controllers(client, names, options.controller_options)
 
     def new_leader(identity: str) -> None:

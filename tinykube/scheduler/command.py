@@ -6,6 +6,8 @@ the Lease is ``kube-system/kube-scheduler``) and ``-v``. With leader election
 the informers start at once (a standby keeps a warm cache) and the scheduling
 loop runs only while this process holds the Lease; losing it ends the process,
 as kube-scheduler exits, so the supervisor restarts it as a clean candidate.
+``--secure-port`` (10259) and ``--bind-address`` serve ``/healthz``, ``/livez``
+and ``/readyz`` (``client/healthz.py``).
 
 ``cli.py`` wires this in with ``command.register(subparsers)``.
 """
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import sys
 
+from tinykube.client import healthz
 from tinykube.scheduler.config import ConfigError, SchedulerConfig, load
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="hold the kube-system/kube-scheduler Lease before scheduling (default true)",
     )
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
+    healthz.add_flags(p, healthz.SCHEDULER_PORT)
     p.set_defaults(func=main)
     return p
 
@@ -64,13 +68,19 @@ def main(args: argparse.Namespace) -> int:
     if args.leader_elect is not None:
         config.leader_elect = args.leader_elect
     try:
+        health = healthz.from_args(args, "kube-scheduler")
+    except healthz.ListenError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
+    try:
         import uvloop
 
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        if runner(serve(args.kubeconfig, config)) == LEADERSHIP_LOST:
+        work = serve(args.kubeconfig, config, health)
+        if runner(healthz.alongside(health, work)) == LEADERSHIP_LOST:
             return 1  # as kube-scheduler: exit, and let the supervisor start a fresh candidate
     return 0
 
@@ -78,9 +88,12 @@ def main(args: argparse.Namespace) -> int:
 LEADERSHIP_LOST = "leadership lost"
 
 
-async def serve(kubeconfig: str | None, config: SchedulerConfig) -> str | None:
+async def serve(
+    kubeconfig: str | None, config: SchedulerConfig, health: healthz.HealthServer | None = None
+) -> str | None:
     """Run the scheduler (behind leader election when configured) until cancelled;
-    returns ``LEADERSHIP_LOST`` if it stopped because another candidate took over."""
+    returns ``LEADERSHIP_LOST`` if it stopped because another candidate took over.
+    ``health`` (the bound --secure-port) gets the leader-election check."""
     from tinykube.client.rest import Client
     from tinykube.scheduler.scheduler import Scheduler
 
@@ -92,6 +105,8 @@ async def serve(kubeconfig: str | None, config: SchedulerConfig) -> str | None:
         from tinykube.client.leaderelection import Callbacks, LeaderElector
 
         elector = LeaderElector(client, config.lease_namespace, config.lease_name)
+        if health is not None:
+            health.add(healthz.leader_election(elector))
         async with asyncio.TaskGroup() as tg:
             informers = tg.create_task(scheduler.factory.run(), name="scheduler informers")
             await elector.run(Callbacks(lambda: scheduler.run(run_informers=False)))

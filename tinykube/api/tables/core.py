@@ -262,9 +262,9 @@ def _component_cells(obj: Obj, now: datetime) -> Cells:
 COMPONENT_STATUS = Printer(
     (
         NAME,
-        col("Status", "Whether the component reports itself healthy."),
-        col("Message", "The component's health message."),
-        col("Error", "The component's health error."),
+        col("Status", "Status of the component conditions"),
+        col("Message", "Message of the component conditions"),
+        col("Error", "Error of the component conditions"),
     ),
     _component_cells,
 )

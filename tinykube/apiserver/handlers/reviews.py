@@ -19,6 +19,7 @@ from aiohttp import web
 
 from tinykube.api import errors
 from tinykube.api.resources import Resource
+from tinykube.apiserver import componentstatus
 from tinykube.apiserver.authz.attributes import Attributes
 from tinykube.apiserver.handlers import common
 from tinykube.apiserver.handlers.context import ServerContext
@@ -174,25 +175,21 @@ async def _token_review(ctx: ServerContext, body: dict[str, Any]) -> dict[str, A
 async def component_statuses(
     request: web.Request, ctx: ServerContext, res: Resource, info: RequestInfo
 ) -> web.Response:
-    # Only storage is probed from here; the deprecated API never covered more reliably.
-    try:
-        await ctx.registry.store.current_revision()
-        cond = {"type": "Healthy", "status": "True", "message": "ok"}
-    except Exception as exc:
-        cond = {"type": "Healthy", "status": "False", "error": str(exc)}
-    items = [
-        {
-            "kind": "ComponentStatus",
-            "apiVersion": "v1",
-            "metadata": {"name": "etcd-0", "creationTimestamp": None},
-            "conditions": [cond],
-        }
-    ]
-    items = [i for i in items if not info.name or i["metadata"]["name"] == info.name]
+    """GET and LIST of the deprecated ComponentStatus: probed on each request (see
+    ``apiserver/componentstatus.py``), as objects or as kubectl's Table."""
+    if info.name and info.name not in componentstatus.NAMES:
+        # Upstream answers a plain error here, which becomes a 500, not a NotFound.
+        text = f"Component not found: {info.name}"
+        raise errors.InternalError(
+            f"Internal error occurred: {text}", causes=[errors.Cause("", text)]
+        )
+    names = (info.name,) if info.name else componentstatus.NAMES
+    items = await componentstatus.statuses(ctx.config.data_dir, ctx.registry.store, names)
+    out = common.negotiate(request)
     if info.name:
-        if not items:
-            raise errors.not_found("componentstatuses", "", info.name)
-        return common.json_response(items[0])
-    return common.json_response(
-        {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": items}
-    )
+        body = common.render_object(res, items[0], out)
+    else:
+        body = common.render_list(res, items, out, ctx.cache.revision)
+        body["metadata"] = {}  # nothing is stored: no resourceVersion, as upstream
+    headers = dict(common.warning_headers([componentstatus.DEPRECATION]))
+    return common.json_response(body, headers=headers)

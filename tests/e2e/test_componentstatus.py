@@ -1,0 +1,135 @@
+"""``kubectl get componentstatuses`` and the control plane's health ports, on a whole cluster.
+
+What a CKA learner does to check a control plane: ``kubectl get cs`` (a deprecated API, so
+kubectl prints the server's Warning), ``curl -k https://127.0.0.1:10259/healthz?verbose``;
+then, with the scheduler broken through its static pod manifest, ``kubectl get cs`` says
+why in the words a kubeadm cluster uses. The cluster's health ports are free ports of
+its own (``tests/cluster.py``), read back here from its flags.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+from cluster import Cluster, run_kubectl
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+WARNING = "Warning: v1 ComponentStatus is deprecated in v1.19+\n"
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 90.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.5)
+
+
+def port_of(cluster: Cluster, flag: str) -> int:
+    return int(cluster.extra_args[cluster.extra_args.index(flag) + 1])
+
+
+def get(url: str) -> tuple[int, str]:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except OSError as err:
+        return 0, str(err)
+
+
+def all_healthy(cluster: Cluster) -> str | None:
+    out = run_kubectl(cluster, "get", "cs")
+    return out.stdout if out.returncode == 0 and out.stdout.count(" Healthy ") == 3 else None
+
+
+def test_get_cs_shows_every_component_healthy(apiserver: Cluster) -> None:
+    eventually(lambda: all_healthy(apiserver))
+    out = run_kubectl(apiserver, "get", "componentstatuses")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == WARNING
+    lines = [line.rstrip() for line in out.stdout.splitlines()]
+    assert lines == [
+        "NAME                 STATUS    MESSAGE   ERROR",
+        "scheduler            Healthy   ok",
+        "controller-manager   Healthy   ok",
+        "etcd-0               Healthy   ok",
+    ]
+    one = run_kubectl(apiserver, "get", "cs", "scheduler", "-o", "jsonpath={.conditions}")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == '[{"message":"ok","status":"True","type":"Healthy"}]'
+    missing = run_kubectl(apiserver, "get", "cs", "kube-proxy")
+    assert missing.returncode == 1
+    assert (
+        "Error from server (InternalError): Internal error occurred: Component not found: kube-proxy"
+        in missing.stderr
+    )
+
+
+def test_health_ports_answer_as_upstream(apiserver: Cluster) -> None:
+    scheduler = f"https://127.0.0.1:{port_of(apiserver, '--scheduler-secure-port')}"
+    manager = f"https://127.0.0.1:{port_of(apiserver, '--controller-manager-secure-port')}"
+    assert get(f"{scheduler}/healthz") == (200, "ok")
+    assert get(f"{scheduler}/healthz?verbose") == (
+        200,
+        "[+]leaderElection ok\nhealthz check passed\n",
+    )
+    assert get(f"{scheduler}/livez?verbose") == (200, "[+]ping ok\nlivez check passed\n")
+    assert get(f"{scheduler}/readyz") == (200, "ok")
+    assert get(f"{scheduler}/healthz/leaderElection") == (200, "ok")
+    assert get(f"{scheduler}/healthz?exclude=leaderElection&verbose") == (
+        200,
+        "[+]leaderElection excluded: ok\nhealthz check passed\n",
+    )
+    # The controller manager adds a check per controller once it leads.
+    body = eventually(lambda: (r := get(f"{manager}/healthz?verbose"))[1].count("\n") > 3 and r[1])
+    lines = body.splitlines()
+    assert lines[0] == "[+]leaderElection ok"
+    assert "[+]deployment-controller ok" in lines
+    assert lines[-1] == "healthz check passed"
+    assert get(f"{manager}/healthz") == (200, "ok")
+
+
+def test_broken_scheduler_is_unhealthy_with_upstreams_error(apiserver: Cluster) -> None:
+    port = port_of(apiserver, "--scheduler-secure-port")
+    manifest = apiserver.data_dir / "manifests" / "kube-scheduler.yaml"
+    original = manifest.read_text()
+    # A typo in a flag, as in a CKA troubleshooting task: the scheduler cannot start.
+    manifest.write_text(original.replace("- --leader-elect\n", "- --leader-elect-typo\n"))
+    try:
+        out = eventually(
+            lambda: (
+                (r := run_kubectl(apiserver, "get", "cs")).returncode == 0
+                and " Unhealthy " in r.stdout
+                and r
+            )
+        )
+        assert out.stderr == WARNING
+        error = (
+            f'Get "https://127.0.0.1:{port}/healthz": dial tcp 127.0.0.1:{port}: '
+            "connect: connection refused"
+        )
+        rows = {line.split()[0]: line.rstrip() for line in out.stdout.splitlines()[1:]}
+        assert re.fullmatch(rf"scheduler +Unhealthy +{re.escape(error)}", rows["scheduler"])
+        assert re.fullmatch(r"controller-manager +Healthy +ok", rows["controller-manager"])
+        status = run_kubectl(apiserver, "get", "cs", "scheduler", "-o", "jsonpath={.conditions[0]}")
+        assert json.loads(status.stdout) == {"message": error, "status": "False", "type": "Healthy"}
+    finally:
+        manifest.write_text(original)
+    eventually(lambda: all_healthy(apiserver))
