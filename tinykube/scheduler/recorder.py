@@ -1,7 +1,10 @@
 """Scheduler events through the events.k8s.io/v1 API, as kube-scheduler writes them.
 
-kube-scheduler records with the new events library: ``reportingController:
-default-scheduler``, an ``action`` (``Scheduling``, ``Binding``, ``Preempting``),
+kube-scheduler records with the new events library: ``reportingController``
+is the scheduling profile's ``schedulerName`` (``default-scheduler``, or
+``my-scheduler`` for a pod of a second profile: each upstream profile has a
+recorder of its own, so ``kubectl describe pod`` names the scheduler that
+placed it), an ``action`` (``Scheduling``, ``Binding``, ``Preempting``),
 a ``reason`` (``FailedScheduling``, ``Scheduled``, ``Preempted``), the pod as
 ``regarding`` and the text as ``note``; ``kubectl get events`` and ``kubectl
 describe pod`` show them like any other event.
@@ -54,19 +57,24 @@ def reference(pod: Obj) -> Obj:
 
 
 class Recorder:
-    """Posts events.k8s.io/v1 Events for one controller (``default-scheduler``)."""
+    """Posts events.k8s.io/v1 Events, by default as ``controller`` (``default-scheduler``)."""
 
     def __init__(self, client: Client, controller: str, instance: str = "") -> None:
         self.client = client
         self.controller = controller
-        self.instance = instance or f"{controller}-{socket.gethostname()}"
-        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
+        self.instance = instance
+        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(QUEUE_SIZE)
         self._posted: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
         self.dropped = 0
 
-    def event(self, pod: Obj, type_: str, reason: str, action: str, note: str) -> None:
+    def event(
+        self, pod: Obj, type_: str, reason: str, action: str, note: str, controller: str = ""
+    ) -> None:
+        """Queue an Event; ``controller`` (a profile's schedulerName) overrides the default."""
         try:
-            self._queue.put_nowait((pod, type_, reason, action, note))
+            self._queue.put_nowait(
+                (pod, type_, reason, action, note, controller or self.controller)
+            )
         except asyncio.QueueFull:
             # Under a burst the API server's write rate, not this queue, is the limit;
             # say so once per thousand drops rather than once per event.
@@ -91,9 +99,13 @@ class Recorder:
             except (errors.APIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.info("component=scheduler event %s not recorded: %s", item[2], exc)
 
-    async def emit(self, pod: Obj, type_: str, reason: str, action: str, note: str) -> Obj:
+    async def emit(
+        self, pod: Obj, type_: str, reason: str, action: str, note: str, controller: str = ""
+    ) -> Obj:
+        controller = controller or self.controller
         ref = reference(pod)
         key = (
+            controller,
             ref.get("uid", ""),
             ref.get("namespace", ""),
             ref.get("name", ""),
@@ -116,8 +128,8 @@ class Recorder:
                 "namespace": namespace,
             },
             "eventTime": micro_time(),
-            "reportingController": self.controller,
-            "reportingInstance": self.instance,
+            "reportingController": controller,
+            "reportingInstance": self.instance or f"{controller}-{socket.gethostname()}",
             "action": action,
             "reason": reason,
             "regarding": ref,

@@ -94,6 +94,11 @@ def assigned(pod: Obj) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName"))
 
 
+def profile_of(pod: Obj) -> str:
+    """The profile that schedules ``pod``: its schedulerName (defaulted by the API server)."""
+    return str((pod.get("spec") or {}).get("schedulerName") or CONTROLLER)
+
+
 def _name(pod: Obj) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
@@ -193,7 +198,7 @@ class Scheduler:
     def responsible(self, pod: Obj) -> bool:
         spec = pod.get("spec") or {}
         return (
-            spec.get("schedulerName", CONTROLLER) in self.frameworks
+            profile_of(pod) in self.frameworks
             and not spec.get("nodeName")
             and not spec.get("schedulingGates")
             and not (pod.get("metadata") or {}).get("deletionTimestamp")
@@ -311,7 +316,7 @@ class Scheduler:
             self.queue.done(queued.key)
             return False
         queued.pod = pod
-        fwk = self.frameworks[(pod.get("spec") or {}).get("schedulerName", CONTROLLER)]
+        fwk = self.frameworks[profile_of(pod)]
         cycle = self.queue.scheduling_cycle
         info = PodInfo(pod)
         state = CycleState()
@@ -356,7 +361,9 @@ class Scheduler:
             self._nominate(queued.pod, result.nominated_node_name)
             tg.create_task(self._preempt(queued.pod, result))
         log.debug("component=scheduler pod=%s unschedulable: %s", _name(queued.pod), message)
-        self.recorder.event(queued.pod, "Warning", "FailedScheduling", "Scheduling", message)
+        self.recorder.event(
+            queued.pod, "Warning", "FailedScheduling", "Scheduling", message, profile_of(queued.pod)
+        )
         tg.create_task(self._set_unschedulable(queued.pod, "Unschedulable", message, nominated))
 
     # ---- API writes ----
@@ -394,7 +401,9 @@ class Scheduler:
             message = f'running Bind plugin "DefaultBinder": {exc}'
             log.info("component=scheduler pod=%s binding failed: %s", _name(pod), exc)
             self.queue.add_unschedulable(queued, cycle, backoff=True)
-            self.recorder.event(pod, "Warning", "FailedScheduling", "Scheduling", message)
+            self.recorder.event(
+                pod, "Warning", "FailedScheduling", "Scheduling", message, profile_of(pod)
+            )
             await self._set_unschedulable(pod, "SchedulerError", message, None)
             return
         self.cache.finish_binding(queued.key)
@@ -402,7 +411,12 @@ class Scheduler:
         self.latencies.append(self.clock.now() - queued.popped)
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         self.recorder.event(
-            pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {ns}/{name} to {node}"
+            pod,
+            "Normal",
+            "Scheduled",
+            "Binding",
+            f"Successfully assigned {ns}/{name} to {node}",
+            profile_of(pod),
         )
 
     async def _set_unschedulable(
@@ -448,7 +462,9 @@ class Scheduler:
         meta = pod.get("metadata") or {}
         for victim in result.victims:
             note = f"Preempted by pod {meta.get('uid', '')} on node {result.nominated_node_name}"
-            self.recorder.event(victim.pod, "Normal", "Preempted", "Preempting", note)
+            self.recorder.event(
+                victim.pod, "Normal", "Preempted", "Preempting", note, profile_of(pod)
+            )
             try:
                 await self.client.delete("v1", "pods", victim.name, victim.namespace)
             except errors.NotFound:
