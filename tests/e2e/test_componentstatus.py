@@ -74,12 +74,31 @@ def test_get_cs_shows_every_component_healthy(apiserver: Cluster) -> None:
     one = run_kubectl(apiserver, "get", "cs", "scheduler", "-o", "jsonpath={.conditions}")
     assert one.returncode == 0, one.stderr
     assert one.stdout == '[{"message":"ok","status":"True","type":"Healthy"}]'
+    only = run_kubectl(apiserver, "get", "cs", "--field-selector", "metadata.name=etcd-0")
+    assert [line.split()[0] for line in only.stdout.splitlines()] == ["NAME", "etcd-0"]
+    none = run_kubectl(apiserver, "get", "cs", "-l", "component=kube-scheduler")
+    assert none.returncode == 0 and none.stdout == ""
+    assert "No resources found" in none.stderr
     missing = run_kubectl(apiserver, "get", "cs", "kube-proxy")
     assert missing.returncode == 1
     assert (
         "Error from server (InternalError): Internal error occurred: Component not found: kube-proxy"
         in missing.stderr
     )
+
+
+def test_python_client_lists_component_statuses(apiserver: Cluster) -> None:
+    from kubernetes import client, config
+
+    eventually(lambda: all_healthy(apiserver))
+    api = client.CoreV1Api(config.new_client_from_config(str(apiserver.kubeconfig)))
+    items = api.list_component_status().items
+    assert [(i.metadata.name, i.conditions[0].status) for i in items] == [
+        ("scheduler", "True"),
+        ("controller-manager", "True"),
+        ("etcd-0", "True"),
+    ]
+    assert api.read_component_status("controller-manager").conditions[0].message == "ok"
 
 
 def test_health_ports_answer_as_upstream(apiserver: Cluster) -> None:

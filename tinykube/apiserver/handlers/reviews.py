@@ -21,7 +21,7 @@ from tinykube.api import errors
 from tinykube.api.resources import Resource
 from tinykube.apiserver import componentstatus
 from tinykube.apiserver.authz.attributes import Attributes
-from tinykube.apiserver.handlers import common
+from tinykube.apiserver.handlers import common, resource
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.requestinfo import RequestInfo
 
@@ -189,6 +189,9 @@ async def component_statuses(
     if info.name:
         body = common.render_object(res, items[0], out)
     else:
+        # Selectors are applied after probing, as upstream does; no item has labels.
+        match = resource.build_match(request, res)
+        items = [i for i in items if match is None or match(i)]
         body = common.render_list(res, items, out, ctx.cache.revision)
         body["metadata"] = {}  # nothing is stored: no resourceVersion, as upstream
     headers = dict(common.warning_headers([componentstatus.DEPRECATION]))
