@@ -13,12 +13,17 @@ raises the matching ``api.errors`` exception. NamespaceLifecycle is the
 registry's own check and is not repeated here.
 
     plugin                     kinds       when
+    LimitRanger                Pod         create
+                               PVC         create, update
     ServiceAccount             Pod         create
     Priority                   Pod         create
     DefaultTolerationSeconds   Pod         create
     DefaultStorageClass        PVC         create
     StorageObjectInUseProtection  PVC, PV  create
     (Service strategy)         Service     create, update
+
+ResourceQuota runs after validation and writes quota status, so it is not
+here: the registry calls ``resourcequota`` itself.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
 from tinykube.api.validation import malformed
 from tinykube.apiserver.admission import (
+    limitranger,
     priority,
     service,
     serviceaccount,
@@ -36,13 +42,18 @@ from tinykube.apiserver.admission import (
     storageprotection,
     tolerations,
 )
+from tinykube.apiserver.admission.limitranger import ListLimitRanges
 from tinykube.apiserver.admission.priority import LookupPriorityClass
 from tinykube.apiserver.admission.storageclass import ListStorageClasses
 
-__all__ = ["ListStorageClasses", "LookupPriorityClass", "admit"]
+__all__ = ["ListLimitRanges", "ListStorageClasses", "LookupPriorityClass", "admit"]
 
 
 def _no_classes() -> list[dict[str, Any]]:
+    return []
+
+
+def _no_ranges(namespace: str) -> list[dict[str, Any]]:
     return []
 
 
@@ -53,18 +64,25 @@ def admit(
     *,
     lookup_priority_class: LookupPriorityClass,
     list_storage_classes: ListStorageClasses = _no_classes,
+    list_limit_ranges: ListLimitRanges = _no_ranges,
 ) -> list[FieldError]:
     """Apply every admission plugin that concerns ``res``; returns field problems, if any."""
     if res.group != "":
         return []
     try:
+        namespace = (obj.get("metadata") or {}).get("namespace", "")
         if res.kind == "Pod" and old is None:
+            limitranger.admit_pod(obj, list_limit_ranges(namespace))
             serviceaccount.admit_pod(obj)
             priority.admit_pod(obj, lookup_priority_class)
             tolerations.admit_pod(obj)
         elif res.kind == "Service":
             service.admit_service(obj, old)
-        elif res.kind == "PersistentVolumeClaim" and old is None:
+        elif res.kind == "PersistentVolumeClaim" and old is not None:
+            if limitranger.resized(obj, old):  # not status writes, which cannot resize
+                limitranger.admit_claim(obj, list_limit_ranges(namespace))
+        elif res.kind == "PersistentVolumeClaim":
+            limitranger.admit_claim(obj, list_limit_ranges(namespace))
             storageclass.admit_claim(obj, list_storage_classes)
             storageprotection.admit(obj, storageprotection.PVC_FINALIZER)
         elif res.kind == "PersistentVolume" and old is None:

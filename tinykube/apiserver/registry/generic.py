@@ -100,6 +100,7 @@ class Registry:
         self.store = store
         self.cache = cache
         self.hooks = hooks
+        hooks.registry = self
 
     # ---- public entry points: views (events.k8s.io) over stored resources ----
     async def get(self, res: Resource, namespace: str, name: str) -> dict[str, Any]:

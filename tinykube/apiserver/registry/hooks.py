@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tinykube.api import defaults, duration, errors, validation
 from tinykube.api import schema as api_schema
 from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver import admission, crd
+from tinykube.apiserver.admission import resourcequota
 from tinykube.apiserver.allocators import (
     ClusterIPAllocator,
     NodePortAllocator,
@@ -27,7 +28,7 @@ from tinykube.apiserver.allocators import (
 from tinykube.patch.managedfields import update_managed_fields
 
 if TYPE_CHECKING:
-    from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
+    from tinykube.apiserver.registry.generic import DeleteOptions, Registry, WriteOptions
     from tinykube.apiserver.watchcache import WatchCache
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 NAMESPACES = lookup("", "v1", "namespaces")
 PRIORITY_CLASSES = lookup("scheduling.k8s.io", "v1", "priorityclasses")
 STORAGE_CLASSES = lookup("storage.k8s.io", "v1", "storageclasses")
+LIMIT_RANGES = lookup("", "v1", "limitranges")
+RESOURCE_QUOTAS = lookup("", "v1", "resourcequotas")
+QUOTA_FIELD_MANAGER = "kube-apiserver"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -51,6 +55,8 @@ class Hooks:
         self.ports = ports
         # Set when RBAC is on: (res, obj, user) -> None, or 403 for an escalation.
         self.escalation_check: Callable[[Resource, dict[str, Any], Any], None] | None = None
+        # The registry these hooks serve; ResourceQuota admission writes quota status through it.
+        self.registry: Registry | None = None
 
     # ---- create / update ------------------------------------------------
     async def before_create(self, res: Resource, obj: dict[str, Any], opts: WriteOptions) -> None:
@@ -71,6 +77,7 @@ class Hooks:
             raise errors.invalid_object(
                 res.kind, res.group, obj["metadata"].get("name", ""), problems
             )
+        await self._charge_quota(res, obj, None, opts)
 
     async def before_update(
         self, res: Resource, new: dict[str, Any], old: dict[str, Any], opts: WriteOptions
@@ -82,6 +89,7 @@ class Hooks:
         problems = validation.validate(res, new, old) + self._extension_problems(res, new, old)
         if problems:
             raise errors.invalid_object(res.kind, res.group, old["metadata"]["name"], problems)
+        await self._charge_quota(res, new, old, opts)
 
     def _extension_problems(
         self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None
@@ -111,6 +119,7 @@ class Hooks:
             old,
             lookup_priority_class=self._priority_class,
             list_storage_classes=self._storage_classes,
+            list_limit_ranges=self._limit_ranges,
         )
         if problems:
             raise errors.invalid_object(
@@ -124,6 +133,45 @@ class Hooks:
     def _storage_classes(self) -> list[dict[str, Any]]:
         assert STORAGE_CLASSES is not None
         return self.cache.items(STORAGE_CLASSES.list_prefix())
+
+    def _limit_ranges(self, namespace: str) -> list[dict[str, Any]]:
+        assert LIMIT_RANGES is not None
+        return self.cache.items(LIMIT_RANGES.list_prefix(namespace))
+
+    async def _charge_quota(
+        self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None, opts: WriteOptions
+    ) -> None:
+        """ResourceQuota admission: refuse, or add the write's usage to each quota's status."""
+        if self.registry is None or not res.namespaced:
+            return
+        if not resourcequota.handles(res.plural, res.group, obj, old, opts.subresource):
+            return
+        assert RESOURCE_QUOTAS is not None
+        namespace = obj["metadata"].get("namespace", "")
+        quotas = self.cache.items(RESOURCE_QUOTAS.list_prefix(namespace))
+        if not quotas:
+            return
+        now = datetime.now(UTC)
+        charges = resourcequota.check(quotas, res.plural, res.group, obj, old, now)
+        if opts.dry_run:
+            return
+        from tinykube.apiserver.registry.generic import WriteOptions
+
+        for name, delta in charges:
+
+            def add(fresh: dict[str, Any], delta: Any = delta) -> dict[str, Any]:
+                return resourcequota.charge(fresh, delta, res.plural, res.group, obj)
+
+            try:
+                await self.registry.update(
+                    RESOURCE_QUOTAS,
+                    namespace,
+                    name,
+                    add,
+                    WriteOptions(subresource="status", field_manager=QUOTA_FIELD_MANAGER),
+                )
+            except errors.NotFound:
+                continue  # deleted since: nothing left to charge
 
     async def _check_namespace(self, res: Resource, namespace: str, name: str) -> None:
         assert NAMESPACES is not None
