@@ -30,7 +30,8 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from scripts import Runner, parse
 
-pytestmark = pytest.mark.e2e
+# A drain waits for replacements to start; on a loaded machine that takes a while.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 HEALTHY_ALLOWED = "jsonpath={.status.currentHealthy}/{.status.disruptionsAllowed}"
 
 NS = "e2e-disruption"
@@ -133,6 +134,12 @@ def test_budget_allows_one_disruption(cluster: Cluster, nodes: tuple[str, str]) 
         stdout '^3/3/2$'
         kubectl get pdb web -o jsonpath={{.status.conditions[0].reason}}
         stdout '^SufficientPods$'
+        kubectl describe pdb web
+        stdout '^Min available:\\s+2$'
+        stdout '^\\s+Allowed disruptions:\\s+1$'
+        stdout '^\\s+Current:\\s+3$'
+        stdout '^\\s+Desired:\\s+2$'
+        stdout '^\\s+Total:\\s+3$'
         kubectl get pods -l app=web -o wide
         ! stdout ' {control_plane} '
         """,
