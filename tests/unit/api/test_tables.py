@@ -738,12 +738,13 @@ def test_cron_job_cells() -> None:
             "resourcequotas",
             {
                 "metadata": meta("q"),
+                "spec": {"hard": {"pods": "10", "requests.cpu": "1", "limits.memory": "1Gi"}},
                 "status": {
-                    "hard": {"pods": "10", "requests.cpu": "1", "limits.memory": "1Gi"},
+                    "hard": {"pods": "10", "requests.cpu": "1"},
                     "used": {"pods": "3", "requests.cpu": "500m"},
                 },
             },
-            ["q", "pods: 3/10, requests.cpu: 500m/1", "limits.memory: 0/1Gi", "60m"],
+            ["q", "60m", "pods: 3/10, requests.cpu: 500m/1", "limits.memory: 0/0"],
             id="quota",
         ),
     ],

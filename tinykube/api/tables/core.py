@@ -271,12 +271,16 @@ COMPONENT_STATUS = Printer(
 
 
 def quota_columns(quota: Obj) -> tuple[str, str]:
-    """REQUEST and LIMIT: ``name: used/hard`` for each hard limit, sorted by name."""
+    """REQUEST and LIMIT: ``name: used/hard`` for each resource of spec.hard, sorted by name.
+
+    The numbers come from the status, so a quota the controller has not
+    counted yet shows ``0/0`` (upstream prints the zero Quantity).
+    """
     hard = dig(quota, "status", "hard", default={})
     used = dig(quota, "status", "used", default={})
     requests, limits = [], []
-    for resource in sorted(hard):
-        text = f"{resource}: {used.get(resource, '0')}/{hard[resource]}"
+    for resource in sorted(dig(quota, "spec", "hard", default={})):
+        text = f"{resource}: {used.get(resource, '0')}/{hard.get(resource, '0')}"
         pieces = resource.split(".")
         (limits if len(pieces) > 1 and pieces[0] == "limits" else requests).append(text)
     return ", ".join(requests), ", ".join(limits)
@@ -284,15 +288,22 @@ def quota_columns(quota: Obj) -> tuple[str, str]:
 
 def _quota_cells(quota: Obj, now: datetime) -> Cells:
     request, limit = quota_columns(quota)
-    return [name_of(quota), request, limit, age_of(quota, now)]
+    return [name_of(quota), age_of(quota, now), request, limit]
 
 
 RESOURCE_QUOTA = Printer(
     (
         NAME,
-        col("Request", "Used and hard amounts of the non-limit resources."),
-        col("Limit", "Used and hard amounts of the limits.* resources."),
         AGE,
+        col(
+            "Request",
+            "Request represents a minimum amount of cpu/memory that a container may consume.",
+        ),
+        col(
+            "Limit",
+            "Limits control the maximum amount of cpu/memory that a container may use "
+            "independent of contention on the node.",
+        ),
     ),
     _quota_cells,
 )
