@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
-from cluster import Cluster, run_kubectl
+from cluster import BIN, Cluster, run_kubectl
 
 pytestmark = pytest.mark.e2e
 
@@ -152,3 +154,30 @@ def test_broken_scheduler_is_unhealthy_with_upstreams_error(apiserver: Cluster) 
     finally:
         manifest.write_text(original)
     eventually(lambda: all_healthy(apiserver))
+
+
+@pytest.mark.parametrize("command", ["scheduler", "controller-manager"])
+def test_taken_health_port_stops_the_component_with_upstreams_error(command: str) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        out = subprocess.run(
+            [
+                str(BIN / "tinykube"),
+                command,
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    addr = f"127.0.0.1:{port}"
+    assert out.returncode == 1
+    assert out.stderr == (
+        f"Error: failed to create listener: failed to listen on {addr}: "
+        f"listen tcp {addr}: bind: address already in use\n"
+    )
