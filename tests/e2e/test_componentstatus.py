@@ -4,7 +4,8 @@ What a CKA learner does to check a control plane: ``kubectl get cs`` (a deprecat
 kubectl prints the server's Warning), ``curl -k https://127.0.0.1:10259/healthz?verbose``;
 then, with the scheduler broken through its static pod manifest, ``kubectl get cs`` says
 why in the words a kubeadm cluster uses. The cluster's health ports are free ports of
-its own (``tests/cluster.py``), read back here from its flags.
+its own (``tests/cluster.py``), read back here from its flags. Last, a component whose
+health port is taken stops at once with upstream's listener error.
 """
 
 from __future__ import annotations
