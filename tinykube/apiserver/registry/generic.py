@@ -371,6 +371,8 @@ class Registry:
             strategy.prepare_for_update(res, new, old)
         if res.plural == strategy.CSRS and res.group == "certificates.k8s.io":
             strategy.prepare_csr_update(new, old, opts.subresource, now_rfc3339())
+        # The status strategies rebuild the object from the old one: its metadata is a new dict.
+        meta = new["metadata"]
         await self.hooks.before_update(res, new, old, opts)
         undo = await self.hooks.allocate(res, new, old, opts)
         try:
