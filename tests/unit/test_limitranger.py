@@ -9,6 +9,8 @@ import pytest
 from tinykube.api import errors
 from tinykube.apiserver.admission import limitranger
 
+pytestmark = pytest.mark.unit
+
 Obj = dict[str, Any]
 
 

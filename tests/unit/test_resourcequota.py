@@ -9,7 +9,19 @@ import pytest
 
 from tinykube.api import errors, quota
 from tinykube.apiserver.admission import resourcequota
-from tinykube.controllers.resourcequota import counted_kinds, desired_status, usage_of
+from tinykube.client.clock import FakeClock
+from tinykube.client.informers import InformerFactory
+from tinykube.controllers.resourcequota import (
+    RESYNC,
+    SYNC_PERIOD,
+    ResourceQuotaController,
+    counted_kinds,
+    desired_status,
+    usage_of,
+)
+from tinykube.controllers.runtime import ControllerContext, Requeue
+
+pytestmark = pytest.mark.unit
 
 Obj = dict[str, Any]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -245,3 +257,86 @@ def test_counted_kinds_include_named_counts() -> None:
         ("apps", "deployments"),
         ("", "pods"),
     }
+
+
+class StatusWrites:
+    """A client that only records status writes (the controller makes no other call here)."""
+
+    def __init__(self) -> None:
+        self.written: list[Obj] = []
+
+    async def update_status(self, api_version: str, resource: str, obj: Obj, **kw: Any) -> Obj:
+        self.written.append(obj)
+        return obj
+
+
+def controller() -> tuple[ResourceQuotaController, StatusWrites]:
+    client = StatusWrites()
+    factory = InformerFactory(client, clock=FakeClock())  # type: ignore[arg-type]
+    ctx = ControllerContext(client, factory, clock=FakeClock())  # type: ignore[arg-type]
+    return ResourceQuotaController(ctx, now=lambda: NOW), client
+
+
+async def drain(ctl: ResourceQuotaController) -> list[str]:
+    keys = []
+    while len(ctl.queue):
+        key = await ctl.queue.get()
+        ctl.queue.done(key)
+        keys.append(key)
+    return keys
+
+
+async def test_reconcile_writes_hard_and_used_once() -> None:
+    ctl, client = controller()
+    q = rq({"pods": "3", "configmaps": "2"})
+    q["status"] = {}
+    elsewhere = pod("b")
+    elsewhere["metadata"]["namespace"] = "other"
+    ctl.quotas.replace([q], "1")
+    ctl.watched[("", "pods")].replace([pod("a"), elsewhere], "1")
+    ctl.watched[("", "configmaps")].replace([{"metadata": {"name": "c", "namespace": "ns"}}], "1")
+    assert await ctl.reconcile("ns/q1") is None
+    assert [w["status"] for w in client.written] == [
+        {"hard": {"pods": "3", "configmaps": "2"}, "used": {"pods": "1", "configmaps": "1"}}
+    ]
+    ctl.quotas.replace([client.written[0]], "2")
+    await ctl.reconcile("ns/q1")
+    assert len(client.written) == 1  # nothing changed, nothing written
+
+
+async def test_deletes_and_cost_changes_requeue_the_namespace_quotas() -> None:
+    ctl, _ = controller()
+    ctl.quotas.replace([rq({"pods": "3"}, {"pods": "1"})], "1")
+    await drain(ctl)
+    ctl._replenish(pod("a"))
+    assert await drain(ctl) == ["ns/q1"]
+    running, done = pod("a"), pod("a")
+    done["status"] = {"phase": "Succeeded"}
+    ctl._object_updated("pods", running, running)
+    assert await drain(ctl) == []
+    ctl._object_updated("pods", running, done)
+    assert await drain(ctl) == ["ns/q1"]
+
+
+async def test_status_writes_by_admission_do_not_trigger_a_recount() -> None:
+    ctl, _ = controller()
+    q = rq({"pods": "3"}, {"pods": "1"})
+    ctl.quotas.replace([q], "1")
+    await drain(ctl)
+    charged = rq({"pods": "3"}, {"pods": "2"})
+    ctl._quota_updated(q, charged)
+    assert await drain(ctl) == []
+    raised = rq({"pods": "4"}, {"pods": "2"})
+    raised["status"]["hard"] = {"pods": "3"}
+    ctl._quota_updated(charged, raised)
+    assert await drain(ctl) == ["ns/q1"]
+
+
+async def test_resync_enqueues_every_quota_and_comes_back() -> None:
+    ctl, _ = controller()
+    ctl.quotas.replace(
+        [rq({"pods": "3"}, {"pods": "0"}), rq({"pods": "1"}, {"pods": "0"}, name="q2")], "1"
+    )
+    await drain(ctl)
+    assert await ctl.reconcile(RESYNC) == Requeue(after=SYNC_PERIOD)
+    assert sorted(await drain(ctl)) == ["ns/q1", "ns/q2"]
