@@ -2,8 +2,10 @@
 
 ``build_node`` is what ``POST /api/v1/nodes`` carries at registration (labels,
 annotations, taints, podCIDR, and a first status); ``node_status`` is the
-status the kubelet writes through ``nodes/status``: capacity and allocatable
-measured on the host, the four conditions with upstream's reasons and
+status the kubelet writes through ``nodes/status``: capacity measured on the
+host and allocatable (capacity less what upstream's default ``--eviction-hard``
+keeps back: 100Mi of memory and 10% of the node filesystem, so `kubectl
+describe node` shows the two differing as on a kubeadm node), the four conditions with upstream's reasons and
 messages, addresses, the kubelet's port and ``nodeInfo``.
 
 Heartbeats follow upstream since node leases exist: the Lease is renewed
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinykube.api import quantity
 from tinykube.kubelet.status import rfc3339
 
 Obj = dict[str, Any]
@@ -173,6 +176,25 @@ def capacity(facts: HostFacts) -> dict[str, str]:
     }
 
 
+def allocatable(facts: HostFacts) -> dict[str, str]:
+    """Capacity less the hard eviction reservation (upstream's GetNodeAllocatableReservation).
+
+    Only ``memory.available`` and ``nodefs.available`` reserve anything; the
+    percentage is taken of the capacity in bytes and truncated, as the kubelet's
+    float64 arithmetic does, and the result keeps the binary format (plain bytes
+    when it is no whole number of Ki).
+    """
+    out = capacity(facts)
+    memory = max(facts.memory_kib * 1024 - MEMORY_EVICTION_BYTES, 0)
+    disk = facts.disk_kib * 1024
+    disk = max(disk - int(disk * DISK_EVICTION_FRACTION), 0)
+    out["memory"] = quantity.canonical(quantity.from_int(memory, quantity.Format.BINARY_SI))
+    out["ephemeral-storage"] = quantity.canonical(
+        quantity.from_int(disk, quantity.Format.BINARY_SI)
+    )
+    return out
+
+
 def pressure(facts: HostFacts) -> dict[str, bool]:
     return {
         "MemoryPressure": facts.memory_available_bytes < MEMORY_EVICTION_BYTES,
@@ -232,7 +254,7 @@ def node_status(config: NodeConfig, facts: HostFacts, old: Obj, now: float) -> O
     cap = capacity(facts)
     return {
         "capacity": cap,
-        "allocatable": dict(cap),
+        "allocatable": allocatable(facts),
         "conditions": conditions(facts, old.get("conditions") or [], now),
         "addresses": [
             {"type": "InternalIP", "address": config.node_ip},
