@@ -159,3 +159,22 @@ spec:
 
 def test_limit_range_defaults_and_bounds(apiserver: ApiServer, tmp_path: Path) -> None:
     run(apiserver, tmp_path, "limits", LIMIT_RANGE)
+
+
+OBJECT_COUNTS = """
+kubectl create quota objects --hard=count/deployments.apps=1,count/configmaps=10
+eventually kubectl describe quota objects
+stdout `count/deployments.apps\\s+0\\s+1`
+kubectl create deployment one --image=busybox -- sleep 3600
+! kubectl create deployment two --image=busybox -- sleep 3600
+stderr `deployments.apps "two" is forbidden: exceeded quota: objects, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1$`
+# a deleted Deployment gives its count back
+kubectl delete deployment one
+eventually kubectl describe quota objects
+stdout `count/deployments.apps\\s+0\\s+1`
+kubectl create deployment two --image=busybox -- sleep 3600
+"""
+
+
+def test_object_counts_are_charged_and_given_back(apiserver: ApiServer, tmp_path: Path) -> None:
+    run(apiserver, tmp_path, "objects", OBJECT_COUNTS)

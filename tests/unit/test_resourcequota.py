@@ -312,9 +312,9 @@ async def test_deletes_and_cost_changes_requeue_the_namespace_quotas() -> None:
     assert await drain(ctl) == ["ns/q1"]
     running, done = pod("a"), pod("a")
     done["status"] = {"phase": "Succeeded"}
-    ctl._object_updated("pods", running, running)
+    ctl._object_updated("", "pods", running, running)
     assert await drain(ctl) == []
-    ctl._object_updated("pods", running, done)
+    ctl._object_updated("", "pods", running, done)
     assert await drain(ctl) == ["ns/q1"]
 
 

@@ -19,9 +19,11 @@ Which events lead to a recount, following upstream:
 - every five minutes, every quota (upstream ``--resource-quota-sync-period``),
   through one key that requeues itself.
 
-Pods, services, claims, configmaps, secrets, replication controllers and
-quotas are read from shared informers; other ``count/<resource>.<group>``
-resources are listed from the API server when a quota names them.
+Pods, services, claims, configmaps, secrets, replication controllers,
+quotas and the apps and batch workloads are read from shared informers (a
+delete of any of them replenishes); other ``count/<resource>.<group>``
+resources are listed from the API server when a quota names them, and are
+given back at the next resync.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ WATCHED = {
     ("", "configmaps"): "v1",
     ("", "secrets"): "v1",
     ("", "replicationcontrollers"): "v1",
+    # Counted by ``count/<resource>.<group>`` in many a quota; their controllers
+    # watch them anyway, so the informers are shared, not extra watches.
+    ("apps", "deployments"): "apps/v1",
+    ("apps", "replicasets"): "apps/v1",
+    ("apps", "statefulsets"): "apps/v1",
+    ("apps", "daemonsets"): "apps/v1",
+    ("batch", "jobs"): "batch/v1",
+    ("batch", "cronjobs"): "batch/v1",
 }
 
 
@@ -117,9 +127,9 @@ class ResourceQuotaController(Controller[str]):
         self.quotas = self.informer("v1", "resourcequotas")
         self.quotas.add_handler(on_add=self.enqueue, on_update=self._quota_updated)
         self.watched = {k: self.informer(v, k[1]) for k, v in WATCHED.items()}
-        for (_, plural), inf in self.watched.items():
+        for (group, plural), inf in self.watched.items():
             inf.add_handler(
-                on_update=lambda o, n, plural=plural: self._object_updated(plural, o, n),
+                on_update=lambda o, n, g=group, p=plural: self._object_updated(g, p, o, n),
                 on_delete=self._replenish,
             )
         self.quotas.add_handler(on_delete=self._replenish)
@@ -132,9 +142,11 @@ class ResourceQuotaController(Controller[str]):
         ):
             self.enqueue(new)
 
-    def _object_updated(self, plural: str, old: Obj, new: Obj) -> None:
-        if plural in ("pods", "services", "persistentvolumeclaims") and cost_changed(
-            plural, old, new
+    def _object_updated(self, group: str, plural: str, old: Obj, new: Obj) -> None:
+        if (
+            group == ""
+            and plural in ("pods", "services", "persistentvolumeclaims")
+            and cost_changed(plural, old, new)
         ):
             self._replenish(new)
 
