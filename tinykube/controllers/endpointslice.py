@@ -11,6 +11,14 @@ Service asks) and ``terminating``; terminating Pods stay listed so proxies
 can drain them. ExternalName Services get no slices, as they get no
 Endpoints (``endpoints.service_selector``).
 
+For a Service without a selector this controller also does the work of
+upstream's EndpointSlice mirroring controller: the Endpoints its owner
+wrote are copied into slices managed by
+``endpointslicemirroring-controller.k8s.io`` (the rules are in
+``endpointslicemirroring``). Both kinds of slice are keyed by the Service,
+so one queue serves both, and a Service that gains or loses its selector
+has the other kind removed.
+
 Endpoints whose Pods resolve the Service's ports to the same numbers share
 slices; a group larger than ``max-endpoints-per-slice`` (100) spans several.
 Reconciling keeps existing slices where it can (same ports, updated in
@@ -24,6 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinykube.api import errors
+from tinykube.controllers import endpointslicemirroring as mirroring
 from tinykube.controllers.endpoints import (
     ServiceSelectingController,
     desired_labels,
@@ -184,6 +193,12 @@ class EndpointSliceController(ServiceSelectingController):
         super().__init__(ctx)
         self.slices = self.informer("discovery.k8s.io/v1", "endpointslices")
         self.nodes = self.informer("v1", "nodes")
+        self.endpoints = self.informer("v1", "endpoints")
+        self.endpoints.add_handler(
+            on_add=self._endpoints_changed,
+            on_update=lambda _o, n: self._endpoints_changed(n),
+            on_delete=self._endpoints_changed,
+        )
         # Slices this controller wrote, per Service key: name -> resourceVersion
         # written (None: deleted). Until the cache shows them, it is stale and a
         # sync would create duplicates (upstream's endpointSliceTracker).
@@ -196,16 +211,25 @@ class EndpointSliceController(ServiceSelectingController):
 
     def _slice_changed(self, eps: Obj) -> None:
         labels = meta(eps).get("labels") or {}
-        if labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(SERVICE_NAME_LABEL):
+        managers = (MANAGED_BY, mirroring.MANAGED_BY)
+        if labels.get(MANAGED_BY_LABEL) in managers and labels.get(SERVICE_NAME_LABEL):
             self.queue.add(f"{meta(eps).get('namespace')}/{labels[SERVICE_NAME_LABEL]}")
 
-    def _owned(self, svc_key: str) -> list[Obj]:
+    def _endpoints_changed(self, ep: Obj) -> None:
+        # Only Endpoints that may be mirrored matter; those of selecting Services
+        # change with every Pod and are this controller's business through the Pods.
+        key = f"{meta(ep).get('namespace')}/{meta(ep).get('name')}"
+        svc = self.services.get(key)
+        if svc is None or service_selector(svc) is None:
+            self.queue.add(key)
+
+    def _owned(self, svc_key: str, manager: str = MANAGED_BY) -> list[Obj]:
         namespace, _, name = svc_key.rpartition("/")
         return [
             s
             for s in self.slices.list(namespace)
             if (meta(s).get("labels") or {}).get(SERVICE_NAME_LABEL) == name
-            and (meta(s).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+            and (meta(s).get("labels") or {}).get(MANAGED_BY_LABEL) == manager
         ]
 
     def _cache_is_stale(self, key: str) -> bool:
@@ -226,29 +250,46 @@ class EndpointSliceController(ServiceSelectingController):
             return Requeue(after=0.2)  # our own writes are not in the cache yet
         svc = self.services.get(key)
         existing = self._owned(key)
+        mirrored = self._owned(key, mirroring.MANAGED_BY)
         selector = service_selector(svc) if svc is not None else None
         if svc is None or selector is None:
             for stale in existing:  # the Service is gone or stopped selecting
                 await self._delete(stale)
+            await self._mirror(key, svc, mirrored)
             return None
+        for stale in mirrored:  # the Service selects Pods now: its slices are ours
+            await self._delete(stale)
         zones = {
             meta(n).get("name", ""): (meta(n).get("labels") or {}).get(ZONE_LABEL, "")
             for n in self.nodes.list()
         }
         groups = desired_groups(svc, self.selected_pods(svc, selector), zones)
         create, update, delete = plan_slices(svc, groups, existing)
+        await self._write(key, create, update)
+        for stale in delete:
+            await self._delete(stale)
+        return None
+
+    async def _mirror(self, key: str, svc: Obj | None, current: list[Obj]) -> None:
+        """Make the mirrored slices of a selector-less Service match its Endpoints."""
+        ep = self.endpoints.get(key)
+        if ep is None or not mirroring.should_mirror(svc, ep):
+            create, update, delete = [], [], current
+        else:
+            create, update, delete = mirroring.plan_mirror(ep, current)
+        await self._write(key, create, update)
+        for stale in delete:
+            await self._delete(stale)
+
+    async def _write(self, key: str, create: list[Obj], update: list[Obj]) -> None:
         written = self._written.setdefault(key, {})
+        namespace = key.rpartition("/")[0]
         for body in create:
-            out = await self.client.create(
-                "discovery.k8s.io/v1", "endpointslices", body, meta(svc).get("namespace", "")
-            )
+            out = await self.client.create("discovery.k8s.io/v1", "endpointslices", body, namespace)
             written[meta(out)["name"]] = meta(out).get("resourceVersion", "")
         for body in update:
             out = await self.client.update("discovery.k8s.io/v1", "endpointslices", body)
             written[meta(out)["name"]] = meta(out).get("resourceVersion", "")
-        for stale in delete:
-            await self._delete(stale)
-        return None
 
     async def _delete(self, eps: Obj) -> None:
         labels = meta(eps).get("labels") or {}

@@ -23,10 +23,12 @@ dicts, so the rules are unit-tested without sockets:
   upstream reads it) and whose slice lists the port by the Service port's
   name and protocol.
 
-Services without a selector take their endpoints from EndpointSlices their
-owner writes by hand, exactly like any other Service; when there is none,
-a legacy Endpoints object is read instead (tinykube has no EndpointSlice
-mirroring controller, which upstream uses to turn one into the other).
+Services without a selector take their endpoints from EndpointSlices,
+exactly like any other Service: written by hand, or mirrored from the
+Endpoints their owner wrote (the controller manager's mirroring, in
+``controllers/endpointslicemirroring.py``). Until a mirrored slice exists,
+or when the Endpoints opt out of mirroring, the Endpoints object is read
+directly, so a hand-made Service works from its first second.
 """
 
 from __future__ import annotations
