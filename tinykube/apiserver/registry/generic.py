@@ -11,8 +11,9 @@ Every write runs the same pipeline, so that PUT, PATCH, apply, /status,
 /scale and /binding cannot disagree::
 
     mutate(old) → strategy (server fields, status split, generation)
-      → defaults → admission → validation → service allocation
-      → managedFields → no-op check → store CAS (or nothing, for dryRun)
+      → defaults → admission → validation → quota (charged to its status)
+      → service allocation → managedFields → no-op check
+      → store CAS (or nothing, for dryRun)
 """
 
 from __future__ import annotations
