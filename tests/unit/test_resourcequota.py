@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -82,6 +82,14 @@ def test_terminal_pod_costs_only_its_count(phase: str) -> None:
     p = pod(requests={"cpu": "1"})
     p["status"] = {"phase": phase}
     assert text(quota.pod_usage(p)) == {"count/pods": "1"}
+
+
+@pytest.mark.parametrize(("seconds_later", "charged"), [(10, True), (61, False)])
+def test_pod_stuck_past_its_grace_period_is_free(seconds_later: int, charged: bool) -> None:
+    p = pod(requests={"cpu": "1"})
+    p["metadata"].update(deletionTimestamp="2026-01-01T00:00:30Z", deletionGracePeriodSeconds=30)
+    now = NOW.replace(minute=0, second=30) + timedelta(seconds=seconds_later)
+    assert ("requests.cpu" in quota.pod_usage(p, now)) is charged
 
 
 def test_service_usage_by_type() -> None:
