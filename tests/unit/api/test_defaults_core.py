@@ -335,3 +335,29 @@ def test_kinds_without_status_are_left_alone() -> None:
 def test_config_map_has_no_defaults() -> None:
     obj = {"metadata": {"name": "c"}, "data": {"a": "1"}}
     assert defaulted("ConfigMap", dict(obj)) == obj
+
+
+@pytest.mark.parametrize(
+    ("item", "default", "default_request"),
+    [
+        # max only: the limit defaults to max, the request to that limit
+        ({"max": {"cpu": "1"}}, {"cpu": "1"}, {"cpu": "1"}),
+        # min only: no default limit, the request defaults to min
+        ({"min": {"memory": "64Mi"}}, None, {"memory": "64Mi"}),
+        # what is given wins, name by name
+        (
+            {"max": {"cpu": "2"}, "default": {"cpu": "1"}, "min": {"cpu": "100m", "memory": "1Mi"}},
+            {"cpu": "1"},
+            {"cpu": "1", "memory": "1Mi"},
+        ),
+        ({"defaultRequest": {"cpu": "50m"}, "max": {"cpu": "1"}}, {"cpu": "1"}, {"cpu": "50m"}),
+    ],
+)
+def test_limit_range_container_defaults(
+    item: dict, default: dict | None, default_request: dict | None
+) -> None:
+    lr = {"spec": {"limits": [{"type": "Container", **item}]}}
+    defaults.default_limit_range(lr)
+    got = lr["spec"]["limits"][0]
+    assert got.get("default") == default
+    assert got.get("defaultRequest") == default_request

@@ -137,19 +137,20 @@ def default_endpoints(ep: dict[str, Any]) -> None:
 
 
 def default_limit_range(lr: dict[str, Any]) -> None:
-    """Container limits: ``default`` and ``defaultRequest`` fall back to max and default."""
+    """Container items: ``default`` falls back to ``max``, ``defaultRequest`` to ``default``
+    and then to ``min``, name by name (an empty map is not kept, as JSON omits it)."""
     for item in (lr.get("spec") or {}).get("limits") or []:
         if item.get("type") != "Container":
             continue
-        default = item.setdefault("default", {}) if item.get("max") else item.get("default")
-        for name, value in (item.get("max") or {}).items():
-            default.setdefault(name, value)
-        if default:
-            requests = item.setdefault("defaultRequest", {})
-            for name, value in default.items():
-                requests.setdefault(name, value)
-            for name, value in (item.get("min") or {}).items():
-                requests.setdefault(name, value)
+        default = {**(item.get("max") or {}), **(item.get("default") or {})}
+        request = {
+            **(item.get("min") or {}),
+            **default,
+            **(item.get("defaultRequest") or {}),
+        }
+        for field, value in (("default", default), ("defaultRequest", request)):
+            if value:
+                item[field] = value
 
 
 DEFAULTERS = {
