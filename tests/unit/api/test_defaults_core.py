@@ -357,7 +357,7 @@ def test_limit_range_container_defaults(
     item: dict, default: dict | None, default_request: dict | None
 ) -> None:
     lr = {"spec": {"limits": [{"type": "Container", **item}]}}
-    defaults.default_limit_range(lr)
+    defaulted("LimitRange", lr)
     got = lr["spec"]["limits"][0]
     assert got.get("default") == default
     assert got.get("defaultRequest") == default_request
