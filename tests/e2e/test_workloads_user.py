@@ -57,6 +57,12 @@ stdout '^1$'
 kubectl wait --for=condition=failed job/restarts --timeout=90s
 kubectl get job restarts '-o=jsonpath={.status.conditions[?(@.type=="Failed")].reason}'
 stdout '^BackoffLimitExceeded$'
+# with backoffLimitPerIndex, each index has its own retries; the odd ones fail for good
+kubectl wait --for=condition=failed job/per-index --timeout=120s
+kubectl get job per-index '-o=jsonpath={.status.completedIndexes} {.status.failedIndexes} {.status.conditions[?(@.type=="Failed")].reason}'
+stdout '^0,2 1,3 FailedIndexes$'
+kubectl get pods -l job-name=per-index,batch.kubernetes.io/job-completion-index=3 '-o=jsonpath={.items[*].metadata.annotations.batch\\.kubernetes\\.io/job-index-failure-count}'
+stdout '^(0 1|1 0)$'
 # a suspended Job says so, and runs nothing
 kubectl get job held
 stdout `held\\s+Suspended\\s+0/1`
@@ -101,6 +107,20 @@ spec:
       restartPolicy: OnFailure
       containers:
       - {name: main, image: busybox, command: [sh, -c, "exit 1"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: per-index}
+spec:
+  completions: 4
+  parallelism: 4
+  completionMode: Indexed
+  backoffLimitPerIndex: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, "exit $((JOB_COMPLETION_INDEX % 2))"]}
 ---
 apiVersion: batch/v1
 kind: Job

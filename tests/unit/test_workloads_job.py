@@ -13,7 +13,7 @@ from unit.controllers.workload_builders import NOW, ago
 
 from tinykube.api import errors
 from tinykube.api.duration import format_time
-from tinykube.controllers.job import failurepolicy, util
+from tinykube.controllers.job import failurepolicy, indexed, perindex, util
 from tinykube.controllers.job.controller import JobController
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER
 from tinykube.controllers.runtime import Requeue
@@ -266,3 +266,94 @@ def test_the_deadline_does_not_run_while_suspended() -> None:
     assert util.deadline_remaining(job, NOW) is None
     job["spec"]["suspend"] = False
     assert util.deadline_remaining(job, NOW + timedelta(seconds=0)) == pytest.approx(-70)
+
+
+def indexed_pod(index: int, phase: str = "Running", failures: int | None = None, **kw: Any) -> Obj:
+    p = a_pod(f"pi-{index}-{phase.lower()}", phase, **kw)
+    p["metadata"]["labels"][indexed.INDEX_KEY] = str(index)
+    p["metadata"]["annotations"] = {indexed.INDEX_KEY: str(index)}
+    if failures is not None:
+        p["metadata"]["annotations"][perindex.FAILURE_COUNT_KEY] = str(failures)
+    return p
+
+
+def per_index_job(status: Obj, **spec: Any) -> Obj:
+    return a_job(
+        {"startTime": ago(60), **status},
+        completionMode="Indexed",
+        completions=3,
+        parallelism=3,
+        backoffLimitPerIndex=1,
+        backoffLimit=2**31 - 1,
+        **spec,
+    )
+
+
+class Creations:
+    """Captures the Pods a sync created, with their annotations."""
+
+    def __init__(self, client: Any) -> None:
+        self.bodies: list[Obj] = []
+        create = client.create
+
+        async def capture(api_version: str, resource: str, obj: Obj, *a: Any, **kw: Any) -> Obj:
+            if resource == "pods":
+                self.bodies.append(copy.deepcopy(obj))
+            return await create(api_version, resource, obj, *a, **kw)
+
+        client.create = capture
+
+
+async def test_a_retried_index_carries_its_failure_count() -> None:
+    counted = indexed_pod(0, "Failed", failures=0, exit_code=1)
+    counted["metadata"]["finalizers"] = []  # its failure was counted by an earlier sync
+    pods = [counted, indexed_pod(1), indexed_pod(2)]
+    controller, client, _ = setup(per_index_job({"active": 3, "failed": 1}), pods)
+    created = Creations(client)
+    await controller.reconcile("ns/pi")
+    assert client.last_status["failedIndexes"] == ""
+    (body,) = created.bodies
+    annotations = body["metadata"]["annotations"]
+    assert annotations[indexed.INDEX_KEY] == "0"
+    assert annotations[perindex.FAILURE_COUNT_KEY] == "1"
+
+
+async def test_an_index_out_of_retries_fails_alone_and_is_not_retried() -> None:
+    pods = [indexed_pod(0), indexed_pod(1, "Failed", failures=1, exit_code=1), indexed_pod(2)]
+    controller, client, _ = setup(per_index_job({"active": 3}), pods)
+    await controller.reconcile("ns/pi")
+    assert client.last_status["failedIndexes"] == "1"
+    assert client.last_status["failed"] == 1
+    assert condition(client.last_status, "FailureTarget") is None  # 0 and 2 still run
+    assert client.verbs("create", "pods") == []
+    assert client.verbs("delete", "pods") == []
+
+
+async def test_with_every_index_done_failed_indexes_fail_the_job() -> None:
+    status = {"completedIndexes": "0,2", "succeeded": 2, "failedIndexes": "1", "failed": 2}
+    controller, client, events = setup(per_index_job(status), [])
+    await controller.reconcile("ns/pi")
+    failed = condition(client.last_status, "Failed")
+    assert failed is not None
+    assert (failed["reason"], failed["message"]) == ("FailedIndexes", "Job has failed indexes")
+    assert events.seen == [("Warning", "FailedIndexes", "Job has failed indexes")]
+
+
+async def test_more_failed_indexes_than_allowed_stop_the_job_early() -> None:
+    status = {"failedIndexes": "1", "failed": 2, "active": 2}
+    controller, client, _ = setup(
+        per_index_job(status, maxFailedIndexes=0), [indexed_pod(0), indexed_pod(2)]
+    )
+    await controller.reconcile("ns/pi")
+    target = condition(client.last_status, "FailureTarget")
+    assert target is not None and target["reason"] == "MaxFailedIndexesExceeded"
+    assert sorted(client.verbs("delete", "pods")) == ["pi-0-running", "pi-2-running"]
+
+
+@pytest.mark.parametrize(
+    ("indexes", "text"),
+    [({3, 4}, "3,4"), ({0, 1, 2}, "0-2"), ({1, 3, 4, 7, 8, 9}, "1,3,4,7-9"), (set(), "")],
+)
+def test_indexes_are_written_as_upstream_writes_them(indexes: set[int], text: str) -> None:
+    assert indexed.format_indexes(indexes) == text
+    assert indexed.parse_indexes(text) == indexes

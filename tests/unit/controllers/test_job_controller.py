@@ -94,7 +94,7 @@ def test_pods_carry_the_tracking_finalizer_and_controller_ref() -> None:
 
 @pytest.mark.parametrize(
     ("text", "indexes"),
-    [("", set()), ("3", {3}), ("0-2,5", {0, 1, 2, 5}), ("1,3-4,7-9", {1, 3, 4, 7, 8, 9})],
+    [("", set()), ("3", {3}), ("0-2,5", {0, 1, 2, 5}), ("1,3,4,7-9", {1, 3, 4, 7, 8, 9})],
 )
 def test_completed_indexes_round_trip(text: str, indexes: set[int]) -> None:
     assert indexed.parse_indexes(text) == indexes

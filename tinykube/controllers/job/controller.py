@@ -12,8 +12,9 @@ finished:
   ``DeadlineExceeded``) or ``Complete`` with ``completionTime`` follows;
 - a suspended Job has its Pods deleted and the ``Suspended`` condition;
 - otherwise Pods are created or deleted towards ``util.want_active`` (for an
-  Indexed Job, one per pending index, ``indexed``), in slow-start batches,
-  after the pod-failure backoff.
+  Indexed Job, one per pending index, ``indexed``; with per-index backoff
+  limits, failed indexes are not pending, ``perindex``), in slow-start
+  batches, after the pod-failure backoff.
 
 Then ``active``, ``ready`` and ``terminating`` are written if anything changed.
 The Events that announce a change of state (Suspended, Resumed, Completed,
@@ -40,7 +41,7 @@ from tinykube.api.duration import format_time
 from tinykube.api.selectors import SelectorError, label_selector_as_selector
 from tinykube.client.informers import key_of
 from tinykube.controllers.expectations import Expectations
-from tinykube.controllers.job import failurepolicy, indexed, tracking, util
+from tinykube.controllers.job import failurepolicy, indexed, perindex, tracking, util
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER, Census
 from tinykube.controllers.podutil import controller_ref, meta, pod_key, pods_to_delete
 from tinykube.controllers.refmanager import claim, new_controller_ref
@@ -195,6 +196,11 @@ class JobController(Controller[str]):
             completed |= {i for p in census.new_succeeded if (i := indexed.index_of(p)) is not None}
             if completed:
                 status["completedIndexes"] = indexed.format_indexes(completed)
+            if perindex.limit_of(job) is not None:
+                failed = perindex.failed_indexes(job) | perindex.newly_failed(
+                    job, census.new_failed
+                )
+                status["failedIndexes"] = indexed.format_indexes(failed)
         if tracking.record_uncounted(status, census):
             await self._write_status(job)
             if census.new_failed:
@@ -220,7 +226,7 @@ class JobController(Controller[str]):
             return None
         if not self.expectations.satisfied(key):
             return None
-        return await self._manage(key, job, census.active, succeeded, now)
+        return await self._manage(key, job, census, succeeded, now)
 
     async def _finish(
         self, job: Obj, active: list[Obj], failure: tuple[str, str] | None, now: datetime
@@ -242,9 +248,9 @@ class JobController(Controller[str]):
             status["completionTime"] = format_time(now)
 
     async def _manage(
-        self, key: str, job: Obj, active: list[Obj], succeeded: int, now: datetime
+        self, key: str, job: Obj, census: Census, succeeded: int, now: datetime
     ) -> Requeue | None:
-        surplus, missing = self._plan(job, active, succeeded, now)
+        surplus, missing = self._plan(job, census.active, succeeded, now)
         if surplus:
             await self._delete_pods(job, surplus)
             return None
@@ -256,7 +262,7 @@ class JobController(Controller[str]):
             wait = ready_at - self.ctx.clock.now()
             if wait > 0:
                 return Requeue(after=wait)
-        await self._create_pods(key, job, missing)
+        await self._create_pods(key, job, missing, census.pods)
         return None
 
     def _plan(
@@ -265,20 +271,27 @@ class JobController(Controller[str]):
         """(Pods to delete, Pods to create: an index each for Indexed Jobs, else None)."""
         if indexed.is_indexed(job):
             completions = int(util.job_spec(job).get("completions") or 0)
-            completed = indexed.parse_indexes(job["status"].get("completedIndexes"))
-            surplus = indexed.surplus_pods(completions, completed, active)
+            done = indexed.parse_indexes(job["status"].get("completedIndexes"))
+            done |= perindex.failed_indexes(job)  # a failed index is not retried
+            surplus = indexed.surplus_pods(completions, done, active)
             room = util.want_active(job, succeeded, len(active)) - (len(active) - len(surplus))
-            pending = indexed.pending_indexes(completions, completed, active, max(0, room))
+            pending = indexed.pending_indexes(completions, done, active, max(0, room))
             return surplus, list(pending)
         want = util.want_active(job, succeeded, len(active))
         if len(active) > want:
             return pods_to_delete(active, active, len(active) - want, now), []
         return [], [None] * (want - len(active))
 
-    async def _create_pods(self, key: str, job: Obj, slots: list[int | None]) -> None:
+    async def _create_pods(
+        self, key: str, job: Obj, slots: list[int | None], pods: list[Obj]
+    ) -> None:
         self.expectations.expect_creations(key, len(slots))
         body = util.pod_from_job(job)
         bodies = [body if i is None else indexed.pod_for_index(job, body, i) for i in slots]
+        if perindex.limit_of(job) is not None:
+            for one, index in zip(bodies, slots, strict=True):
+                counts = perindex.replacement_counts(job, pods, index or 0)
+                one["metadata"].setdefault("annotations", {}).update(counts)
         created, start = 0, 0
         failure: BaseException | None = None
         for size in slow_start_batches(len(bodies)):
@@ -339,7 +352,8 @@ class JobController(Controller[str]):
 
 def _failure(job: Obj, failed: int, active: list[Obj], now: datetime) -> tuple[str, str] | None:
     """Why the Job fails now, if it does: a FailureTarget already set (by an earlier
-    sync, or a FailJob rule) keeps its reason; then the backoff limit, then the deadline."""
+    sync, or a FailJob rule) keeps its reason; then the backoff limit, the deadline,
+    and failed indexes, in upstream's order."""
     if (target := util.failure_target(job["status"])) is not None:
         return target
     too_many = failed > int(util.job_spec(job).get("backoffLimit", 6))
@@ -347,7 +361,8 @@ def _failure(job: Obj, failed: int, active: list[Obj], now: datetime) -> tuple[s
         return util.BACKOFF_LIMIT_EXCEEDED
     if util.past_deadline(job, now):
         return util.DEADLINE_EXCEEDED
-    return None
+    completed = indexed.parse_indexes(job["status"].get("completedIndexes"))
+    return perindex.failure(job, completed, perindex.failed_indexes(job))
 
 
 def _sooner(a: Requeue | None, b: Requeue | None) -> Requeue | None:

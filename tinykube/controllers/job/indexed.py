@@ -5,7 +5,7 @@ Each Pod carries its index as the annotation and label
 ``<job>-<index>`` and the environment variable ``JOB_COMPLETION_INDEX`` (read
 from that annotation), and is named ``<job>-<index>-<5 random>``. The Job is
 complete when every index has succeeded; ``status.completedIndexes`` lists
-them in compressed form (``0-2,5``), as upstream ``indexed_job_utils.go``.
+them in compressed form (``0-2,5,7,8``), as upstream ``indexed_job_utils.go``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def format_indexes(indexes: set[int]) -> str:
 
 
 def _span(start: int, end: int | None) -> str:
-    return str(start) if end in (None, start) else f"{start}-{end}"
+    if end in (None, start):
+        return str(start)
+    # Two neighbours are listed, not ranged: "3,4" but "3-5" (upstream's String()).
+    return f"{start},{end}" if end == start + 1 else f"{start}-{end}"
 
 
 def pending_indexes(

@@ -46,6 +46,7 @@ def is_pod_finished(pod: Obj) -> bool:
 class Census:
     """What the Pods say: who is running, and which finished Pods are not yet counted."""
 
+    pods: list[Obj] = field(default_factory=list)  # all of the Job's Pods, finished too
     active: list[Obj] = field(default_factory=list)
     ready: int = 0
     terminating: int = 0
@@ -58,7 +59,7 @@ def take_census(job: Obj, pods: list[Obj]) -> Census:
     uncounted = (job.get("status") or {}).get("uncountedTerminatedPods") or {}
     already = set(uncounted.get("succeeded") or []) | set(uncounted.get("failed") or [])
     policy = failurepolicy.policy_of(job)
-    census = Census()
+    census = Census(pods=pods)
     for pod in pods:
         if not is_pod_finished(pod):
             census.active.append(pod)
