@@ -21,7 +21,11 @@ dicts, so the rules are unit-tested without sockets:
   these external frontends;
 - only endpoints whose ``ready`` condition is true (unset means true, as
   upstream reads it) and whose slice lists the port by the Service port's
-  name and protocol.
+  name and protocol; when none is ready, the ones still ``serving`` while
+  ``terminating`` take the traffic instead (upstream's
+  ProxyTerminatingEndpoints, GA in 1.28), so a single replica shutting down
+  gracefully keeps answering until it is gone. The fallback is decided
+  separately for the node-local set of a ``Local`` traffic policy.
 
 Services without a selector take their endpoints from EndpointSlices,
 exactly like any other Service: written by hand, or mirrored from the
@@ -106,8 +110,14 @@ def affinity_timeout(svc: Obj) -> float | None:
     return float(cfg.get("timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT)
 
 
-def slice_endpoints(slices: Iterable[Obj], port_name: str, protocol: str) -> list[Endpoint]:
-    """The ready endpoints of one Service port, merged over its slices and de-duplicated."""
+def slice_endpoints(
+    slices: Iterable[Obj], port_name: str, protocol: str, *, terminating: bool = False
+) -> list[Endpoint]:
+    """The ready endpoints of one Service port, merged over its slices and de-duplicated.
+
+    With ``terminating``, the endpoints that are serving but terminating
+    instead: the fallback for when no endpoint is ready.
+    """
     found: set[Endpoint] = set()
     for es in slices:
         if es.get("addressType", "IPv4") not in ("IPv4", "IPv6"):
@@ -116,11 +126,20 @@ def slice_endpoints(slices: Iterable[Obj], port_name: str, protocol: str) -> lis
         if target is None:
             continue
         for ep in es.get("endpoints") or []:
-            if (ep.get("conditions") or {}).get("ready") is False:
-                continue
-            node = ep.get("nodeName") or ""
-            found.update(Endpoint(addr, target, node) for addr in ep.get("addresses") or [])
+            if _usable(ep.get("conditions") or {}, terminating):
+                node = ep.get("nodeName") or ""
+                found.update(Endpoint(addr, target, node) for addr in ep.get("addresses") or [])
     return sorted(found)
+
+
+def _usable(conditions: Obj, terminating: bool) -> bool:
+    if not terminating:
+        return conditions.get("ready") is not False
+    return conditions.get("serving") is not False and conditions.get("terminating") is True
+
+
+def _prefer_ready(ready: list[Endpoint], fallback: list[Endpoint]) -> tuple[Endpoint, ...]:
+    return tuple(ready or fallback)
 
 
 def _slice_port(es: Obj, port_name: str, protocol: str) -> int | None:
@@ -163,11 +182,15 @@ def service_routes(svc: Obj, slices: list[Obj], node: str) -> Table:
         if protocol not in ("TCP", "UDP"):
             continue  # SCTP needs a kernel data plane
         port_name = port.get("name") or ""
-        everywhere = slice_endpoints(slices, port_name, protocol)
-        local = tuple(ep for ep in everywhere if ep.node == node)
+        ready = slice_endpoints(slices, port_name, protocol)
+        ending = slice_endpoints(slices, port_name, protocol, terminating=True)
+        everywhere = _prefer_ready(ready, ending)
+        local = _prefer_ready(
+            [ep for ep in ready if ep.node == node], [ep for ep in ending if ep.node == node]
+        )
         key = f"{name}:{port_name}" if port_name else name
-        internal = Route(key, local if internal_local else tuple(everywhere), affinity)
-        external = Route(key, local if external_local else tuple(everywhere), affinity)
+        internal = Route(key, local if internal_local else everywhere, affinity)
+        external = Route(key, local if external_local else everywhere, affinity)
         number = int(port["port"])
         for ip in _cluster_ips(spec):
             table[Frontend(ip, number, protocol)] = internal
