@@ -47,16 +47,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def workers(cluster: Cluster) -> list[str]:
-    """The two simulated nodes, once both are Ready."""
-    run(
-        cluster,
-        """
-        eventually kubectl get nodes -l tinykube.io/simulated=true
-        stdout '(?s) Ready .* Ready '
-        """,
-    )
-    out = kubectl(cluster, "get", "nodes", "-l", "tinykube.io/simulated=true", "-o", "name")
-    return sorted(line.removeprefix("node/") for line in out.split())
+    """The two simulated nodes, once they and the control plane are Ready."""
+
+    def ready() -> list[str]:
+        out = run_kubectl(cluster, "get", "nodes", "--no-headers").stdout.splitlines()
+        return [row.split()[0] for row in out if row.split()[1:2] == ["Ready"]]
+
+    nodes = eventually(lambda: len(ready()) == 3 and ready(), timeout=60)
+    return sorted(n for n in nodes if n != "controlplane")
 
 
 def kubectl(cluster: Cluster, *args: str) -> str:
@@ -185,3 +183,34 @@ def test_describe_node_shows_the_node_controller_registered_it(
         stdout 'Normal\\s+RegisteredNode\\s+\\S+\\s+node-controller\\s+Node {node} event: Registered Node {node} in Controller'
         """,
     )
+
+
+def test_a_stopped_scheduler_hands_its_lease_back(cluster: Cluster) -> None:
+    """SIGTERM (the kubelet restarting an edited static pod) releases the Lease at once.
+
+    Otherwise a fixed kube-scheduler manifest leaves pods Pending for the
+    lease duration while the new scheduler waits for the dead one's Lease.
+    """
+    config = cluster.data_dir / "elected-scheduler.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "leaderElection: {leaderElect: true, resourceName: elected-scheduler}\n"
+        "profiles: [{schedulerName: elected-scheduler}]\n"
+    )
+    argv = [str(BIN / "tinykube"), "scheduler", "--kubeconfig", str(cluster.kubeconfig)]
+    argv += ["--secure-port", str(free_port()), "--config", str(config)]
+    log = open(cluster.data_dir / "elected-scheduler.log", "wb")  # noqa: SIM115 - the process owns it
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    holder = ("get", "lease", "-n", "kube-system", "elected-scheduler")
+    holder += ("-o", "jsonpath={.spec.holderIdentity}")
+    try:
+        assert eventually(lambda: run_kubectl(cluster, *holder).stdout)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert run_kubectl(cluster, *holder).stdout == ""

@@ -6,6 +6,10 @@ the Lease is ``kube-system/kube-scheduler``) and ``-v``. With leader election
 the informers start at once (a standby keeps a warm cache) and the scheduling
 loop runs only while this process holds the Lease; losing it ends the process,
 as kube-scheduler exits, so the supervisor restarts it as a clean candidate.
+SIGTERM (the kubelet stopping the static pod after a manifest edit) and
+SIGINT cancel the work, so a leader releases its Lease on the way out, as
+kube-scheduler's ReleaseOnCancel does, and its successor takes over at once
+instead of waiting out the lease duration.
 ``--secure-port`` (10259) and ``--bind-address`` serve ``/healthz``, ``/livez``
 and ``/readyz`` (``client/healthz.py``).
 
@@ -19,7 +23,9 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Awaitable
 
+from tinykube import runner as process
 from tinykube.client import healthz
 from tinykube.scheduler.config import ConfigError, SchedulerConfig, load
 
@@ -80,12 +86,23 @@ def main(args: argparse.Namespace) -> int:
         runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
         work = serve(args.kubeconfig, config, health)
-        if runner(healthz.alongside(health, work)) == LEADERSHIP_LOST:
+        if runner(until_signalled(healthz.alongside(health, work))) == LEADERSHIP_LOST:
             return 1  # as kube-scheduler: exit, and let the supervisor start a fresh candidate
     return 0
 
 
 LEADERSHIP_LOST = "leadership lost"
+
+
+async def until_signalled(work: Awaitable[str | None]) -> str | None:
+    """What ``work`` returns; None when a signal cancelled it (its cleanup has run)."""
+    outcome: list[str | None] = []
+
+    async def keep() -> None:
+        outcome.append(await work)
+
+    await process.until_signalled(keep())
+    return outcome[0] if outcome else None
 
 
 async def serve(
