@@ -357,3 +357,22 @@ async def test_more_failed_indexes_than_allowed_stop_the_job_early() -> None:
 def test_indexes_are_written_as_upstream_writes_them(indexes: set[int], text: str) -> None:
     assert indexed.format_indexes(indexes) == text
     assert indexed.parse_indexes(text) == indexes
+
+
+def test_the_completion_index_variable_comes_from_the_label_unless_set() -> None:
+    template = {
+        "spec": {
+            "containers": [
+                {"name": "a"},
+                {"name": "b", "env": [{"name": "JOB_COMPLETION_INDEX", "value": "7"}]},
+            ]
+        }
+    }
+    the_job = a_job(completionMode="Indexed", completions=3, template=template)
+    body = indexed.pod_for_index(the_job, util.pod_from_job(the_job), 2)
+    first, second = body["spec"]["containers"]
+    (env,) = first["env"]
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['batch.kubernetes.io/job-completion-index']"
+    )
+    assert second["env"] == [{"name": "JOB_COMPLETION_INDEX", "value": "7"}]

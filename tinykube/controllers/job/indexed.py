@@ -3,7 +3,7 @@
 Each Pod carries its index as the annotation and label
 ``batch.kubernetes.io/job-completion-index``, gets the hostname
 ``<job>-<index>`` and the environment variable ``JOB_COMPLETION_INDEX`` (read
-from that annotation), and is named ``<job>-<index>-<5 random>``. The Job is
+from that label), and is named ``<job>-<index>-<5 random>``. The Job is
 complete when every index has succeeded; ``status.completedIndexes`` lists
 them in compressed form (``0-2,5,7,8``), as upstream ``indexed_job_utils.go``.
 """
@@ -102,11 +102,14 @@ def pod_for_index(job: Obj, body: Obj, index: int) -> Obj:
     pod_meta.setdefault("labels", {})[INDEX_KEY] = str(index)
     spec = pod["spec"]
     spec.setdefault("hostname", f"{meta(job)['name']}-{index}")
+    # From the label since PodIndexLabel went GA (1.32); a variable the template
+    # already sets is left alone, as upstream leaves it.
     env_var = {
         "name": INDEX_ENV,
-        "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{INDEX_KEY}']"}},
+        "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{INDEX_KEY}']"}},
     }
     for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
-        env = [e for e in container.get("env") or [] if e.get("name") != INDEX_ENV]
-        container["env"] = [*env, env_var]
+        env = container.get("env") or []
+        if not any(e.get("name") == INDEX_ENV for e in env):
+            container["env"] = [*env, env_var]
     return pod
