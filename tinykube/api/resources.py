@@ -270,6 +270,23 @@ RESOURCES: tuple[Resource, ...] = (
         subs=(_scale(), _status()),
         generation=True,
     ),
+    # admissionregistration.k8s.io/v1
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        False,
+        cats=("api-extensions",),
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        False,
+        cats=("api-extensions",),
+    ),
     # authentication / authorization
     _r(
         "authentication.k8s.io",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tinykube.api.defaults import (
+    admissionregistration,
     apps,
     autoscaling,
     batch,
@@ -51,6 +52,7 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     **_group("storage.k8s.io", storage.DEFAULTERS),
     **_group("networking.k8s.io", networking.DEFAULTERS),
     **_group("autoscaling", autoscaling.DEFAULTERS),
+    **_group("admissionregistration.k8s.io", admissionregistration.DEFAULTERS),
 }
 
 

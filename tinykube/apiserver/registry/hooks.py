@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tinykube.api import defaults, duration, errors, validation
 from tinykube.api import schema as api_schema
 from tinykube.api.resources import Resource, lookup
-from tinykube.apiserver import admission, crd
+from tinykube.apiserver import admission, crd, webhooks
 from tinykube.apiserver.admission import resourcequota
 from tinykube.apiserver.allocators import (
     ClusterIPAllocator,
@@ -57,6 +57,8 @@ class Hooks:
         self.escalation_check: Callable[[Resource, dict[str, Any], Any], None] | None = None
         # The registry these hooks serve; ResourceQuota admission writes quota status through it.
         self.registry: Registry | None = None
+        # MutatingAdmissionWebhook and ValidatingAdmissionWebhook.
+        self.webhooks = webhooks.Dispatcher(cache)
 
     # ---- create / update ------------------------------------------------
     async def before_create(self, res: Resource, obj: dict[str, Any], opts: WriteOptions) -> None:
@@ -70,6 +72,7 @@ class Hooks:
         if initial is not None and res.has_status and "status" not in obj:
             initial(res, obj)
         self._admit(res, obj, None)
+        await self.webhooks.mutate(res, obj, None, opts, "CREATE")
         if self.escalation_check is not None:
             self.escalation_check(res, obj, opts.user)
         problems = validation.validate(res, obj, None) + self._extension_problems(res, obj, None)
@@ -77,6 +80,7 @@ class Hooks:
             raise errors.invalid_object(
                 res.kind, res.group, obj["metadata"].get("name", ""), problems
             )
+        await self.webhooks.validate(res, obj, None, opts, "CREATE")
         await self._charge_quota(res, obj, None, opts)
 
     async def before_update(
@@ -84,11 +88,13 @@ class Hooks:
     ) -> None:
         defaults.apply_defaults(res, new)
         self._admit(res, new, old)
+        await self.webhooks.mutate(res, new, old, opts, "UPDATE")
         if self.escalation_check is not None:
             self.escalation_check(res, new, opts.user)
         problems = validation.validate(res, new, old) + self._extension_problems(res, new, old)
         if problems:
             raise errors.invalid_object(res.kind, res.group, old["metadata"]["name"], problems)
+        await self.webhooks.validate(res, new, old, opts, "UPDATE")
         await self._charge_quota(res, new, old, opts)
 
     def _extension_problems(
