@@ -151,3 +151,68 @@ def test_static_pods_tolerate_every_no_execute_taint(
     assert pod["spec"]["tolerations"] == expected
     mirror = staticpods.mirror_of(pod, None)
     assert mirror["spec"]["tolerations"] == expected
+
+
+def unreachable_node(name: str) -> Obj:
+    tainted = node(name)
+    tainted["spec"]["taints"] = [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]
+    return tainted
+
+
+def tolerating(name: str, seconds: int) -> Obj:
+    toleration = {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": seconds,
+    }
+    return running_pod(name, "node02", [toleration])
+
+
+CANCELLED = (
+    "taint-eviction-controller",
+    "web",
+    "Normal",
+    "TaintManagerEviction",
+    "Cancelling deletion of Pod ns/web",
+)
+
+
+async def test_a_node_back_in_time_cancels_the_countdown_with_an_event() -> None:
+    controller, client, clock = setup([unreachable_node("node02")], [tolerating("web", 300)])
+    assert await controller.reconcile(("Pod", "ns/web")) is not None
+    await clock.advance(100)
+    controller.nodes.add(node("node02"))
+    await controller.reconcile(("Pod", "ns/web"))
+    await controller.reconcile(("Pod", "ns/web"))  # said once
+    assert recorded(controller) == [CANCELLED]
+    assert client.verbs("delete", "pods") == []
+
+
+async def test_a_pod_deleted_during_its_countdown_is_cancelled() -> None:
+    web = tolerating("web", 300)
+    controller, _, _ = setup([unreachable_node("node02")], [web])
+    await controller.reconcile(("Pod", "ns/web"))
+    controller.pods.delete(web)
+    controller._pod_deleted(web)
+    assert recorded(controller) == [CANCELLED]
+
+
+async def test_a_pod_evicted_when_its_time_is_up_is_not_also_cancelled() -> None:
+    web = tolerating("web", 300)
+    controller, client, clock = setup([unreachable_node("node02")], [web])
+    await controller.reconcile(("Pod", "ns/web"))
+    await clock.advance(300)
+    await controller.reconcile(("Pod", "ns/web"))
+    assert client.verbs("delete", "pods") == ["web"]
+    controller._pod_deleted(web)  # the Pod goes once its kubelet or the GC finishes it
+    assert [reason_and_message[4] for reason_and_message in recorded(controller)] == [
+        "Marking for deletion Pod ns/web"
+    ]
+
+
+async def test_a_pod_with_no_countdown_is_never_cancelled() -> None:
+    controller, _, _ = setup([node("node02")], [running_pod("web", "node02")])
+    await controller.reconcile(("Pod", "ns/web"))
+    controller._pod_deleted(running_pod("web", "node02"))
+    assert [e for e in recorded(controller) if e[3] == "TaintManagerEviction"] == []

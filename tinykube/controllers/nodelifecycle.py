@@ -24,7 +24,10 @@ NoExecute taint it does not tolerate is deleted at once; a Pod that tolerates
 every such taint for ``tolerationSeconds`` is deleted that long after the
 controller first saw it tainted (the DefaultTolerationSeconds admission gives
 every Pod 300 s for not-ready and unreachable); a Pod tolerating them forever
-stays. Waiting is a ``Requeue(after=...)``, never a sleep.
+stays. Waiting is a ``Requeue(after=...)``, never a sleep. A countdown that
+ends without an eviction (the taint went, a toleration now covers it forever,
+the Pod was deleted meanwhile) is announced as "Cancelling deletion of Pod",
+the event users see on their Pods after a Node comes back.
 
 One queue carries both kinds of work, keyed ``("Node", name)`` and
 ``("Pod", "ns/name")``. Node keys requeue themselves every monitor period
@@ -400,7 +403,7 @@ class NodeLifecycleController(Controller[Key]):
             self.queue.add(("Pod", key))
 
     def _pod_deleted(self, pod: Obj) -> None:
-        self.tainted_since.pop(_pod_key(pod), None)
+        self._cancel(_pod_key(pod), pod)  # deleted by someone else while counting down
 
     # ---- reconcile ----
 
@@ -505,14 +508,14 @@ class NodeLifecycleController(Controller[Key]):
     async def _sync_pod(self, key: str) -> Requeue | None:
         namespace, _, name = key.partition("/")
         pod = self.pods.get_by_name(namespace, name)
-        node_name = pods_by_node(pod)[0] if pod is not None and pods_by_node(pod) else ""
-        taints = no_execute_taints(self.nodes.get(node_name)) if node_name else []
-        if pod is None or _meta(pod).get("deletionTimestamp") or not taints:
-            self.tainted_since.pop(key, None)
+        if pod is None or _meta(pod).get("deletionTimestamp"):
+            # Its countdown, if any, ends when the Pod is gone (``_pod_deleted``).
             return None
+        node_name = pods_by_node(pod)[0] if pods_by_node(pod) else ""
+        taints = no_execute_taints(self.nodes.get(node_name)) if node_name else []
         delay = eviction_delay(taints, (pod.get("spec") or {}).get("tolerations") or [])
-        if delay is None:
-            self.tainted_since.pop(key, None)  # tolerated forever
+        if not taints or delay is None:  # untainted, or tolerated forever
+            self._cancel(key, pod)
             return None
         now = self.ctx.clock.now()
         uid = _meta(pod).get("uid", "")
@@ -521,9 +524,22 @@ class NodeLifecycleController(Controller[Key]):
         started = self.tainted_since[key][1]
         if now < started + delay:
             return Requeue(after=started + delay - now)
-        await self._evict(pod)
-        self.tainted_since.pop(key, None)
+        # Fired: the deletion that follows is no cancellation. Put back if it fails.
+        fired = self.tainted_since.pop(key)
+        try:
+            await self._evict(pod)
+        except BaseException:
+            self.tainted_since.setdefault(key, fired)
+            raise
         return None
+
+    def _cancel(self, key: str, pod: Obj) -> None:
+        """Drop a running countdown and say so, as upstream's cancelWorkWithEvent does."""
+        entry = self.tainted_since.pop(key, None)
+        if entry is not None and entry[0] == _meta(pod).get("uid", ""):
+            self.eviction_recorder.event(
+                pod, "Normal", TAINT_EVICTION, f"Cancelling deletion of Pod {key}"
+            )
 
     async def _evict(self, pod: Obj) -> None:
         m = _meta(pod)
