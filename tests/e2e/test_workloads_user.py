@@ -146,6 +146,27 @@ sleep 1
 kubectl describe job once
 stdout `Normal\\s+Completed\\s+\\S+\\s+job-controller\\s+Job completed`
 ! stdout `Completed\\s+\\S+ \\(x\\d`
+# a success policy: the leader's index decides, the workers are stopped
+kubectl apply -f leader.yaml
+kubectl wait --for=condition=complete job/leader --timeout=90s
+kubectl get job leader '-o=jsonpath={.status.completedIndexes} {.status.conditions[?(@.type=="Complete")].message}'
+stdout '^0 Matched rules at index 0$'
+-- leader.yaml --
+apiVersion: batch/v1
+kind: Job
+metadata: {name: leader}
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  successPolicy:
+    rules:
+    - succeededIndexes: "0"
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, "[ $JOB_COMPLETION_INDEX = 0 ] || exec sleep 300"]}
 """
 
 

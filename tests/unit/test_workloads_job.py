@@ -13,7 +13,7 @@ from unit.controllers.workload_builders import NOW, ago
 
 from tinykube.api import errors
 from tinykube.api.duration import format_time
-from tinykube.controllers.job import failurepolicy, indexed, perindex, util
+from tinykube.controllers.job import failurepolicy, indexed, perindex, successpolicy, util
 from tinykube.controllers.job.controller import JobController
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER
 from tinykube.controllers.runtime import Requeue
@@ -376,3 +376,53 @@ def test_the_completion_index_variable_comes_from_the_label_unless_set() -> None
         "metadata.labels['batch.kubernetes.io/job-completion-index']"
     )
     assert second["env"] == [{"name": "JOB_COMPLETION_INDEX", "value": "7"}]
+
+
+def leader_job(status: Obj, **spec: Any) -> Obj:
+    return a_job(
+        {"startTime": ago(60), **status},
+        completionMode="Indexed",
+        completions=3,
+        parallelism=3,
+        successPolicy={"rules": [{"succeededIndexes": "0"}]},
+        **spec,
+    )
+
+
+async def test_a_success_policy_completes_the_job_before_every_index() -> None:
+    leader = indexed_pod(0, "Succeeded")
+    controller, client, events = setup(
+        leader_job({"active": 2}), [leader, indexed_pod(1), indexed_pod(2)]
+    )
+    await controller.reconcile("ns/pi")
+    assert client.last_status["completedIndexes"] == "0"
+    met = condition(client.last_status, "SuccessCriteriaMet")
+    assert met is not None
+    assert (met["reason"], met["message"]) == ("SuccessPolicy", "Matched rules at index 0")
+    assert sorted(client.verbs("delete", "pods")) == ["pi-1-running", "pi-2-running"]
+    assert events.reasons().count("Completed") == 0
+
+    controller.jobs.replace([leader_job(copy.deepcopy(client.last_status))], "2")
+    leader["metadata"]["finalizers"] = []
+    controller.pods.replace([leader], "2")
+    await controller.reconcile("ns/pi")
+    complete = condition(client.last_status, "Complete")
+    assert complete is not None and complete["reason"] == "SuccessPolicy"
+    assert events.seen[-1] == ("Normal", "Completed", "Job completed")
+
+
+@pytest.mark.parametrize(
+    ("rules", "succeeded", "message"),
+    [
+        ([{"succeededIndexes": "0-2"}], {0, 1}, None),
+        ([{"succeededIndexes": "0-2"}], {0, 1, 2}, "Matched rules at index 0"),
+        ([{"succeededIndexes": "0-3", "succeededCount": 2}], {1, 3}, "Matched rules at index 0"),
+        ([{"succeededCount": 5}, {"succeededCount": 2}], {4, 7}, "Matched rules at index 1"),
+        ([{"succeededIndexes": "9"}], {0}, None),  # beyond completions: nothing to wait for
+    ],
+    ids=["not-all-listed", "all-listed", "count-of-listed", "second-rule", "out-of-range"],
+)
+def test_success_policy_rules(rules: list[Obj], succeeded: set[int], message: str | None) -> None:
+    the_job = a_job(completionMode="Indexed", completions=8, successPolicy={"rules": rules})
+    matched = successpolicy.match(the_job, succeeded)
+    assert (matched[1] if matched else None) == message

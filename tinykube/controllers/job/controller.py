@@ -41,7 +41,14 @@ from tinykube.api.duration import format_time
 from tinykube.api.selectors import SelectorError, label_selector_as_selector
 from tinykube.client.informers import key_of
 from tinykube.controllers.expectations import Expectations
-from tinykube.controllers.job import failurepolicy, indexed, perindex, tracking, util
+from tinykube.controllers.job import (
+    failurepolicy,
+    indexed,
+    perindex,
+    successpolicy,
+    tracking,
+    util,
+)
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER, Census
 from tinykube.controllers.podutil import controller_ref, meta, pod_key, pods_to_delete
 from tinykube.controllers.refmanager import claim, new_controller_ref
@@ -218,8 +225,9 @@ class JobController(Controller[str]):
         spec = util.job_spec(job)
         failed, succeeded = int(status.get("failed") or 0), int(status.get("succeeded") or 0)
         failure = _failure(job, failed, census.active, now)
-        if failure is not None or util.succeeded_enough(job, succeeded, len(census.active)):
-            await self._finish(job, census.active, failure, now)
+        success = None if failure else _success(job, succeeded, len(census.active))
+        if failure is not None or success is not None:
+            await self._finish(job, census.active, failure or success, failure is None, now)
             return None
         if spec.get("suspend"):
             await self._delete_pods(job, census.active)
@@ -229,22 +237,19 @@ class JobController(Controller[str]):
         return await self._manage(key, job, census, succeeded, now)
 
     async def _finish(
-        self, job: Obj, active: list[Obj], failure: tuple[str, str] | None, now: datetime
+        self, job: Obj, active: list[Obj], why: tuple[str, str], succeeded: bool, now: datetime
     ) -> None:
+        """The interim condition first; the final one once no Pod runs any more."""
         status = job["status"]
-        target = util.FAILURE_TARGET if failure else util.SUCCESS_CRITERIA_MET
+        target = util.SUCCESS_CRITERIA_MET if succeeded else util.FAILURE_TARGET
         if not util.has_condition(status, target):
-            cond = util.new_condition(target, failure or util.COMPLETIONS_REACHED, now)
-            status.setdefault("conditions", []).append(cond)
+            status.setdefault("conditions", []).append(util.new_condition(target, why, now))
         if active:
             await self._delete_pods(job, active)
             return
-        if failure is not None:
-            status["conditions"].append(util.new_condition(util.FAILED, failure, now))
-        else:
-            status["conditions"].append(
-                util.new_condition(util.COMPLETE, util.COMPLETIONS_REACHED, now)
-            )
+        final = util.COMPLETE if succeeded else util.FAILED
+        status["conditions"].append(util.new_condition(final, why, now))
+        if succeeded:
             status["completionTime"] = format_time(now)
 
     async def _manage(
@@ -363,6 +368,18 @@ def _failure(job: Obj, failed: int, active: list[Obj], now: datetime) -> tuple[s
         return util.DEADLINE_EXCEEDED
     completed = indexed.parse_indexes(job["status"].get("completedIndexes"))
     return perindex.failure(job, completed, perindex.failed_indexes(job))
+
+
+def _success(job: Obj, succeeded: int, active: int) -> tuple[str, str] | None:
+    """Why the Job is done now, if it is: success criteria met by an earlier sync keep
+    their reason; then a rule of the success policy; then enough completions."""
+    if (met := util.condition_reason(job["status"], util.SUCCESS_CRITERIA_MET)) is not None:
+        return met
+    if indexed.is_indexed(job):
+        completed = indexed.parse_indexes(job["status"].get("completedIndexes"))
+        if (matched := successpolicy.match(job, completed)) is not None:
+            return matched
+    return util.COMPLETIONS_REACHED if util.succeeded_enough(job, succeeded, active) else None
 
 
 def _sooner(a: Requeue | None, b: Requeue | None) -> Requeue | None:

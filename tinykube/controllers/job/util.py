@@ -47,12 +47,17 @@ def has_condition(status: Obj, kind: str) -> bool:
     )
 
 
-def failure_target(status: Obj) -> tuple[str, str] | None:
-    """(reason, message) of a True ``FailureTarget``: the Job is failing, for that reason."""
+def condition_reason(status: Obj, kind: str) -> tuple[str, str] | None:
+    """(reason, message) of a True condition of this type."""
     for cond in status.get("conditions") or []:
-        if cond.get("type") == FAILURE_TARGET and cond.get("status") == "True":
+        if cond.get("type") == kind and cond.get("status") == "True":
             return str(cond.get("reason") or ""), str(cond.get("message") or "")
     return None
+
+
+def failure_target(status: Obj) -> tuple[str, str] | None:
+    """(reason, message) of a True ``FailureTarget``: the Job is failing, for that reason."""
+    return condition_reason(status, FAILURE_TARGET)
 
 
 def is_finished(job: Obj) -> bool:
