@@ -1,0 +1,269 @@
+"""Admission webhooks against a bare API server and a real HTTPS webhook.
+
+The webhook (``tests/webhookserver.py``) runs in this process behind a
+certificate from a CA made for the test; configurations name it by URL with
+that CA as ``caBundle``. Every test works in a namespace of its own and its
+configurations select only that namespace (by a label), so the tests sharing
+the module's API server cannot see each other's webhooks. A configuration
+reaches the API server's watch cache a moment after it is created, so each
+test first waits until its webhook is seen to act.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+from cluster import ApiServer
+from webhookserver import MUTATION_WARNING, WebhookServer
+
+from tinykube.api import errors
+from tinykube.client import Client
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+Obj = dict[str, Any]
+GROUP = "admissionregistration.k8s.io/v1"
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[WebhookServer]:
+    server = WebhookServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def client(apiserver: ApiServer) -> AsyncIterator[Client]:
+    async with await Client.from_kubeconfig(apiserver.kubeconfig) as c:
+        yield c
+
+
+@pytest.fixture
+async def ns(client: Client) -> str:
+    name = f"hooks-{uuid.uuid4().hex[:8]}"
+    await client.create("v1", "namespaces", {"metadata": {"name": name, "labels": {"hooks-test": name}}})  # fmt: skip
+    return name
+
+
+@pytest.fixture
+async def configs(client: Client) -> AsyncIterator[list[tuple[str, str]]]:
+    """Configurations a test made; deleted afterwards so none outlives its test."""
+    made: list[tuple[str, str]] = []
+    yield made
+    for plural, name in made:
+        await client.delete(GROUP, plural, name)
+
+
+def a_hook(name: str, url: str, ca: str, ns: str, **extra: Any) -> Obj:
+    return {
+        "name": name,
+        "clientConfig": {"url": url, "caBundle": ca},
+        "rules": [
+            {
+                "operations": ["CREATE", "UPDATE"],
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "resources": ["configmaps"],
+            }
+        ],
+        "namespaceSelector": {"matchLabels": {"hooks-test": ns}},
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+        **extra,
+    }
+
+
+async def register(
+    client: Client, configs: list[tuple[str, str]], plural: str, *hooks: Obj
+) -> None:
+    name = f"cfg-{uuid.uuid4().hex[:8]}"
+    await client.create(GROUP, plural, {"metadata": {"name": name}, "webhooks": list(hooks)})
+    configs.append((plural, name))
+
+
+def configmap(name: str, **labels: str) -> Obj:
+    return {"metadata": {"name": name, "labels": labels}, "data": {"a": "1"}}
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await probe():
+        assert time.monotonic() < deadline, "the webhook configuration never took effect"
+        await asyncio.sleep(0.1)
+
+
+async def refused(client: Client, ns: str, obj: Obj) -> errors.APIError | None:
+    try:
+        await client.create("v1", "configmaps", obj, ns, dry_run=True)
+    except errors.APIError as exc:
+        return exc
+    return None
+
+
+async def test_mutating_webhook_adds_a_label(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    hook = a_hook("label.hooks.test", webhook.url("/mutate"), webhook.ca_bundle, ns)
+    await register(client, configs, "mutatingwebhookconfigurations", hook)
+
+    async def labelled() -> bool:
+        probe = await client.create("v1", "configmaps", configmap("probe"), ns, dry_run=True)
+        return probe["metadata"].get("labels", {}).get("mutated-by") == "webhook"
+
+    await eventually(labelled)
+    created = await client.create("v1", "configmaps", configmap("c", app="x"), ns)
+    assert created["metadata"]["labels"] == {"app": "x", "mutated-by": "webhook"}
+    stored = await client.get("v1", "configmaps", "c", ns)
+    assert stored["metadata"]["labels"] == {"app": "x", "mutated-by": "webhook"}
+    sent = [r for r in webhook.reviews if r["request"].get("name") == "c"][-1]
+    request = sent["request"]
+    assert request["operation"] == "CREATE" and request["namespace"] == ns
+    assert request["resource"] == {"group": "", "version": "v1", "resource": "configmaps"}
+    assert request["userInfo"]["username"] == "kubernetes-admin"
+    assert request["options"]["kind"] == "CreateOptions"
+    assert request["dryRun"] is False
+    assert sent["query"] == {"timeout": "10s"}
+
+
+async def test_validating_webhook_denies_with_its_message(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    hook = a_hook("deny.hooks.test", webhook.url("/deny"), webhook.ca_bundle, ns)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def denying() -> bool:
+        return await refused(client, ns, configmap("probe", deny="yes")) is not None
+
+    await eventually(denying)
+    with pytest.raises(errors.APIError) as caught:
+        await client.create("v1", "configmaps", configmap("bad", deny="yes"), ns)
+    assert caught.value.code == 403
+    assert caught.value.message == (
+        'admission webhook "deny.hooks.test" denied the request: ConfigMap bad carries the deny label'
+    )
+    await client.create("v1", "configmaps", configmap("good"), ns)
+    # An update that adds the label is refused as well, with the old object sent along.
+    with pytest.raises(errors.APIError):
+        await client.patch("v1", "configmaps", "good", {"metadata": {"labels": {"deny": "1"}}}, ns)
+    update = [r for r in webhook.reviews if r["request"]["operation"] == "UPDATE"][-1]["request"]
+    assert update["oldObject"]["metadata"]["name"] == "good"
+    assert "deny" not in update["oldObject"]["metadata"].get("labels", {})
+
+
+async def test_unreachable_webhook_fails_closed_or_open_by_failure_policy(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    closed = "https://127.0.0.1:1/nowhere"
+    ignored = a_hook("ignore.hooks.test", closed, webhook.ca_bundle, ns, failurePolicy="Ignore")
+    labels = a_hook("label.hooks.test", webhook.url("/mutate"), webhook.ca_bundle, ns)
+    await register(client, configs, "mutatingwebhookconfigurations", ignored, labels)
+
+    async def labelled() -> bool:
+        probe = await client.create("v1", "configmaps", configmap("probe"), ns, dry_run=True)
+        return "mutated-by" in probe["metadata"].get("labels", {})
+
+    # Ignore: the broken webhook is passed over and the next one still runs.
+    await eventually(labelled)
+    failing = a_hook("fail.hooks.test", closed, webhook.ca_bundle, ns, failurePolicy="Fail")
+    await register(client, configs, "validatingwebhookconfigurations", failing)
+
+    async def failing_closed() -> bool:
+        return await refused(client, ns, configmap("probe")) is not None
+
+    await eventually(failing_closed)
+    with pytest.raises(errors.InternalError) as caught:
+        await client.create("v1", "configmaps", configmap("c"), ns)
+    assert caught.value.code == 500
+    assert caught.value.message == (
+        'Internal error occurred: failed calling webhook "fail.hooks.test": failed to call '
+        'webhook: Post "https://127.0.0.1:1/nowhere?timeout=10s": dial tcp 127.0.0.1:1: '
+        "connect: connection refused"
+    )
+
+
+async def test_namespace_selector_limits_the_webhook(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    other = f"hooks-other-{uuid.uuid4().hex[:6]}"
+    await client.create("v1", "namespaces", {"metadata": {"name": other}})
+    hook = a_hook("deny.hooks.test", webhook.url("/deny"), webhook.ca_bundle, ns)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def denying() -> bool:
+        return await refused(client, ns, configmap("probe", deny="yes")) is not None
+
+    await eventually(denying)
+    created = await client.create("v1", "configmaps", configmap("free", deny="yes"), other)
+    assert created["metadata"]["labels"] == {"deny": "yes"}
+
+
+async def test_slow_webhook_times_out(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    hook = a_hook("slow.hooks.test", webhook.url("/slow"), webhook.ca_bundle, ns, timeoutSeconds=1)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def timing_out() -> bool:
+        return await refused(client, ns, configmap("probe")) is not None
+
+    await eventually(timing_out)
+    started = time.monotonic()
+    with pytest.raises(errors.InternalError) as caught:
+        await client.create("v1", "configmaps", configmap("c"), ns)
+    assert time.monotonic() - started < 3.5  # cut off at 1 s, well before the 4 s answer
+    url = webhook.url("/slow?timeout=1s")
+    assert caught.value.message == (
+        'Internal error occurred: failed calling webhook "slow.hooks.test": failed to call '
+        f'webhook: Post "{url}": context deadline exceeded'
+    )
+
+
+async def test_python_client_sees_the_denial_and_the_warning(
+    apiserver: ApiServer,
+    client: Client,
+    ns: str,
+    webhook: WebhookServer,
+    configs: list[tuple[str, str]],
+) -> None:
+    deny = a_hook("deny.hooks.test", webhook.url("/deny"), webhook.ca_bundle, ns)
+    await register(client, configs, "validatingwebhookconfigurations", deny)
+    label = a_hook("label.hooks.test", webhook.url("/mutate"), webhook.ca_bundle, ns)
+    await register(client, configs, "mutatingwebhookconfigurations", label)
+
+    async def both() -> bool:
+        exc = await refused(client, ns, configmap("probe", deny="yes"))
+        return exc is not None and exc.code == 403
+
+    await eventually(both)
+
+    def create(labels: dict[str, str]) -> Any:
+        api = kubernetes.config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+        core = kubernetes.client.CoreV1Api(api)
+        body = kubernetes.client.V1ConfigMap(
+            metadata=kubernetes.client.V1ObjectMeta(name=f"py-{len(labels)}", labels=labels)
+        )
+        try:
+            return core.create_namespaced_config_map_with_http_info(ns, body)
+        finally:
+            api.close()
+
+    with pytest.raises(kubernetes.client.ApiException) as caught:
+        await asyncio.to_thread(create, {"deny": "yes"})
+    assert caught.value.status == 403
+    status = json.loads(caught.value.body)
+    assert status["message"] == (
+        'admission webhook "deny.hooks.test" denied the request: ConfigMap py-1 carries the deny label'
+    )
+    _obj, code, headers = await asyncio.to_thread(create, {})
+    assert code == 201
+    assert headers["Warning"] == f'299 - "{MUTATION_WARNING}"'
