@@ -36,7 +36,8 @@ proxy serves the host and the others stand by to take over.
 
 Cluster DNS: ``dns.ClusterDNS`` answers the Kubernetes DNS records from
 Service and EndpointSlice caches; ``dnsserver`` serves it on UDP/TCP and
-forwards other names to the resolv.conf nameservers. ``command`` holds the
+forwards other names to the resolv.conf nameservers, or follows a Corefile
+(``corefile``: upstreams, stub domains, ``hosts`` entries) when given one. ``command`` holds the
 ``tinykube proxy`` and ``tinykube dns`` command lines.
 """
 

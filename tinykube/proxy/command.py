@@ -67,6 +67,13 @@ def register(subparsers: Any) -> None:
     d.add_argument("--port", "--dns-port", dest="port", type=int, default=53)
     d.add_argument("--cluster-domain", default="cluster.local")
     d.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"))
+    d.add_argument(
+        "--conf",
+        "-conf",
+        type=Path,
+        default=None,
+        help="a Corefile (CoreDNS's -conf): cluster domain, upstreams, stub domains, hosts",
+    )
     d.add_argument("-v", "--v", dest="verbosity", type=int, default=2)
     d.set_defaults(func=cmd_dns)
 
@@ -176,6 +183,7 @@ def cmd_dns(args: argparse.Namespace) -> int:
                 port=args.port,
                 domain=args.cluster_domain,
                 resolv_conf=args.resolv_conf,
+                conf=args.conf,
             )
         finally:
             await client.close()

@@ -83,6 +83,10 @@ class ClusterDNS:
         self.reverse = reverse
         # None: every namespace is taken to exist (no namespace cache to ask).
         self.namespace = namespace
+        self.use_domain(domain)
+
+    def use_domain(self, domain: str) -> None:
+        """Answer for ``domain`` from now on (a reloaded Corefile may change it)."""
         self.domain = domain.strip(".").lower()
         self._suffix = tuple(self.domain.split("."))
 

@@ -12,6 +12,13 @@ An ExternalName Service's CNAME to a name outside the cluster is followed
 upstream too, and the target's records are appended to the answer, as
 CoreDNS does; when that lookup fails the CNAME alone is the answer.
 
+With ``--conf`` the server follows a Corefile (``corefile.py``: the
+``kube-system/coredns`` ConfigMap, mounted): its cluster domain, upstreams,
+stub domains and ``hosts`` entries, in CoreDNS's order (hosts, then stub
+domains, then the cluster domain, then the upstreams). The file is read
+again every ``RELOAD_SECONDS`` when it changed, as the ``reload`` plugin
+does; a broken edit is logged and the previous configuration kept.
+
 A reply too large for the client's UDP buffer (512 bytes, or what its EDNS
 record says) is sent with the TC bit and no records, so the client retries
 over TCP, as RFC 1035 asks.
@@ -30,6 +37,7 @@ from dnslib import QTYPE, RCODE, DNSError, DNSRecord
 
 from tinykube.client.informers import InformerFactory, key_of, split_key
 from tinykube.client.rest import Client
+from tinykube.proxy import corefile
 from tinykube.proxy.dns import DEFAULT_DOMAIN, ClusterDNS
 from tinykube.proxy.table import slice_service_key
 
@@ -37,6 +45,7 @@ log = logging.getLogger(__name__)
 
 FORWARD_TIMEOUT = 2.0
 UDP_LIMIT = 512
+RELOAD_SECONDS = 5.0
 
 
 def nameservers(resolv_conf: Path, exclude: frozenset[str] | set[str] = frozenset()) -> list[str]:
@@ -94,10 +103,24 @@ async def query_tcp(packet: bytes, server: str, port: int = 53) -> bytes:
 class DNSServer:
     """Cluster answers from ``resolver``, everything else forwarded to ``upstreams``."""
 
-    def __init__(self, resolver: ClusterDNS, upstreams: list[tuple[str, int]]) -> None:
+    def __init__(
+        self,
+        resolver: ClusterDNS,
+        upstreams: list[tuple[str, int]],
+        config: corefile.DNSConfig | None = None,
+    ) -> None:
         self.resolver = resolver
         self.upstreams = upstreams
+        self.config = config or corefile.DNSConfig(domain=resolver.domain)
         self._servers: list[Any] = []
+
+    def configure(
+        self, config: corefile.DNSConfig, default_upstreams: list[tuple[str, int]]
+    ) -> None:
+        """Use a (re)loaded Corefile: its domain, hosts, stub domains and upstreams."""
+        self.config = config
+        self.resolver.use_domain(config.domain)
+        self.upstreams = default_upstreams if config.upstreams is None else config.upstreams
 
     async def handle(self, packet: bytes) -> bytes | None:
         """The reply to one query packet; None for garbage (dropped, as servers do)."""
@@ -107,6 +130,12 @@ class DNSServer:
             return None
         if query.header.qr or not query.questions:
             return None
+        pinned = corefile.hosts_answer(self.config, query)
+        if pinned is not None:
+            return bytes(pinned.pack())
+        stub = self.config.stub_for(str(query.q.qname))
+        if stub is not None:
+            return await self.forward(query, packet, stub)
         try:
             reply = self.resolver.answer(query)
         except Exception:  # a malformed object in the cache must not take DNS down
@@ -124,15 +153,18 @@ class DNSServer:
         """Append the upstream answer for an ExternalName's target (same type)."""
         question = DNSRecord.question(target, QTYPE[reply.q.qtype])
         question.header.rd = 1
-        data = await self.forward(question, bytes(question.pack()))
+        upstreams = self.config.stub_for(target)
+        data = await self.forward(question, bytes(question.pack()), upstreams)
         with contextlib.suppress(DNSError, IndexError, ValueError):
             answer = DNSRecord.parse(data)
             if answer.header.rcode == RCODE.NOERROR:
                 for rr in answer.rr:
                     reply.add_answer(rr)
 
-    async def forward(self, query: DNSRecord, packet: bytes) -> bytes:
-        for server, port in self.upstreams:
+    async def forward(
+        self, query: DNSRecord, packet: bytes, upstreams: list[tuple[str, int]] | None = None
+    ) -> bytes:
+        for server, port in self.upstreams if upstreams is None else upstreams:
             with contextlib.suppress(OSError, TimeoutError, asyncio.IncompleteReadError):
                 data = await query_udp(packet, server, port)
                 if DNSRecord.parse(data).header.tc:
@@ -222,9 +254,10 @@ async def run_dns(
     port: int = 53,
     domain: str = DEFAULT_DOMAIN,
     resolv_conf: Path = Path("/etc/resolv.conf"),
+    conf: Path | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Watch Services and EndpointSlices and serve DNS until cancelled."""
+    """Watch Services and EndpointSlices and serve DNS until cancelled (``conf``: a Corefile)."""
     factory = InformerFactory(client)
     services = factory.get("v1", "services")
     slices = factory.get("discovery.k8s.io/v1", "endpointslices")
@@ -254,13 +287,72 @@ async def run_dns(
     own = {host} if host not in ("0.0.0.0", "::") else set()
     upstreams = [(ip, 53) for ip in nameservers(resolv_conf, exclude=own)]
     server = DNSServer(resolver, upstreams)
+    reloader = CorefileReloader(server, conf, upstreams, own) if conf is not None else None
+    if reloader is not None:
+        reloader.check()
     try:
         async with asyncio.TaskGroup() as tg:
             factory.start(tg)
             await factory.wait_synced()
             await server.start(host, port)
-            log.info("component=dns domain=%s upstreams=%s", domain, upstreams or "none")
+            if reloader is not None:
+                tg.create_task(reloader.run())
+            log.info(
+                "component=dns domain=%s upstreams=%s",
+                server.resolver.domain,
+                server.upstreams or "none",
+            )
             if ready is not None:
                 ready.set()
     finally:
         server.close()
+
+
+class CorefileReloader:
+    """Reads the Corefile into the server, again whenever its text changes."""
+
+    def __init__(
+        self,
+        server: DNSServer,
+        path: Path,
+        default_upstreams: list[tuple[str, int]],
+        own: set[str],
+    ) -> None:
+        self.server = server
+        self.path = path
+        self.default_upstreams = default_upstreams
+        self.own = own
+        self._seen: str | None = None
+
+    def check(self) -> None:
+        """Load the file if it changed since the last look; keep the old config on errors."""
+        try:
+            text = self.path.read_text()
+        except OSError as exc:
+            if self._seen != "":  # say it once, not every few seconds
+                log.warning("component=dns cannot read %s: %s", self.path, exc)
+                self._seen = ""
+            return
+        if text == self._seen:
+            return
+        self._seen = text
+        try:
+            config = corefile.parse(text)
+        except corefile.CorefileError as exc:
+            log.error("component=dns %s: %s; keeping the previous configuration", self.path, exc)
+            return
+        if config.upstreams is not None:  # never forward to ourselves
+            config.upstreams = [u for u in config.upstreams if u[0] not in self.own]
+        self.server.configure(config, self.default_upstreams)
+        log.info(
+            "component=dns loaded %s domain=%s stubs=%s hosts=%d",
+            self.path,
+            config.domain,
+            sorted(config.stubs),
+            sum(len(h.entries) for h in config.hosts),
+        )
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(RELOAD_SECONDS)
+            self.check()
