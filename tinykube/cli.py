@@ -351,13 +351,21 @@ def main(argv: list[str] | None = None) -> int:
     _controller_manager_args(p)
     p.set_defaults(func=cmd_controller_manager)
     # Components that own their command line: one explicit table, no import side effects.
+    from tinykube.ingress import command as ingress_command
     from tinykube.kubectl import command as kubectl_command
     from tinykube.kubelet import command as kubelet_command
     from tinykube.kubelet import imagecli
     from tinykube.proxy import command as proxy_command
     from tinykube.scheduler import command as scheduler_command
 
-    commands = (scheduler_command, kubelet_command, imagecli, proxy_command, kubectl_command)
+    commands = (
+        scheduler_command,
+        kubelet_command,
+        imagecli,
+        proxy_command,
+        ingress_command,
+        kubectl_command,
+    )
     for component in commands:
         component.register(sub)
     args = parser.parse_args(argv)

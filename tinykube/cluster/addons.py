@@ -1,5 +1,5 @@
 """The add-ons ``kubeadm init`` installs: kube-proxy and cluster DNS, as API objects,
-and the default StorageClass that kind and k3s add.
+and what kind and k3s add: the default StorageClass and an ingress controller.
 
 kubeadm's last phase creates, through the API like any user, a
 ``kube-proxy`` DaemonSet (host network, privileged, one pod per node) and a
@@ -17,6 +17,26 @@ independent of how ``cli.py`` wires them). kube-proxy reaches the API server at 
 control plane's own address; the ``kubernetes`` Service cannot work before
 kube-proxy does) with its service account token; CoreDNS, in an ordinary
 pod, uses the in-cluster config through the ``kubernetes`` Service.
+
+The ingress controller (``tinykube ingress-controller``, ``tinykube.ingress``)
+gets its own namespace, ``tinykube-ingress``, as ingress-nginx's manifests
+give it ``ingress-nginx``: it is not part of the control plane (k3s's
+Traefik in ``kube-system`` is a packaging choice, not a role), and ``kubectl
+get all -n tinykube-ingress`` then shows exactly the add-on. It is a
+one-replica Deployment of an ordinary pod with the ``tinykube`` IngressClass
+(the default class, so Ingresses without a class are served too), RBAC to
+read IngressClasses, Ingresses, Services, EndpointSlices and TLS Secrets and
+to write Ingress status, and a NodePort Service in front of it, which is
+what ingress-nginx's bare-metal manifest does. Nothing binds a fixed host
+port: the pod listens on its own pod address (80 and 443 as root, where the
+pod has its own network namespace; 8080 and 8443 without root, where pods
+share the host's network through per-pod loopback addresses and low ports
+are refused), and the Service's node ports come from the cluster's
+allocator, so several clusters on one host never collide (kind's guide
+binds hostPorts 80/443 instead, which only one cluster per host can do).
+Users reach it at the Service's ClusterIP on ports 80/443, which kube-proxy
+makes reachable from the host and which the controller publishes as every
+Ingress's ADDRESS, or at ``<node address>:<node port>``.
 
 Existing objects are left as they are (``AlreadyExists`` is success), so
 ``up`` may call this on every start, as kubeadm's phases are re-runnable.
@@ -50,6 +70,13 @@ UNPRIVILEGED_DNS_PORT = 1053  # a port an unprivileged pod may bind
 RETRIES = 10
 DEFAULT_STORAGE_CLASS = "standard"
 HOSTPATH_PROVISIONER = "tinykube.io/hostpath"  # controllers/hostpathprovisioner.py
+INGRESS_NAMESPACE = "tinykube-ingress"
+INGRESS_NAME = "tinykube-ingress-controller"
+INGRESS_CLASS = "tinykube"
+INGRESS_CONTROLLER = "tinykube.io/ingress"  # tinykube/ingress/command.py's default
+INGRESS_IMAGE = "tinykube.io/ingress-controller:v0.1.0"
+INGRESS_PORTS = (80, 443)  # as root: the pod has a network namespace of its own
+UNPRIVILEGED_INGRESS_PORTS = (8080, 8443)
 
 
 def dns_service_ip(service_cidr: str) -> str:
@@ -241,6 +268,119 @@ def kube_dns_service(cluster_ip: str) -> Obj:
     }
 
 
+def ingress_rbac_objects() -> list[tuple[str, str, Obj]]:
+    """The controller's namespace, ServiceAccount, ClusterRole and binding."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    read = ["get", "list", "watch"]
+    role = {
+        "apiVersion": rbac,
+        "kind": "ClusterRole",
+        "metadata": _meta(INGRESS_NAME, ""),
+        "rules": [
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingressclasses"], "verbs": read},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses/status"], "verbs": ["update", "patch"]},
+            {"apiGroups": [""], "resources": ["services", "secrets"], "verbs": read},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        ],
+    }  # fmt: skip
+    binding = _binding(INGRESS_NAME, INGRESS_NAME, INGRESS_NAME)
+    binding["subjects"][0]["namespace"] = INGRESS_NAMESPACE
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(INGRESS_NAMESPACE, "")}
+    return [
+        ("v1", "namespaces", namespace),
+        ("v1", "serviceaccounts", {**_service_account(INGRESS_NAME),
+                                   "metadata": _meta(INGRESS_NAME, INGRESS_NAMESPACE)}),
+        (rbac, "clusterroles", role),
+        (rbac, "clusterrolebindings", binding),
+    ]  # fmt: skip
+
+
+def ingress_class() -> Obj:
+    """``tinykube``, the default IngressClass, served by ``tinykube.io/ingress``."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {
+            "name": INGRESS_CLASS,
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+        },
+        "spec": {"controller": INGRESS_CONTROLLER},
+    }
+
+
+_INGRESS_LABELS = {"app.kubernetes.io/name": "tinykube-ingress", "app.kubernetes.io/component": "controller"}  # fmt: skip
+
+
+def ingress_deployment(ports: tuple[int, int], python: str = sys.executable) -> Obj:
+    """One controller pod, listening on its pod address; it publishes its Service's address."""
+    http, https = ports
+    container = {
+        "name": "controller",
+        "image": INGRESS_IMAGE,
+        "command": [python, "-m", "tinykube.ingress.command", "ingress-controller"],
+        "args": [
+            f"--controller-class={INGRESS_CONTROLLER}",
+            f"--publish-service={INGRESS_NAMESPACE}/{INGRESS_NAME}",
+            "--bind-address=$(POD_IP)",
+            f"--http-port={http}",
+            f"--https-port={https}",
+        ],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "ports": [
+            {"name": "http", "containerPort": http, "protocol": "TCP"},
+            {"name": "https", "containerPort": https, "protocol": "TCP"},
+        ],
+        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 2},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(INGRESS_NAME, INGRESS_NAMESPACE, **_INGRESS_LABELS),
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": _INGRESS_LABELS},
+            "template": {
+                "metadata": {"labels": _INGRESS_LABELS},
+                "spec": {
+                    "serviceAccountName": INGRESS_NAME,
+                    "tolerations": [
+                        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                    ],
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def ingress_service() -> Obj:
+    """The NodePort Service in front of the controller (node ports from the allocator)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(INGRESS_NAME, INGRESS_NAMESPACE, **_INGRESS_LABELS),
+        "spec": {
+            "type": "NodePort",
+            "selector": _INGRESS_LABELS,
+            "ports": [
+                {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"},
+                {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"},
+            ],
+        },
+    }
+
+
+def ingress_objects(python: str = sys.executable) -> list[tuple[str, str, Obj]]:
+    ports = INGRESS_PORTS if os.geteuid() == 0 else UNPRIVILEGED_INGRESS_PORTS
+    return [
+        *ingress_rbac_objects(),
+        ("networking.k8s.io/v1", "ingressclasses", ingress_class()),
+        ("v1", "services", ingress_service()),
+        ("apps/v1", "deployments", ingress_deployment(ports, python)),
+    ]
+
+
 async def ensure_addons(
     client: Client,
     *,
@@ -251,8 +391,10 @@ async def ensure_addons(
     dns_replicas: int = 2,
     python: str = sys.executable,
     proxy_args: list[str] | None = None,
+    ingress: bool = True,
 ) -> None:
-    """Create kube-proxy, CoreDNS (and their RBAC) and the default StorageClass unless they exist.
+    """Create kube-proxy, CoreDNS (and their RBAC), the default StorageClass and the
+    ingress controller (unless ``ingress`` is false) where they do not exist.
 
     ``api_server_url`` is where kube-proxy reaches the API server
     (``https://127.0.0.1:6443``); ``dns_port`` is the port the DNS pods
@@ -268,6 +410,7 @@ async def ensure_addons(
         ("v1", "services", kube_dns_service(dns_service_ip(service_cidr))),
         ("apps/v1", "deployments", coredns_deployment(cluster_domain, port, dns_replicas, python)),
         ("storage.k8s.io/v1", "storageclasses", default_storage_class()),
+        *(ingress_objects(python) if ingress else []),
     ]
     for api_version, resource, obj in objects:
         await _with_retries(lambda a=api_version, r=resource, o=obj: _create(client, a, r, o))
