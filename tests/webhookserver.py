@@ -9,7 +9,8 @@ with ``cryptography``; ``ca_bundle`` is what a configuration's
 
 Paths:
   /mutate  allows, and adds the label ``mutated-by: webhook`` by JSON patch
-  /deny    refuses objects labelled ``deny`` (403, a message naming the object)
+  /deny    refuses objects labelled ``deny`` (403, a message naming the object),
+           deletions included
   /slow    answers after ``SLOW_SECONDS``, to trip a webhook's timeout
 """
 
@@ -90,7 +91,8 @@ def _answer(review: dict[str, Any], **response: Any) -> web.Response:
 
 
 def _labels(review: dict[str, Any]) -> dict[str, str]:
-    obj = review["request"].get("object") or {}
+    """The object's labels; a DELETE has only the old object."""
+    obj = review["request"].get("object") or review["request"].get("oldObject") or {}
     return (obj.get("metadata") or {}).get("labels") or {}
 
 

@@ -267,3 +267,34 @@ async def test_python_client_sees_the_denial_and_the_warning(
     _obj, code, headers = await asyncio.to_thread(create, {})
     assert code == 201
     assert headers["Warning"] == f'299 - "{MUTATION_WARNING}"'
+
+
+async def test_delete_is_sent_with_the_old_object_and_can_be_refused(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    await client.create("v1", "configmaps", configmap("kept", deny="yes"), ns)
+    rules = [{"operations": ["DELETE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}]  # fmt: skip
+    hook = a_hook("deny.hooks.test", webhook.url("/deny"), webhook.ca_bundle, ns, rules=rules)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def denying() -> bool:
+        try:
+            await client.delete("v1", "configmaps", "kept", ns, dry_run=True)
+        except errors.APIError:
+            return True
+        return False
+
+    await eventually(denying)
+    with pytest.raises(errors.APIError) as caught:
+        await client.delete("v1", "configmaps", "kept", ns)
+    assert caught.value.message == (
+        'admission webhook "deny.hooks.test" denied the request: ConfigMap kept carries the deny label'
+    )
+    assert (await client.get("v1", "configmaps", "kept", ns))["metadata"]["name"] == "kept"
+    request = [r for r in webhook.reviews if r["request"]["operation"] == "DELETE"][-1]["request"]
+    assert request["object"] is None
+    assert request["oldObject"]["metadata"]["name"] == "kept"
+    assert request["options"]["kind"] == "DeleteOptions"
+    assert request["userInfo"]["username"] == "kubernetes-admin"
+    await client.create("v1", "configmaps", configmap("free"), ns)
+    await client.delete("v1", "configmaps", "free", ns)

@@ -14,7 +14,7 @@ import pytest
 from tinykube.api import errors
 from tinykube.api.defaults import apply_defaults
 from tinykube.api.resources import Resource, lookup
-from tinykube.apiserver.registry.generic import WriteOptions
+from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
 from tinykube.apiserver.webhooks import matching, review
 from tinykube.apiserver.webhooks.dispatcher import Dispatcher, attributes
 
@@ -302,6 +302,40 @@ def test_request_carries_what_upstream_sends() -> None:
         "dryRun": ["All"],
         "fieldManager": "kubectl",
     }
+
+
+def test_delete_sends_the_old_object_and_delete_options() -> None:
+    stored = {"apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns"}}
+    opts = DeleteOptions(grace_period=0, propagation="Foreground", dry_run=True, user=User())
+    request_attrs = attributes(PODS, None, stored, opts, "DELETE")
+    assert request_attrs is not None
+    assert (request_attrs.name, request_attrs.namespace) == ("p", "ns")
+    body = review.build_request(request_attrs, matching.Invocation(compiled(hook()), PODS), "v1")
+    req = body["request"]
+    assert req["object"] is None and req["oldObject"] is stored
+    assert req["options"] == {
+        "kind": "DeleteOptions",
+        "apiVersion": "meta.k8s.io/v1",
+        "dryRun": ["All"],
+        "gracePeriodSeconds": 0,
+        "propagationPolicy": "Foreground",
+    }
+
+
+async def test_a_patch_for_a_delete_is_refused() -> None:
+    rules = [
+        {"operations": ["DELETE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}
+    ]
+    cache = cache_with(config("a", hook("patcher", rules=rules), mutating=True))
+    dispatcher = Scripted(
+        cache, {"patcher": lambda _o: patched([{"op": "add", "path": "/x", "value": 1}])}
+    )
+    with pytest.raises(errors.InternalError) as caught:
+        await dispatcher.mutate(PODS, None, pod_obj(), DeleteOptions(), "DELETE")
+    assert caught.value.message == (
+        'Internal error occurred: admission webhook "patcher" attempted to modify the object, '
+        "which is not supported for this operation"
+    )
 
 
 def test_scale_writes_are_not_sent() -> None:

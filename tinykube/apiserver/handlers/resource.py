@@ -394,7 +394,7 @@ async def _server_side_apply(
 
 
 async def delete_options(request: web.Request) -> DeleteOptions:
-    opts = DeleteOptions()
+    opts = DeleteOptions(user=request.get("user"), admit=True)
     body = await common.read_body(request)
     doc: dict[str, Any] = {}
     if body.strip():

@@ -11,9 +11,13 @@ Every write runs the same pipeline, so that PUT, PATCH, apply, /status,
 /scale and /binding cannot disagree::
 
     mutate(old) → strategy (server fields, status split, generation)
-      → defaults → admission → validation → quota (charged to its status)
+      → defaults → admission → mutating webhooks → validation
+      → validating webhooks → quota (charged to its status)
       → service allocation → managedFields → no-op check
       → store CAS (or nothing, for dryRun)
+
+A client's DELETE asks the admission webhooks too, before anything is marked
+or removed.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ class DeleteOptions:
     uid: str = ""
     resource_version: str = ""
     dry_run: bool = False
+    user: Any = None  # who asked, for admission webhooks
+    # A client's DELETE asks admission webhooks; the server's own deletes (eviction's,
+    # event expiry, CRD cleanup) do not, as upstream's internal deletes do not.
+    admit: bool = False
 
 
 @dataclass
@@ -413,6 +421,8 @@ class Registry:
                 raise errors.not_found(res.plural, res.group, name)
             obj = decode(kv)
             _check_preconditions(res, obj, opts)
+            if opts.admit:
+                await self.hooks.before_delete(res, obj, opts)
             pending = self.hooks.prepare_delete(res, copy.deepcopy(obj), opts, now_rfc3339())
             try:
                 if pending is not None:

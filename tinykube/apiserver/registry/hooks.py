@@ -258,6 +258,11 @@ class Hooks:
         return None
 
     # ---- delete ---------------------------------------------------------
+    async def before_delete(self, res: Resource, obj: dict[str, Any], opts: DeleteOptions) -> None:
+        """Admission of a DELETE: webhooks see the stored object as oldObject."""
+        await self.webhooks.mutate(res, None, obj, opts, "DELETE")
+        await self.webhooks.validate(res, None, obj, opts, "DELETE")
+
     def prepare_delete(
         self, res: Resource, obj: dict[str, Any], opts: DeleteOptions, now: str
     ) -> dict[str, Any] | None:

@@ -83,12 +83,12 @@ class Dispatcher:
     async def mutate(
         self,
         res: Resource,
-        obj: dict[str, Any],
+        obj: dict[str, Any] | None,
         old: dict[str, Any] | None,
         opts: Any,
         operation: str,
     ) -> None:
-        """Run the mutating webhooks; ``obj`` is changed in place."""
+        """Run the mutating webhooks; ``obj`` is changed in place (None for a DELETE)."""
         hooks = self.webhooks(MUTATING)
         if not hooks:
             return
@@ -115,7 +115,7 @@ class Dispatcher:
                     previously = set()
                 if hook.reinvoke_if_needed:
                     previously.add(hook.uid)
-        if current is not obj:
+        if obj is not None and current is not None and current is not obj:
             obj.clear()
             obj.update(current)
 
@@ -127,7 +127,7 @@ class Dispatcher:
             result = await self._call(invocation, attrs)
             if result is None:
                 return None
-            opts.warnings.extend(result.warnings)
+            _warn(opts, result.warnings)
             if not result.allowed:
                 raise review.denied(hook.name, result.status)
             if attrs.obj is None:
@@ -182,7 +182,7 @@ class Dispatcher:
             return
         if result is None:
             return
-        opts.warnings.extend(result.warnings)
+        _warn(opts, result.warnings)
         if not result.allowed:
             raise review.denied(hook.name, result.status)
 
@@ -214,6 +214,13 @@ class Dispatcher:
             return None
         log.warning("component=apiserver failed calling webhook, failing closed: %s", exc)
         raise exc.as_api_error() from None
+
+
+def _warn(opts: Any, warnings: list[str]) -> None:
+    """Warnings become Warning headers of writes; a DELETE's response carries none."""
+    sink = getattr(opts, "warnings", None)
+    if sink is not None:
+        sink.extend(warnings)
 
 
 def attributes(
@@ -251,5 +258,5 @@ def attributes(
         old=old,
         dry_run=dry_run,
         user=getattr(opts, "user", None),
-        options=review.options_for(operation, getattr(opts, "field_manager", ""), dry_run),
+        options=review.options_for(operation, opts),
     )

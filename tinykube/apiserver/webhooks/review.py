@@ -115,16 +115,21 @@ def build_request(
     }
 
 
-def options_for(operation: str, field_manager: str, dry_run: bool) -> dict[str, Any] | None:
-    """The operation's options object, as upstream passes CreateOptions/UpdateOptions."""
+def options_for(operation: str, opts: Any) -> dict[str, Any] | None:
+    """The operation's options object, as upstream passes Create/Update/DeleteOptions."""
     kind = OPTIONS_KIND.get(operation)
     if kind is None:
         return None
     out: dict[str, Any] = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
-    if dry_run:
+    if getattr(opts, "dry_run", False):
         out["dryRun"] = ["All"]
-    if field_manager and operation != "DELETE":
-        out["fieldManager"] = field_manager
+    if operation == "DELETE":
+        if getattr(opts, "grace_period", None) is not None:
+            out["gracePeriodSeconds"] = opts.grace_period
+        if getattr(opts, "propagation", ""):
+            out["propagationPolicy"] = opts.propagation
+    elif getattr(opts, "field_manager", ""):
+        out["fieldManager"] = opts.field_manager
     return out
 
 
