@@ -426,3 +426,45 @@ def test_success_policy_rules(rules: list[Obj], succeeded: set[int], message: st
     the_job = a_job(completionMode="Indexed", completions=8, successPolicy={"rules": rules})
     matched = successpolicy.match(the_job, succeeded)
     assert (matched[1] if matched else None) == message
+
+
+def being_deleted(pod: Obj) -> Obj:
+    pod["metadata"]["deletionTimestamp"] = ago(1)
+    return pod
+
+
+async def test_the_terminal_condition_waits_for_terminating_pods() -> None:
+    status = {"startTime": ago(31), "active": 0}
+    target = util.new_condition(util.FAILURE_TARGET, util.DEADLINE_EXCEEDED, NOW)
+    job = a_job({**status, "conditions": [target]}, activeDeadlineSeconds=30)
+    stopping = being_deleted(a_pod("pi-a"))
+    stopping["metadata"]["finalizers"] = []  # counted already; the kubelet still stops it
+    controller, client, events = setup(job, [stopping])
+    await controller.reconcile("ns/pi")
+    assert condition(client.last_status, "Failed") is None
+    assert client.last_status["terminating"] == 1
+    assert events.seen == []
+
+
+async def test_under_replacement_policy_failed_a_deleted_pod_is_replaced_once_failed() -> None:
+    job = a_job({"startTime": ago(60), "active": 1}, podReplacementPolicy="Failed")
+    controller, client, _ = setup(job, [being_deleted(a_pod("pi-a"))])
+    await controller.reconcile("ns/pi")
+    assert client.verbs("create", "pods") == []
+    assert client.verbs("patch", "pods") == []  # its finalizer stays until it failed
+    assert client.last_status["terminating"] == 1
+    assert client.last_status["active"] == 0
+
+    failed = being_deleted(a_pod("pi-a", "Failed", exit_code=143))
+    controller.pods.replace([failed], "2")
+    await controller.reconcile("ns/pi")
+    assert client.last_status["failed"] == 1
+    assert client.verbs("patch", "pods") == ["pi-a"]
+
+
+async def test_by_default_a_deleted_pod_is_replaced_at_once() -> None:
+    job = a_job({"startTime": ago(60), "active": 1}, podReplacementPolicy="TerminatingOrFailed")
+    controller, client, _ = setup(job, [being_deleted(a_pod("pi-a"))])
+    await controller.reconcile("ns/pi")
+    assert client.last_status["failed"] == 1
+    assert client.last_status["terminating"] == 1

@@ -227,7 +227,7 @@ class JobController(Controller[str]):
         failure = _failure(job, failed, census.active, now)
         success = None if failure else _success(job, succeeded, len(census.active))
         if failure is not None or success is not None:
-            await self._finish(job, census.active, failure or success, failure is None, now)
+            await self._finish(job, census, failure or success, failure is None, now)
             return None
         if spec.get("suspend"):
             await self._delete_pods(job, census.active)
@@ -237,16 +237,19 @@ class JobController(Controller[str]):
         return await self._manage(key, job, census, succeeded, now)
 
     async def _finish(
-        self, job: Obj, active: list[Obj], why: tuple[str, str], succeeded: bool, now: datetime
+        self, job: Obj, census: Census, why: tuple[str, str], succeeded: bool, now: datetime
     ) -> None:
-        """The interim condition first; the final one once no Pod runs any more."""
+        """The interim condition first; the final one once no Pod runs or terminates
+        any more (upstream delays the terminal condition the same way since 1.31)."""
         status = job["status"]
         target = util.SUCCESS_CRITERIA_MET if succeeded else util.FAILURE_TARGET
         if not util.has_condition(status, target):
             status.setdefault("conditions", []).append(util.new_condition(target, why, now))
-        if active:
-            await self._delete_pods(job, active)
+        if census.active:
+            await self._delete_pods(job, census.active)
             return
+        if census.terminating:
+            return  # their deletion brings the Job back here
         final = util.COMPLETE if succeeded else util.FAILED
         status["conditions"].append(util.new_condition(final, why, now))
         if succeeded:
@@ -255,7 +258,7 @@ class JobController(Controller[str]):
     async def _manage(
         self, key: str, job: Obj, census: Census, succeeded: int, now: datetime
     ) -> Requeue | None:
-        surplus, missing = self._plan(job, census.active, succeeded, now)
+        surplus, missing = self._plan(job, census, succeeded, now)
         if surplus:
             await self._delete_pods(job, surplus)
             return None
@@ -271,21 +274,24 @@ class JobController(Controller[str]):
         return None
 
     def _plan(
-        self, job: Obj, active: list[Obj], succeeded: int, now: datetime
+        self, job: Obj, census: Census, succeeded: int, now: datetime
     ) -> tuple[list[Obj], list[int | None]]:
-        """(Pods to delete, Pods to create: an index each for Indexed Jobs, else None)."""
+        """(Pods to delete, Pods to create: an index each for Indexed Jobs, else None).
+        Held Pods (being deleted, to be replaced only once Failed) take their slot."""
+        active, held = census.active, census.held
         if indexed.is_indexed(job):
             completions = int(util.job_spec(job).get("completions") or 0)
             done = indexed.parse_indexes(job["status"].get("completedIndexes"))
             done |= perindex.failed_indexes(job)  # a failed index is not retried
             surplus = indexed.surplus_pods(completions, done, active)
             room = util.want_active(job, succeeded, len(active)) - (len(active) - len(surplus))
-            pending = indexed.pending_indexes(completions, done, active, max(0, room))
+            room -= len(held)
+            pending = indexed.pending_indexes(completions, done, active + held, max(0, room))
             return surplus, list(pending)
         want = util.want_active(job, succeeded, len(active))
         if len(active) > want:
             return pods_to_delete(active, active, len(active) - want, now), []
-        return [], [None] * (want - len(active))
+        return [], [None] * max(0, want - len(active) - len(held))
 
     async def _create_pods(
         self, key: str, job: Obj, slots: list[int | None], pods: list[Obj]

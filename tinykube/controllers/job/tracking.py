@@ -16,7 +16,10 @@ A restart between any two steps repeats at most the step it was in; nothing
 is counted twice or lost. A Pod being deleted before it succeeded counts as
 failed, as upstream counts it: orphans never reach the Failed phase. A failed
 Pod that matches an ``Ignore`` rule of the Job's ``podFailurePolicy`` is not
-counted at all (``failurepolicy``).
+counted at all (``failurepolicy``). Under ``podReplacementPolicy: Failed`` (the
+default with a ``podFailurePolicy``) a Pod being deleted is neither: it is
+held, uncounted and unreplaced, until the kubelet reports it Failed, so the
+policy can judge its exit code and two Pods of one slot never run at once.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ class Census:
     active: list[Obj] = field(default_factory=list)
     ready: int = 0
     terminating: int = 0
+    # Being deleted, not yet Failed, under ``podReplacementPolicy: Failed``: neither
+    # running nor finished, and not to be replaced yet.
+    held: list[Obj] = field(default_factory=list)
     new_succeeded: list[Obj] = field(default_factory=list)
     new_failed: list[Obj] = field(default_factory=list)
     to_unfinalize: list[Obj] = field(default_factory=list)
@@ -59,15 +65,19 @@ def take_census(job: Obj, pods: list[Obj]) -> Census:
     uncounted = (job.get("status") or {}).get("uncountedTerminatedPods") or {}
     already = set(uncounted.get("succeeded") or []) | set(uncounted.get("failed") or [])
     policy = failurepolicy.policy_of(job)
+    only_failed = (job.get("spec") or {}).get("podReplacementPolicy") == "Failed"
     census = Census(pods=pods)
     for pod in pods:
+        if only_failed and _terminating(pod):
+            census.terminating += 1
+            census.held.append(pod)
+            continue
         if not is_pod_finished(pod):
             census.active.append(pod)
             census.ready += is_pod_ready(pod)
             continue
         phase = (pod.get("status") or {}).get("phase")
-        if meta(pod).get("deletionTimestamp") and phase not in ("Failed", "Succeeded"):
-            census.terminating += 1
+        census.terminating += _terminating(pod)
         if TRACKING_FINALIZER not in (meta(pod).get("finalizers") or []):
             continue  # counted before: its finalizer is gone
         census.to_unfinalize.append(pod)
@@ -79,6 +89,11 @@ def take_census(job: Obj, pods: list[Obj]) -> Census:
             census.new_failed.append(pod)
         # else: an Ignore rule matched; only its finalizer goes, and it is replaced
     return census
+
+
+def _terminating(pod: Obj) -> bool:
+    phase = (pod.get("status") or {}).get("phase")
+    return bool(meta(pod).get("deletionTimestamp")) and phase not in ("Failed", "Succeeded")
 
 
 def record_uncounted(status: Obj, census: Census) -> bool:
