@@ -2,7 +2,9 @@
 
 ``controller`` (informers, handlers, syncJob), ``tracking`` (counting finished
 Pods exactly once with the job-tracking finalizer), ``indexed`` (completion
-indexes), ``util`` (the pure decisions: how many Pods, when done, conditions).
+indexes), ``perindex`` (backoffLimitPerIndex), ``failurepolicy``
+(podFailurePolicy), ``successpolicy`` (successPolicy), ``util`` (the pure
+decisions: how many Pods, when done, deadlines, suspension, conditions).
 """
 
 from __future__ import annotations
