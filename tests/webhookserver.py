@@ -41,8 +41,8 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_certificates(directory: Path) -> tuple[bytes, Path, Path]:
-    """(CA PEM, server cert file, server key file) for 127.0.0.1 and localhost."""
+def make_certificates(directory: Path, names: tuple[str, ...] = ()) -> tuple[bytes, Path, Path]:
+    """(CA PEM, server cert file, server key file) for 127.0.0.1, localhost and ``names``."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -57,7 +57,8 @@ def make_certificates(directory: Path) -> tuple[bytes, Path, Path]:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in ("localhost", *names)]
+    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name("webhook"))
@@ -97,11 +98,13 @@ def _labels(review: dict[str, Any]) -> dict[str, str]:
 
 
 class WebhookServer:
-    def __init__(self) -> None:
+    """``names``: more DNS names for the certificate (``<service>.<namespace>.svc``)."""
+
+    def __init__(self, names: tuple[str, ...] = ()) -> None:
         self.reviews: list[dict[str, Any]] = []
         self.port = 0
         self._dir = tempfile.TemporaryDirectory()
-        ca_pem, self._cert, self._key = make_certificates(Path(self._dir.name))
+        ca_pem, self._cert, self._key = make_certificates(Path(self._dir.name), names)
         self.ca_bundle = base64.b64encode(ca_pem).decode()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

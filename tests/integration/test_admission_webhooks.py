@@ -32,9 +32,12 @@ Obj = dict[str, Any]
 GROUP = "admissionregistration.k8s.io/v1"
 
 
+SERVICE_NS = "hooks-service"
+
+
 @pytest.fixture(scope="module")
 def webhook() -> Iterator[WebhookServer]:
-    server = WebhookServer()
+    server = WebhookServer(names=(f"webhook.{SERVICE_NS}.svc",))
     server.start()
     try:
         yield server
@@ -298,3 +301,56 @@ async def test_delete_is_sent_with_the_old_object_and_can_be_refused(
     assert request["userInfo"]["username"] == "kubernetes-admin"
     await client.create("v1", "configmaps", configmap("free"), ns)
     await client.delete("v1", "configmaps", "free", ns)
+
+
+async def test_a_service_webhook_is_reached_through_its_endpoints(
+    client: Client, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    """clientConfig.service: the Service's ready endpoint is dialled, and the
+    certificate is checked for ``webhook.hooks-service.svc``, not the address."""
+    ns = SERVICE_NS
+    await client.create("v1", "namespaces", {"metadata": {"name": ns, "labels": {"hooks-test": ns}}})  # fmt: skip
+    service = {"metadata": {"name": "webhook"}, "spec": {"ports": [{"name": "https", "port": 443, "targetPort": webhook.port}]}}  # fmt: skip
+    await client.create("v1", "services", service, ns)
+    endpoints = {
+        "metadata": {"name": "webhook-1", "labels": {"kubernetes.io/service-name": "webhook"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": webhook.port, "protocol": "TCP"}],
+    }
+    await client.create("discovery.k8s.io/v1", "endpointslices", endpoints, ns)
+    hook = a_hook("deny.hooks.test", "", webhook.ca_bundle, ns)
+    hook["clientConfig"] = {
+        "service": {"namespace": ns, "name": "webhook", "path": "/deny"},
+        "caBundle": webhook.ca_bundle,
+    }
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def denying() -> bool:
+        return await refused(client, ns, configmap("probe", deny="yes")) is not None
+
+    await eventually(denying)
+    exc = await refused(client, ns, configmap("bad", deny="yes"))
+    assert exc is not None and exc.code == 403, exc
+    sent = [r for r in webhook.reviews if r["request"].get("name") == "bad"][-1]
+    assert sent["query"] == {"timeout": "10s"}
+    await client.create("v1", "configmaps", configmap("good"), ns)
+    # The same endpoints under another Service name: the certificate does not cover it.
+    await client.create("v1", "services", {**service, "metadata": {"name": "other"}}, ns)
+    await client.create("discovery.k8s.io/v1", "endpointslices", {**endpoints, "metadata": {"name": "other-1", "labels": {"kubernetes.io/service-name": "other"}}}, ns)  # fmt: skip
+    wrong = dict(hook, name="wrong.hooks.test")
+    wrong["clientConfig"] = {**hook["clientConfig"], "service": {"namespace": ns, "name": "other", "path": "/deny"}}  # fmt: skip
+    await register(client, configs, "validatingwebhookconfigurations", wrong)
+
+    async def failing() -> bool:
+        exc = await refused(client, ns, configmap("probe"))
+        return isinstance(exc, errors.InternalError)
+
+    await eventually(failing)
+    exc = await refused(client, ns, configmap("probe"))
+    assert exc is not None
+    assert exc.message.startswith(
+        'Internal error occurred: failed calling webhook "wrong.hooks.test": failed to call '
+        f'webhook: Post "https://other.{ns}.svc:443/deny?timeout=10s": tls: failed to verify '
+        "certificate: x509: "
+    ), exc.message

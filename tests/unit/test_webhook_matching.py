@@ -15,7 +15,7 @@ from tinykube.api import errors
 from tinykube.api.defaults import apply_defaults
 from tinykube.api.resources import Resource, lookup
 from tinykube.apiserver.registry.generic import DeleteOptions, WriteOptions
-from tinykube.apiserver.webhooks import matching, review
+from tinykube.apiserver.webhooks import calling, matching, review
 from tinykube.apiserver.webhooks.dispatcher import Dispatcher, attributes
 
 pytestmark = pytest.mark.unit
@@ -613,3 +613,58 @@ async def test_compiled_webhooks_are_rebuilt_when_a_configuration_changes() -> N
     for listener in cache.listeners:
         listener(Event())
     assert [w.name for w in dispatcher.webhooks("mutatingwebhookconfigurations")] == ["renamed"]
+
+
+# ---- where a service webhook is reached ------------------------------------------
+
+
+def service_cache(*slices: Obj, cluster_ip: str = "10.96.0.20") -> FakeCache:
+    svc = {
+        "metadata": {"name": "hook", "namespace": "sys"},
+        "spec": {
+            "clusterIP": cluster_ip,
+            "ports": [{"name": "https", "port": 443, "targetPort": 8443}],
+        },
+    }
+    objects = {"/registry/services/sys/hook": svc}
+    for i, eps in enumerate(slices):
+        objects[f"/registry/endpointslices/sys/hook-{i}"] = eps
+    return FakeCache(objects)
+
+
+def a_slice(address: str, ready: bool, service: str = "hook") -> Obj:
+    return {
+        "metadata": {"labels": {"kubernetes.io/service-name": service}},
+        "endpoints": [{"addresses": [address], "conditions": {"ready": ready}}],
+        "ports": [{"name": "https", "port": 8443}],
+    }
+
+
+SERVICE_CONFIG = {"service": {"namespace": "sys", "name": "hook", "port": 443, "path": "/v"}}
+
+
+def test_service_webhook_dials_a_ready_endpoint_and_checks_the_service_name() -> None:
+    cache = service_cache(
+        a_slice("10.0.0.9", False), a_slice("10.0.0.7", True), a_slice("10.0.0.8", True, "other")
+    )
+    target = calling.resolve(SERVICE_CONFIG, cache, 5)
+    assert target.dial == "https://10.0.0.7:8443/v?timeout=5s"
+    assert target.url == "https://hook.sys.svc:443/v?timeout=5s"
+    assert target.server_name == "hook.sys.svc"
+
+
+def test_service_webhook_without_endpoints_uses_the_cluster_ip() -> None:
+    target = calling.resolve(SERVICE_CONFIG, service_cache(), 10)
+    assert target.dial == "https://10.96.0.20:443/v?timeout=10s"
+
+
+def test_missing_service_cannot_be_called() -> None:
+    with pytest.raises(calling.CallFailed, match='service "sys/hook" not found'):
+        calling.resolve(SERVICE_CONFIG, FakeCache({}), 10)
+
+
+def test_url_webhook_is_called_as_written_with_the_timeout() -> None:
+    target = calling.resolve({"url": "https://h.example:9443/x?a=b"}, FakeCache({}), 3)
+    assert (target.url, target.dial, target.server_name) == (
+        "https://h.example:9443/x?a=b&timeout=3s",
+    ) * 2 + (None,)
