@@ -149,3 +149,19 @@ def test_without_a_namespace_lookup_every_namespace_exists():
 def test_srv_weights_share_one_hundred_among_the_endpoints(dns):
     reply = ask(dns, "_pg._tcp.db.prod.svc.cluster.local", "SRV")
     assert sorted(str(rr.rdata).split()[1] for rr in reply.rr) == ["33", "33", "33"]
+
+
+def test_a_headless_service_without_ready_endpoints_is_nxdomain():
+    dns = ClusterDNS(
+        lambda ns, name: SERVICES.get((ns, name)),
+        lambda ns, name: [
+            {
+                "endpoints": [{"addresses": ["10.244.0.9"], "conditions": {"ready": False}}],
+                "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
+            }
+        ],
+        namespace=lambda ns: ns in NAMESPACES,
+    )
+    assert ask(dns, "db.prod.svc.cluster.local").header.rcode == RCODE.NXDOMAIN
+    assert ask(dns, "_pg._tcp.db.prod.svc.cluster.local", "SRV").header.rcode == RCODE.NXDOMAIN
+    assert ask(dns, "api.prod.svc.cluster.local").header.rcode == RCODE.NOERROR

@@ -10,7 +10,8 @@ Names under the cluster domain (``cluster.local``), per the spec
 (github.com/kubernetes/dns, docs/specification.md):
 
 - ``<svc>.<ns>.svc.<domain>``: A/AAAA with the ClusterIP(s); for a headless
-  Service, the addresses of its ready endpoints; for an ExternalName
+  Service, the addresses of its ready endpoints (NXDOMAIN while it has none,
+  as CoreDNS answers: the name has no records of any type); for an ExternalName
   Service, a CNAME to the external name, followed, as CoreDNS does, by the
   target's own records: answered here when the target is in the cluster
   domain (another Service), else looked up upstream by ``dnsserver``
@@ -197,7 +198,10 @@ class ClusterDNS:
                 # this answer. A target that does not exist leaves the CNAME alone.
                 self._records(target, qtype, reply, depth + 1)
             return True
-        for ip in self._addresses(svc, ns, name):
+        addresses = self._addresses(svc, ns, name)
+        if not addresses and is_headless(svc):
+            return None  # no ready endpoint: CoreDNS has nothing for the name, so NXDOMAIN
+        for ip in addresses:
             _add_address(reply, qname, ip, qtype)
         return True
 
@@ -248,8 +252,10 @@ class ClusterDNS:
         ]
         if not ports:
             return None
+        targets = self._srv_targets(svc, ns, name, ports[0])
+        if not targets and is_headless(svc):
+            return None
         if qtype in (QTYPE.SRV, QTYPE.ANY):
-            targets = self._srv_targets(svc, ns, name, ports[0])
             weight = srv_weight(len(targets))
             for target, port, ip in targets:
                 srv = SRV(0, weight, port, target)
