@@ -190,3 +190,49 @@ stdout `^tick\\s+0 0 1 1 \\*\\s+<none>\\s+False\\s+0\\s+<none>\\s`
 
 def test_a_job_made_from_a_cronjob(apiserver: ApiServer, tmp_path: Path) -> None:
     run(apiserver, tmp_path, "cronjob-manual-run", CRONJOB_MANUAL_RUN)
+
+
+STATEFULSET_STORAGE = """
+kubectl apply -f db.yaml
+kubectl rollout status statefulset/db --timeout=90s
+stdout 'partitioned roll out complete: 2 new pods have been updated'
+kubectl get pvc data-db-0 data-db-1 -o custom-columns=NAME:.metadata.name,STATUS:.status.phase,CLASS:.spec.storageClassName
+stdout `data-db-0\\s+Bound\\s+standard`
+stdout `data-db-1\\s+Bound\\s+standard`
+kubectl describe statefulset db
+stdout `SuccessfulCreate\\s+\\S+\\s+statefulset-controller\\s+create Claim data-db-0 Pod db-0 in StatefulSet db success`
+stdout `SuccessfulCreate\\s+\\S+\\s+statefulset-controller\\s+create Pod db-1 in StatefulSet db successful`
+-- db.yaml --
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 80}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: [sh, -c, "hostname > /data/id; exec sleep 3600"]
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_a_stateful_set_with_claims(apiserver: ApiServer, tmp_path: Path) -> None:
+    run(apiserver, tmp_path, "statefulset-storage", STATEFULSET_STORAGE)
