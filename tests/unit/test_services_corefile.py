@@ -62,6 +62,7 @@ def resolv(path: Path) -> list[str]:
 def test_kubeadm_default_keeps_the_domain_and_the_node_resolvers():
     config = corefile.parse(KUBEADM, resolv_reader=resolv)
     assert config.domain == "cluster.local"
+    assert config.ttl == 30
     assert config.upstreams == [("192.0.2.53", 53)]
     assert config.stubs == {} and config.hosts == []
 
@@ -91,8 +92,9 @@ def test_forward_from_a_zone_inside_the_root_block_is_a_stub():
         (".:53 {\n  errors\n", "missing '}'"),
         (".:53\n  errors\n}\n", "unexpected '}'"),
         (".:53 {\n  hosts {\n    999.1.1.1 x\n  }\n}\n", "line 2: not an IP address in hosts"),
+        (".:53 {\n  kubernetes cluster.local {\n    ttl 9999\n  }\n}\n", "line 2: ttl must be"),
     ],
-    ids=["bad-upstream", "unclosed", "no-open-brace", "bad-hosts-ip"],
+    ids=["bad-upstream", "unclosed", "no-open-brace", "bad-hosts-ip", "bad-ttl"],
 )
 def test_broken_corefiles_name_the_line(text, message):
     with pytest.raises(corefile.CorefileError, match=message):
@@ -173,12 +175,22 @@ def test_reloader_applies_changes_and_keeps_the_last_good_config(tmp_path):
     reloader = dnsserver.CorefileReloader(srv, conf, [("192.0.2.53", 53)], {"8.8.8.8"})
     reloader.check()
     assert srv.resolver.domain == "k8s.internal"
+    assert srv.resolver.ttl == 5  # CUSTOM sets no ttl: the plugin's default
     assert srv.upstreams == [("2001:db8::53", 53)]  # our own address is never an upstream
     conf.write_text(".:53 {\n  forward . nonsense\n}\n")
     reloader.check()
     assert srv.resolver.domain == "k8s.internal"
-    conf.write_text(".:53 {\n  kubernetes cluster.local\n}\n")
+    conf.write_text(".:53 {\n  kubernetes cluster.local {\n    ttl 30\n  }\n}\n")
     reloader.check()
     assert srv.resolver.domain == "cluster.local"
+    assert srv.resolver.ttl == 30
     assert srv.upstreams == [("192.0.2.53", 53)]
     assert srv.config.hosts == [] and srv.config.stubs == {}
+
+
+async def test_records_carry_the_corefile_ttl():
+    srv = server(KUBEADM)
+    reply = await ask(srv, "web.default.svc.cluster.local")
+    assert [rr.ttl for rr in reply.rr] == [30]
+    missing = await ask(srv, "nope.default.svc.cluster.local")
+    assert [rr.ttl for rr in missing.auth] == [30]

@@ -11,8 +11,9 @@ reload, loadbalance, ...) is accepted and has no effect here.
 What is understood, per server block (``.:53 { ... }``, ``corp.example:53
 { ... }``):
 
-- ``kubernetes ZONES... { ... }``: the cluster domain is the first zone that
-  is not a reverse zone;
+- ``kubernetes ZONES... { ttl N ... }``: the cluster domain is the first zone
+  that is not a reverse zone, and ``ttl`` (0 to 3600) the TTL of its records
+  (kubeadm's Corefile says 30; without it, the plugin's default of 5);
 - ``forward FROM TO...``: FROM ``.`` in the root block sets the upstreams,
   any other FROM (or a block for another zone) makes a stub domain; each TO
   is an address with an optional ``:port`` (``dns://`` allowed) or a
@@ -78,6 +79,7 @@ class DNSConfig:
     """What a Corefile says about answers; ``None`` upstreams mean "the resolv.conf given"."""
 
     domain: str = "cluster.local"
+    ttl: int | None = None
     upstreams: list[Upstream] | None = None
     stubs: dict[str, list[Upstream]] = field(default_factory=dict)
     hosts: list[Hosts] = field(default_factory=list)
@@ -214,11 +216,22 @@ def parse(text: str, *, resolv_reader: ResolvReader | None = None) -> DNSConfig:
                 forward = [z for z in zones if not z.endswith(".arpa.") and z != "."]
                 if root and forward:
                     config.domain = forward[0].rstrip(".")
+                    config.ttl = _ttl(d, config.ttl)
             elif d.name == "forward":
                 _forward(config, block, d, read)
             elif d.name == "hosts":
                 config.hosts.append(_hosts(block, d))
     return config
+
+
+def _ttl(d: Directive, default: int | None) -> int | None:
+    for words in d.body:
+        if words[0] == "ttl":
+            value = words[1] if len(words) == 2 else ""
+            if not value.isdigit() or not 0 <= int(value) <= 3600:
+                raise CorefileError(f"line {d.line}: ttl must be a number from 0 to 3600")
+            return int(value)
+    return default
 
 
 def read_nameservers(path: Path) -> list[str]:

@@ -61,8 +61,7 @@ ReverseLookup = Callable[[str], list[str]]
 NamespaceLookup = Callable[[str], bool]
 
 DEFAULT_DOMAIN = "cluster.local"
-TTL = 5  # CoreDNS's kubernetes plugin default
-NEGATIVE_TTL = 5
+TTL = 5  # CoreDNS's kubernetes plugin default; a Corefile's ``ttl`` overrides it
 # How many ExternalName Services one answer may follow into each other; a loop
 # of them stops here with the CNAMEs so far (CoreDNS stops at a depth of 8 too).
 MAX_CNAME_CHAIN = 8
@@ -84,6 +83,7 @@ class ClusterDNS:
         self.reverse = reverse
         # None: every namespace is taken to exist (no namespace cache to ask).
         self.namespace = namespace
+        self.ttl = TTL  # of every record, and the SOA's negative-caching time
         self.use_domain(domain)
 
     def use_domain(self, domain: str) -> None:
@@ -133,7 +133,7 @@ class ClusterDNS:
         reply.header.ra = 1
         if query.q.qtype in (QTYPE.PTR, QTYPE.ANY):
             for name in names:
-                reply.add_answer(RR(qname, QTYPE.PTR, rdata=PTR(name), ttl=TTL))
+                reply.add_answer(RR(qname, QTYPE.PTR, rdata=PTR(name), ttl=self.ttl))
         return reply
 
     def names_of(self, svc: Obj, ns: str, name: str, ip: str) -> list[str]:
@@ -180,7 +180,7 @@ class ClusterDNS:
                 ip = ipaddress.ip_address(dashed.replace("-", ":"))
             except ValueError:
                 return None
-        _add_address(reply, qname, str(ip), qtype)
+        _add_address(reply, qname, str(ip), qtype, self.ttl)
         return True
 
     def _service(
@@ -192,7 +192,7 @@ class ClusterDNS:
         spec = svc.get("spec") or {}
         if spec.get("type") == "ExternalName":
             target = spec.get("externalName", "").strip(".") + "."
-            reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=TTL))
+            reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self.ttl))
             if qtype != QTYPE.CNAME and self.in_zone(target) and depth < MAX_CNAME_CHAIN:
                 # Another Service of this cluster: its records follow the CNAME in
                 # this answer. A target that does not exist leaves the CNAME alone.
@@ -202,7 +202,7 @@ class ClusterDNS:
         if not addresses and is_headless(svc):
             return None  # no ready endpoint: CoreDNS has nothing for the name, so NXDOMAIN
         for ip in addresses:
-            _add_address(reply, qname, ip, qtype)
+            _add_address(reply, qname, ip, qtype, self.ttl)
         return True
 
     def _addresses(self, svc: Obj, ns: str, name: str) -> list[str]:
@@ -228,7 +228,7 @@ class ClusterDNS:
         matched = [ep for ep in self._ready(ns, name) if endpoint_label(ep) == host]
         for ep in matched:
             for ip in ep.get("addresses") or []:
-                _add_address(reply, qname, ip, qtype)
+                _add_address(reply, qname, ip, qtype, self.ttl)
         return True if matched else None
 
     def _srv(
@@ -259,8 +259,8 @@ class ClusterDNS:
             weight = srv_weight(len(targets))
             for target, port, ip in targets:
                 srv = SRV(0, weight, port, target)
-                reply.add_answer(RR(qname, QTYPE.SRV, rdata=srv, ttl=TTL))
-                _add_address(reply, target, ip, QTYPE.ANY, additional=True)
+                reply.add_answer(RR(qname, QTYPE.SRV, rdata=srv, ttl=self.ttl))
+                _add_address(reply, target, ip, QTYPE.ANY, self.ttl, additional=True)
         return True
 
     def _srv_targets(self, svc: Obj, ns: str, name: str, port: Obj) -> list[tuple[str, int, str]]:
@@ -282,8 +282,8 @@ class ClusterDNS:
 
     def _soa(self) -> RR:
         zone = self.domain + "."
-        soa = SOA(f"ns.dns.{zone}", f"hostmaster.{zone}", (1, 7200, 1800, 86400, NEGATIVE_TTL))
-        return RR(zone, QTYPE.SOA, rdata=soa, ttl=NEGATIVE_TTL)
+        soa = SOA(f"ns.dns.{zone}", f"hostmaster.{zone}", (1, 7200, 1800, 86400, self.ttl))
+        return RR(zone, QTYPE.SOA, rdata=soa, ttl=self.ttl)
 
 
 def srv_weight(count: int) -> int:
@@ -322,13 +322,13 @@ def _labels(name: str) -> tuple[str, ...]:
 
 
 def _add_address(
-    reply: DNSRecord, name: str, ip: str, qtype: int, *, additional: bool = False
+    reply: DNSRecord, name: str, ip: str, qtype: int, ttl: int, *, additional: bool = False
 ) -> None:
     """An A or AAAA record for ``ip`` if the query asked for that family (or ANY)."""
     v6 = ":" in ip
     if qtype not in (QTYPE.ANY, QTYPE.AAAA if v6 else QTYPE.A):
         return
-    rr = RR(name, QTYPE.AAAA if v6 else QTYPE.A, rdata=AAAA(ip) if v6 else A(ip), ttl=TTL)
+    rr = RR(name, QTYPE.AAAA if v6 else QTYPE.A, rdata=AAAA(ip) if v6 else A(ip), ttl=ttl)
     if additional:
         reply.add_ar(rr)
     else:

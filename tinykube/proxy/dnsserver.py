@@ -37,7 +37,7 @@ from dnslib import QTYPE, RCODE, DNSError, DNSRecord
 
 from tinykube.client.informers import InformerFactory, key_of, split_key
 from tinykube.client.rest import Client
-from tinykube.proxy import corefile
+from tinykube.proxy import corefile, dns
 from tinykube.proxy.dns import DEFAULT_DOMAIN, ClusterDNS
 from tinykube.proxy.table import slice_service_key
 
@@ -120,6 +120,7 @@ class DNSServer:
         """Use a (re)loaded Corefile: its domain, hosts, stub domains and upstreams."""
         self.config = config
         self.resolver.use_domain(config.domain)
+        self.resolver.ttl = dns.TTL if config.ttl is None else config.ttl
         self.upstreams = default_upstreams if config.upstreams is None else config.upstreams
 
     async def handle(self, packet: bytes) -> bytes | None:
