@@ -20,6 +20,7 @@ from typing import Any
 from tinykube.api import duration
 from tinykube.api.resources import Resource
 from tinykube.api.tables import (
+    admissionregistration,
     apps,
     autoscaling,
     batch,
@@ -52,7 +53,18 @@ _DEFAULT = Printer(
 )
 
 _PRINTERS: dict[tuple[str, str], Printer] = {}
-for _module in (pods, core, events, storage, apps, batch, networking, cluster, autoscaling):
+for _module in (
+    pods,
+    core,
+    events,
+    storage,
+    apps,
+    batch,
+    networking,
+    cluster,
+    autoscaling,
+    admissionregistration,
+):
     _PRINTERS.update(_module.PRINTERS)
 
 

@@ -21,6 +21,7 @@ from tinykube.api import errors
 from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
 from tinykube.api.validation import (
+    admissionregistration,
     apps,
     autoscaling,
     batch,
@@ -68,12 +69,17 @@ VALIDATORS: dict[tuple[str, str], tuple[Create, Update | None]] = {
     **_group("autoscaling", autoscaling.VALIDATORS),
     **_group("events.k8s.io", events.VALIDATORS),
     **_group("certificates.k8s.io", certificates.VALIDATORS),
+    **_group("admissionregistration.k8s.io", admissionregistration.VALIDATORS),
 }
 
 # Rules that only apply when an object is created.
 CREATE_ONLY: dict[tuple[str, str], Create] = {
     ("", "Pod"): core.validate_pod_create,
     ("batch", "Job"): batch.validate_generated_selector,
+    **{
+        ("admissionregistration.k8s.io", kind): fn
+        for kind, fn in admissionregistration.CREATE_ONLY.items()
+    },
 }
 
 # Most kinds name objects with a DNS-1123 subdomain; these are the exceptions.
