@@ -103,6 +103,22 @@ spec:
 """
 
 
+REWRITE = f"""
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: minimal-ingress
+  namespace: {NS}
+  annotations: {{nginx.ingress.kubernetes.io/rewrite-target: /}}
+spec:
+  rules:
+  - host: rw.example
+    http:
+      paths:
+      - {{path: /testpath, pathType: Prefix, backend: {{service: {{name: svc-b, port: {{number: 80}}}}}}}}
+"""
+
+
 def kubectl(server: ApiServer, *args: str, input: str | None = None) -> str:
     done = run_kubectl(server, *args, input=input)
     assert done.returncode == 0, done.stderr
@@ -222,6 +238,16 @@ def test_yaml_ingress_exact_prefix_and_default_backend(cluster: ApiServer, addre
     kubectl(cluster, "scale", "-n", NS, "deploy/svc-b", "--replicas=1")
     kubectl(cluster, "delete", "ingress", "second", "-n", NS)
     eventually(lambda: fetch(address, 80, "nowhere.example", "/")[0] == 404, "404 again")
+
+
+def test_rewrite_target_as_in_the_kubernetes_docs(cluster: ApiServer, address: str) -> None:
+    kubectl(cluster, "apply", "-f", "-", input=REWRITE)
+    eventually(
+        lambda: fetch(address, 80, "rw.example", "/testpath/page?x=1")[1].startswith(
+            "svc-b /?x=1 rw.example "
+        ),
+        "/testpath rewritten to /",
+    )
 
 
 def test_tls_serves_the_secret_for_its_host(

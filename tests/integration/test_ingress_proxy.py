@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from tinykube.client import healthz
 from tinykube.ingress import certs, routes
@@ -29,7 +30,7 @@ Obj = dict[str, Any]
 BIG = 3 * 1024 * 1024 + 7
 
 
-def ingress(*paths: tuple[str, str]) -> Obj:
+def ingress(*paths: tuple[str, str], annotations: Obj | None = None) -> Obj:
     items = [
         {
             "path": p,
@@ -39,7 +40,7 @@ def ingress(*paths: tuple[str, str]) -> Obj:
         for p, svc in paths
     ]
     return {
-        "metadata": {"name": "i", "namespace": "ns"},
+        "metadata": {"name": "i", "namespace": "ns", "annotations": annotations or {}},
         "spec": {"rules": [{"host": "app.example", "http": {"paths": items}}]},
     }
 
@@ -47,12 +48,12 @@ def ingress(*paths: tuple[str, str]) -> Obj:
 class Endpoints:
     """A table plus a fixed endpoint list per Service: the proxy's ``Lookup``."""
 
-    def __init__(self, ing: Obj, endpoints: dict[str, list[tuple[str, int]]]) -> None:
-        self.routes = routes.build_routes([ing])
+    def __init__(self, ings: list[Obj], endpoints: dict[str, list[tuple[str, int]]]) -> None:
+        self.routes = routes.build_routes(ings)
         self.by_service = endpoints
 
-    def backend(self, host: str, path: str) -> Backend | None:
-        return self.routes.match(host, path)
+    def backend(self, host: str, path: str) -> tuple[Backend, str] | None:
+        return self.routes.resolve(host, path)
 
     def endpoints(self, backend: Backend) -> list[tuple[str, int]]:
         return self.by_service.get(backend.service, [])
@@ -115,11 +116,15 @@ async def proxied() -> AsyncIterator[tuple[int, IngressProxy]]:
         runners.append(runner)
         ports[name] = port
     ing = ingress(("/both", "both"), ("/none", "empty"), ("/dead", "dead"), ("/", "one"))
+    rewrite = ingress(
+        ("/strip(/|$)(.*)", "two"), annotations={routes.REWRITE_TARGET_ANNOTATION: "/new/$2"}
+    )
     lookup = Endpoints(
-        ing,
+        [ing, rewrite],
         {
             "both": [("127.0.0.1", ports["one"]), ("127.0.0.1", ports["two"])],
             "one": [("127.0.0.1", ports["one"])],
+            "two": [("127.0.0.1", ports["two"])],
             "dead": [("127.0.0.1", 1)],  # nothing listens on port 1
         },
     )
@@ -155,6 +160,21 @@ async def test_forwards_headers_and_streams_bodies(proxied: tuple[int, IngressPr
         async with http.get(f"{url}/big/file", headers=headers) as r:
             assert r.status == 200
             assert len(await r.read()) == BIG
+
+
+async def test_paths_keep_their_encoding_and_rewrites_keep_the_query(
+    proxied: tuple[int, IngressProxy],
+) -> None:
+    port, _ = proxied
+    url = f"http://127.0.0.1:{port}"
+    host = {"Host": "app.example"}
+    async with aiohttp.ClientSession() as http:
+        raw = URL(f"{url}/a%2Fb%20c?x=%26y", encoded=True)
+        async with http.get(raw, headers=host) as r:
+            assert (await r.text()).split("|")[:2] == ["one", "/a%2Fb%20c?x=%26y"]
+        rewritten = URL(f"{url}/strip/deep%20er?q=1", encoded=True)
+        async with http.get(rewritten, headers=host) as r:
+            assert (await r.text()).split("|")[:2] == ["two", "/new/deep%20er?q=1"]
 
 
 async def test_round_robin_and_errors(proxied: tuple[int, IngressProxy]) -> None:

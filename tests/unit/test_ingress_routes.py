@@ -248,3 +248,39 @@ def test_status_written_only_when_it_differs() -> None:
     assert status.desired_points(done, True, ours) is None
     assert status.desired_points(done, False, ours) == []  # moved to another class
     assert status.desired_points(fresh, False, ours) is None
+
+
+def rewriting(target: str, *paths: Obj) -> Obj:
+    return ingress(
+        "rw", [rule("h", *paths)], annotations={routes.REWRITE_TARGET_ANNOTATION: target}
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "rule_path", "request_path", "want"),
+    [
+        ("/", "/testpath", "/testpath", "/"),  # the Kubernetes docs' minimal Ingress
+        ("/", "/testpath", "/testpath/deeper", "/"),
+        ("/$2", "/something(/|$)(.*)", "/something/new/x", "/new/x"),
+        ("/$2", "/something(/|$)(.*)", "/something", "/"),
+        ("/base/$1", "/API/(.*)", "/api/v1", "/base/v1"),  # case-insensitive, like nginx
+        ("$1", "/(.*)", "/a", "/a"),  # the result is always absolute
+        ("/x/$7", "/(a)", "/a", "/x/"),  # a missing group is empty
+    ],
+)
+def test_rewrite_target(target: str, rule_path: str, request_path: str, want: str) -> None:
+    table = routes.build_routes([rewriting(target, path(rule_path, "web"))])
+    assert table.resolve("h", request_path) == (Backend("default", "web", 80), want)
+
+
+def test_rewrite_paths_are_regular_expressions_and_others_are_not() -> None:
+    table = routes.build_routes(
+        [
+            rewriting("/", path("/a+", "regex"), path("/broken(", "never")),
+            ingress("plain", [rule("h", path("/b+", "literal"))]),
+        ]
+    )
+    assert table.resolve("h", "/aaa") == (Backend("default", "regex", 80), "/")
+    assert table.match("h", "/bbb") is None  # a plain path is not a pattern
+    assert table.resolve("h", "/b+/x") == (Backend("default", "literal", 80), "/b+/x")
+    assert table.match("h", "/broken(") is None  # an invalid expression serves nothing

@@ -96,8 +96,8 @@ class IngressController:
 
     # ---- the Lookup the proxy asks ----
 
-    def backend(self, host: str, path: str) -> Backend | None:
-        return self.routes.match(host, path)
+    def backend(self, host: str, path: str) -> tuple[Backend, str] | None:
+        return self.routes.resolve(host, path)
 
     def endpoints(self, backend: Backend) -> list[tuple[str, int]]:
         svc = self.services.get_by_name(backend.namespace, backend.service)

@@ -26,9 +26,11 @@ import itertools
 import logging
 from collections.abc import Callable
 from typing import Protocol
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from tinykube.ingress.routes import Backend
 
@@ -51,12 +53,14 @@ NOT_FOUND_BODY = "default backend - 404\n"
 UNAVAILABLE_BODY = "503 Service Temporarily Unavailable\n"
 BAD_GATEWAY_BODY = "502 Bad Gateway\n"
 CONNECT_TIMEOUT = 5.0
+PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and "/", left as they are
 
 
 class Lookup(Protocol):
     """What the proxy needs from the controller: the table and the endpoints."""
 
-    def backend(self, host: str, path: str) -> Backend | None: ...
+    def backend(self, host: str, path: str) -> tuple[Backend, str] | None:
+        """The backend and the path to send it (rewritten, without the query)."""
 
     def endpoints(self, backend: Backend) -> list[tuple[str, int]]: ...
 
@@ -92,9 +96,16 @@ class IngressProxy:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         host = request.host or ""
-        backend = self.lookup.backend(host, request.path)
-        if backend is None:
+        found = self.lookup.backend(host, request.path)
+        if found is None:
             return web.Response(status=404, text=NOT_FOUND_BODY)
+        backend, path = found
+        if path == request.path:
+            path = request.raw_path.split("?", 1)[0]  # as the client encoded it
+        else:
+            path = quote(path, safe=PATH_SAFE)  # a rewritten path, made of decoded parts
+        query = request.rel_url.raw_query_string
+        path_qs = f"{path}?{query}" if query else path
         target = self.pick(backend)
         if target is None:
             return web.Response(status=503, text=UNAVAILABLE_BODY)
@@ -104,19 +115,21 @@ class IngressProxy:
             "component=ingress %s %s%s -> %s (%s)",
             request.method,
             host,
-            request.path_qs,
+            path_qs,
             authority,
             backend,
         )
         try:
             if _is_websocket(request):
-                return await self._websocket(request, f"ws://{authority}{request.path_qs}")
-            return await self._forward(request, f"http://{authority}{request.path_qs}")
+                return await self._websocket(
+                    request, URL(f"ws://{authority}{path_qs}", encoded=True)
+                )
+            return await self._forward(request, URL(f"http://{authority}{path_qs}", encoded=True))
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             log.info("component=ingress backend=%s endpoint=%s failed: %s", backend, authority, exc)
             return web.Response(status=502, text=BAD_GATEWAY_BODY)
 
-    async def _forward(self, request: web.Request, url: str) -> web.StreamResponse:
+    async def _forward(self, request: web.Request, url: URL) -> web.StreamResponse:
         body = request.content if request.body_exists else None
         async with self.session().request(
             request.method,
@@ -137,7 +150,7 @@ class IngressProxy:
             await response.write_eof()
             return response
 
-    async def _websocket(self, request: web.Request, url: str) -> web.StreamResponse:
+    async def _websocket(self, request: web.Request, url: URL) -> web.StreamResponse:
         headers = {
             k: v
             for k, v in forwarded_headers(request).items()

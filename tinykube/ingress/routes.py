@@ -25,6 +25,15 @@ Matching follows the Ingress API reference:
 Conflicts (the same host and path in two Ingresses) go to the oldest
 Ingress, as ingress-nginx resolves them.
 
+One ingress-nginx annotation is honoured because the Kubernetes
+documentation's first Ingress example uses it:
+``nginx.ingress.kubernetes.io/rewrite-target``. As in ingress-nginx, it makes
+the Ingress's paths regular expressions (anchored at the start, case
+insensitive, ``$`` added for Exact) and replaces the whole request path with
+the target, ``$1``... standing for the expression's groups: ``/app(/|$)(.*)``
+with target ``/$2`` sends ``/app/x`` to ``/x``; target ``/`` sends every
+matching path to ``/``. The query string is kept.
+
 ``endpoints_for`` resolves a backend to ready pod addresses from the cached
 Service and its EndpointSlices: the Service port by number or name, then the
 slice port of the same name, then every endpoint whose ``ready`` condition is
@@ -33,6 +42,7 @@ not false (unset means ready, as upstream reads it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +51,7 @@ Obj = dict[str, Any]
 
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+REWRITE_TARGET_ANNOTATION = "nginx.ingress.kubernetes.io/rewrite-target"
 EXACT = "Exact"
 PREFIX = "Prefix"
 
@@ -62,6 +73,22 @@ class PathRule:
     path: str
     path_type: str  # EXACT or PREFIX
     backend: Backend
+    rewrite: str | None = None  # a rewrite target: ``pattern`` matches, not ``path``
+    pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def upstream_path(self, path: str) -> str:
+        """The path to send: the request's, or the rewrite target with the groups filled in."""
+        found = self.pattern.match(path) if self.pattern else None
+        if self.rewrite is None or found is None:
+            return path
+        groups = (found.group(0), *found.groups())
+
+        def group(m: re.Match[str]) -> str:
+            n = int(m.group(1))
+            return (groups[n] or "") if n < len(groups) else ""
+
+        out = re.sub(r"\$(\d+)", group, self.rewrite)
+        return out if out.startswith("/") else f"/{out}"
 
 
 @dataclass
@@ -76,6 +103,11 @@ class Routes:
 
     def match(self, host: str, path: str) -> Backend | None:
         """The backend for a request, or None (the proxy's 404)."""
+        found = self.resolve(host, path)
+        return found[0] if found else None
+
+    def resolve(self, host: str, path: str) -> tuple[Backend, str] | None:
+        """The backend for a request and the path to send it (rewritten or not)."""
         host = normalize_host(host)
         suffix = wildcard_suffix(host)
         groups = [
@@ -85,11 +117,11 @@ class Routes:
         ]
         for rules in groups:
             if (chosen := best_path(rules, path or "/")) is not None:
-                return chosen.backend
+                return chosen.backend, chosen.upstream_path(path)
         for key in (host, f"*.{suffix}" if suffix else None):
             if key and key in self.host_defaults:
-                return self.host_defaults[key]
-        return self.default
+                return self.host_defaults[key], path
+        return (self.default, path) if self.default else None
 
 
 def normalize_host(host: str) -> str:
@@ -118,6 +150,11 @@ def best_path(rules: Iterable[PathRule], path: str) -> PathRule | None:
     best: PathRule | None = None
     best_len = -1
     for rule in rules:
+        if rule.pattern is not None:
+            length = len(_elements(rule.path))
+            if length > best_len and rule.pattern.match(path):
+                best, best_len = rule, length
+            continue
         if rule.path_type == EXACT:
             if rule.path == path:
                 return rule
@@ -184,17 +221,19 @@ def build_routes(ingresses: Iterable[Obj]) -> Routes:
         namespace = ing["metadata"].get("namespace", "")
         spec = ing.get("spec") or {}
         default = backend_of(namespace, spec.get("defaultBackend"))
+        annotations = ing["metadata"].get("annotations") or {}
+        rewrite = annotations.get(REWRITE_TARGET_ANNOTATION)
         if default is not None and routes.default is None:
             routes.default = default
         for rule in spec.get("rules") or []:
             host = (rule.get("host") or "").lower()
             if default is not None and host:
                 routes.host_defaults.setdefault(host, default)
-            _add_paths(routes, host, namespace, rule.get("http") or {})
+            _add_paths(routes, host, namespace, rule.get("http") or {}, rewrite)
     return routes
 
 
-def _add_paths(routes: Routes, host: str, namespace: str, http: Obj) -> None:
+def _add_paths(routes: Routes, host: str, namespace: str, http: Obj, rewrite: str | None) -> None:
     if not host:
         target = routes.any_host
     elif host.startswith("*."):
@@ -206,7 +245,14 @@ def _add_paths(routes: Routes, host: str, namespace: str, http: Obj) -> None:
         if backend is None:
             continue
         path_type = EXACT if path.get("pathType") == EXACT else PREFIX
-        target.append(PathRule(path.get("path") or "/", path_type, backend))
+        value = path.get("path") or "/"
+        pattern = None
+        if rewrite is not None:
+            try:
+                pattern = re.compile(value + ("$" if path_type == EXACT else ""), re.IGNORECASE)
+            except re.error:
+                continue  # ingress-nginx would refuse this location too
+        target.append(PathRule(value, path_type, backend, rewrite, pattern))
 
 
 # ---- backends to pods ------------------------------------------------------------------
