@@ -214,3 +214,72 @@ def test_a_stopped_scheduler_hands_its_lease_back(cluster: Cluster) -> None:
             proc.wait()
         log.close()
     assert run_kubectl(cluster, *holder).stdout == ""
+
+
+def test_no_execute_evicts_after_the_toleration_and_a_lifted_taint_cancels(
+    cluster: Cluster, workers: list[str]
+) -> None:
+    node = workers[1]
+    manifest = cluster.data_dir / "tolerating.yaml"
+    pods = []
+    for name, seconds in (("brief", 3), ("patient", 600)):
+        toleration = {
+            "key": "maintenance",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": seconds,
+        }
+        spec = {
+            "nodeName": node,
+            "tolerations": [toleration],
+            "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}],
+        }
+        meta = {"name": name, "labels": {"test": "no-execute"}}
+        pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}))
+    kubectl(cluster, "apply", "-f", str(manifest))
+    kubectl(cluster, "run", "intolerant", "--image=busybox", "--labels=test=no-execute", f'--overrides={{"spec":{{"nodeName":"{node}"}}}}', "--command", "--", "sleep", "3600")  # fmt: skip
+    kubectl(cluster, "taint", "nodes", node, "maintenance=now:NoExecute")
+    try:
+        names = ("get", "pods", "-l", "test=no-execute", "-o", "jsonpath={.items[*].metadata.name}")
+        assert eventually(lambda: kubectl(cluster, *names) == "patient")
+        marked = ("get", "events", "--field-selector", "reason=TaintManagerEviction")
+        marked += ("-o", "jsonpath={range .items[*]}{.message}{'\\n'}{end}")
+        out = set(kubectl(cluster, *marked).splitlines())  # other pods of the node go too
+        assert {f"Marking for deletion Pod {NS}/{p}" for p in ("brief", "intolerant")} <= out
+        assert f"Marking for deletion Pod {NS}/patient" not in out
+    finally:
+        kubectl(cluster, "taint", "nodes", node, "maintenance-")
+    cancelled = f"Cancelling deletion of Pod {NS}/patient"
+    assert eventually(lambda: cancelled in kubectl(cluster, *marked).splitlines())
+    assert kubectl(cluster, "get", "pod", "patient", "-o", "jsonpath={.metadata.name}") == "patient"
+
+
+def test_drain_names_what_it_will_not_touch_then_evicts_the_rest(
+    cluster: Cluster, workers: list[str]
+) -> None:
+    node = workers[0]
+    run(
+        cluster,
+        f"""
+        kubectl create deployment drained --image=busybox --replicas=2 -- sleep 3600
+        kubectl run bare --image=busybox '--overrides={{"spec":{{"nodeName":"{node}"}}}}' --command -- sleep 3600
+        eventually kubectl get pod bare
+        stdout 'Running'
+        ! kubectl drain {node}
+        stdout 'node/{node} cordoned'
+        stderr 'cannot delete DaemonSet-managed Pods \\(use --ignore-daemonsets to ignore\\): kube-system/kube-proxy-'
+        stderr 'cannot delete Pods that declare no controller \\(use --force to override\\): e2e-nodes/bare'
+        kubectl get node {node}
+        stdout 'Ready,SchedulingDisabled'
+        kubectl describe node {node}
+        stdout 'Taints:\\s+node.kubernetes.io/unschedulable:NoSchedule'
+        kubectl drain {node} --ignore-daemonsets --force
+        stdout 'pod/bare evicted'
+        stdout 'node/{node} drained'
+        kubectl get pods -l app=drained -o wide
+        ! stdout ' {node} '
+        kubectl uncordon {node}
+        stdout 'node/{node} uncordoned'
+        """,
+    )
