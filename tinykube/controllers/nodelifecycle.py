@@ -14,6 +14,12 @@ When the Node is healthy again the taints go. While a Node is Unknown its
 Pods are marked ``Ready=False`` (upstream ``MarkPodsNotReady``), so Services
 stop sending them traffic long before any eviction.
 
+What `kubectl describe` shows comes as upstream words it: the Node gets
+``RegisteredNode`` when this controller first sees it and ``NodeNotReady``
+when it goes Unknown (both from ``node-controller``), each Pod marked not
+ready a Warning ``NodeNotReady: Node is not ready``, and evictions come from
+``taint-eviction-controller``, the separate controller upstream runs them in.
+
 "Moved" is judged on this controller's own monotonic clock, as upstream does:
 the controller remembers what heartbeat it last saw and *when it saw it*, so
 a kubelet whose wall clock is skewed is neither killed nor kept alive by it.
