@@ -4,7 +4,8 @@ A real HTTPS webhook (``tests/webhookserver.py``) runs in the test process;
 the script registers a validating and a mutating configuration for its own
 namespace, then checks what kubectl prints: the denial exactly as a real
 cluster shows it (``Error from server: ... admission webhook "<name>" denied
-the request: <message>``), the mutating webhook's warning and its label.
+the request: <message>``), the mutating webhook's warning and its label, the
+configurations' table and a configuration refused by validation.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def run(apiserver: ApiServer, tmp_path: Path, namespace: str, text: str) -> None
         raise AssertionError(f"{exc}\n--- transcript ---\n{transcript}") from None
 
 
-SCRIPT = """
+SCRIPT = r"""
 kubectl apply -f hooks.yaml
 stdout '^validatingwebhookconfiguration.admissionregistration.k8s.io/deny-$NS created$'
 stdout '^mutatingwebhookconfiguration.admissionregistration.k8s.io/label-$NS created$'
@@ -70,6 +71,11 @@ stdout '"mutated-by":"webhook"'
 stderr `^Error from server: admission webhook "deny.hooks.test" denied the request: ConfigMap good carries the deny label$`
 kubectl get validatingwebhookconfigurations deny-$NS -o jsonpath={.webhooks[0].failurePolicy}
 stdout '^Fail$'
+kubectl get validatingwebhookconfigurations deny-$NS
+stdout `^NAME\s+WEBHOOKS\s+AGE$`
+stdout `^deny-$NS\s+1\s+\d+s$`
+! kubectl apply -f sloppy.yaml
+stderr `The ValidatingWebhookConfiguration "sloppy-$NS" is invalid: webhooks\[0\].sideEffects: Required value: must specify one of None, NoneOnDryRun$`
 kubectl delete -f hooks.yaml
 eventually kubectl create -f bad.yaml --dry-run=server
 kubectl create -f bad.yaml
@@ -113,6 +119,16 @@ webhooks:
     matchLabels:
       hooks-test: $NS
   sideEffects: None
+  admissionReviewVersions: ["v1"]
+-- sloppy.yaml --
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: sloppy-$NS
+webhooks:
+- name: sloppy.hooks.test
+  clientConfig:
+    url: "{deny}"
   admissionReviewVersions: ["v1"]
 -- probe.yaml --
 apiVersion: v1
