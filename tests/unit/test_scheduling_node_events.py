@@ -216,3 +216,23 @@ async def test_a_pod_with_no_countdown_is_never_cancelled() -> None:
     await controller.reconcile(("Pod", "ns/web"))
     controller._pod_deleted(running_pod("web", "node02"))
     assert [e for e in recorded(controller) if e[3] == "TaintManagerEviction"] == []
+
+
+async def test_a_known_node_deleted_is_removed_by_the_node_controller() -> None:
+    gone = node("node02")
+    controller, _, _ = setup([gone], [])
+    controller._node_deleted(gone)  # never seen by a sync: nothing to say
+    assert recorded(controller) == []
+    controller.nodes.add(gone)
+    await controller.reconcile(("Node", "node02"))
+    recorded(controller)  # the registration
+    controller._node_deleted(gone)
+    assert recorded(controller) == [
+        (
+            "node-controller",
+            "node02",
+            "Normal",
+            "RemovingNode",
+            "Node node02 event: Removing Node node02 from Controller",
+        )
+    ]

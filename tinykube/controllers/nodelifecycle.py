@@ -15,8 +15,9 @@ Pods are marked ``Ready=False`` (upstream ``MarkPodsNotReady``), so Services
 stop sending them traffic long before any eviction.
 
 What `kubectl describe` shows comes as upstream words it: the Node gets
-``RegisteredNode`` when this controller first sees it and ``NodeNotReady``
-when it goes Unknown (both from ``node-controller``), each Pod marked not
+``RegisteredNode`` when this controller first sees it, ``RemovingNode`` when
+it is deleted and ``NodeNotReady`` when it goes Unknown (all from
+``node-controller``), each Pod marked not
 ready a Warning ``NodeNotReady: Node is not ready``, and evictions come from
 ``taint-eviction-controller``, the separate controller upstream runs them in.
 
@@ -102,6 +103,7 @@ NEVER_UPDATED_MESSAGE = "Kubelet never posted node status."
 NODE_NOT_READY = "NodeNotReady"  # event reason on the Node, and (a Warning) on its Pods
 POD_NOT_READY_MESSAGE = "Node is not ready"
 REGISTERED_NODE = "RegisteredNode"  # event reason on a Node this controller sees first
+REMOVING_NODE = "RemovingNode"  # and on one it saw that is deleted
 TAINT_EVICTION = "TaintManagerEviction"  # event reason on the Pod
 # Upstream posts node events as "node-controller" and evictions as the separate
 # "taint-eviction-controller"; `kubectl describe` shows these in its From column.
@@ -391,7 +393,14 @@ class NodeLifecycleController(Controller[Key]):
             self._enqueue_pods_on(_meta(new).get("name", ""))
 
     def _node_deleted(self, node: Obj) -> None:
-        self.health.pop(_meta(node).get("name", ""), None)
+        name = _meta(node).get("name", "")
+        if self.health.pop(name, None) is not None:
+            self.recorder.event(
+                node,
+                "Normal",
+                REMOVING_NODE,
+                f"Node {name} event: Removing Node {name} from Controller",
+            )
 
     def _lease_changed(self, lease: Obj) -> None:
         name = _meta(lease).get("name", "")
