@@ -236,3 +236,21 @@ spec:
 
 def test_a_stateful_set_with_claims(apiserver: ApiServer, tmp_path: Path) -> None:
     run(apiserver, tmp_path, "statefulset-storage", STATEFULSET_STORAGE)
+
+
+JOB_ORPHANED = """
+kubectl create job keep --image=busybox -- sleep 3600
+eventually kubectl get pods -l job-name=keep -o name
+stdout '^pod/keep-'
+# the Pods stay, and nothing holds them any more once their Job let go
+kubectl delete job keep --cascade=orphan
+eventually kubectl get pods -l job-name=keep -o jsonpath={.items[0].metadata.finalizers}
+! stdout 'job-tracking'
+kubectl delete pods -l job-name=keep --timeout=60s
+kubectl get pods -l job-name=keep -o name
+! stdout 'pod/'
+"""
+
+
+def test_pods_of_an_orphaning_job_delete(apiserver: ApiServer, tmp_path: Path) -> None:
+    run(apiserver, tmp_path, "job-orphaned", JOB_ORPHANED)

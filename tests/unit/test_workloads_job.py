@@ -468,3 +468,21 @@ async def test_by_default_a_deleted_pod_is_replaced_at_once() -> None:
     await controller.reconcile("ns/pi")
     assert client.last_status["failed"] == 1
     assert client.last_status["terminating"] == 1
+
+
+async def test_a_pod_orphaned_by_cascade_orphan_loses_our_finalizer() -> None:
+    controller, client, _ = setup(a_job({"startTime": ago(60), "active": 1}), [])
+    controller.jobs.replace([], "2")  # kubectl delete job pi --cascade=orphan
+    orphan = a_pod("pi-a")
+    del orphan["metadata"]["ownerReferences"]  # the garbage collector took them away
+    controller.pods.add(orphan)
+    queued = [await controller.queue.get() for _ in range(len(controller.queue))]
+    assert "pod:ns/pi-a" in queued
+    await controller.reconcile("pod:ns/pi-a")
+    assert client.verbs("patch", "pods") == ["pi-a"]
+
+
+async def test_a_pod_of_a_running_job_keeps_our_finalizer() -> None:
+    controller, client, _ = setup(a_job({"startTime": ago(60), "active": 1}), [a_pod("pi-a")])
+    await controller.reconcile("pod:ns/pi-a")
+    assert client.verbs("patch", "pods") == []

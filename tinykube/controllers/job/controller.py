@@ -22,7 +22,8 @@ BackoffLimitExceeded, ...) are recorded only once that write succeeded: a sync
 that acted on a stale cache fails its write and must not repeat them. A Job
 with ``activeDeadlineSeconds`` is looked at again when the deadline passes,
 since no Pod event need come then.
-Orphaned Pods that still carry our finalizer (their Job was deleted) get it
+Orphaned Pods that still carry our finalizer (their Job was deleted, or
+deleted with ``--cascade=orphan``, which leaves them no owner at all) get it
 removed, so they can go.
 """
 
@@ -120,8 +121,10 @@ class JobController(Controller[str]):
     def _pod_changed(self, pod: Obj) -> None:
         if (job := self._owner(pod)) is not None:
             self.enqueue(job)
-        elif TRACKING_FINALIZER in (meta(pod).get("finalizers") or []) and controller_ref(pod):
-            self.queue.add(f"pod:{pod_key(pod)}")  # an orphan still holding our finalizer
+        elif TRACKING_FINALIZER in (meta(pod).get("finalizers") or []):
+            # An orphan still holding our finalizer: its Job is gone, or it was orphaned
+            # (delete --cascade=orphan takes its ownerReferences away altogether).
+            self.queue.add(f"pod:{pod_key(pod)}")
 
     def _pod_deleted(self, pod: Obj) -> None:
         if (job := self._owner(pod)) is not None:
@@ -353,7 +356,8 @@ class JobController(Controller[str]):
         pod = self.pods.get_by_name(namespace, name)
         if pod is None or TRACKING_FINALIZER not in (meta(pod).get("finalizers") or []):
             return
-        if self._owner(pod) is None:
+        owner = self._owner(pod)
+        if owner is None or util.is_finished(owner):
             await self._unfinalize(pod)
 
     async def _write_status(self, job: Obj) -> None:
