@@ -9,9 +9,13 @@ cannot exist.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,12 +24,20 @@ from scripts import Runner, parse
 
 pytestmark = pytest.mark.e2e
 
-# A pod that prints what a name resolves to, or the resolver's error.
+# A pod that prints what each name resolves to, or the resolver's last error. It
+# tries for a while: each DNS replica learns of new objects through its own watch.
 RESOLVE = (
-    "import socket,sys\n"
+    "import socket,sys,time\n"
     "for n in sys.argv[1:]:\n"
-    "    try: print(n, sorted({a[4][0] for a in socket.getaddrinfo(n, 80)}))\n"
-    "    except OSError as e: print(n, 'error', e)\n"
+    "    for attempt in range(40):\n"
+    "        try:\n"
+    "            print(n, sorted({a[4][0] for a in socket.getaddrinfo(n, 80)}))\n"
+    "            break\n"
+    "        except OSError as e:\n"
+    "            error = e\n"
+    "            time.sleep(0.5)\n"
+    "    else:\n"
+    "        print(n, 'error', error)\n"
 )
 
 
@@ -140,7 +152,7 @@ def test_an_external_name_alias_reaches_a_service_in_another_namespace(
         """
         kubectl create service externalname api --external-name=api.svc-backend.svc.cluster.local
         kubectl -n svc-backend rollout status deployment/api --timeout=60s
-        kubectl run fetch --restart=Never --image=python --command -- python3 -c `import urllib.request as u; print(u.urlopen("http://api/", timeout=5).status)`
+        kubectl run fetch --restart=Never --image=python --command -- sh -c `for i in $(seq 40); do python3 -c "import urllib.request as u; print(u.urlopen('http://api/', timeout=5).status)" && break; sleep 0.5; done`
         eventually kubectl logs fetch
         stdout '^200$'
         """,
@@ -170,6 +182,71 @@ def test_names_under_a_missing_namespace_are_nxdomain(apiserver: ApiServer) -> N
 
     assert rcode("kube-system.svc.cluster.local") == RCODE.NOERROR
     assert rcode("no-such-namespace.svc.cluster.local") == RCODE.NXDOMAIN
+
+
+LOCAL_LB = """\
+apiVersion: v1
+kind: Service
+metadata: {name: hc}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: hc}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def test_a_local_load_balancer_answers_on_its_health_check_port(
+    apiserver: ApiServer, tmp_path: Path
+) -> None:
+    run(
+        apiserver,
+        "svc-health",
+        """
+        kubectl create deployment hc --image=python --port=8080 -- python3 -m http.server 8080
+        kubectl apply -f lb.yaml
+        kubectl rollout status deployment/hc --timeout=60s
+        """,
+        tmp_path,
+        {"lb.yaml": LOCAL_LB},
+    )
+    args = (
+        "-n",
+        "svc-health",
+        "get",
+        "service",
+        "hc",
+        "-o",
+        "jsonpath={.spec.healthCheckNodePort}",
+    )
+    port = int(run_kubectl(apiserver, *args).stdout)
+    assert health_check(port, want=200)["localEndpoints"] == 1
+    assert (
+        run_kubectl(apiserver, "-n", "svc-health", "scale", "deploy/hc", "--replicas=0").returncode
+        == 0
+    )
+    assert health_check(port, want=503)["localEndpoints"] == 0
+
+
+def health_check(port: int, want: int, timeout: float = 30.0) -> dict:
+    """The JSON a health-check node port answers once it answers ``want``."""
+    deadline = time.monotonic() + timeout
+    seen: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read()
+        except OSError as exc:
+            seen = exc
+            time.sleep(0.3)
+            continue
+        seen = (status, body)
+        if status == want:
+            return json.loads(body)
+        time.sleep(0.3)
+    raise AssertionError(f"port {port} never answered {want}: last {seen!r}")
 
 
 def probe_pod(*names: str) -> str:

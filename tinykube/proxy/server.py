@@ -11,6 +11,9 @@ milliseconds for a thousand Services) and gives it to ``Proxier.sync``,
 which is idempotent. Rebuilding everything keeps the loop level-triggered:
 a lost or reordered event cannot leave a stale rule behind.
 
+Each sync also updates the health-check node ports of LoadBalancer
+Services with ``externalTrafficPolicy: Local`` (``healthcheck.py``).
+
 Legacy Endpoints objects are watched too, only for Services without a
 selector whose owner wrote Endpoints rather than EndpointSlices (see
 ``table.build_table``).
@@ -25,6 +28,7 @@ from typing import Any
 
 from tinykube.client.informers import InformerFactory, SharedInformer
 from tinykube.client.rest import Client
+from tinykube.proxy.healthcheck import HealthCheckServers, health_checks
 from tinykube.proxy.proxier import Proxier
 from tinykube.proxy.table import (
     SERVICE_SELECTOR,
@@ -68,6 +72,7 @@ class ProxyServer:
             inf.add_handler(self._changed, lambda _o, _n: self._changed(), self._changed)
         self.synced = asyncio.Event()  # set after the first table was applied
         self._routes: RouteCache = {}  # per-Service routes by resourceVersions
+        self.health = HealthCheckServers()
         self.last_sync = 0.0
 
     def _changed(self, _obj: Any = None) -> None:
@@ -87,6 +92,7 @@ class ProxyServer:
                 log.info("component=kube-proxy caches synced")
                 await self._sync_loop()
         finally:
+            self.health.close()
             await self.proxier.cleanup()
             log.info("component=kube-proxy stopped")
 
@@ -97,6 +103,10 @@ class ProxyServer:
             table = self.current_table()
             try:
                 await self.proxier.sync(table)
+                checks = health_checks(
+                    self.services.list(), slices_by_service(self.slices), self.node_name
+                )
+                await self.health.sync(checks)
             except Exception:
                 # The data plane refused (an `ip` command failed, say): keep the
                 # process and try the whole table again shortly.
@@ -127,12 +137,18 @@ def table_from(
     cache: RouteCache | None = None,
 ) -> Table:
     """Group the cached slices and Endpoints by Service, then build the table."""
+    slices_of = slices_by_service(slices)
+    endpoints_of = {
+        f"{e['metadata'].get('namespace', '')}/{e['metadata']['name']}": e for e in endpoints.list()
+    }
+    return build_table(services.list(), slices_of, node, endpoints_of, cache)
+
+
+def slices_by_service(slices: SharedInformer) -> dict[str, list[dict[str, Any]]]:
+    """The cached EndpointSlices, keyed ``namespace/service``."""
     slices_of: dict[str, list[dict[str, Any]]] = {}
     for es in slices.list():
         key = slice_service_key(es)
         if key is not None:
             slices_of.setdefault(key, []).append(es)
-    endpoints_of = {
-        f"{e['metadata'].get('namespace', '')}/{e['metadata']['name']}": e for e in endpoints.list()
-    }
-    return build_table(services.list(), slices_of, node, endpoints_of, cache)
+    return slices_of
