@@ -236,3 +236,27 @@ async def test_a_known_node_deleted_is_removed_by_the_node_controller() -> None:
             "Node node02 event: Removing Node node02 from Controller",
         )
     ]
+
+
+async def test_an_evicted_pod_is_marked_a_disruption_target_before_it_is_deleted() -> None:
+    controller, client, _ = setup([unreachable_node("node02")], [running_pod("web", "node02")])
+    patches: list[tuple[str, Any, dict[str, Any]]] = []
+    patch = client.patch
+
+    async def recording(api_version: str, resource: str, name: str, body: Any, *a: Any, **kw: Any):  # type: ignore[no-untyped-def]
+        patches.append((name, body, kw))
+        return await patch(api_version, resource, name, body, *a, **kw)
+
+    client.patch = recording
+    await controller.reconcile(("Pod", "ns/web"))
+    assert [c[0] for c in client.calls if c[1] == "pods"] == ["patch", "delete"]
+    [(name, body, options)] = patches
+    assert (name, options["subresource"]) == ("web", "status")
+    assert body["metadata"] == {"uid": "uid-web"}  # a new Pod of the same name is not touched
+    [condition] = body["status"]["conditions"]
+    assert {k: v for k, v in condition.items() if k != "lastTransitionTime"} == {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "DeletionByTaintManager",
+        "message": "Taint manager: deleting due to NoExecute taint",
+    }

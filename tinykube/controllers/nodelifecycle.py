@@ -105,6 +105,12 @@ POD_NOT_READY_MESSAGE = "Node is not ready"
 REGISTERED_NODE = "RegisteredNode"  # event reason on a Node this controller sees first
 REMOVING_NODE = "RemovingNode"  # and on one it saw that is deleted
 TAINT_EVICTION = "TaintManagerEviction"  # event reason on the Pod
+TAINT_DISRUPTION: Obj = {
+    "type": "DisruptionTarget",
+    "status": "True",
+    "reason": "DeletionByTaintManager",
+    "message": "Taint manager: deleting due to NoExecute taint",
+}
 # Upstream posts node events as "node-controller" and evictions as the separate
 # "taint-eviction-controller"; `kubectl describe` shows these in its From column.
 NODE_EVENT_SOURCE = "node-controller"
@@ -557,17 +563,43 @@ class NodeLifecycleController(Controller[Key]):
             )
 
     async def _evict(self, pod: Obj) -> None:
+        """Upstream's addConditionAndDeletePod: say why in the Pod, then delete it.
+
+        ``DisruptionTarget`` tells a Job's podFailurePolicy (and `kubectl
+        describe`) that the Pod did not fail on its own. Both writes name the
+        Pod's uid, so a new Pod of the same name is left alone.
+        """
         m = _meta(pod)
         self.eviction_recorder.event(
             pod, "Normal", TAINT_EVICTION, f"Marking for deletion Pod {_pod_key(pod)}"
         )
         try:
+            if not has_condition(pod, TAINT_DISRUPTION):
+                target = {**TAINT_DISRUPTION, "lastTransitionTime": format_time(self.now())}
+                await self.client.patch(
+                    "v1",
+                    "pods",
+                    m["name"],
+                    {"metadata": {"uid": m["uid"]}, "status": {"conditions": [target]}},
+                    m.get("namespace", ""),
+                    patch_type="strategic",  # conditions merge by type
+                    subresource="status",
+                )
             await self.client.delete(
                 "v1", "pods", m["name"], m.get("namespace", ""), preconditions={"uid": m["uid"]}
             )
         except (errors.NotFound, errors.Conflict):
             return  # already gone, or replaced by a new Pod of the same name
         log.info("controller=%s pod=%s evicted by NoExecute taint", self.name, _pod_key(pod))
+
+
+def has_condition(pod: Obj, wanted: Obj) -> bool:
+    """The Pod already carries ``wanted`` (type, status, reason and message alike)."""
+    fields = ("type", "status", "reason", "message")
+    return any(
+        all(cond.get(f) == wanted.get(f) for f in fields)
+        for cond in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _pod_key(pod: Obj) -> str:
