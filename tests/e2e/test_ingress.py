@@ -168,7 +168,7 @@ def cluster(apiserver: ApiServer) -> ApiServer:
 def address(cluster: ApiServer) -> str:
     """The ADDRESS of the demo Ingress, once the controller published it."""
     kubectl(
-        cluster, "create", "ingress", "demo", "-n", NS,
+        cluster, "create", "ingress", "demo", "-n", NS, "--class=tinykube",
         "--rule=foo.example/app*=svc-a:80", "--rule=foo.example/api=svc-b:http",
     )  # fmt: skip
 
@@ -188,7 +188,7 @@ def test_address_is_the_controller_service(cluster: ApiServer, address: str) -> 
     assert address == cluster_ip
     table = kubectl(cluster, "get", "ingress", "demo", "-n", NS)
     assert table.split("\n")[0].split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
-    assert table.split("\n")[1].split()[:5] == ["demo", "<none>", "foo.example", address, "80"]
+    assert table.split("\n")[1].split()[:5] == ["demo", "tinykube", "foo.example", address, "80"]
     classes = kubectl(cluster, "get", "ingressclass")
     assert "tinykube" in classes and "tinykube.io/ingress" in classes
 
@@ -241,6 +241,7 @@ def test_yaml_ingress_exact_prefix_and_default_backend(cluster: ApiServer, addre
 
 
 def test_rewrite_target_as_in_the_kubernetes_docs(cluster: ApiServer, address: str) -> None:
+    """The docs' minimal Ingress, without a class: the default class's controller serves it."""
     kubectl(cluster, "apply", "-f", "-", input=REWRITE)
     eventually(
         lambda: fetch(address, 80, "rw.example", "/testpath/page?x=1")[1].startswith(
