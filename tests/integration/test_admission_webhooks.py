@@ -354,3 +354,21 @@ async def test_a_service_webhook_is_reached_through_its_endpoints(
         f'webhook: Post "https://other.{ns}.svc:443/deny?timeout=10s": tls: failed to verify '
         "certificate: x509: "
     ), exc.message
+
+
+async def test_match_conditions_exempt_objects(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    conditions = [{"name": "not-exempt", "expression": "object.metadata.name != 'exempt'"}]
+    hook = a_hook("deny.hooks.test", webhook.url("/deny"), webhook.ca_bundle, ns, matchConditions=conditions)  # fmt: skip
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def denying() -> bool:
+        return await refused(client, ns, configmap("probe", deny="yes")) is not None
+
+    await eventually(denying)
+    calls = len(webhook.reviews)
+    created = await client.create("v1", "configmaps", configmap("exempt", deny="yes"), ns)
+    assert created["metadata"]["name"] == "exempt"
+    assert len(webhook.reviews) == calls  # the webhook was not asked at all
+    assert await refused(client, ns, configmap("other", deny="yes")) is not None

@@ -668,3 +668,47 @@ def test_url_webhook_is_called_as_written_with_the_timeout() -> None:
     assert (target.url, target.dial, target.server_name) == (
         "https://h.example:9443/x?a=b&timeout=3s",
     ) * 2 + (None,)
+
+
+# ---- matchConditions (CEL) ---------------------------------------------------------
+
+
+def conditional(*exprs: str, policy: str = "Fail") -> FakeCache:
+    conds = [{"name": f"c{i}", "expression": e} for i, e in enumerate(exprs)]
+    return cache_with(
+        config("a", hook("judged", matchConditions=conds, failurePolicy=policy), mutating=True)
+    )
+
+
+def record(_obj: Obj) -> review.Result:
+    return patched([])
+
+
+@pytest.mark.parametrize(
+    ("exprs", "called"),
+    [
+        (["object.metadata.name == 'p'"], True),
+        (["object.metadata.name != 'p'"], False),
+        (["request.operation == 'CREATE'", "request.userInfo.username == 'alice'"], True),
+        (["oldObject == null", "has(object.metadata.labels)"], True),
+        (["object.metadata.nosuch == 'x'", "false"], False),
+    ],
+    ids=["true", "false", "request-and-user", "old-object-null", "a-false-one-wins-over-an-error"],
+)
+async def test_match_conditions_decide_the_call(exprs: list[str], called: bool) -> None:
+    dispatcher = Scripted(conditional(*exprs), {"judged": record})
+    await dispatcher.mutate(PODS, pod_obj(), None, WriteOptions(user=User()), "CREATE")
+    assert dispatcher.calls == (["judged"] if called else [])
+
+
+async def test_a_failing_condition_refuses_or_skips_by_failure_policy() -> None:
+    expr = "object.metadata.nosuch == 'x'"
+    dispatcher = Scripted(conditional(expr), {"judged": record})
+    with pytest.raises(errors.Forbidden) as caught:
+        await dispatcher.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
+    assert caught.value.message.startswith(
+        f"pods \"p\" is forbidden: expression '{expr}' resulted in error: "
+    )
+    ignoring = Scripted(conditional(expr, policy="Ignore"), {"judged": record})
+    await ignoring.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
+    assert ignoring.calls == []

@@ -137,3 +137,16 @@ def test_table_counts_the_webhooks() -> None:
     assert names == ["Name", "Webhooks", "Age"]
     cells = printer.cells(obj, datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
     assert cells == ["cfg", 2, "5m"]
+
+
+def test_match_conditions_must_compile_and_have_unique_names() -> None:
+    conds = [
+        {"name": "ok", "expression": "object.metadata.name != 'x'"},
+        {"name": "ok", "expression": "true"},
+        {"name": "broken", "expression": "object.metadata.("},
+    ]
+    assert problems(configuration(webhook(matchConditions=conds))) == [
+        'webhooks[0].matchConditions[1].name: Duplicate value: "ok"',
+        'webhooks[0].matchConditions[2].expression: Invalid value: "object.metadata.(": '
+        "compilation failed: ERROR: <input>:1:17: Syntax error",
+    ]

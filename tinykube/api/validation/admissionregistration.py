@@ -15,9 +15,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import celpy
+
 from tinykube.api.errors import FieldError, duplicate, invalid, not_supported, required
 from tinykube.api.validation.common import as_dict, child, index, invalid_json
-from tinykube.api.validation.names import is_dns1035_label, is_dns1123_subdomain, is_valid_port_num
+from tinykube.api.validation.names import (
+    is_dns1035_label,
+    is_dns1123_subdomain,
+    is_qualified_name,
+    is_valid_port_num,
+)
 from tinykube.api.validation.selectors import validate_label_selector
 
 REVIEW_VERSIONS = ["v1", "v1beta1"]
@@ -29,6 +36,7 @@ OPERATIONS = ["*", "CONNECT", "CREATE", "DELETE", "UPDATE"]
 REINVOCATION_POLICIES = ["IfNeeded", "Never"]
 SCOPES = ["*", "Cluster", "Namespaced"]
 URL_FORM = "; desired format: https://host[/path]"
+_CEL = celpy.Environment()
 
 
 class _Options:
@@ -89,7 +97,45 @@ def _webhook(hook: dict[str, Any], path: str, opts: _Options, mutating: bool) ->
     reinvocation = hook.get("reinvocationPolicy")
     if mutating and reinvocation is not None and reinvocation not in REINVOCATION_POLICIES:
         errs.append(not_supported(child(path, "reinvocationPolicy"), reinvocation, REINVOCATION_POLICIES))  # fmt: skip
+    errs += _match_conditions(hook.get("matchConditions") or [], child(path, "matchConditions"))
     return errs + _client_config(as_dict(hook.get("clientConfig")), child(path, "clientConfig"))
+
+
+def _match_conditions(conditions: list[Any], path: str) -> list[FieldError]:
+    """Names unique and qualified; each expression must compile (CEL)."""
+    errs: list[FieldError] = []
+    names: set[str] = set()
+    for i, raw in enumerate(conditions):
+        condition, here = as_dict(raw), index(path, i)
+        name = str(condition.get("name") or "")
+        if not name:
+            errs.append(required(child(here, "name")))
+        elif name in names:
+            errs.append(duplicate(child(here, "name"), name))
+        else:
+            errs += [invalid(child(here, "name"), name, p) for p in is_qualified_name(name)]
+        names.add(name)
+        expression = str(condition.get("expression") or "")
+        if not expression:
+            errs.append(required(child(here, "expression")))
+            continue
+        problem = cel_compile_problem(expression)
+        if problem:
+            errs.append(invalid(child(here, "expression"), expression, f"compilation failed: {problem}"))  # fmt: skip
+    return errs
+
+
+def cel_compile_problem(expression: str) -> str:
+    """Why a CEL expression does not compile, in cel-go's first line; "" when it does."""
+    try:
+        _CEL.compile(expression)
+    except Exception as exc:  # cel-python's parser errors carry the position
+        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+        if line is not None and column is not None:
+            return f"ERROR: <input>:{line}:{column}: Syntax error"
+        text = str(exc.args[0]) if exc.args else str(exc)
+        return f"ERROR: <input>: {text.splitlines()[0] if text else type(exc).__name__}"
+    return ""
 
 
 def _qualified_name(path: str, name: str) -> list[FieldError]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from tinykube.api import defaults, errors
 from tinykube.api.resources import Resource, lookup
-from tinykube.apiserver.webhooks import calling, review
+from tinykube.apiserver.webhooks import calling, conditions, review
 from tinykube.apiserver.webhooks.matching import (
     GROUP,
     MUTATING,
@@ -79,6 +79,24 @@ class Dispatcher:
             return None
         return dict((ns.get("metadata") or {}).get("labels") or {})
 
+    def _should_call(self, hook: Webhook, attrs: Attributes) -> Invocation | None:
+        """Rules and selectors, then the webhook's matchConditions."""
+        invocation = should_call(hook, attrs, self._namespace_labels)
+        if invocation is None or not hook.conditions:
+            return invocation
+        request = review.build_request(attrs, invocation, "v1", uid="")["request"]
+        verdict = conditions.evaluate(hook.conditions, request, hook.failure_policy != "Ignore")
+        if verdict.error:
+            res = attrs.resource
+            who = f'{res.qualified} "{attrs.name}"' if attrs.name else res.qualified
+            raise errors.Forbidden(
+                f"{who} is forbidden: {verdict.error}",
+                name=attrs.name,
+                group=res.group,
+                kind=res.plural,
+            )
+        return invocation if verdict.call else None
+
     # ---- mutating -----------------------------------------------------------
     async def mutate(
         self,
@@ -105,7 +123,7 @@ class Dispatcher:
                 if second_round and hook.uid not in reinvoke:
                     continue
                 attrs = dataclasses.replace(attrs, obj=current)
-                invocation = should_call(hook, attrs, self._namespace_labels)
+                invocation = self._should_call(hook, attrs)
                 if invocation is None:
                     continue
                 patched = await self._call_mutating(invocation, attrs, opts)
@@ -160,9 +178,7 @@ class Dispatcher:
         attrs = attributes(res, obj, old, opts, operation)
         if attrs is None:
             return
-        invocations = [
-            inv for hook in hooks if (inv := should_call(hook, attrs, self._namespace_labels))
-        ]
+        invocations = [inv for hook in hooks if (inv := self._should_call(hook, attrs))]
         if not invocations:
             return
         outcomes = await asyncio.gather(

@@ -13,10 +13,8 @@ differ from the request's when matchPolicy Equivalent matched another
 version), None to skip, or raises for a selector that cannot be parsed, as
 upstream answers 500 then.
 
-matchConditions (CEL) are not evaluated: no CEL library is part of the
-install, so a webhook with conditions is called whenever its rules and
-selectors match, and the webhook itself decides. Being called too often is
-the safe side of that trade: skipping would let unchecked writes through.
+matchConditions are compiled here with the rest (``conditions``) but
+evaluated by the dispatcher, which builds the AdmissionRequest they read.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from typing import Any
 from tinykube.api import errors
 from tinykube.api.resources import Resource, group_versions, lookup
 from tinykube.api.selectors import Selector, SelectorError, label_selector_as_selector
+from tinykube.apiserver.webhooks.conditions import Condition, compile_conditions
 
 GROUP = "admissionregistration.k8s.io"
 MUTATING = "mutatingwebhookconfigurations"
@@ -75,6 +74,7 @@ class Webhook:
     object_selector: Selector | None
     selector_error: str = ""
     mutating: bool = False
+    conditions: tuple[Condition, ...] = ()
 
     @property
     def failure_policy(self) -> str:
@@ -134,6 +134,7 @@ def _compile(cname: str, index: int, spec: dict[str, Any], mutating: bool) -> We
         object_selector=selectors[1],
         selector_error=problem,
         mutating=mutating,
+        conditions=compile_conditions(spec.get("matchConditions")),
     )
 
 
