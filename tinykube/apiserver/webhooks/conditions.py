@@ -1,7 +1,8 @@
 """matchConditions: CEL expressions that decide whether a matching webhook is called.
 
 Expressions are compiled once, with the configuration (``compile_conditions``),
-through cel-python, a pure-Python implementation of Google's CEL; the
+through cel-python, a pure-Python implementation of Google's CEL, which is
+imported only when some configuration has conditions; the
 dispatcher evaluates them for each request that passed rules and selectors.
 They see ``object``, ``oldObject`` and ``request`` (the AdmissionRequest, as
 the webhook would get it). ``authorizer`` is not offered: an expression that
@@ -19,11 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import celpy
+from tinykube.api.validation.admissionregistration import cel_compile_problem, cel_environment
 
-from tinykube.api.validation.admissionregistration import cel_compile_problem
-
-_ENV = celpy.Environment()
 MAX_ERROR = 300
 
 
@@ -51,12 +49,15 @@ def compile_conditions(raw: Any) -> tuple[Condition, ...]:
         if problem:  # stored before validation knew better: fails at evaluation
             out.append(Condition(name, expression, None, f"compilation failed: {problem}"))
             continue
-        out.append(Condition(name, expression, _ENV.program(_ENV.compile(expression))))
+        env = cel_environment()
+        out.append(Condition(name, expression, env.program(env.compile(expression))))
     return tuple(out)
 
 
 def evaluate(conditions: tuple[Condition, ...], request: dict[str, Any], fail: bool) -> Verdict:
     """Whether to call the webhook; ``fail`` is failurePolicy Fail."""
+    import celpy  # loaded by compile_conditions already
+
     activation = {
         "object": celpy.json_to_cel(request.get("object")),
         "oldObject": celpy.json_to_cel(request.get("oldObject")),
@@ -80,6 +81,8 @@ def evaluate(conditions: tuple[Condition, ...], request: dict[str, Any], fail: b
 
 
 def _run(condition: Condition, activation: dict[str, Any]) -> tuple[bool | None, str]:
+    import celpy
+
     if condition.program is None:
         return None, condition.error
     try:
