@@ -228,9 +228,9 @@ class JobController(Controller[str]):
         spec = util.job_spec(job)
         failed, succeeded = int(status.get("failed") or 0), int(status.get("succeeded") or 0)
         failure = _failure(job, failed, census.active, now)
-        success = None if failure else _success(job, succeeded, len(census.active))
-        if failure is not None or success is not None:
-            await self._finish(job, census, failure or success, failure is None, now)
+        why = failure or _success(job, succeeded, len(census.active))
+        if why is not None:
+            await self._finish(job, census, why, failure is None, now)
             return None
         if spec.get("suspend"):
             await self._delete_pods(job, census.active)
