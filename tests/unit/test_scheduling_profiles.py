@@ -1,8 +1,10 @@
-"""A scheduler's events name the profile that placed the pod, as upstream's per-profile recorders do.
+"""What a scheduling profile writes in its own name, as upstream's per-profile framework does.
 
 `kubectl describe pod` shows ``reportingController`` in its From column; a
 pod placed by a second profile (``schedulerName: my-scheduler``) must say
 my-scheduler there, and one that names no scheduler says default-scheduler.
+Preemption victims carry a DisruptionTarget condition naming the preemptor's
+scheduler before they are deleted.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 import pytest
 from builders import MakePod
 
+from tinykube.scheduler.framework import PodInfo, PostFilterResult
 from tinykube.scheduler.recorder import Recorder
-from tinykube.scheduler.scheduler import profile_of
+from tinykube.scheduler.scheduler import Scheduler, profile_of
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +56,45 @@ async def test_each_event_is_reported_by_the_profile_it_names() -> None:
     assert [controller for controller, _ in reported] == ["my-scheduler", "default-scheduler"]
     assert reported[0][1].startswith("my-scheduler-")
     assert reported[1][1].startswith("default-scheduler-")
+
+
+class Preempting:
+    """Records the writes preemption makes to the API, in order."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, str, Any]] = []
+
+    async def patch_status(
+        self, api_version: str, resource: str, name: str, body: Any, namespace: str = "", **kw: Any
+    ) -> dict:
+        self.writes.append(("patch_status", name, body))
+        return {}
+
+    async def delete(
+        self, api_version: str, resource: str, name: str, namespace: str = "", **kw: Any
+    ) -> dict:
+        self.writes.append(("delete", name, None))
+        return {}
+
+
+async def test_victims_are_marked_a_disruption_target_by_the_preemptors_profile() -> None:
+    client = Preempting()
+    scheduler = Scheduler(client)  # type: ignore[arg-type]
+    victim = MakePod().name("low").node("n1").obj()
+    victim["metadata"]["uid"] = "uid-low"
+    preemptor = MakePod().name("vip").obj()
+    preemptor["spec"]["schedulerName"] = "my-scheduler"
+    await scheduler._preempt(preemptor, PostFilterResult("n1", [PodInfo(victim)]))
+    assert [(verb, name) for verb, name, _ in client.writes] == [
+        ("patch_status", "low"),
+        ("delete", "low"),
+    ]
+    body = client.writes[0][2]
+    assert body["metadata"] == {"uid": "uid-low"}
+    [condition] = body["status"]["conditions"]
+    assert {k: v for k, v in condition.items() if k != "lastTransitionTime"} == {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "PreemptionByScheduler",
+        "message": "my-scheduler: preempting to accommodate a higher priority pod",
+    }

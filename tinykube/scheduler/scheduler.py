@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 CONTROLLER = "default-scheduler"
 NO_NODES = "no nodes available to schedule pods"
+PREEMPTION_REASON = "PreemptionByScheduler"
+PREEMPTION_MESSAGE = "preempting to accommodate a higher priority pod"
 BIND_CONCURRENCY = 64  # binding requests in flight at once
 MAX_PENDING_BINDS = 512  # pods assumed but not yet bound, before the loop waits
 LATENCY_SAMPLES = 100_000
@@ -466,6 +468,7 @@ class Scheduler:
                 victim.pod, "Normal", "Preempted", "Preempting", note, profile_of(pod)
             )
             try:
+                await self._mark_preempted(victim.pod, profile_of(pod))
                 await self.client.delete("v1", "pods", victim.name, victim.namespace)
             except errors.NotFound:
                 continue
@@ -481,6 +484,31 @@ class Scheduler:
             if other.priority < PodInfo(pod).priority:
                 self._clear_nomination(other.key)
                 await self._clear_nominated_node_name(other.pod)
+
+    async def _mark_preempted(self, victim: Obj, scheduler_name: str) -> None:
+        """DisruptionTarget=True on a victim before its deletion, as upstream's prepareCandidate.
+
+        A Job's podFailurePolicy (``onPodConditions: DisruptionTarget``) and
+        `kubectl describe pod` can then tell preemption from a failure. The
+        patch names the victim's uid: a new pod of the same name is left alone.
+        """
+        meta = victim.get("metadata") or {}
+        condition = {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": PREEMPTION_REASON,
+            "message": f"{scheduler_name}: {PREEMPTION_MESSAGE}",
+            "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        patch = {"metadata": {"uid": meta.get("uid")}, "status": {"conditions": [condition]}}
+        await self.client.patch_status(
+            "v1",
+            "pods",
+            meta.get("name", ""),
+            patch,
+            meta.get("namespace", ""),
+            patch_type="strategic",
+        )
 
     async def _clear_nominated_node_name(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
