@@ -712,3 +712,17 @@ async def test_a_failing_condition_refuses_or_skips_by_failure_policy() -> None:
     ignoring = Scripted(conditional(expr, policy="Ignore"), {"judged": record})
     await ignoring.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
     assert ignoring.calls == []
+
+
+async def test_a_patch_may_not_move_the_object_to_another_namespace() -> None:
+    move = patched([{"op": "replace", "path": "/metadata/namespace", "value": "elsewhere"}])
+    dispatcher = Scripted(
+        cache_with(config("a", hook("mover"), mutating=True)), {"mover": lambda _o: move}
+    )
+    obj = pod_obj()
+    with pytest.raises(errors.BadRequest) as caught:
+        await dispatcher.mutate(PODS, obj, None, WriteOptions(), "CREATE")
+    assert caught.value.message == (
+        "the namespace of the provided object does not match the namespace sent on the request"
+    )
+    assert obj["metadata"]["namespace"] == "ns"

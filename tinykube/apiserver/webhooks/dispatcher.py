@@ -134,6 +134,7 @@ class Dispatcher:
                 if hook.reinvoke_if_needed:
                     previously.add(hook.uid)
         if obj is not None and current is not None and current is not obj:
+            _check_namespace(res, obj, current)
             obj.clear()
             obj.update(current)
 
@@ -230,6 +231,19 @@ class Dispatcher:
             return None
         log.warning("component=apiserver failed calling webhook, failing closed: %s", exc)
         raise exc.as_api_error() from None
+
+
+def _check_namespace(res: Resource, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """A patch may not move an object to another namespace (upstream's BeforeCreate check;
+    a changed name is refused by metadata validation on update)."""
+    if not res.namespaced:
+        return
+    was = (before.get("metadata") or {}).get("namespace")
+    now = (after.get("metadata") or {}).get("namespace")
+    if now != was:
+        raise errors.BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
 
 
 def _warn(opts: Any, warnings: list[str]) -> None:
