@@ -13,7 +13,7 @@ from unit.controllers.workload_builders import NOW, ago
 
 from tinykube.api import errors
 from tinykube.api.duration import format_time
-from tinykube.controllers.job import failurepolicy, indexed, perindex, successpolicy, util
+from tinykube.controllers.job import failurepolicy, indexed, perindex, successpolicy, tracking, util
 from tinykube.controllers.job.controller import JobController
 from tinykube.controllers.job.tracking import TRACKING_FINALIZER
 from tinykube.controllers.runtime import Requeue
@@ -486,3 +486,28 @@ async def test_a_pod_of_a_running_job_keeps_our_finalizer() -> None:
     controller, client, _ = setup(a_job({"startTime": ago(60), "active": 1}), [a_pod("pi-a")])
     await controller.reconcile("pod:ns/pi-a")
     assert client.verbs("patch", "pods") == []
+
+
+def finished(name: str, phase: str, at: str) -> Obj:
+    pod = a_pod(name, phase, exit_code=0 if phase == "Succeeded" else 1)
+    pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = at
+    return pod
+
+
+def test_only_failures_after_the_last_success_count_for_the_delay() -> None:
+    census = tracking.Census(
+        new_succeeded=[finished("ok", "Succeeded", ago(20))],
+        new_failed=[finished("early", "Failed", ago(30)), finished("late", "Failed", ago(10))],
+    )
+    assert [p["metadata"]["name"] for p in tracking.failures_since_success(census)] == ["late"]
+
+
+async def test_a_success_clears_the_replacement_delay() -> None:
+    job = a_job({"startTime": ago(60), "active": 1, "failed": 3}, completions=3)
+    controller, client, _ = setup(job, [finished("pi-a", "Succeeded", ago(1))])
+    # three earlier failures: without the success the next Pod would wait 40 s
+    controller._record_outcomes(
+        "ns/pi", tracking.Census(new_failed=[a_pod(f"f{i}") for i in range(3)])
+    )
+    await controller.reconcile("ns/pi")
+    assert len(client.verbs("create", "pods")) == 1

@@ -213,14 +213,20 @@ class JobController(Controller[str]):
                 status["failedIndexes"] = indexed.format_indexes(failed)
         if tracking.record_uncounted(status, census):
             await self._write_status(job)
-            if census.new_failed:
-                self._record_failures(key_of(job), len(census.new_failed))
+            self._record_outcomes(key_of(job), census)
         await asyncio.gather(*(self._unfinalize(p) for p in census.to_unfinalize))
         tracking.move_counted(status, len(completed) if completed is not None else None)
 
-    def _record_failures(self, key: str, count: int) -> None:
+    def _record_outcomes(self, key: str, census: Census) -> None:
+        """Failures since the last success set the replacement delay (upstream's
+        ``failuresAfterLastSuccess``): a success in between starts the count again."""
+        failed = tracking.failures_since_success(census)
+        if census.new_succeeded:
+            self._backoff.pop(key, None)
+        if not failed:
+            return
         record = self._backoff.setdefault(key, _Backoff())
-        record.failures += count
+        record.failures += len(failed)
         record.last_failure = self.ctx.clock.now()
 
     async def _progress(self, key: str, job: Obj, census: Census, now: datetime) -> Requeue | None:

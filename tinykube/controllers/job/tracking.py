@@ -91,6 +91,24 @@ def take_census(job: Obj, pods: list[Obj]) -> Census:
     return census
 
 
+def failures_since_success(census: Census) -> list[Obj]:
+    """The newly failed Pods that finished after the newest newly succeeded one."""
+    if not census.new_succeeded:
+        return list(census.new_failed)
+    last_success = max(_finished_at(p) for p in census.new_succeeded)
+    return [p for p in census.new_failed if _finished_at(p) > last_success]
+
+
+def _finished_at(pod: Obj) -> str:
+    """When the Pod's last container stopped (RFC 3339 strings sort as times)."""
+    status = pod.get("status") or {}
+    stamps = [
+        str(((c.get("state") or {}).get("terminated") or {}).get("finishedAt") or "")
+        for c in status.get("containerStatuses") or []
+    ]
+    return max(stamps, default="")
+
+
 def _terminating(pod: Obj) -> bool:
     phase = (pod.get("status") or {}).get("phase")
     return bool(meta(pod).get("deletionTimestamp")) and phase not in ("Failed", "Succeeded")
