@@ -3,11 +3,12 @@ default, stub domains, other upstreams and ``hosts`` entries, reloaded on change
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dnslib import RCODE, RR, DNSRecord
+from dnslib import QTYPE, RCODE, RR, DNSRecord
 
 from tinykube.proxy import corefile, dnsserver
 from tinykube.proxy.dns import ClusterDNS
@@ -194,3 +195,26 @@ async def test_records_carry_the_corefile_ttl():
     assert [rr.ttl for rr in reply.rr] == [30]
     missing = await ask(srv, "nope.default.svc.cluster.local")
     assert [rr.ttl for rr in missing.auth] == [30]
+
+
+def test_loadbalance_is_kubeadms_default_and_a_corefile_may_drop_it():
+    assert corefile.DNSConfig().loadbalance
+    assert corefile.parse(KUBEADM, resolv_reader=resolv).loadbalance
+    assert not corefile.parse(CUSTOM).loadbalance
+
+
+def test_shuffled_answers_keep_cnames_first_and_every_address():
+    reply = DNSRecord.question("alias.default.svc.cluster.local").reply()
+    reply.add_answer(
+        *RR.fromZone("alias.default.svc.cluster.local. 5 CNAME db.default.svc.cluster.local.")
+    )
+    for n in range(1, 9):
+        reply.add_answer(*RR.fromZone(f"db.default.svc.cluster.local. 5 A 10.0.0.{n}"))
+    orders = set()
+    for seed in range(20):
+        copy = DNSRecord.parse(reply.pack())
+        corefile.shuffle_addresses(copy, random.Random(seed))
+        assert copy.rr[0].rtype == QTYPE.CNAME
+        assert sorted(str(rr.rdata) for rr in copy.rr[1:]) == [f"10.0.0.{n}" for n in range(1, 9)]
+        orders.add(tuple(str(rr.rdata) for rr in copy.rr[1:]))
+    assert len(orders) > 1

@@ -18,6 +18,10 @@ What is understood, per server block (``.:53 { ... }``, ``corp.example:53
   any other FROM (or a block for another zone) makes a stub domain; each TO
   is an address with an optional ``:port`` (``dns://`` allowed) or a
   resolv.conf path whose nameservers are used;
+- ``loadbalance``: the address records of an answer come in random order,
+  so clients that take the first one spread over a headless Service's pods
+  (on by default, as in kubeadm's Corefile; a Corefile without it turns it
+  off);
 - ``hosts [FILE] [ZONES...] { IP NAME...  fallthrough }``: inline entries
   and a hosts file; without ``fallthrough`` the plugin answers every name of
   its zones, NXDOMAIN when it has none, exactly like CoreDNS (so a cluster
@@ -31,6 +35,7 @@ had (CoreDNS's ``reload`` does the same).
 from __future__ import annotations
 
 import ipaddress
+import random
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +85,7 @@ class DNSConfig:
 
     domain: str = "cluster.local"
     ttl: int | None = None
+    loadbalance: bool = True
     upstreams: list[Upstream] | None = None
     stubs: dict[str, list[Upstream]] = field(default_factory=dict)
     hosts: list[Hosts] = field(default_factory=list)
@@ -207,7 +213,7 @@ def _zone_of_key(key: str) -> str:
 def parse(text: str, *, resolv_reader: ResolvReader | None = None) -> DNSConfig:
     """The ``DNSConfig`` a Corefile describes (``resolv_reader`` reads a TO that is a path)."""
     read = resolv_reader or read_nameservers
-    config = DNSConfig()
+    config = DNSConfig(loadbalance=False)
     for block in parse_blocks(text):
         root = "." in block.zones
         for d in block.directives:
@@ -221,6 +227,8 @@ def parse(text: str, *, resolv_reader: ResolvReader | None = None) -> DNSConfig:
                 _forward(config, block, d, read)
             elif d.name == "hosts":
                 config.hosts.append(_hosts(block, d))
+            elif d.name == "loadbalance" and root:
+                config.loadbalance = True
     return config
 
 
@@ -352,3 +360,14 @@ def hosts_answer(config: DNSConfig, query: DNSRecord) -> DNSRecord | None:
             continue  # the name exists here, but not with this type: let others try
         return reply
     return None
+
+
+def shuffle_addresses(reply: DNSRecord, rng: random.Random) -> None:
+    """Put the A/AAAA records of ``reply`` in random order, behind any CNAMEs (loadbalance)."""
+    addresses = [rr for rr in reply.rr if rr.rtype in (QTYPE.A, QTYPE.AAAA)]
+    if len(addresses) < 2:
+        return
+    rng.shuffle(addresses)
+    cnames = [rr for rr in reply.rr if rr.rtype == QTYPE.CNAME]
+    rest = [rr for rr in reply.rr if rr.rtype not in (QTYPE.A, QTYPE.AAAA, QTYPE.CNAME)]
+    reply.rr = cnames + addresses + rest

@@ -14,7 +14,7 @@ CoreDNS does; when that lookup fails the CNAME alone is the answer.
 
 With ``--conf`` the server follows a Corefile (``corefile.py``: the
 ``kube-system/coredns`` ConfigMap, mounted): its cluster domain, upstreams,
-stub domains and ``hosts`` entries, in CoreDNS's order (hosts, then stub
+stub domains, ``hosts`` entries and ``loadbalance``, in CoreDNS's order (hosts, then stub
 domains, then the cluster domain, then the upstreams). The file is read
 again every ``RELOAD_SECONDS`` when it changed, as the ``reload`` plugin
 does; a broken edit is logged and the previous configuration kept.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import struct
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class DNSServer:
         self.resolver = resolver
         self.upstreams = upstreams
         self.config = config or corefile.DNSConfig(domain=resolver.domain)
+        self.rng = random.Random()
         self._servers: list[Any] = []
 
     def configure(
@@ -147,6 +149,8 @@ class DNSServer:
             target = self.resolver.external_target(reply)
             if target is not None:
                 await self._follow(reply, target)
+            if self.config.loadbalance:
+                corefile.shuffle_addresses(reply, self.rng)
             return bytes(reply.pack())
         return await self.forward(query, packet)
 
