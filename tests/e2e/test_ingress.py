@@ -191,6 +191,13 @@ def test_address_is_the_controller_service(cluster: ApiServer, address: str) -> 
     assert table.split("\n")[1].split()[:5] == ["demo", "tinykube", "foo.example", address, "80"]
     classes = kubectl(cluster, "get", "ingressclass")
     assert "tinykube" in classes and "tinykube.io/ingress" in classes
+    eventually(
+        lambda: "Normal  Sync" in kubectl(cluster, "describe", "ingress", "demo", "-n", NS),
+        "the controller's Sync event",
+    )
+    described = kubectl(cluster, "describe", "ingress", "demo", "-n", NS)
+    assert "Scheduled for sync" in described
+    assert "tinykube-ingress-controller" in described
 
 
 def test_routes_by_host_and_path(cluster: ApiServer, address: str) -> None:

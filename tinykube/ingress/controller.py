@@ -15,6 +15,11 @@ pod that turns ready takes traffic without waiting for a rebuild.
 
 The listeners open only after the caches synced and the first table was
 built, so the pod's readiness probe (a TCP connect) means "routing".
+
+Each served Ingress gets a ``Sync`` Event ("Scheduled for sync") when the
+controller first serves it and after each change of its spec (a new
+generation), as ingress-nginx posts one, so ``kubectl describe ingress``
+shows which controller took it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tinykube.client.events import NORMAL, EventRecorder
 from tinykube.client.informers import InformerFactory, key_of
 from tinykube.ingress import certs, routes, status
 from tinykube.ingress.proxy import IngressProxy
@@ -40,6 +46,9 @@ SERVICE_INDEX = "service"
 TLS_SECRETS = "type=kubernetes.io/tls"
 RETRY_AFTER_FAILURE = 1.0
 RESYNC_PERIOD = 30.0
+COMPONENT = "tinykube-ingress-controller"
+REASON_SYNC = "Sync"
+MESSAGE_SYNC = "Scheduled for sync"
 
 
 @dataclass
@@ -81,6 +90,8 @@ class IngressController:
         self.certs = certs.CertStore()
         self.proxy = IngressProxy(self)
         self.ready = asyncio.Event()
+        self.recorder = EventRecorder(client, COMPONENT)
+        self._announced: dict[str, tuple[str, int]] = {}  # key -> (uid, generation)
 
     # ---- events ----
 
@@ -134,6 +145,7 @@ class IngressController:
         try:
             async with asyncio.TaskGroup() as tg:
                 self.factory.start(tg)
+                tg.create_task(self.recorder.run())
                 await self.factory.wait_synced()
                 self.rebuild()
                 log.info("component=ingress caches synced")
@@ -165,10 +177,22 @@ class IngressController:
         )
         return runner
 
+    def _announce(self, served: list[Obj]) -> None:
+        """A Sync Event for each Ingress served for the first time or with a new spec."""
+        seen: dict[str, tuple[str, int]] = {}
+        for ing in served:
+            meta = ing["metadata"]
+            mark = (meta.get("uid", ""), int(meta.get("generation") or 0))
+            seen[key_of(ing)] = mark
+            if self._announced.get(key_of(ing)) != mark:
+                self.recorder.event(ing, NORMAL, REASON_SYNC, MESSAGE_SYNC)
+        self._announced = seen
+
     async def _sync_loop(self) -> None:
         while True:
             self._dirty.clear()
             served = self.rebuild()
+            self._announce(served)
             keys = {key_of(ing) for ing in served}
             ok = await status.sync_status(
                 self.client, self.ingresses.list(), keys, self.published_points()
