@@ -1,8 +1,8 @@
 """Printers for Jobs and CronJobs.
 
 A Job's STATUS is the first that applies of Complete, Failed, Terminating,
-Suspended, FailureTarget, Running (a condition counts only when its first
-occurrence is True). COMPLETIONS is ``succeeded/completions``, or
+Suspended, FailureTarget, SuccessCriteriaMet, Running (a condition counts only
+when its first occurrence is True). COMPLETIONS is ``succeeded/completions``, or
 ``succeeded/1`` (``of N`` when parallel) for work-queue Jobs. DURATION runs
 from ``startTime`` to ``completionTime``, or to now while the Job runs, and is
 empty before it starts.
@@ -48,6 +48,8 @@ def job_status(job: Obj) -> str:
         return "Suspended"
     if first_true(conditions, "FailureTarget"):
         return "FailureTarget"
+    if first_true(conditions, "SuccessCriteriaMet"):
+        return "SuccessCriteriaMet"  # done, waiting for its last Pods to stop
     return "Running"
 
 
