@@ -95,6 +95,7 @@ def test_external_name_services_get_no_endpoints(apiserver: ApiServer, tmp_path:
         eventually kubectl get endpoints plain -o yaml
         stdout '^kind: Endpoints$'
         ! stdout 'annotations: \\{\\}'
+        stdout 'endpoints.kubernetes.io/last-change-trigger-time: "?\\d{4}-'
         ! stdout 'subsets: \\[\\]'
         eventually kubectl get endpointslices -l kubernetes.io/service-name=plain -o name
         stdout 'endpointslice.discovery.k8s.io/plain-'

@@ -52,3 +52,14 @@ def test_which_services_get_endpoints(spec: Obj, selects: bool) -> None:
 def test_serving_is_the_pod_readiness(publish: bool) -> None:
     ep = endpointslice.endpoint(pod(ready=False), service(publishNotReadyAddresses=publish), {})
     assert ep["conditions"] == {"ready": publish, "serving": False, "terminating": False}
+
+
+def test_trigger_time_is_the_latest_ready_transition_or_the_service_creation() -> None:
+    svc = service()
+    svc["metadata"]["creationTimestamp"] = "2026-01-01T10:00:00Z"
+    early, late = pod(ready=True), pod(ready=False)
+    early["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T09:00:00Z"
+    late["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T11:30:00.5Z"
+    assert endpoints.last_change_trigger_time(svc, [early]) == "2026-01-01T10:00:00Z"
+    assert endpoints.last_change_trigger_time(svc, [early, late]) == "2026-01-01T11:30:00Z"
+    assert endpoints.last_change_trigger_time({"metadata": {}}, []) is None

@@ -12,7 +12,13 @@ one subset per distinct set of ports, addresses sorted by IP.
 A Service without a selector is left alone: its Endpoints belong to the user.
 So is an ExternalName Service, even with a selector: it is a DNS alias and
 has no endpoints (upstream issue 105986), so ``kubectl get endpoints`` does
-not list it. Deleting the Service deletes the Endpoints. The pure functions here (port
+not list it. Deleting the Service deletes the Endpoints.
+
+Each write carries ``endpoints.kubernetes.io/last-change-trigger-time``, the
+moment of the change that caused it, as upstream's trigger-time tracker
+stamps it: the latest Ready transition among the selected Pods, or the
+Service's creation if that is later. It is written only with a change of
+the subsets or labels, never on its own. The pure functions here (port
 lookup, which Pods count) are shared with the EndpointSlice controller.
 """
 
@@ -24,8 +30,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tinykube.api import errors
+from tinykube.api.duration import format_time, parse_time
 from tinykube.api.selectors import Selector
-from tinykube.controllers.podutil import is_pod_ready, meta
+from tinykube.controllers.podutil import is_pod_ready, meta, pod_condition
 from tinykube.controllers.runtime import Controller, ControllerContext, Requeue
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,7 @@ Obj = dict[str, Any]
 NAME = "endpoints-controller"  # upstream --controllers name; alias "endpoint"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 MAX_CAPACITY = 1000  # addresses in one Endpoints object; EndpointSlices have no such cap
 
 
@@ -182,6 +190,21 @@ def truncate(subsets: list[Obj], capacity: int = MAX_CAPACITY) -> bool:
     return True
 
 
+def last_change_trigger_time(svc: Obj, pods: list[Obj]) -> str | None:
+    """When the last change behind these endpoints happened (see the module docstring)."""
+    stamps = [meta(svc).get("creationTimestamp")]
+    stamps += [(pod_condition(p, "Ready") or {}).get("lastTransitionTime") for p in pods]
+    moments = []
+    for stamp in stamps:
+        try:
+            moment = parse_time(stamp)
+        except ValueError:
+            continue
+        if moment is not None:
+            moments.append(moment)
+    return format_time(max(moments)) if moments else None
+
+
 def desired_labels(svc: Obj) -> dict[str, str]:
     labels = dict(meta(svc).get("labels") or {})
     if is_headless(svc):
@@ -251,11 +274,15 @@ class EndpointsController(ServiceSelectingController):
         selector = service_selector(svc)
         if selector is None:
             return None
-        subsets = desired_subsets(svc, self.selected_pods(svc, selector))
+        pods = self.selected_pods(svc, selector)
+        subsets = desired_subsets(svc, pods)
         labels = desired_labels(svc)
         annotations = {OVER_CAPACITY: "truncated"} if truncate(subsets) else {}
+        trigger = last_change_trigger_time(svc, pods)
         current = self.endpoints.get(key)
         if current is None:
+            if trigger:
+                annotations[TRIGGER_TIME] = trigger
             # Empty maps are left out, as Go's omitempty leaves them out of upstream's objects.
             fresh: Obj = {"name": name, "namespace": namespace}
             if labels:
@@ -270,14 +297,16 @@ class EndpointsController(ServiceSelectingController):
                     f"endpoints {key} appeared; retrying with a fresh cache"
                 ) from None
             return None
-        notes = {
-            k: v for k, v in (meta(current).get("annotations") or {}).items() if k != OVER_CAPACITY
+        had = {
+            k: v for k, v in (meta(current).get("annotations") or {}).items() if k != TRIGGER_TIME
         }
+        notes = {k: v for k, v in had.items() if k != OVER_CAPACITY}
         notes.update(annotations)
         same_labels = (meta(current).get("labels") or {}) == labels
-        same_notes = notes == (meta(current).get("annotations") or {})
-        if (current.get("subsets") or []) == subsets and same_labels and same_notes:
+        if (current.get("subsets") or []) == subsets and same_labels and notes == had:
             return None
+        if trigger:
+            notes[TRIGGER_TIME] = trigger
         new_meta = {**meta(current), "labels": labels, "annotations": notes}
         for field in ("labels", "annotations"):
             if not new_meta[field]:
