@@ -12,6 +12,7 @@ Paths:
   /deny    refuses objects labelled ``deny`` (403, a message naming the object),
            deletions included
   /slow    answers after ``SLOW_SECONDS``, to trip a webhook's timeout
+  /refuse  refuses everything (403, a message naming the kind of object sent)
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class WebhookServer:
         app.router.add_post("/mutate", self._mutate)
         app.router.add_post("/deny", self._deny)
         app.router.add_post("/slow", self._slow)
+        app.router.add_post("/refuse", self._refuse)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self._cert, self._key)
         self._runner = web.AppRunner(app, access_log=None)
@@ -170,3 +172,8 @@ class WebhookServer:
         review = await self._review(request)
         await asyncio.sleep(SLOW_SECONDS)
         return _answer(review, allowed=True)
+
+    async def _refuse(self, request: web.Request) -> web.Response:
+        review = await self._review(request)
+        kind = review["request"]["kind"]["kind"]
+        return _answer(review, allowed=False, status={"code": 403, "message": f"no {kind} here"})

@@ -372,3 +372,38 @@ async def test_match_conditions_exempt_objects(
     assert created["metadata"]["name"] == "exempt"
     assert len(webhook.reviews) == calls  # the webhook was not asked at all
     assert await refused(client, ns, configmap("other", deny="yes")) is not None
+
+
+async def test_exec_is_a_connect_the_webhook_can_refuse(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    rules = [{"operations": ["CONNECT"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods/exec"]}]  # fmt: skip
+    hook = a_hook("exec.hooks.test", webhook.url("/refuse"), webhook.ca_bundle, ns, rules=rules)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+    path = f"/api/v1/namespaces/{ns}/pods/web/exec"
+    params = {"command": "ls", "stdout": "true", "container": "c"}
+
+    async def refusing() -> bool:
+        try:
+            await client.request("POST", path, params=params)
+        except errors.APIError as exc:
+            return exc.code == 403
+        return False
+
+    await eventually(refusing)
+    with pytest.raises(errors.APIError) as caught:
+        await client.request("POST", path, params=params)
+    assert caught.value.message == 'admission webhook "exec.hooks.test" denied the request: no PodExecOptions here'  # fmt: skip
+    request = webhook.reviews[-1]["request"]
+    assert (request["operation"], request["subResource"], request["name"]) == (
+        "CONNECT",
+        "exec",
+        "web",
+    )
+    assert request["object"] == {"kind": "PodExecOptions", "apiVersion": "v1", "stdout": True, "container": "c", "command": ["ls"]}  # fmt: skip
+    assert request["kind"] == {"group": "", "version": "v1", "kind": "PodExecOptions"}
+    # Logs are a plain GET, not a CONNECT: the webhook is not asked.
+    calls = len(webhook.reviews)
+    with pytest.raises(errors.NotFound):
+        await client.request("GET", f"/api/v1/namespaces/{ns}/pods/web/log")
+    assert len(webhook.reviews) == calls

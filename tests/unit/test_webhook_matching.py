@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from multidict import MultiDict
 
 from tinykube.api import errors
 from tinykube.api.defaults import apply_defaults
@@ -726,3 +727,68 @@ async def test_a_patch_may_not_move_the_object_to_another_namespace() -> None:
         "the namespace of the provided object does not match the namespace sent on the request"
     )
     assert obj["metadata"]["namespace"] == "ns"
+
+
+def test_connect_options_from_the_query() -> None:
+    query = MultiDict(
+        [("command", "sh"), ("command", "-c"), ("stdin", "true"), ("tty", "1"), ("container", "c")]
+    )
+    assert review.connect_options("PodExecOptions", query, "") == {
+        "kind": "PodExecOptions",
+        "apiVersion": "v1",
+        "stdin": True,
+        "tty": True,
+        "container": "c",
+        "command": ["sh", "-c"],
+    }
+    ports = MultiDict([("ports", "8080,9090")])
+    assert review.connect_options("PodPortForwardOptions", ports, "")["ports"] == [8080, 9090]
+    assert review.connect_options("ServiceProxyOptions", MultiDict(), "/healthz") == {
+        "kind": "ServiceProxyOptions",
+        "apiVersion": "v1",
+        "path": "/healthz",
+    }
+
+
+async def test_connect_asks_webhooks_with_the_options_object() -> None:
+    rules = [
+        {
+            "operations": ["CONNECT"],
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "resources": ["pods/exec"],
+        }
+    ]
+    cache = cache_with(
+        config("v", hook("no-exec", rules=rules)), kind="validatingwebhookconfigurations"
+    )
+    sent: list[matching.Attributes] = []
+
+    def refuse(obj: Obj) -> review.Result:
+        return review.Result(False, {"message": f"no {obj['kind']}"}, b"", "", [])
+
+    dispatcher = Scripted(cache, {"no-exec": refuse})
+    original = dispatcher._call
+
+    async def spy(invocation: matching.Invocation, attrs: matching.Attributes) -> Any:
+        sent.append(attrs)
+        return await original(invocation, attrs)
+
+    dispatcher._call = spy  # type: ignore[method-assign]
+    options = {"kind": "PodExecOptions", "apiVersion": "v1", "command": ["ls"]}
+    with pytest.raises(errors.APIError) as caught:
+        await dispatcher.connect(PODS, "exec", "ns", "web", options, User())
+    assert (
+        caught.value.message == 'admission webhook "no-exec" denied the request: no PodExecOptions'
+    )
+    request = review.build_request(sent[0], matching.Invocation(compiled(hook()), PODS), "v1")[
+        "request"
+    ]
+    assert request["kind"]["kind"] == "PodExecOptions"
+    assert (request["operation"], request["subResource"], request["options"]) == (
+        "CONNECT",
+        "exec",
+        None,
+    )
+    await dispatcher.connect(PODS, "attach", "ns", "web", {"kind": "PodAttachOptions"}, User())
+    assert len(sent) == 1  # pods/attach is not in the rule

@@ -34,6 +34,7 @@ from tinykube.apiserver.authz import impersonation
 from tinykube.apiserver.handlers import common, resource, reviews, subresources, watch
 from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.requestinfo import RequestInfo, parse_resource_path
+from tinykube.apiserver.webhooks import connecting
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +318,7 @@ async def resources(request: web.Request) -> web.StreamResponse:
     if res is None or (info.namespace and not res.namespaced):
         raise errors.NotFound(NOT_FOUND)
     handler = route(request, res, info)
+    await connecting.admit(request, ctx.registry.hooks.webhooks, res, info)
     response = await handler(request, ctx, res, info)
     warning = crd.deprecation(res)
     if warning and not response.prepared:

@@ -173,12 +173,14 @@ class Dispatcher:
         operation: str,
     ) -> None:
         """Run the validating webhooks concurrently; the first refusal is raised."""
-        hooks = self.webhooks(VALIDATING)
-        if not hooks:
+        if not self.webhooks(VALIDATING):
             return
         attrs = attributes(res, obj, old, opts, operation)
-        if attrs is None:
-            return
+        if attrs is not None:
+            await self._validate(attrs, opts)
+
+    async def _validate(self, attrs: Attributes, opts: Any) -> None:
+        hooks = self.webhooks(VALIDATING)
         invocations = [inv for hook in hooks if (inv := self._should_call(hook, attrs))]
         if not invocations:
             return
@@ -202,6 +204,34 @@ class Dispatcher:
         _warn(opts, result.warnings)
         if not result.allowed:
             raise review.denied(hook.name, result.status)
+
+    # ---- CONNECT ------------------------------------------------------------
+    async def connect(
+        self,
+        res: Resource,
+        subresource: str,
+        namespace: str,
+        name: str,
+        options: dict[str, Any],
+        user: Any,
+    ) -> None:
+        """exec, attach, port-forward and proxy: webhooks see the request's options object.
+
+        Mutating webhooks are asked (and may refuse) but their patches are not
+        used: the stream is opened from the request as it came."""
+        mutating = self.webhooks(MUTATING)
+        if not mutating and not self.webhooks(VALIDATING):
+            return
+        opts = WebhookOptions(user=user)
+        attrs = Attributes(
+            res, subresource, "CONNECT", name, namespace, options, None, user=user,
+            kind=str(options.get("kind", "")),
+        )  # fmt: skip
+        for hook in mutating:
+            invocation = self._should_call(hook, attrs)
+            if invocation is not None:
+                await self._call_mutating(invocation, attrs, opts)
+        await self._validate(attrs, opts)
 
     # ---- one call -----------------------------------------------------------
     async def _call(self, invocation: Invocation, attrs: Attributes) -> review.Result | None:
@@ -231,6 +261,15 @@ class Dispatcher:
             return None
         log.warning("component=apiserver failed calling webhook, failing closed: %s", exc)
         raise exc.as_api_error() from None
+
+
+@dataclasses.dataclass
+class WebhookOptions:
+    """The write options a request without a body of its own (CONNECT) brings."""
+
+    user: Any = None
+    dry_run: bool = False
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def _check_namespace(res: Resource, before: dict[str, Any], after: dict[str, Any]) -> None:

@@ -59,6 +59,7 @@ class Attributes:
     dry_run: bool = False
     user: Any = None
     options: dict[str, Any] | None = None
+    kind: str = ""  # the object's kind when it is not the resource's (CONNECT's options)
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,9 @@ def build_request(
     res, asked = invocation.resource, attrs.resource
     request: dict[str, Any] = {
         "uid": uid or str(uuid.uuid4()),
-        "kind": _gvk(res.group, res.version, res.kind),
+        "kind": _gvk(res.group, res.version, attrs.kind or res.kind),
         "resource": _gvr(res.group, res.version, res.plural),
-        "requestKind": _gvk(asked.group, asked.version, asked.kind),
+        "requestKind": _gvk(asked.group, asked.version, attrs.kind or asked.kind),
         "requestResource": _gvr(asked.group, asked.version, asked.plural),
         "name": attrs.name,
         "operation": attrs.operation,
@@ -130,6 +130,30 @@ def options_for(operation: str, opts: Any) -> dict[str, Any] | None:
             out["propagationPolicy"] = opts.propagation
     elif getattr(opts, "field_manager", ""):
         out["fieldManager"] = opts.field_manager
+    return out
+
+
+def _flag(query: Any, name: str) -> bool:
+    return str(query.get(name, "")).lower() in ("true", "1")
+
+
+def connect_options(kind: str, query: Any, path: str) -> dict[str, Any]:
+    """The options object of a CONNECT (exec, attach, port-forward, proxy), from its query."""
+    out: dict[str, Any] = {"kind": kind, "apiVersion": "v1"}
+    if kind in ("PodExecOptions", "PodAttachOptions"):
+        for name in ("stdin", "stdout", "stderr", "tty"):
+            if _flag(query, name):
+                out[name] = True
+        if query.get("container"):
+            out["container"] = query.get("container")
+        if kind == "PodExecOptions":
+            out["command"] = list(query.getall("command", []))
+    elif kind == "PodPortForwardOptions":
+        ports = [p for value in query.getall("ports", []) for p in str(value).split(",") if p]
+        if ports:
+            out["ports"] = [int(p) if p.isdigit() else p for p in ports]
+    elif path:
+        out["path"] = path
     return out
 
 
