@@ -158,3 +158,42 @@ def test_kubectl_shows_the_denial_the_warning_and_the_label(
         .replace("{ca}", webhook.ca_bundle)
     )
     run(apiserver, tmp_path, "webhooks-kubectl", text)
+
+
+EXEC_SCRIPT = r"""
+kubectl run web --image=busybox --restart=Never -- sleep 3600
+kubectl apply -f no-exec.yaml
+eventually ! kubectl exec web -- true
+stderr `^error: unable to upgrade connection: admission webhook "no-exec.hooks.test" denied the request: no PodExecOptions here$`
+kubectl delete -f no-exec.yaml
+kubectl delete pod web --grace-period=0
+-- no-exec.yaml --
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: no-exec-$NS
+webhooks:
+- name: no-exec.hooks.test
+  clientConfig:
+    url: "{refuse}"
+    caBundle: "{ca}"
+  rules:
+  - operations: ["CONNECT"]
+    apiGroups: [""]
+    apiVersions: ["v1"]
+    resources: ["pods/exec"]
+  namespaceSelector:
+    matchLabels:
+      hooks-test: $NS
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+"""
+
+
+def test_kubectl_exec_is_refused_by_a_connect_webhook(
+    apiserver: ApiServer, tmp_path: Path, webhook: WebhookServer
+) -> None:
+    text = EXEC_SCRIPT.replace("{refuse}", webhook.url("/refuse")).replace(
+        "{ca}", webhook.ca_bundle
+    )
+    run(apiserver, tmp_path, "webhooks-exec", text)
