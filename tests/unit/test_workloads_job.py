@@ -511,3 +511,12 @@ async def test_a_success_clears_the_replacement_delay() -> None:
     )
     await controller.reconcile("ns/pi")
     assert len(client.verbs("create", "pods")) == 1
+
+
+async def test_a_job_being_deleted_gets_no_new_pods() -> None:
+    job = a_job({"startTime": ago(60)}, parallelism=2, completions=4)
+    job["metadata"]["deletionTimestamp"] = ago(1)
+    job["metadata"]["finalizers"] = ["foregroundDeletion"]
+    controller, client, _ = setup(job, [])
+    await controller.reconcile("ns/pi")
+    assert client.verbs("create", "pods") == []

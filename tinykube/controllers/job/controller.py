@@ -241,8 +241,8 @@ class JobController(Controller[str]):
         if spec.get("suspend"):
             await self._delete_pods(job, census.active)
             return None
-        if not self.expectations.satisfied(key):
-            return None
+        if not self.expectations.satisfied(key) or meta(job).get("deletionTimestamp"):
+            return None  # a Job being deleted gets no new Pods (upstream skips manageJob)
         return await self._manage(key, job, census, succeeded, now)
 
     async def _finish(
