@@ -356,6 +356,31 @@ def test_exactly_one_kube_proxy_serves_the_host(cluster: DetachedCluster, web: d
     eventually(lambda: len(serving(proxy_logs(cluster))) == 1, timeout=60)
 
 
+def test_a_static_pod_on_a_worker(cluster: DetachedCluster) -> None:
+    """Each worker has its own manifest directory, as /etc/kubernetes/manifests on node01."""
+    manifests = cluster.data_dir / "nodes" / "node01" / "manifests"
+    assert manifests.is_dir()
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "static-sleeper"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]},
+    }
+    (manifests / "static-sleeper.yaml").write_text(json.dumps(pod))
+
+    def mirror() -> dict | None:
+        got = run_kubectl(cluster, "get", "pod", "static-sleeper-node01", "-o", "json")
+        if got.returncode != 0:
+            return None
+        found = json.loads(got.stdout)
+        return found if (found.get("status") or {}).get("phase") == "Running" else None
+
+    found = eventually(mirror, timeout=60)
+    assert found["spec"]["nodeName"] == "node01"
+    (manifests / "static-sleeper.yaml").unlink()
+    eventually(lambda: run_kubectl(cluster, "get", "pod", "static-sleeper-node01").returncode == 1)
+
+
 def serves(node_port: int) -> bool:
     try:
         return bool(answers(f"http://127.0.0.1:{node_port}/", tries=2))

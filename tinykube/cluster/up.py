@@ -168,7 +168,13 @@ def plan(cfg: UpConfig) -> list[Component]:
     for i, (name, node, port) in enumerate(workers(cfg), start=1):
         root = cfg.data_dir / "nodes" / node
         cidr = nodes.worker_pod_cidr(cfg.pod_cidr, i)
-        later.append((name, "tinykube.kubelet.command", _kubelet_args(cfg, node, root, port, cidr)))
+        # Each node's own static pod directory, as /etc/kubernetes/manifests on a kubeadm node.
+        manifests = root / "manifests"
+        manifests.mkdir(parents=True, exist_ok=True)
+        args = _kubelet_args(cfg, node, root, port, cidr)
+        later.append(
+            (name, "tinykube.kubelet.command", [*args, "--pod-manifest-path", str(manifests)])
+        )
     if cfg.simulated_nodes:
         later.append(
             (
