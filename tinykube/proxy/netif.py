@@ -21,6 +21,14 @@ twice) may share the link, and one stopping must not take the others'
 Service addresses away. For the same reason a proxy does not flush the link
 when it starts; addresses left by a proxy that was killed outright stay
 until ``tinykube proxy --cleanup`` removes the link.
+
+The other way round, another cluster's proxy (or its ``up`` cleaning up
+after it) may take one of our addresses away, or the whole link: two
+clusters can hand out the same load-balancer address, and the last proxy
+to leave a link deletes it. So the link is compared with what it should
+hold, not only with what this proxy last wrote: at most every
+``VERIFY_SECONDS`` (the periodic sync comes every 30 s at the latest) the
+addresses actually on it are read, and what is missing is added again.
 """
 
 from __future__ import annotations
@@ -29,11 +37,14 @@ import asyncio
 import ipaddress
 import logging
 import os
+import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERFACE = "tk-svc"
 LINK_KINDS = ("dummy", "bridge")
+VERIFY_SECONDS = 10.0
 
 
 def needs_interface(ip: str) -> bool:
@@ -60,10 +71,14 @@ async def _ip(*args: str, stdin: str | None = None) -> tuple[int, str]:
 class ServiceInterface:
     """Keeps the set of addresses on the dummy link equal to what the table needs."""
 
-    def __init__(self, name: str = DEFAULT_INTERFACE) -> None:
+    def __init__(
+        self, name: str = DEFAULT_INTERFACE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
+        self.clock = clock
         self._addresses: set[str] = set()
         self._created = False
+        self._verified = -VERIFY_SECONDS
 
     @property
     def addresses(self) -> frozenset[str]:
@@ -74,6 +89,8 @@ class ServiceInterface:
         wanted = {ip for ip in wanted if needs_interface(ip)}
         if wanted and not self._created:
             await self._create()
+        if wanted and self.clock() - self._verified >= VERIFY_SECONDS:
+            await self._verify()
         add, remove = wanted - self._addresses, self._addresses - wanted
         lines = [f"address add {_cidr(ip)} dev {self.name}" for ip in sorted(add)]
         lines += [f"address del {_cidr(ip)} dev {self.name}" for ip in sorted(remove)]
@@ -84,6 +101,34 @@ class ServiceInterface:
                     "component=kube-proxy interface=%s ip batch: %s", self.name, out.strip()
                 )
         self._addresses = wanted
+
+    async def _verify(self) -> None:
+        """Forget the addresses someone else took off the link, so they are added again."""
+        present = await self._present()
+        if present is None:  # the link itself is gone
+            log.warning("component=kube-proxy interface=%s disappeared; recreating", self.name)
+            await self._create()
+            present = set()
+        lost = self._addresses - present
+        if lost:
+            log.warning(
+                "component=kube-proxy interface=%s lost %s; adding again",
+                self.name,
+                ",".join(sorted(lost)),
+            )
+        self._addresses &= present
+        self._verified = self.clock()
+
+    async def _present(self) -> set[str] | None:
+        code, out = await _ip("-o", "address", "show", "dev", self.name, "scope", "global")
+        if code != 0:
+            return None
+        found = set()
+        for line in out.splitlines():
+            words = line.split()
+            if len(words) > 3 and words[2] in ("inet", "inet6"):
+                found.add(str(ipaddress.ip_interface(words[3]).ip))
+        return found
 
     async def _create(self) -> None:
         code, _ = await _ip("link", "show", self.name)
