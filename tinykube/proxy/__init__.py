@@ -13,6 +13,8 @@ Data flow (kube-proxy)::
            frontend; new connections -> balancer.Balancer (round robin,
            ClientIP affinity) -> a ready endpoint; netif.ServiceInterface
            puts non-loopback Service addresses on the dummy link ``tk-svc``
+    healthcheck.HealthCheckServers: the healthCheckNodePort of each Local
+        LoadBalancer Service answers how many endpoints this node has
 
 Where Service addresses live. As root, ClusterIPs, load-balancer addresses
 and externalIPs go on the dummy link ``tk-svc`` (``--service-interface``),
