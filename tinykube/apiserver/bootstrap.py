@@ -1,7 +1,8 @@
 """State the API server keeps true by itself, as kube-apiserver's bootstrap
-controllers do: the system namespaces, the ``kubernetes`` Service with its
-Endpoints and EndpointSlice pointing at this server, the ``kube-root-ca.crt``
-ConfigMap in every namespace, and the one-hour lifetime of Events.
+controllers do: the system namespaces and priority classes, the ``kubernetes``
+Service with its Endpoints and EndpointSlice pointing at this server, the
+``kube-root-ca.crt`` ConfigMap in every namespace, and the one-hour lifetime
+of Events.
 
 All of it goes through the same registry as user requests, so defaults,
 validation and watch events apply unchanged.
@@ -41,6 +42,21 @@ ENDPOINTS = _res("", "v1", "endpoints")
 SLICES = _res("discovery.k8s.io", "v1", "endpointslices")
 CONFIGMAPS = _res("", "v1", "configmaps")
 EVENTS = _res("", "v1", "events")
+PRIORITY_CLASSES = _res("scheduling.k8s.io", "v1", "priorityclasses")
+# kube-apiserver's scheduling bootstrap: the two classes critical add-ons name.
+SYSTEM_PRIORITY_CLASSES = (
+    (
+        "system-node-critical",
+        2000001000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        2000000000,
+        "Used for system critical pods that must run in the cluster, but can be moved to "
+        "another node if necessary.",
+    ),
+)
 
 
 def _opts() -> WriteOptions:
@@ -60,6 +76,9 @@ async def ensure(ctx: ServerContext, res: Any, namespace: str, obj: dict[str, An
 async def ensure_system_state(ctx: ServerContext, first_ip: str) -> None:
     for name in SYSTEM_NAMESPACES:
         await ensure(ctx, NAMESPACES, "", {"metadata": {"name": name}})
+    for name, value, description in SYSTEM_PRIORITY_CLASSES:
+        pc = {"metadata": {"name": name}, "value": value, "description": description}
+        await ensure(ctx, PRIORITY_CLASSES, "", pc)
     await ensure(
         ctx,
         SERVICES,

@@ -280,3 +280,24 @@ def test_claims_and_volumes_are_created_with_protection_finalizers() -> None:
     assert volume["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
     admit(volumes, volume, None, lookup_priority_class=no_classes)
     assert volume["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+
+
+def test_a_pod_without_a_class_gets_the_global_default() -> None:
+    default = {"metadata": {"name": "everyone"}, "value": 1000, "globalDefault": True}
+
+    def lookup(name: str) -> dict[str, Any] | None:
+        return default if name in ("", "everyone") else None
+
+    spec = admitted(basic_spec(), lookup=lookup)["spec"]
+    assert spec["priorityClassName"] == "everyone"
+    assert spec["priority"] == 1000
+    assert spec["preemptionPolicy"] == "PreemptLowerPriority"
+    # A class named in the pod wins; no default class leaves priority 0 and no name.
+    assert (
+        admitted(basic_spec(priorityClassName="system-node-critical"), lookup=lookup)["spec"][
+            "priority"
+        ]
+        == 2000001000
+    )
+    plain = admitted(basic_spec())["spec"]
+    assert plain["priority"] == 0 and "priorityClassName" not in plain

@@ -6,8 +6,9 @@ that does not resolve, or a priority the client set that disagrees with the
 class, is refused with 403 Forbidden, as upstream does. The two system
 classes are known even before their objects exist.
 
-Upstream also applies the cluster's ``globalDefault`` class to Pods without a
-name; the caller only gives us lookup by name, so that case gets 0.
+A Pod without a class name gets the cluster's ``globalDefault`` class (its
+name written into the spec, as upstream does), which the lookup answers for
+the empty name; with no such class, priority 0.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SYSTEM_CLASSES = {
     "system-node-critical": 2000001000,
 }
 
+# A PriorityClass by name; the empty name asks for the globalDefault class.
 LookupPriorityClass = Callable[[str], dict[str, Any] | None]
 
 
@@ -51,7 +53,13 @@ def admit_pod(pod: dict[str, Any], lookup: LookupPriorityClass) -> None:
 
 def _resolve(pod: dict[str, Any], name: str, lookup: LookupPriorityClass) -> tuple[int, str]:
     if not name:
-        return 0, PREEMPT_LOWER_PRIORITY
+        default = lookup("")
+        if default is None:
+            return 0, PREEMPT_LOWER_PRIORITY
+        pod["spec"]["priorityClassName"] = default["metadata"]["name"]
+        return int(default.get("value") or 0), default.get(
+            "preemptionPolicy"
+        ) or PREEMPT_LOWER_PRIORITY
     pc = lookup(name)
     if pc is None:
         if name in SYSTEM_CLASSES:

@@ -133,8 +133,14 @@ class Hooks:
             )
 
     def _priority_class(self, name: str) -> dict[str, Any] | None:
+        """By name; for "" the globalDefault class (the lowest value if several are)."""
         assert PRIORITY_CLASSES is not None
-        return self.cache.get(PRIORITY_CLASSES.key("", name))
+        if name:
+            return self.cache.get(PRIORITY_CLASSES.key("", name))
+        defaults = [
+            pc for pc in self.cache.items(PRIORITY_CLASSES.list_prefix()) if pc.get("globalDefault")
+        ]
+        return min(defaults, key=lambda pc: int(pc.get("value") or 0), default=None)
 
     def _storage_classes(self) -> list[dict[str, Any]]:
         assert STORAGE_CLASSES is not None
