@@ -407,3 +407,46 @@ async def test_exec_is_a_connect_the_webhook_can_refuse(
     with pytest.raises(errors.NotFound):
         await client.request("GET", f"/api/v1/namespaces/{ns}/pods/web/log")
     assert len(webhook.reviews) == calls
+
+
+async def test_an_unreachable_webhook_for_everything_does_not_stop_a_restart(
+    tmp_path: Any,
+) -> None:
+    """The server's own start-up writes (system namespaces, the kubernetes Service's
+    endpoints) are not sent to webhooks, so a webhook down with the cluster cannot
+    keep the API server from coming back."""
+    server = ApiServer(tmp_path / "restart")
+    server.start()
+    try:
+        async with await Client.from_kubeconfig(server.kubeconfig) as c:
+            everything = {
+                "name": "everything.hooks.test",
+                "clientConfig": {"url": "https://127.0.0.1:1/down"},
+                "rules": [
+                    {
+                        "operations": ["*"],
+                        "apiGroups": ["*"],
+                        "apiVersions": ["*"],
+                        "resources": ["*/*"],
+                    }
+                ],
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+            }
+            await c.create(
+                GROUP,
+                "validatingwebhookconfigurations",
+                {"metadata": {"name": "all"}, "webhooks": [everything]},
+            )
+        server.stop()
+        server.start()
+        async with await Client.from_kubeconfig(server.kubeconfig) as c:
+
+            async def refusing() -> bool:
+                return isinstance(await refused(c, "default", configmap("x")), errors.InternalError)
+
+            await eventually(refusing)
+            await c.delete(GROUP, "validatingwebhookconfigurations", "all")
+    finally:
+        server.stop()

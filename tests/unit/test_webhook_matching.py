@@ -92,6 +92,11 @@ NO_NAMESPACES = labels_of({})
 ANY_NS = labels_of({"ns": {}})
 
 
+def client_opts(**options: Any) -> WriteOptions:
+    """The options of a client's write (the server's own writes skip webhooks)."""
+    return WriteOptions(admit=True, **options)
+
+
 # ---- rules ------------------------------------------------------------------
 
 
@@ -277,7 +282,7 @@ class User:
 
 
 def test_request_carries_what_upstream_sends() -> None:
-    opts = WriteOptions(dry_run=True, field_manager="kubectl", subresource="status", user=User())
+    opts = client_opts(dry_run=True, field_manager="kubectl", subresource="status", user=User())
     old = {"apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns"}}
     new = {**old, "status": {"phase": "Running"}}
     request_attrs = attributes(PODS, new, old, opts, "UPDATE")
@@ -307,7 +312,9 @@ def test_request_carries_what_upstream_sends() -> None:
 
 def test_delete_sends_the_old_object_and_delete_options() -> None:
     stored = {"apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns"}}
-    opts = DeleteOptions(grace_period=0, propagation="Foreground", dry_run=True, user=User())
+    opts = DeleteOptions(
+        admit=True, grace_period=0, propagation="Foreground", dry_run=True, user=User()
+    )
     request_attrs = attributes(PODS, None, stored, opts, "DELETE")
     assert request_attrs is not None
     assert (request_attrs.name, request_attrs.namespace) == ("p", "ns")
@@ -332,7 +339,7 @@ async def test_a_patch_for_a_delete_is_refused() -> None:
         cache, {"patcher": lambda _o: patched([{"op": "add", "path": "/x", "value": 1}])}
     )
     with pytest.raises(errors.InternalError) as caught:
-        await dispatcher.mutate(PODS, None, pod_obj(), DeleteOptions(), "DELETE")
+        await dispatcher.mutate(PODS, None, pod_obj(), DeleteOptions(admit=True), "DELETE")
     assert caught.value.message == (
         'Internal error occurred: admission webhook "patcher" attempted to modify the object, '
         "which is not supported for this operation"
@@ -345,7 +352,7 @@ def test_scale_writes_are_not_sent() -> None:
             DEPLOYMENTS,
             {"metadata": {"name": "d"}},
             None,
-            WriteOptions(subresource="scale"),
+            client_opts(subresource="scale"),
             "UPDATE",
         )
         is None
@@ -354,7 +361,7 @@ def test_scale_writes_are_not_sent() -> None:
 
 def test_a_namespace_request_names_itself_as_namespace() -> None:
     request_attrs = attributes(
-        NAMESPACES, {"metadata": {"name": "team"}}, None, WriteOptions(), "CREATE"
+        NAMESPACES, {"metadata": {"name": "team"}}, None, client_opts(), "CREATE"
     )
     assert request_attrs is not None and request_attrs.namespace == "team"
 
@@ -533,8 +540,8 @@ def cache_with(*configs: Obj, kind: str = "mutatingwebhookconfigurations") -> Fa
 async def test_no_configurations_means_no_work() -> None:
     dispatcher = Scripted(FakeCache({}), {})
     obj = pod_obj()
-    await dispatcher.mutate(PODS, obj, None, WriteOptions(), "CREATE")
-    await dispatcher.validate(PODS, obj, None, WriteOptions(), "CREATE")
+    await dispatcher.mutate(PODS, obj, None, client_opts(), "CREATE")
+    await dispatcher.validate(PODS, obj, None, client_opts(), "CREATE")
     assert dispatcher.calls == []
 
 
@@ -544,7 +551,7 @@ async def test_if_needed_webhook_is_called_again_after_a_later_change() -> None:
     )
     dispatcher = Scripted(cache, {"first": add_label("one"), "second": add_label("two")})
     obj = pod_obj()
-    await dispatcher.mutate(PODS, obj, None, WriteOptions(), "CREATE")
+    await dispatcher.mutate(PODS, obj, None, client_opts(), "CREATE")
     assert dispatcher.calls == ["first", "second", "first"]
     assert obj["metadata"]["labels"] == {"one": "y", "two": "y"}
 
@@ -552,7 +559,7 @@ async def test_if_needed_webhook_is_called_again_after_a_later_change() -> None:
 async def test_never_policy_is_called_once() -> None:
     cache = cache_with(config("a", hook("first"), hook("second"), mutating=True))
     dispatcher = Scripted(cache, {"first": add_label("one"), "second": add_label("two")})
-    await dispatcher.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
+    await dispatcher.mutate(PODS, pod_obj(), None, client_opts(), "CREATE")
     assert dispatcher.calls == ["first", "second"]
 
 
@@ -563,12 +570,12 @@ async def test_failure_policy_ignore_goes_on_and_fail_refuses() -> None:
         cache_with(ignore), {"ignored": lambda _o: broken, "label": add_label("l")}
     )
     obj = pod_obj()
-    await dispatcher.mutate(PODS, obj, None, WriteOptions(), "CREATE")
+    await dispatcher.mutate(PODS, obj, None, client_opts(), "CREATE")
     assert obj["metadata"]["labels"] == {"l": "y"}
     fail = config("a", hook("failing"), hook("label"), mutating=True)
     dispatcher = Scripted(cache_with(fail), {"failing": lambda _o: broken, "label": add_label("l")})
     with pytest.raises(errors.InternalError) as caught:
-        await dispatcher.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
+        await dispatcher.mutate(PODS, pod_obj(), None, client_opts(), "CREATE")
     assert (
         caught.value.message
         == 'Internal error occurred: failed calling webhook "x": failed to call webhook: down'
@@ -582,7 +589,7 @@ async def test_dry_run_needs_side_effect_free_webhooks() -> None:
     )
     dispatcher = Dispatcher(cache)
     with pytest.raises(errors.BadRequest) as caught:
-        await dispatcher.validate(PODS, pod_obj(), None, WriteOptions(dry_run=True), "CREATE")
+        await dispatcher.validate(PODS, pod_obj(), None, client_opts(dry_run=True), "CREATE")
     assert caught.value.message == 'admission webhook "effects" does not support dry run'
 
 
@@ -594,7 +601,7 @@ async def test_first_refusal_in_order_wins_and_warnings_are_kept() -> None:
         config("v", hook("one"), hook("two")), kind="validatingwebhookconfigurations"
     )
     dispatcher = Scripted(cache, {"one": deny("first"), "two": deny("second")})
-    opts = WriteOptions()
+    opts = client_opts()
     with pytest.raises(errors.APIError) as caught:
         await dispatcher.validate(PODS, pod_obj(), None, opts, "CREATE")
     assert caught.value.message == 'admission webhook "one" denied the request: first'
@@ -698,7 +705,7 @@ def record(_obj: Obj) -> review.Result:
 )
 async def test_match_conditions_decide_the_call(exprs: list[str], called: bool) -> None:
     dispatcher = Scripted(conditional(*exprs), {"judged": record})
-    await dispatcher.mutate(PODS, pod_obj(), None, WriteOptions(user=User()), "CREATE")
+    await dispatcher.mutate(PODS, pod_obj(), None, client_opts(user=User()), "CREATE")
     assert dispatcher.calls == (["judged"] if called else [])
 
 
@@ -706,12 +713,12 @@ async def test_a_failing_condition_refuses_or_skips_by_failure_policy() -> None:
     expr = "object.metadata.nosuch == 'x'"
     dispatcher = Scripted(conditional(expr), {"judged": record})
     with pytest.raises(errors.Forbidden) as caught:
-        await dispatcher.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
+        await dispatcher.mutate(PODS, pod_obj(), None, client_opts(), "CREATE")
     assert caught.value.message.startswith(
         f"pods \"p\" is forbidden: expression '{expr}' resulted in error: "
     )
     ignoring = Scripted(conditional(expr, policy="Ignore"), {"judged": record})
-    await ignoring.mutate(PODS, pod_obj(), None, WriteOptions(), "CREATE")
+    await ignoring.mutate(PODS, pod_obj(), None, client_opts(), "CREATE")
     assert ignoring.calls == []
 
 
@@ -722,7 +729,7 @@ async def test_a_patch_may_not_move_the_object_to_another_namespace() -> None:
     )
     obj = pod_obj()
     with pytest.raises(errors.BadRequest) as caught:
-        await dispatcher.mutate(PODS, obj, None, WriteOptions(), "CREATE")
+        await dispatcher.mutate(PODS, obj, None, client_opts(), "CREATE")
     assert caught.value.message == (
         "the namespace of the provided object does not match the namespace sent on the request"
     )
@@ -792,3 +799,14 @@ async def test_connect_asks_webhooks_with_the_options_object() -> None:
     )
     await dispatcher.connect(PODS, "attach", "ns", "web", {"kind": "PodAttachOptions"}, User())
     assert len(sent) == 1  # pods/attach is not in the rule
+
+
+async def test_the_servers_own_writes_skip_webhooks() -> None:
+    cache = cache_with(config("a", hook("label"), mutating=True))
+    dispatcher = Scripted(cache, {"label": add_label("l")})
+    obj = pod_obj()
+    await dispatcher.mutate(PODS, obj, None, WriteOptions(), "CREATE")
+    await dispatcher.mutate(PODS, None, obj, DeleteOptions(), "DELETE")
+    assert dispatcher.calls == []
+    await dispatcher.mutate(PODS, obj, None, client_opts(), "CREATE")
+    assert dispatcher.calls == ["label"]

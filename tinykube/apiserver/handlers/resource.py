@@ -88,6 +88,7 @@ def write_options(request: web.Request, subresource: str = "") -> WriteOptions:
         field_manager=manager,
         subresource=subresource,
         user=request.get("user"),
+        admit=True,
     )
 
 

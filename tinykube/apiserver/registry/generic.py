@@ -68,6 +68,9 @@ class WriteOptions:
     operation: str = "Update"  # the managedFields operation ("Apply" for server-side apply)
     warnings: list[str] = field(default_factory=list)
     user: Any = None  # who asked (None: the server itself); RBAC's escalation check needs it
+    # A client's write asks admission webhooks; the server's own writes (bootstrap objects,
+    # quota charges, CRD status) do not, so an unreachable webhook cannot stop start-up.
+    admit: bool = False
 
 
 @dataclass

@@ -301,11 +301,15 @@ def attributes(
 ) -> Attributes | None:
     """The request as webhooks see it, or None when webhooks are not asked about it.
 
+    Only clients' requests are sent (``opts.admit``): upstream also admits the
+    server's loopback writes but retries them when a webhook fails, whereas
+    here a failing bootstrap write would stop the server from starting.
+
     Subresources that answer with another kind (scale, binding) are not sent:
     the registry holds the parent object there, not the Scale or Binding a
     webhook would expect.
     """
-    if not applicable(res):
+    if not applicable(res) or not getattr(opts, "admit", False):
         return None
     subresource = getattr(opts, "subresource", "") or ""
     if subresource:
