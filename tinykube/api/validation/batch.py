@@ -116,20 +116,22 @@ def validate_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
         errs += immutable(
             "spec.completions", new_spec.get("completions"), old_spec.get("completions")
         )
+    # Whether the scheduling directives may change is the old Job's state alone (suspended,
+    # never started), applied to both sides: resuming must not make the template differ.
+    mutable = old_spec.get("suspend") is True and not as_dict(old.get("status")).get("startTime")
     new_template, old_template = (
-        _comparable_template(new, new_spec),
-        _comparable_template(old, old_spec),
+        _comparable_template(new_spec, mutable),
+        _comparable_template(old_spec, mutable),
     )
     if new_template != old_template:
         errs.append(invalid_json("spec.template", new_spec.get("template"), IMMUTABLE))
     return errs
 
 
-def _comparable_template(job: dict[str, Any], spec: dict[str, Any]) -> Any:
+def _comparable_template(spec: dict[str, Any], mutable: bool) -> Any:
     """The template minus what a suspended, never-started Job may still change."""
     template = copy.deepcopy(spec.get("template"))
-    suspended = spec.get("suspend") is True and not as_dict(job.get("status")).get("startTime")
-    if suspended and isinstance(template, dict):
+    if mutable and isinstance(template, dict):
         template.pop("metadata", None)
         pod_spec = as_dict(template.get("spec"))
         for name in SUSPENDED_MUTABLE:
