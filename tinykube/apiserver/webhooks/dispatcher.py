@@ -2,7 +2,10 @@
 
 The registry's hooks call ``mutate`` after the built-in mutating plugins and
 ``validate`` after schema validation and the built-in validating plugins,
-before quota is charged, which is where upstream's plugin order puts them.
+before quota is charged, which is where upstream's plugin order puts them; a
+DELETE asks both before anything is marked or removed, with the stored object
+as oldObject; ``connect`` asks about exec, attach, port-forward and proxy.
+Only clients' requests are sent (see ``attributes``).
 
 Configurations come from the watch cache, never from storage: a write in a
 cluster without webhooks costs one dict lookup (``count`` is zero). The
