@@ -450,3 +450,48 @@ async def test_an_unreachable_webhook_for_everything_does_not_stop_a_restart(
             await c.delete(GROUP, "validatingwebhookconfigurations", "all")
     finally:
         server.stop()
+
+
+async def test_custom_objects_reach_webhooks_in_their_served_version(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    """Operators' webhooks mostly guard their own kinds: a two-version CRD, with a
+    webhook registered for v1 only, sees objects written through v2 (Equivalent)."""
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    group = f"g{uuid.uuid4().hex[:6]}.hooks.test"
+    crd = {
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "schema": schema},
+                {"name": "v2", "served": True, "storage": False, "schema": schema},
+            ],
+        },
+    }
+    await client.create("apiextensions.k8s.io/v1", "customresourcedefinitions", crd)
+    rules = [{"operations": ["CREATE"], "apiGroups": [group], "apiVersions": ["v1"], "resources": ["widgets"]}]  # fmt: skip
+    hook = a_hook("label.hooks.test", webhook.url("/mutate"), webhook.ca_bundle, ns, rules=rules)
+    await register(client, configs, "mutatingwebhookconfigurations", hook)
+    path = f"/apis/{group}/v2/namespaces/{ns}/widgets"
+
+    async def labelled() -> bool:
+        widget = {"apiVersion": f"{group}/v2", "kind": "Widget", "metadata": {"name": "probe"}}
+        try:
+            made = await client.request("POST", path, params={"dryRun": "All"}, body=widget)
+        except errors.APIError:
+            return False  # the CRD is not served yet
+        return "mutated-by" in made["metadata"].get("labels", {})
+
+    await eventually(labelled)
+    widget = {"apiVersion": f"{group}/v2", "kind": "Widget", "metadata": {"name": "w"}, "size": 3}
+    made = await client.request("POST", path, body=widget)
+    assert made["apiVersion"] == f"{group}/v2"
+    assert made["metadata"]["labels"] == {"mutated-by": "webhook"}
+    request = [r for r in webhook.reviews if r["request"].get("name") == "w"][-1]["request"]
+    assert request["kind"] == {"group": group, "version": "v1", "kind": "Widget"}
+    assert request["requestKind"]["version"] == "v2"
+    assert request["object"]["apiVersion"] == f"{group}/v1"
+    assert request["object"]["size"] == 3
