@@ -35,7 +35,6 @@ VALIDATING = "validatingwebhookconfigurations"
 EXEMPT = frozenset(
     {MUTATING, VALIDATING, "validatingadmissionpolicies", "validatingadmissionpolicybindings"}
 )
-OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 # (namespace name) -> its labels, or None when there is no such namespace.
 NamespaceLabels = Callable[[str], dict[str, str] | None]
