@@ -495,3 +495,41 @@ async def test_custom_objects_reach_webhooks_in_their_served_version(
     assert request["requestKind"]["version"] == "v2"
     assert request["object"]["apiVersion"] == f"{group}/v1"
     assert request["object"]["size"] == 3
+
+
+async def test_a_scale_webhook_sees_a_scale(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    deployment = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    await client.create("apps/v1", "deployments", deployment, ns)
+    rules = [{"operations": ["UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments/scale"]}]  # fmt: skip
+    hook = a_hook("scale.hooks.test", webhook.url("/refuse"), webhook.ca_bundle, ns, rules=rules)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+
+    async def refusing() -> bool:
+        try:
+            await client.patch("apps/v1", "deployments", "web", {"spec": {"replicas": 7}}, ns, subresource="scale")  # fmt: skip
+        except errors.APIError as exc:
+            return exc.code == 403
+        return False
+
+    await eventually(refusing)
+    request = webhook.reviews[-1]["request"]
+    assert request["kind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    assert (request["object"]["spec"], request["oldObject"]["spec"]) == (
+        {"replicas": 7},
+        {"replicas": 1},
+    )
+    # a write of the deployment itself is not a scale write: the webhook is not asked
+    await client.patch("apps/v1", "deployments", "web", {"spec": {"replicas": 2}}, ns)
+    assert (await client.get("apps/v1", "deployments", "web", ns))["spec"]["replicas"] == 2

@@ -346,17 +346,57 @@ async def test_a_patch_for_a_delete_is_refused() -> None:
     )
 
 
-def test_scale_writes_are_not_sent() -> None:
-    assert (
-        attributes(
-            DEPLOYMENTS,
-            {"metadata": {"name": "d"}},
-            None,
-            client_opts(subresource="scale"),
-            "UPDATE",
-        )
-        is None
+def test_a_scale_write_is_shown_as_the_parents_scale() -> None:
+    old = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "ns"},
+        "spec": {"replicas": 1},
+    }
+    new = {**old, "spec": {"replicas": 4}}
+    request_attrs = attributes(DEPLOYMENTS, new, old, client_opts(subresource="scale"), "UPDATE")
+    assert request_attrs is not None
+    body = review.build_request(
+        request_attrs, matching.Invocation(compiled(hook()), DEPLOYMENTS), "v1"
     )
+    req = body["request"]
+    assert req["kind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    assert req["resource"] == {"group": "apps", "version": "v1", "resource": "deployments"}
+    assert req["subResource"] == "scale"
+    assert (req["object"]["kind"], req["object"]["spec"], req["oldObject"]["spec"]) == (
+        "Scale",
+        {"replicas": 4},
+        {"replicas": 1},
+    )
+
+
+def test_binding_writes_are_not_sent() -> None:
+    pod = {"metadata": {"name": "p", "namespace": "ns"}}
+    assert attributes(PODS, pod, pod, client_opts(subresource="binding"), "UPDATE") is None
+
+
+async def test_a_scale_patch_reaches_the_parents_replicas() -> None:
+    rules = [
+        {
+            "operations": ["UPDATE"],
+            "apiGroups": ["apps"],
+            "apiVersions": ["v1"],
+            "resources": ["deployments/scale"],
+        }
+    ]
+    cache = cache_with(config("a", hook("capper", rules=rules), mutating=True))
+    cap = patched([{"op": "replace", "path": "/spec/replicas", "value": 3}])
+    dispatcher = Scripted(cache, {"capper": lambda _o: cap})
+    old = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "ns"},
+        "spec": {"replicas": 1, "paused": True},
+    }
+    new = {**old, "spec": {"replicas": 10, "paused": True}}
+    await dispatcher.mutate(DEPLOYMENTS, new, old, client_opts(subresource="scale"), "UPDATE")
+    assert new["spec"] == {"replicas": 3, "paused": True}
+    assert new["kind"] == "Deployment"
 
 
 def test_a_namespace_request_names_itself_as_namespace() -> None:

@@ -118,7 +118,7 @@ class Dispatcher:
             return
         previously: set[str] = set()
         reinvoke: set[str] = set()
-        current = obj
+        shown = current = attrs.obj  # what webhooks see: the object, or its Scale
         for second_round in (False, True):
             if second_round and not reinvoke:
                 break
@@ -136,10 +136,14 @@ class Dispatcher:
                     previously = set()
                 if hook.reinvoke_if_needed:
                     previously.add(hook.uid)
-        if obj is not None and current is not None and current is not obj:
-            _check_namespace(res, obj, current)
-            obj.clear()
-            obj.update(current)
+        if obj is None or current is None or current is shown:
+            return
+        if attrs.object_kind is not None:
+            _set_replicas(res, obj, current)
+            return
+        _check_namespace(res, obj, current)
+        obj.clear()
+        obj.update(current)
 
     async def _call_mutating(
         self, invocation: Invocation, attrs: Attributes, opts: Any
@@ -162,7 +166,7 @@ class Dispatcher:
             patched = review.apply_patch(hook.name, result, attrs.obj)
         except review.CallingError as exc:
             return self._failed(hook, exc)
-        if patched is not None:
+        if patched is not None and attrs.object_kind is None:
             defaults.apply_defaults(attrs.resource, patched)
         return patched
 
@@ -228,7 +232,7 @@ class Dispatcher:
         opts = WebhookOptions(user=user)
         attrs = Attributes(
             res, subresource, "CONNECT", name, namespace, options, None, user=user,
-            kind=str(options.get("kind", "")),
+            object_kind=("", "v1", str(options.get("kind", ""))),
         )  # fmt: skip
         for hook in mutating:
             invocation = self._should_call(hook, attrs)
@@ -308,22 +312,27 @@ def attributes(
     server's loopback writes but retries them when a webhook fails, whereas
     here a failing bootstrap write would stop the server from starting.
 
-    Subresources that answer with another kind (scale, binding) are not sent:
-    the registry holds the parent object there, not the Scale or Binding a
-    webhook would expect.
+    A /scale write is shown as the parent's Scale (autoscaling/v1); other
+    subresources that answer with another kind (binding) are not sent: the
+    registry holds the parent object there, not the Binding a webhook expects.
     """
     if not applicable(res) or not getattr(opts, "admit", False):
         return None
     subresource = getattr(opts, "subresource", "") or ""
+    object_kind = None
     if subresource:
         sub = res.subresource(subresource)
-        if sub is None or sub.kind != res.kind:
+        if sub is None or (sub.kind != res.kind and subresource != "scale"):
             return None
+        if subresource == "scale":
+            object_kind = (sub.group or res.group, sub.version or res.version, sub.kind)
     meta = (obj if obj is not None else old or {}).get("metadata") or {}
     namespace = meta.get("namespace", "") if res.namespaced else ""
     if res.group == "" and res.plural == "namespaces":
         namespace = meta.get("name", "")
     dry_run = bool(getattr(opts, "dry_run", False))
+    if object_kind is not None:
+        obj, old = _scale_of(res, obj), _scale_of(res, old)
     return Attributes(
         resource=res,
         subresource=subresource,
@@ -335,4 +344,27 @@ def attributes(
         dry_run=dry_run,
         user=getattr(opts, "user", None),
         options=review.options_for(operation, opts),
+        object_kind=object_kind,
     )
+
+
+def _scale_of(res: Resource, obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A /scale write holds the parent object; webhooks are shown its Scale, as upstream."""
+    if obj is None:
+        return None
+    from tinykube.apiserver.handlers.subresources import scale_of  # handlers import the registry
+
+    return scale_of(res, obj)
+
+
+def _set_replicas(res: Resource, obj: dict[str, Any], scale: dict[str, Any]) -> None:
+    """A mutating webhook's patch of a Scale: only spec.replicas reaches the parent."""
+    replicas = (scale.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
+        raise errors.BadRequest("the patched Scale has no integer spec.replicas")
+    if res.crd:
+        from tinykube.apiserver.crd import scale as crd_scale
+
+        crd_scale.set_replicas(res, obj, replicas)
+    else:
+        obj.setdefault("spec", {})["replicas"] = replicas

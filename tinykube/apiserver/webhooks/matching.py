@@ -58,7 +58,9 @@ class Attributes:
     dry_run: bool = False
     user: Any = None
     options: dict[str, Any] | None = None
-    kind: str = ""  # the object's kind when it is not the resource's (CONNECT's options)
+    # (group, version, kind) of the object when it is not the resource's own:
+    # a subresource's Scale, or a CONNECT's options.
+    object_kind: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)

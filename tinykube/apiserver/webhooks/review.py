@@ -89,17 +89,25 @@ def build_request(
 ) -> dict[str, Any]:
     """The AdmissionReview body posted to the webhook."""
     res, asked = invocation.resource, attrs.resource
+    if attrs.object_kind is not None:  # a Scale or a CONNECT's options: no conversion
+        kind = requested = _gvk(*attrs.object_kind)
+        obj, old = attrs.obj, attrs.old
+    else:
+        kind = _gvk(res.group, res.version, res.kind)
+        requested = _gvk(asked.group, asked.version, asked.kind)
+        obj = _as_version(attrs.obj, res.api_version)
+        old = _as_version(attrs.old, res.api_version)
     request: dict[str, Any] = {
         "uid": uid or str(uuid.uuid4()),
-        "kind": _gvk(res.group, res.version, attrs.kind or res.kind),
+        "kind": kind,
         "resource": _gvr(res.group, res.version, res.plural),
-        "requestKind": _gvk(asked.group, asked.version, attrs.kind or asked.kind),
+        "requestKind": requested,
         "requestResource": _gvr(asked.group, asked.version, asked.plural),
         "name": attrs.name,
         "operation": attrs.operation,
         "userInfo": user_info(attrs.user),
-        "object": _as_version(attrs.obj, res.api_version),
-        "oldObject": _as_version(attrs.old, res.api_version),
+        "object": obj,
+        "oldObject": old,
         "dryRun": attrs.dry_run,
         "options": attrs.options,
     }
