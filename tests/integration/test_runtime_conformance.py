@@ -244,6 +244,15 @@ async def test_process_sigterm_then_sigkill(process: Runtime, tmp_path: Path) ->
     assert (await process.container_status(cid)).exit_code == 137
 
 
+async def test_process_default_workdir_is_the_root(process: Runtime, tmp_path: Path) -> None:
+    """Without a working directory a container starts in /, as in an image without a
+    WORKDIR, and never in the kubelet's own directory."""
+    sid = await process.run_pod_sandbox(sandbox_config(tmp_path))
+    cid = await run(process, sid, container(tmp_path, "c", "pwd"))
+    await wait_state(process, cid, ContainerState.EXITED)
+    assert (await process.container_status(cid)).log_path.read_text().split(" ", 3)[3] == "/\n"
+
+
 async def test_process_env_and_workdir(process: Runtime, tmp_path: Path) -> None:
     sid = await process.run_pod_sandbox(sandbox_config(tmp_path))
     config = container(tmp_path, "c", 'echo "$GREETING $(pwd)"')

@@ -471,7 +471,9 @@ class ProcessRuntime:
         if container.image.rootfs is not None or self._namespaced():
             return None
         workdir = container.config.working_dir or container.image.working_dir
-        return workdir if workdir and os.path.isdir(workdir) else None
+        # As in an image without a WORKDIR, the default is the root, never the kubelet's own
+        # directory (where a container's relative writes would land).
+        return workdir if workdir and os.path.isdir(workdir) else "/"
 
     def _namespaced(self) -> bool:
         return self.privileged or self._userns
@@ -567,7 +569,7 @@ class ProcessRuntime:
         lines += await self._mount_all(container, fstab)
         if workdir:
             lines.append(f"mkdir -p {shlex.quote(workdir)} 2>/dev/null || true")
-            lines.append(f"cd {shlex.quote(workdir)}")
+        lines.append(f"cd {shlex.quote(workdir or '/')}")  # never the kubelet's directory
         user = self._user_of(container)
         if user:
             uid, gid = user.split(":")
