@@ -433,6 +433,12 @@ spec:
     assert applied.returncode == 0, applied.stderr
     ready = run_kubectl(web, "wait", "--for=condition=Ready", "pod/local-only", "--timeout=90s")
     assert ready.returncode == 0, ready.stderr
+    # Ready has no probe behind it here: wait for the server itself, since kubectl gives up
+    # the whole forward when one connection is refused.
+    deadline = time.monotonic() + 60
+    while "Serving HTTP on 127.0.0.1" not in run_kubectl(web, "logs", "local-only").stdout:
+        assert time.monotonic() < deadline, "the pod's server did not start"
+        time.sleep(0.2)
     with forwarding(web, kubectl_binary().split(), "pod/local-only", f":{POD_PORT}") as fw:
         port = fw.local_port()
         deadline = time.monotonic() + 30
