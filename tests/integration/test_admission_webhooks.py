@@ -533,3 +533,36 @@ async def test_a_scale_webhook_sees_a_scale(
     # a write of the deployment itself is not a scale write: the webhook is not asked
     await client.patch("apps/v1", "deployments", "web", {"spec": {"replicas": 2}}, ns)
     assert (await client.get("apps/v1", "deployments", "web", ns))["spec"]["replicas"] == 2
+
+
+async def test_eviction_and_binding_reach_webhooks_as_creates(
+    client: Client, ns: str, webhook: WebhookServer, configs: list[tuple[str, str]]
+) -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    await client.create("v1", "pods", pod, ns)
+    rules = [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods/eviction", "pods/binding"]}]  # fmt: skip
+    hook = a_hook("sub.hooks.test", webhook.url("/refuse"), webhook.ca_bundle, ns, rules=rules)
+    await register(client, configs, "validatingwebhookconfigurations", hook)
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p", "namespace": ns}}  # fmt: skip
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}  # fmt: skip
+
+    async def refused_post(subresource: str, body: Obj) -> str:
+        try:
+            await client.request("POST", f"/api/v1/namespaces/{ns}/pods/p/{subresource}", body=body)
+        except errors.APIError as exc:
+            return exc.message if exc.code == 403 else ""
+        return ""
+
+    async def refusing() -> bool:
+        return bool(await refused_post("eviction", eviction))
+
+    await eventually(refusing)
+    assert webhook.reviews[-1]["request"]["object"]["kind"] == "Eviction"
+    assert await refused_post("binding", binding) == (
+        'admission webhook "sub.hooks.test" denied the request: no Binding here'
+    )
+    request = webhook.reviews[-1]["request"]
+    assert (request["operation"], request["subResource"]) == ("CREATE", "binding")
+    assert request["object"]["target"] == {"kind": "Node", "name": "n1"}
+    stored = await client.get("v1", "pods", "p", ns)
+    assert "nodeName" not in stored["spec"] and not stored["metadata"].get("deletionTimestamp")

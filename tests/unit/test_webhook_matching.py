@@ -370,9 +370,23 @@ def test_a_scale_write_is_shown_as_the_parents_scale() -> None:
     )
 
 
-def test_binding_writes_are_not_sent() -> None:
-    pod = {"metadata": {"name": "p", "namespace": "ns"}}
-    assert attributes(PODS, pod, pod, client_opts(subresource="binding"), "UPDATE") is None
+def test_a_binding_is_shown_as_the_create_of_a_binding() -> None:
+    old = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {}}
+    bound = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"nodeName": "n1"}}
+    request_attrs = attributes(PODS, bound, old, client_opts(subresource="binding"), "UPDATE")
+    assert request_attrs is not None
+    req = review.build_request(request_attrs, matching.Invocation(compiled(hook()), PODS), "v1")[
+        "request"
+    ]
+    assert (req["operation"], req["subResource"], req["oldObject"]) == ("CREATE", "binding", None)
+    assert req["kind"] == {"group": "", "version": "v1", "kind": "Binding"}
+    assert req["object"] == {
+        "kind": "Binding",
+        "apiVersion": "v1",
+        "metadata": {"name": "p", "namespace": "ns"},
+        "target": {"kind": "Node", "name": "n1"},
+    }
+    assert req["options"]["kind"] == "CreateOptions"
 
 
 async def test_a_scale_patch_reaches_the_parents_replicas() -> None:

@@ -31,6 +31,7 @@ from tinykube.apiserver.handlers.context import ServerContext
 from tinykube.apiserver.handlers.ephemeral import ephemeral_containers
 from tinykube.apiserver.registry.generic import WriteOptions
 from tinykube.apiserver.requestinfo import RequestInfo
+from tinykube.apiserver.webhooks import connecting
 from tinykube.patch import mergepatch, strategic
 
 __all__ = [
@@ -221,6 +222,7 @@ async def eviction(
     body = common.decode_object(await common.read_body(request), common.media_type(request))
     if (body.get("metadata") or {}).get("name", "") != info.name:
         raise errors.BadRequest("name in URL does not match name in Eviction object")
+    await connecting.admit_eviction(request, ctx.registry.hooks.webhooks, res, info, body)
     opts = _eviction_delete_options(request, body)
     mark = dataclasses.replace(resource.write_options(request, "status"), dry_run=False)
     pinned_by_client = bool(opts.resource_version)

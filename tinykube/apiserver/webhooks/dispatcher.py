@@ -46,6 +46,9 @@ from tinykube.apiserver.webhooks.matching import (
 log = logging.getLogger(__name__)
 
 NAMESPACES = lookup("", "v1", "namespaces")
+# Subresource writes the registry performs on the parent object, shown to webhooks
+# as the object upstream's request carries.
+SHOWN_AS = frozenset({"scale", "binding"})
 
 
 class Dispatcher:
@@ -138,9 +141,11 @@ class Dispatcher:
                     previously.add(hook.uid)
         if obj is None or current is None or current is shown:
             return
-        if attrs.object_kind is not None:
+        if attrs.subresource == "scale":
             _set_replicas(res, obj, current)
             return
+        if attrs.object_kind is not None:
+            return  # a Binding's patch has nothing to go back to
         _check_namespace(res, obj, current)
         obj.clear()
         obj.update(current)
@@ -212,7 +217,7 @@ class Dispatcher:
         if not result.allowed:
             raise review.denied(hook.name, result.status)
 
-    # ---- CONNECT ------------------------------------------------------------
+    # ---- requests that carry an object of their own ------------------------
     async def connect(
         self,
         res: Resource,
@@ -222,17 +227,32 @@ class Dispatcher:
         options: dict[str, Any],
         user: Any,
     ) -> None:
-        """exec, attach, port-forward and proxy: webhooks see the request's options object.
+        """exec, attach, port-forward and proxy: webhooks see the request's options object."""
+        kind = ("", "v1", str(options.get("kind", "")))
+        opts = WebhookOptions(user=user)
+        await self.ask(res, subresource, "CONNECT", namespace, name, options, kind, opts)
 
-        Mutating webhooks are asked (and may refuse) but their patches are not
-        used: the stream is opened from the request as it came."""
+    async def ask(
+        self,
+        res: Resource,
+        subresource: str,
+        operation: str,
+        namespace: str,
+        name: str,
+        obj: dict[str, Any],
+        object_kind: tuple[str, str, str],
+        opts: Any,
+    ) -> None:
+        """Webhooks for a subresource request whose object is not stored (CONNECT's
+        options, an Eviction). Mutating webhooks are asked and may refuse, but
+        their patches are not used: the handler acts on the request as it came."""
         mutating = self.webhooks(MUTATING)
         if not mutating and not self.webhooks(VALIDATING):
             return
-        opts = WebhookOptions(user=user)
         attrs = Attributes(
-            res, subresource, "CONNECT", name, namespace, options, None, user=user,
-            object_kind=("", "v1", str(options.get("kind", ""))),
+            res, subresource, operation, name, namespace, obj, None,
+            dry_run=bool(getattr(opts, "dry_run", False)), user=getattr(opts, "user", None),
+            options=review.options_for(operation, opts), object_kind=object_kind,
         )  # fmt: skip
         for hook in mutating:
             invocation = self._should_call(hook, attrs)
@@ -312,9 +332,10 @@ def attributes(
     server's loopback writes but retries them when a webhook fails, whereas
     here a failing bootstrap write would stop the server from starting.
 
-    A /scale write is shown as the parent's Scale (autoscaling/v1); other
-    subresources that answer with another kind (binding) are not sent: the
-    registry holds the parent object there, not the Binding a webhook expects.
+    A /scale write is shown as the parent's Scale (autoscaling/v1) and a
+    binding as the CREATE of a Binding, rebuilt from the bound pod; other
+    subresources of another kind are not sent from here (eviction asks
+    through ``ask``).
     """
     if not applicable(res) or not getattr(opts, "admit", False):
         return None
@@ -322,16 +343,19 @@ def attributes(
     object_kind = None
     if subresource:
         sub = res.subresource(subresource)
-        if sub is None or (sub.kind != res.kind and subresource != "scale"):
+        if sub is None or (sub.kind != res.kind and subresource not in SHOWN_AS):
             return None
-        if subresource == "scale":
+        if subresource in SHOWN_AS:
             object_kind = (sub.group or res.group, sub.version or res.version, sub.kind)
     meta = (obj if obj is not None else old or {}).get("metadata") or {}
     namespace = meta.get("namespace", "") if res.namespaced else ""
     if res.group == "" and res.plural == "namespaces":
         namespace = meta.get("name", "")
     dry_run = bool(getattr(opts, "dry_run", False))
-    if object_kind is not None:
+    if subresource == "binding":
+        # The scheduler's POST is a CREATE of a Binding; the registry holds the bound pod.
+        operation, obj, old = "CREATE", _binding_of(obj), None
+    elif object_kind is not None:
         obj, old = _scale_of(res, obj), _scale_of(res, old)
     return Attributes(
         resource=res,
@@ -346,6 +370,18 @@ def attributes(
         options=review.options_for(operation, opts),
         object_kind=object_kind,
     )
+
+
+def _binding_of(pod: dict[str, Any] | None) -> dict[str, Any] | None:
+    if pod is None:
+        return None
+    meta = pod.get("metadata") or {}
+    return {
+        "kind": "Binding",
+        "apiVersion": "v1",
+        "metadata": {"name": meta.get("name", ""), "namespace": meta.get("namespace", "")},
+        "target": {"kind": "Node", "name": (pod.get("spec") or {}).get("nodeName", "")},
+    }
 
 
 def _scale_of(res: Resource, obj: dict[str, Any] | None) -> dict[str, Any] | None:
