@@ -224,7 +224,10 @@ async def eviction(
         raise errors.BadRequest("name in URL does not match name in Eviction object")
     await connecting.admit_eviction(request, ctx.registry.hooks.webhooks, res, info, body)
     opts = _eviction_delete_options(request, body)
-    mark = dataclasses.replace(resource.write_options(request, "status"), dry_run=False)
+    # The server's own status write (upstream's eviction writes the store directly): no webhooks.
+    mark = dataclasses.replace(
+        resource.write_options(request, "status"), dry_run=False, admit=False
+    )
     pinned_by_client = bool(opts.resource_version)
     for _attempt in range(EVICTION_RETRIES):
         pod = await ctx.registry.get(res, info.namespace, info.name)
