@@ -259,6 +259,27 @@ def test_run_with_args_and_no_command_runs_the_args(apiserver: ApiServer) -> Non
     assert "from-args\n" in result.stdout
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="pods get the cluster's resolv.conf as root")
+def test_the_cka_dns_check(apiserver: ApiServer) -> None:
+    """``nslookup kubernetes.default`` from a throwaway busybox pod, as the CKA curriculum
+    checks cluster DNS (the host has no nslookup: the runtime's own answers)."""
+    dns = ("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "jsonpath")
+    ready = "{.items[*].status.conditions[?(@.type=='Ready')].status}"
+    deadline = time.monotonic() + WAIT
+    while "True" not in kubectl(apiserver, *dns, "--template", ready):
+        assert time.monotonic() < deadline, "CoreDNS never became Ready"
+        time.sleep(0.5)
+    result = run_kubectl(
+        apiserver,
+        *("run", "dnscheck", "-i", "--rm", "--restart=Never", "--image=busybox:1.28"),
+        *("--", "nslookup", "kubernetes.default"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    cluster_ip = kubectl(apiserver, "get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}")
+    assert "Name:\tkubernetes.default.svc.cluster.local\n" in result.stdout
+    assert f"Address: {cluster_ip}\n" in result.stdout
+
+
 def test_run_interactive_feeds_stdin_and_returns_the_exit_code(apiserver: ApiServer) -> None:
     script = 'read x; echo "read: $x"; exit 3'
     result = run_kubectl(

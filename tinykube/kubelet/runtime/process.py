@@ -65,6 +65,7 @@ import os
 import shlex
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -146,6 +147,7 @@ class ProcessRuntime:
         self.options = options
         self.privileged = os.geteuid() == 0 and not options.rootless
         self.dir = options.root_dir / "runtime"
+        self.tools = _host_tools(self.dir / "bin")
         self._ids = itertools.count(1)
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
@@ -441,7 +443,7 @@ class ProcessRuntime:
         if container.status.state != ContainerState.CREATED:
             raise RuntimeError_(f"container {container_id[:12]} was already started")
         argv = await self._container_command(container)
-        env = _environment(container)
+        env = _environment(container, self.tools)
         log_path = container.config.log_path or (container.dir / "container.log")
         container.status.log_path = log_path
         writer = proc_io.LogWriter(log_path)
@@ -785,7 +787,7 @@ class ProcessRuntime:
         if not tty:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
-                env=_environment(container),
+                env=_environment(container, self.tools),
                 cwd=self._host_cwd(container),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -803,7 +805,7 @@ class ProcessRuntime:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
-                env={"TERM": "xterm", **_environment(container)},
+                env={"TERM": "xterm", **_environment(container, self.tools)},
                 cwd=self._host_cwd(container),
                 stdin=slave,
                 stdout=slave,
@@ -846,16 +848,39 @@ class ProcessRuntime:
 # ---- helpers ----------------------------------------------------------------------------
 
 
-def _environment(container: _Container) -> dict[str, str]:
+# Commands a host-filesystem container may miss (the host has no nslookup, say), each a
+# tinykube module run by the kubelet's interpreter; last on PATH, so the host's own win.
+HOST_TOOLS = {"nslookup": "tinykube.kubelet.nslookup"}
+
+
+def _host_tools(directory: Path) -> str:
+    """Write the tools' launchers once; the directory to append to PATH ("" if unwritable)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, module in HOST_TOOLS.items():
+            script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m {module} "$@"\n'
+            path = directory / name
+            if not path.exists() or path.read_text() != script:
+                path.write_text(script)
+                path.chmod(0o755)
+    except OSError:
+        return ""
+    return str(directory)
+
+
+def _environment(container: _Container, tools: str = "") -> dict[str, str]:
     """The workload's environment: image env, then the pod's env (which wins).
 
     A container running from the host's filesystem gets the kubelet's PATH, so a
     command found by the kubelet's user (``tinykube`` in a virtualenv, say) is
-    found by the pod too; an image's container gets the image's (or the default).
+    found by the pod too, and then the host tools; an image's container gets the
+    image's (or the default).
     """
     env = {"PATH": DEFAULT_PATH}
     if container.image.rootfs is None:
         env["PATH"] = os.environ.get("PATH") or DEFAULT_PATH
+        if tools:
+            env["PATH"] += f":{tools}"
     for item in container.image.env:
         key, _, value = item.partition("=")
         env[key] = value
