@@ -65,7 +65,6 @@ class ApiServer:
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"{self.command}.log"
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         # TINYKUBE_COMMAND runs another build of tinykube (e.g. a wheel installed elsewhere).
         base = shlex.split(os.environ.get("TINYKUBE_COMMAND", "")) or [str(BIN / "tinykube")]
         cmd = [
@@ -77,7 +76,8 @@ class ApiServer:
             str(self.port),
             *self.extra_args,
         ]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
