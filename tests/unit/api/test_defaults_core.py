@@ -361,3 +361,19 @@ def test_limit_range_container_defaults(
     got = lr["spec"]["limits"][0]
     assert got.get("default") == default
     assert got.get("defaultRequest") == default_request
+
+
+def test_a_gated_pod_starts_with_the_scheduling_gated_condition() -> None:
+    from tinykube.api.defaults.status import pod_status
+    from tinykube.api.tables.pods import pod_status as printed
+
+    spec = {"containers": [{"name": "c", "image": "busybox"}], "schedulingGates": [{"name": "a"}]}
+    pod = {"metadata": {"name": "gated"}, "spec": spec}
+    pod["status"] = pod_status(pod)
+    (condition,) = pod["status"]["conditions"]
+    assert condition["type"] == "PodScheduled" and condition["status"] == "False"
+    assert condition["reason"] == "SchedulingGated"
+    assert condition["message"] == "Scheduling is blocked due to non-empty scheduling gates"
+    assert printed(pod).reason == "SchedulingGated"  # kubectl get's STATUS column
+    ungated = {"metadata": {"name": "p"}, "spec": {"containers": spec["containers"]}}
+    assert "conditions" not in pod_status(ungated)

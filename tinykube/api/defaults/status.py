@@ -17,7 +17,22 @@ QOS_RESOURCES = ("cpu", "memory")
 
 
 def pod_status(pod: dict[str, Any]) -> dict[str, Any]:
-    return {"phase": "Pending", "qosClass": qos_class(pod.get("spec") or {})}
+    """Pending with its QoS class; a gated pod also says why it is not scheduled (upstream's
+    applySchedulingGatedCondition), which ``kubectl get`` shows as its STATUS."""
+    spec = pod.get("spec") or {}
+    status: dict[str, Any] = {"phase": "Pending", "qosClass": qos_class(spec)}
+    if spec.get("schedulingGates"):
+        status["conditions"] = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": None,
+                "reason": "SchedulingGated",
+                "message": "Scheduling is blocked due to non-empty scheduling gates",
+            }
+        ]
+    return status
 
 
 def qos_class(spec: dict[str, Any]) -> str:
