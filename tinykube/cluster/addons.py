@@ -35,7 +35,8 @@ are refused), and the Service's node ports come from the cluster's
 allocator, so several clusters on one host never collide (kind's guide
 binds hostPorts 80/443 instead, which only one cluster per host can do).
 Users reach it at the Service's ClusterIP on ports 80/443, which kube-proxy
-makes reachable from the host and which the controller publishes as every
+makes reachable from the host (as root: an unprivileged kube-proxy cannot
+bind ports below 1024) and which the controller publishes as every
 Ingress's ADDRESS, or at ``<node address>:<node port>``.
 
 Existing objects are left as they are (``AlreadyExists`` is success), so
