@@ -16,7 +16,8 @@ hop-by-hop headers are dropped, the ``Host`` header is passed through, and
 ``X-Forwarded-For`` (appended), ``-Proto``, ``-Host``, ``-Port`` and
 ``X-Real-IP`` are set as ingress-nginx sets them. A WebSocket upgrade is
 answered by the proxy and bridged message by message to a WebSocket opened
-to the pod.
+to the pod. Plain HTTP is served as it is for hosts that also have TLS (no
+redirect to HTTPS, as Traefik does; ingress-nginx would answer 308).
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ class IngressProxy:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            # No pool limit: aiohttp's default of 100 connections would queue the
+            # 101st request behind long downloads and open WebSockets.
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
                 auto_decompress=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
                 cookie_jar=aiohttp.DummyCookieJar(),
