@@ -11,8 +11,12 @@ Data flow::
                                           ▼                        ▼
                                  Runtime (process | simulated)   API server
 
-Alongside: the Node registration and status loop (``nodestatus.py``), the
-Lease heartbeat (``lease.py``), the Event recorder and the HTTPS server on
+Every new pod is first admitted (``admission.py``): checked against this
+node and the pods already admitted, as upstream's kubelet does before it runs
+anything; a refused pod fails at once.
+
+Alongside: the Node registration and status loop (``nodestatus.py``, with
+the Events about the Node: ``nodeevents.py``), the Lease heartbeat (``lease.py``), the Event recorder and the HTTPS server on
 port 10250 (``server.py``). Everything runs in one TaskGroup; cancelling
 ``run`` stops the workers, gives the running containers their termination
 grace within ``--shutdown-grace-period`` (``nodeshutdown.py``: regular pods
@@ -21,7 +25,12 @@ removes every namespace, veth, bridge address and cgroup this kubelet made.
 
 The runtime starts before the Node is registered, and registration retries
 in the background, because a control-plane kubelet must run the API server's
-own static pod before any API server answers.
+own static pod before any API server answers (until then, pods are admitted
+against the Node as this kubelet would register it).
+
+Registration happens once per start, as upstream's ``registrationCompleted``
+makes it: a Node deleted while the kubelet runs is not created again (its
+status updates keep failing) until the kubelet restarts.
 """
 
 from __future__ import annotations
@@ -43,9 +52,11 @@ from tinykube.client.backoff import Backoff
 from tinykube.client.events import EventRecorder
 from tinykube.client.informers import InformerFactory
 from tinykube.kubelet import (
+    admission,
     dns,
     envvars,
     lease,
+    nodeevents,
     nodeshutdown,
     nodestatus,
     server,
@@ -110,6 +121,10 @@ class Kubelet:
         self.volumes = VolumeManager(client, config.root_dir, self.allocatable)
         self.simulated_run_seconds = config.simulated_run_seconds
         self.node: Obj | None = None
+        # The Node as this kubelet would register it: what pods are admitted against
+        # until the registered one is known.
+        self.local_node: Obj | None = None
+        self.schedulable = nodeevents.SchedulableWatch()
         self.runtime: Runtime = new_runtime(
             config.runtime,
             RuntimeOptions(
@@ -137,6 +152,8 @@ class Kubelet:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         await self.runtime.start()
+        facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
+        self.local_node = nodestatus.build_node(self.node_config(), facts, time.time())
         log.info("node=%s kubelet starting (runtime %s)", self.node_name, self.runtime.name)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -193,10 +210,25 @@ class Kubelet:
             except TRANSIENT as exc:
                 log.info("node=%s registration failed, retrying: %s", self.node_name, exc)
                 await retry.sleep()
+        self._record_startup_events(self.node)
         await self._adopt_pod_cidr(self.node)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.LeaseRenewer(self.client, self.node).run())
             tg.create_task(self._status_loop())
+
+    def node_event(self, reason: str, message: str = "") -> None:
+        """A Normal Event on this Node; the message defaults to ``status is now: <reason>``."""
+        text = message or nodeevents.status_message(self.node_name, reason)
+        self.recorder.event(nodeevents.node_ref(self.node_name), "Normal", reason, text)
+
+    def _record_startup_events(self, node: Obj) -> None:
+        """Recorded once registered, not at start: before that there may be no API server
+        to take them (upstream's recorder retries for a while; this one does not)."""
+        self.node_event(nodeevents.STARTING, nodeevents.STARTING_MESSAGE)
+        conditions = (node.get("status") or {}).get("conditions") or []
+        for reason in nodeevents.condition_events([], conditions):
+            self.node_event(reason)
+        self.node_event(nodeevents.ALLOCATABLE_ENFORCED, nodeevents.ALLOCATABLE_ENFORCED_MESSAGE)
 
     async def _adopt_pod_cidr(self, node: Obj) -> None:
         """Without ``--pod-cidr``, use the range the node IPAM controller allocated."""
@@ -230,32 +262,43 @@ class Kubelet:
 
         The comparison is with the Node as the API server has it, as upstream's
         kubelet does: after a partition the node lifecycle controller has set
-        Ready to Unknown, and the next pass puts it back at once. A Node deleted
-        behind the kubelet's back is registered again.
+        Ready to Unknown, and the next pass puts it back at once (and records
+        NodeReady). A Node deleted behind the kubelet's back is not registered
+        again: upstream registers once per start, so every pass fails until the
+        kubelet restarts.
         """
         reported = time.monotonic()
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
             try:
-                try:
-                    current = await self.client.get("v1", "nodes", self.node_name)
-                except errors.NotFound:
-                    log.warning("node=%s was deleted; registering it again", self.node_name)
-                    self.node = await self.register()
-                    reported = time.monotonic()
-                    continue
-                last: Obj = current.get("status") or {}
-                facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
-                new = nodestatus.node_status(self.node_config(), facts, last, time.time())
-                due = time.monotonic() - reported >= nodestatus.REPORT_FREQUENCY
-                if due or nodestatus.status_changed(last, new):
-                    current = await self.client.patch_status(
-                        "v1", "nodes", self.node_name, {"status": new}
-                    )
-                    reported = time.monotonic()
-                await self._adopt_pod_cidr(current)
+                reported = await self._sync_node_status(reported)
+            except errors.NotFound:
+                log.warning(
+                    "node=%s status update failed: node %r not found",
+                    self.node_name,
+                    self.node_name,
+                )
             except TRANSIENT as exc:
                 log.warning("node=%s status update failed: %s", self.node_name, exc)
+
+    async def _sync_node_status(self, reported: float) -> float:
+        """One status pass; returns when the status was last written (monotonic)."""
+        current = await self.client.get("v1", "nodes", self.node_name)
+        last: Obj = current.get("status") or {}
+        facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
+        new = nodestatus.node_status(self.node_config(), facts, last, time.time())
+        for reason in nodeevents.condition_events(last.get("conditions") or [], new["conditions"]):
+            self.node_event(reason)
+        changed = self.schedulable.observe(current)
+        if changed is not None:
+            self.node_event(changed)
+        due = time.monotonic() - reported >= nodestatus.REPORT_FREQUENCY
+        if due or nodestatus.status_changed(last, new):
+            current = await self.client.patch_status("v1", "nodes", self.node_name, {"status": new})
+            reported = time.monotonic()
+        self.node = current
+        await self._adopt_pod_cidr(current)
+        return reported
 
     # ---- pods --------------------------------------------------------------------
 
@@ -299,6 +342,34 @@ class Kubelet:
         return None
 
     # ---- PodHost: what workers call ------------------------------------------------
+
+    async def admit(self, pod: Obj) -> admission.Rejection | None:
+        """Admission against the Node as last seen and the pods admitted so far.
+
+        Decided without awaiting between the check and the caller marking the
+        pod admitted, so two new pods never both take the same room. As
+        upstream does, a pod refused only for its node affinity is checked
+        once more against the Node fetched afresh (its labels may be newer).
+        """
+        node = self.node or self.local_node
+        if node is None:
+            return None
+        uid = pod["metadata"]["uid"]
+        rejection = admission.admit(pod, node, self._admitted_pods(uid))
+        if rejection is None or rejection.reason != admission.NODE_AFFINITY[0]:
+            return rejection
+        if self.node is None:
+            return rejection
+        try:
+            self.node = await self.client.get("v1", "nodes", self.node_name)
+        except TRANSIENT:
+            return rejection
+        return admission.admit(pod, self.node, self._admitted_pods(uid))
+
+    def _admitted_pods(self, uid: str) -> list[Obj]:
+        return [
+            w.pod for w in self.workers.values() if w.admitted and not w.terminal and w.uid != uid
+        ]
 
     def event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
         ref = {"kind": "Pod", "apiVersion": "v1", "metadata": pod["metadata"]}

@@ -8,6 +8,9 @@ static manifest) to that pod's ``PodWorker``; the worker wakes, and one
    SIGTERM, SIGKILL when the grace period ends, sandbox and volumes removed,
    then the final DELETE with ``gracePeriodSeconds: 0`` and the pod's uid as
    precondition, so a new pod of the same name is never touched;
+   a new pod is first *admitted*: the kubelet checks that it fits this node
+   next to the pods already admitted (``admission.py``); a refused pod gets a
+   Warning Event and phase ``Failed`` and never runs;
 2. volumes, then the sandbox (network, hostname, the pod-level cgroup with
    the pod's QoS class and limits: ``podresources.py``);
 3. init containers one at a time, in order; then every app container;
@@ -32,7 +35,7 @@ import logging
 import time
 from typing import Any, Protocol
 
-from tinykube.kubelet import containers, dns, ephemeral, podresources, status, volumes
+from tinykube.kubelet import admission, containers, dns, ephemeral, podresources, status, volumes
 from tinykube.kubelet.backoff import CrashLoopBackOff
 from tinykube.kubelet.runtime.interface import (
     ContainerState,
@@ -67,6 +70,10 @@ class PodHost(Protocol):
     simulated_run_seconds: float
 
     def event(self, pod: Obj, type_: str, reason: str, message: str) -> None: ...
+
+    async def admit(self, pod: Obj) -> admission.Rejection | None:
+        """None when the node takes the pod; the kubelet counts the pod as admitted."""
+        ...
 
     async def write_status(self, pod: Obj, status: Obj) -> bool: ...
 
@@ -127,6 +134,10 @@ class PodWorker:
             # Finished before this kubelet saw it (e.g. across a restart): never rerun.
             self.terminal = True
             self.last_status = pod.get("status")
+        # Admission happens once, at the first sync; a finished pod is never admitted
+        # (nor counted against the node) again.
+        self.admitted = False
+        self.rejected: Obj | None = None
 
     # ---- the loop ----------------------------------------------------------------
 
@@ -170,6 +181,14 @@ class PodWorker:
             return True
         if self.terminal:
             return False
+        if not self.admitted and self.rejected is None:
+            await self._admit()
+        if self.rejected is not None:
+            if self.last_status != self.rejected and await self.host.write_status(
+                self.pod, self.rejected
+            ):
+                self.last_status = self.rejected
+            return False
         self._ensure_views()
         ephemeral.ensure_views(self)
         if self._past_deadline():
@@ -185,6 +204,17 @@ class PodWorker:
         return False
 
     # ---- preparation -------------------------------------------------------------
+
+    async def _admit(self) -> None:
+        rejection = await self.host.admit(self.pod)
+        if rejection is None:
+            self.admitted = True
+            return
+        log.info("pod=%s rejected: %s %s", self.key, rejection.reason, rejection.message)
+        self.host.event(self.pod, WARNING, rejection.reason, rejection.message)
+        self.rejected = admission.rejected_status(
+            self.pod, rejection, podresources.qos_class(self.pod), status.rfc3339(time.time())
+        )
 
     def _ensure_views(self) -> None:
         runtime_name = self.host.runtime.name
@@ -442,8 +472,9 @@ class PodWorker:
         await self.host.volumes.teardown(self.uid)
         self.host.backoff.forget_prefix(f"{self.uid}/")
         if not self.gone:
-            with contextlib.suppress(Exception):
-                await self.write_status()
+            if self.rejected is None:  # a refused pod keeps its Failed status
+                with contextlib.suppress(Exception):
+                    await self.write_status()
             await self.host.delete_pod(self.pod)
         log.info("pod=%s terminated", self.key)
 

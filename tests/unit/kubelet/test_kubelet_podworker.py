@@ -43,6 +43,9 @@ class FakeHost:
     def event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
         self.events.append((reason, message))
 
+    async def admit(self, pod: Obj) -> None:
+        return None
+
     async def write_status(self, pod: Obj, status: Obj) -> bool:
         self.statuses.append(status)
         return True
