@@ -73,3 +73,10 @@ def test_role_allows_what_the_controller_does(monkeypatch: pytest.MonkeyPatch) -
         {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
     ]
     assert made["deployments"]["spec"]["template"]["spec"]["serviceAccountName"] == account["name"]
+
+
+def test_controller_stays_off_simulated_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = objects(monkeypatch, 0)["deployments"]["spec"]["template"]["spec"]
+    required = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    expression = required["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert expression == {"key": "tinykube.io/simulated", "operator": "NotIn", "values": ["true"]}

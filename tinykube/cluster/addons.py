@@ -78,6 +78,7 @@ INGRESS_CONTROLLER = "tinykube.io/ingress"  # tinykube/ingress/command.py's defa
 INGRESS_IMAGE = "tinykube.io/ingress-controller:v0.1.0"
 INGRESS_PORTS = (80, 443)  # as root: the pod has a network namespace of its own
 UNPRIVILEGED_INGRESS_PORTS = (8080, 8443)
+SIMULATED_LABEL = "tinykube.io/simulated"  # kubelet/simnodes.py's nodes
 
 
 def dns_service_ip(service_cidr: str) -> str:
@@ -313,6 +314,13 @@ def ingress_class() -> Obj:
 _INGRESS_LABELS = {"app.kubernetes.io/name": "tinykube-ingress", "app.kubernetes.io/component": "controller"}  # fmt: skip
 
 
+def _not_simulated() -> Obj:
+    """Keep a pod off simulated nodes: they run no process, and traffic needs a real one."""
+    term = {"matchExpressions": [{"key": SIMULATED_LABEL, "operator": "NotIn", "values": ["true"]}]}
+    required = {"nodeSelectorTerms": [term]}
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required}}
+
+
 def ingress_deployment(ports: tuple[int, int], python: str = sys.executable) -> Obj:
     """One controller pod, listening on its pod address; it publishes its Service's address."""
     http, https = ports
@@ -345,6 +353,8 @@ def ingress_deployment(ports: tuple[int, int], python: str = sys.executable) -> 
                 "metadata": {"labels": _INGRESS_LABELS},
                 "spec": {
                     "serviceAccountName": INGRESS_NAME,
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "affinity": _not_simulated(),
                     "tolerations": [
                         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
                     ],
