@@ -202,3 +202,4 @@ def test_a_deleted_node_is_not_registered_again(
     asyncio.run(delete_then_run_the_loop())
     assert client.node is None
     assert len(client.created) == 1
+    assert kl.node is None  # so no mirror pod is made with a dangling owner

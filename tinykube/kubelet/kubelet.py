@@ -273,6 +273,9 @@ class Kubelet:
             try:
                 reported = await self._sync_node_status(reported)
             except errors.NotFound:
+                # No Node to own mirror pods either (upstream fails to create them
+                # then); a Node created again by hand is picked up by the next pass.
+                self.node = None
                 log.warning(
                     "node=%s status update failed: node %r not found",
                     self.node_name,
