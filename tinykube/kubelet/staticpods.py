@@ -203,8 +203,11 @@ class StaticPods:
                     grace_period_seconds=0,
                     preconditions={"uid": current["metadata"]["uid"]},
                 )
+        node = self.kubelet.node
+        if node is None:  # the Node was deleted meanwhile: no owner for a mirror
+            return
         try:
-            await self.kubelet.client.create("v1", "pods", mirror_of(pod, self.kubelet.node))
+            await self.kubelet.client.create("v1", "pods", mirror_of(pod, node))
         except errors.AlreadyExists:
             return
         except errors.APIError as exc:
