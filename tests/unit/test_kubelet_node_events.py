@@ -11,7 +11,7 @@ import pytest
 
 from tinykube.api import errors
 from tinykube.kubelet import kubelet as kubelet_module
-from tinykube.kubelet import nodeevents
+from tinykube.kubelet import lease, nodeevents
 from tinykube.kubelet.kubelet import Kubelet, KubeletConfig
 
 pytestmark = pytest.mark.unit
@@ -203,3 +203,36 @@ def test_a_deleted_node_is_not_registered_again(
     assert client.node is None
     assert len(client.created) == 1
     assert kl.node is None  # so no mirror pod is made with a dangling owner
+
+
+class LeaseClient:
+    """No Lease yet; the Node is there or (deleted) not."""
+
+    def __init__(self, node: Obj | None) -> None:
+        self.node = node
+        self.created: list[Obj] = []
+
+    async def get(self, version: str, resource: str, name: str, namespace: str = "") -> Obj:
+        if resource == "nodes" and self.node is not None:
+            return self.node
+        raise errors.NotFound(f'{resource} "{name}" not found')
+
+    async def create(self, version: str, resource: str, obj: Obj, namespace: str = "") -> Obj:
+        self.created.append(obj)
+        return obj
+
+
+@pytest.mark.parametrize(
+    ("present", "owners"),
+    [
+        pytest.param(True, [{"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "u2"}]),
+        pytest.param(False, None, id="node-deleted"),
+    ],
+)
+def test_a_new_lease_is_owned_by_the_node_as_it_is_now(present: bool, owners: Any) -> None:
+    registered = {"metadata": {"name": "n1", "uid": "u1"}}
+    current = {"metadata": {"name": "n1", "uid": "u2"}} if present else None
+    client = LeaseClient(current)
+    asyncio.run(lease.LeaseRenewer(client, registered).renew())
+    [created] = client.created
+    assert created["metadata"].get("ownerReferences") == owners

@@ -5,7 +5,10 @@ its Lease (``holderIdentity`` = node name, ``leaseDurationSeconds`` 40,
 ``renewTime`` as a MicroTime), which is far cheaper to write than the whole
 NodeStatus. The Lease is owned by the Node, so it goes when the Node goes.
 Renewal is a PUT of the last Lease we saw; a Conflict means someone else
-wrote it, so we read it again and retry on the next tick; NotFound creates it.
+wrote it, so we read it again and retry on the next tick; NotFound creates it, owned by the Node as it is now: a Node deleted behind
+the kubelet's back (which does not register it again) leaves a Lease without
+owner, as upstream's lease controller makes it, rather than one the garbage
+collector removes again at every renewal.
 """
 
 from __future__ import annotations
@@ -32,23 +35,16 @@ def micro_time(when: datetime | None = None) -> str:
     return (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def new_lease(node: Obj) -> Obj:
+def new_lease(node: Obj, owned: bool = True) -> Obj:
     name = node["metadata"]["name"]
+    metadata: Obj = {"name": name, "namespace": NAMESPACE}
+    if owned:
+        owner = {"apiVersion": "v1", "kind": "Node", "name": name}
+        metadata["ownerReferences"] = [{**owner, "uid": node["metadata"].get("uid", "")}]
     return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": {
-            "name": name,
-            "namespace": NAMESPACE,
-            "ownerReferences": [
-                {
-                    "apiVersion": "v1",
-                    "kind": "Node",
-                    "name": name,
-                    "uid": node["metadata"].get("uid", ""),
-                }
-            ],
-        },
+        "metadata": metadata,
         "spec": {
             "holderIdentity": name,
             "leaseDurationSeconds": DURATION_SECONDS,
@@ -76,7 +72,7 @@ class LeaseRenewer:
                 )
             except errors.NotFound:
                 self._lease = await self.client.create(
-                    "coordination.k8s.io/v1", "leases", new_lease(self.node), NAMESPACE
+                    "coordination.k8s.io/v1", "leases", await self._new_lease(), NAMESPACE
                 )
                 return self._lease
         lease = dict(self._lease)
@@ -92,6 +88,13 @@ class LeaseRenewer:
             self._lease = None
             raise
         return self._lease
+
+    async def _new_lease(self) -> Obj:
+        try:
+            self.node = await self.client.get("v1", "nodes", self.node["metadata"]["name"])
+        except errors.NotFound:
+            return new_lease(self.node, owned=False)
+        return new_lease(self.node)
 
     async def run(self) -> None:
         while True:
