@@ -13,6 +13,10 @@ class ServerConfig:
     port: int = 6443
     secure: bool = True  # HTTPS with client-certificate and token authentication
     storage_url: str = ""  # default: sqlite in the data directory
+    # --etcd-cafile, --etcd-certfile, --etcd-keyfile: TLS to https:// etcd members.
+    etcd_cafile: Path | None = None
+    etcd_certfile: Path | None = None
+    etcd_keyfile: Path | None = None
     service_cluster_ip_range: str = "10.96.0.0/12"
     service_node_port_range: str = "30000-32767"
     token_auth_file: Path | None = None

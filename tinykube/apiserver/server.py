@@ -4,6 +4,11 @@ Order matters and is explicit: storage opens, the watch cache loads (every
 read is served from it), the allocators learn which addresses and ports are
 taken, the system objects are made true, and only then does the socket
 listen and ``ready`` fire — so a client never sees a half-started server.
+
+Storage may not answer yet: the kubelet starts a stacked etcd and the API
+server as static pods at the same moment, so the server waits for the store,
+retrying with a capped exponential back-off and saying so in its log,
+instead of exiting and being restarted into the same race.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import random
 import socket
 from typing import Any
 
@@ -31,9 +37,13 @@ from tinykube.apiserver.registry.generic import Registry
 from tinykube.apiserver.registry.hooks import Hooks
 from tinykube.apiserver.watchcache import WatchCache
 from tinykube.store.compactor import run_compactor
+from tinykube.store.interface import Store
 from tinykube.store.registry import open_store
 
 log = logging.getLogger(__name__)
+
+STORE_WAIT_INITIAL = 0.2  # seconds before the first retry of an unreachable store
+STORE_WAIT_CAP = 5.0
 
 
 def first_service_ip(cidr: str) -> str:
@@ -67,13 +77,44 @@ def _setup_tls(ctx: ServerContext) -> Any:
     return server_ssl_context(pki)
 
 
+async def wait_for_store(store: Store, name: str) -> None:
+    """Return once the store answers a read; retry with a capped, jittered back-off."""
+    delay = STORE_WAIT_INITIAL
+    attempt = 0
+    while True:
+        try:
+            await store.current_revision()
+        except Exception as exc:  # the loop boundary: any failure means "not yet"
+            attempt += 1
+            log.warning(
+                "component=apiserver storage not reachable yet storage=%s attempt=%d "
+                "retry_in=%.1fs error=%s",
+                name,
+                attempt,
+                delay,
+                exc,
+            )
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, STORE_WAIT_CAP)
+        else:
+            if attempt:
+                log.info("component=apiserver storage reachable storage=%s", name)
+            return
+
+
 async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     """Run the API server until cancelled."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await open_store(config.storage)
+    store = await open_store(
+        config.storage,
+        etcd_cafile=config.etcd_cafile,
+        etcd_certfile=config.etcd_certfile,
+        etcd_keyfile=config.etcd_keyfile,
+    )
     cache = WatchCache(store)
     runner: web.AppRunner | None = None
     try:
+        await wait_for_store(store, config.storage.split("://")[0])
         async with asyncio.TaskGroup() as tg:
             tg.create_task(cache.run(), name="watch-cache")
             await asyncio.wait_for(cache.ready.wait(), 60)

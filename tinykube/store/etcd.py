@@ -35,6 +35,20 @@ Three etcd facts shape the rest:
   failure of a write is ambiguous and surfaces as ``StoreUnavailable``, as
   clientv3 does. Watches resume on the next member from the last revision
   they delivered.
+
+Endpoints are ``host:port``, ``http://host:port`` or ``https://host:port``, as
+kube-apiserver's ``--etcd-servers`` lists them. ``https`` endpoints get a TLS
+channel with the CA, client certificate and key of ``TlsFiles`` (the API
+server's ``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``); a stacked
+etcd as kubeadm runs it asks every client for a certificate of its own CA.
+
+An etcd restored from a snapshot (``etcdctl snapshot restore``) comes back at
+the snapshot's revision, lower than what watchers have already seen, and etcd
+would accept their resumed watch "from the future" and say nothing until the
+revision caught up. So a watch that resumes after its stream broke first asks
+for the current revision; when that went backwards the watch fails as
+``Compacted`` and its owner reloads, which is what etcdutl's
+``--mark-compacted`` restore arranges for upstream's watchers.
 """
 
 from __future__ import annotations
@@ -43,8 +57,11 @@ import asyncio
 import builtins
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
 from aetcd import rpc
 from grpc.aio import EOF
 
@@ -75,6 +92,32 @@ _CHANNEL_OPTIONS = (
 )
 _NOT_APPLIED = ("failed to connect", "no leader", "connection refused")
 _HEADER_KEY = b"\0"  # ranging one key nobody writes is etcd's cheapest revision read
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for ``https`` endpoints; None leaves that part out (system CAs,
+    no client certificate)."""
+
+    cafile: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """Read the files now: a missing or unreadable one is a start-up error."""
+
+        def read(path: Path | None) -> bytes | None:
+            return Path(path).read_bytes() if path is not None else None
+
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError(
+                "an etcd client certificate needs both --etcd-certfile and --etcd-keyfile"
+            )
+        return grpc.ssl_channel_credentials(
+            root_certificates=read(self.cafile),
+            private_key=read(self.keyfile),
+            certificate_chain=read(self.certfile),
+        )
 
 
 class EtcdError(StoreError):
@@ -167,21 +210,28 @@ def _unexpected(err: rpc.AioRpcError, member: _Member) -> Exception | None:
 
 
 def _retryable(err: rpc.AioRpcError, idempotent: bool) -> bool:
+    details = (err.details() or "").lower()
+    if idempotent and err.code() == rpc.StatusCode.INTERNAL and "stream removed" in details:
+        return True  # a member shutting down resets its open streams (an etcd restart)
     if err.code() not in (rpc.StatusCode.UNAVAILABLE, rpc.StatusCode.DEADLINE_EXCEEDED):
         return False
     if idempotent:
         return True
-    details = (err.details() or "").lower()
     return err.code() == rpc.StatusCode.UNAVAILABLE and any(s in details for s in _NOT_APPLIED)
 
 
 class _Member:
     """One endpoint's channel and stubs."""
 
-    def __init__(self, index: int, target: str) -> None:
+    def __init__(
+        self, index: int, target: str, credentials: grpc.ChannelCredentials | None
+    ) -> None:
         self.index = index
         self.target = target
-        self.channel = rpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        if credentials is None:
+            self.channel = rpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        else:
+            self.channel = rpc.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
         self.kv = rpc.KVStub(self.channel)
         self.watch = rpc.WatchStub(self.channel)
 
@@ -189,10 +239,17 @@ class _Member:
 class _Members:
     """The endpoints of one cluster, and which one requests go to."""
 
-    def __init__(self, endpoints: builtins.list[str]) -> None:
-        self._targets = [_target(e) for e in endpoints]
-        if not self._targets:
+    def __init__(self, endpoints: builtins.list[str], tls: TlsFiles | None) -> None:
+        parsed = [_target(e) for e in endpoints]
+        if not parsed:
             raise ValueError("EtcdStore needs at least one endpoint")
+        self._targets = [target for target, _ in parsed]
+        secure = {is_tls for _, is_tls in parsed}
+        if len(secure) > 1:
+            raise ValueError("etcd endpoints must be all http:// or all https://")
+        if tls is not None and secure == {False}:
+            secure = {True}  # certificate flags with bare host:port endpoints mean TLS
+        self._credentials = (tls or TlsFiles()).credentials() if secure == {True} else None
         self._members: dict[int, _Member] = {}
         self._current = 0
 
@@ -200,7 +257,7 @@ class _Members:
         member = self._members.get(self._current)
         if member is None:
             member = self._members[self._current] = _Member(
-                self._current, self._targets[self._current]
+                self._current, self._targets[self._current], self._credentials
             )
         return member
 
@@ -224,21 +281,22 @@ class _Members:
             await member.channel.close()
 
 
-def _target(endpoint: str) -> str:
+def _target(endpoint: str) -> tuple[str, bool]:
+    """``host:port`` of an endpoint, and whether it is ``https``."""
     scheme, sep, rest = endpoint.partition("://")
-    if sep and scheme != "http":
-        raise ValueError(f"etcd endpoint {endpoint!r}: only plain http:// is supported")
+    if sep and scheme not in ("http", "https"):
+        raise ValueError(f"etcd endpoint {endpoint!r}: the scheme must be http:// or https://")
     address = (rest if sep else endpoint).rstrip("/")
     if not address or ":" not in address:
         raise ValueError(f"etcd endpoint {endpoint!r} must be host:port")
-    return address
+    return address, scheme == "https"
 
 
 class EtcdStore:
     """A ``Store`` on etcd v3 (3.4+), over one or more endpoints of one cluster."""
 
-    def __init__(self, endpoints: builtins.list[str]) -> None:
-        self._members = _Members(endpoints)
+    def __init__(self, endpoints: builtins.list[str], tls: TlsFiles | None = None) -> None:
+        self._members = _Members(endpoints, tls)
         self._horizon = 0  # highest compaction revision known to this process
         self._watches: set[Any] = set()  # open watch calls, cancelled by close()
         self._closed = False
@@ -424,6 +482,8 @@ class EtcdStore:
         while not self._closed:
             member = self._members.current()
             try:
+                if failures:
+                    await self._check_not_rolled_back(last)
                 async for event in self._watch_stream(member, prefix, last):
                     last, failures = event.revision, 0
                     yield event
@@ -442,6 +502,20 @@ class EtcdStore:
             log.warning("component=store etcd watch broke at %d: %s", last, reason)
             self._members.failover(member)
             await asyncio.sleep(min(0.05 * failures, 1.0))
+
+    async def _check_not_rolled_back(self, last: int) -> None:
+        """Fail a resuming watch when etcd went back below what it delivered (a
+        restored snapshot); see the module docstring."""
+        current = await self.current_revision()
+        if current < last:
+            log.warning(
+                "component=store etcd revision went back from %d to %d (restored?); "
+                "the watch restarts",
+                last,
+                current,
+            )
+            self._horizon = 0  # the compactions this process remembers were another history
+            raise Compacted(last, current)
 
     async def _watch_stream(self, member: _Member, prefix: str, after: int) -> AsyncIterator[Event]:
         """The events of one watch call with revision > ``after``."""
