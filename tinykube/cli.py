@@ -22,8 +22,12 @@ def _apiserver_args(p: argparse.ArgumentParser) -> None:
         "--etcd-servers",
         dest="storage",
         default="",
-        help="storage URL: sqlite:///path (default) or memory://",
+        help="storage URL: sqlite:///path (default), memory://, or etcd members "
+        "(https://127.0.0.1:2379,...)",
     )
+    p.add_argument("--etcd-cafile", type=Path, default=None, help="CA of https etcd members")
+    p.add_argument("--etcd-certfile", type=Path, default=None, help="client cert for etcd")
+    p.add_argument("--etcd-keyfile", type=Path, default=None, help="client key for etcd")
     p.add_argument(
         "--service-cluster-ip-range",
         default=None,
@@ -61,6 +65,9 @@ def _config(args: argparse.Namespace) -> object:
         port=args.port,
         secure=not args.insecure,
         storage_url=args.storage,
+        etcd_cafile=args.etcd_cafile,
+        etcd_certfile=args.etcd_certfile,
+        etcd_keyfile=args.etcd_keyfile,
         service_cluster_ip_range=service_range(args),
         service_node_port_range=args.service_node_port_range,
         token_auth_file=args.token_auth_file,
@@ -84,6 +91,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from tinykube.cluster import daemon
     from tinykube.cluster.up import run
 
+    if (problem := _etcd_problem(args)) is not None:
+        print(f"tinykube: {problem}", file=sys.stderr)
+        return 1
     if args.detach:
         argv = [a for a in args.argv if a not in ("-d", "--detach")]
         return daemon.start_detached(argv, Path(args.data_dir))
@@ -94,6 +104,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     except daemon.AlreadyRunning as exc:
         print(f"tinykube: {exc}", file=sys.stderr)
         return 1
+
+
+def _etcd_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--etcd`` cannot work here (checked before anything starts), or None."""
+    if not args.etcd:
+        return None
+    from tinykube.cluster import etcd
+
+    if args.storage:
+        return "--etcd runs its own etcd; it cannot be combined with --storage/--etcd-servers"
+    return etcd.missing_binary()
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -114,6 +135,9 @@ def _up_config(args: argparse.Namespace) -> object:
     ]
     if args.storage:
         passthrough += ["--storage", args.storage]
+    for flag in ("etcd_cafile", "etcd_certfile", "etcd_keyfile"):
+        if getattr(args, flag) is not None:
+            passthrough += ["--" + flag.replace("_", "-"), str(getattr(args, flag).resolve())]
     return UpConfig(
         data_dir=args.data_dir,
         port=args.port,
@@ -131,6 +155,10 @@ def _up_config(args: argparse.Namespace) -> object:
         shutdown_grace_period=args.shutdown_grace_period,
         shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
         notify_fd=getattr(args, "notify_fd", None),
+        etcd=args.etcd,
+        etcd_port=args.etcd_port,
+        etcd_peer_port=args.etcd_peer_port or args.etcd_port + 1,
+        etcd_metrics_port=args.etcd_metrics_port or args.etcd_port + 2,
     )
 
 
@@ -138,6 +166,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     """The first half of ``up``: certificates, kubeconfigs and static pod manifests."""
     from tinykube.cluster.up import init
 
+    if (problem := _etcd_problem(args)) is not None:
+        print(f"tinykube: {problem}", file=sys.stderr)
+        return 1
     init(_up_config(args))  # type: ignore[arg-type]
     print(f"tinykube: initialised {Path(args.data_dir).resolve()}")
     return 0
@@ -175,6 +206,15 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler-secure-port", type=int, default=10259)
     p.add_argument("--controller-manager-secure-port", type=int, default=10257)
     p.add_argument("--pod-cidr", default="10.244.0.0/24", help="the control-plane node's pods")
+    p.add_argument(
+        "--etcd",
+        action="store_true",
+        help="store the cluster in a stacked etcd static pod with its own PKI, as kubeadm does",
+    )
+    # kubeadm's ports: clients 2379, peers 2380, metrics and health 2381.
+    p.add_argument("--etcd-port", type=int, default=2379, help="etcd's client port")
+    p.add_argument("--etcd-peer-port", type=int, default=None, help="default: --etcd-port + 1")
+    p.add_argument("--etcd-metrics-port", type=int, default=None, help="default: --etcd-port + 2")
     p.add_argument(
         "--simulated-nodes",
         type=int,

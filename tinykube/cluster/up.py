@@ -18,6 +18,11 @@ addresses itself; ``up`` removes whatever is left of them afterwards. ``up``
 runs in the foreground; ``-d`` starts the same in the background. On an
 existing data directory nothing is regenerated, so the same cluster, with its
 objects, comes back.
+
+With ``--etcd`` the cluster's objects live in a stacked etcd, a fourth static
+pod with its own CA, and the API server reaches it over TLS (``etcd.py``). A
+data directory whose manifests hold ``etcd.yaml`` stays on etcd at later
+starts even without the flag, so ``up`` never silently switches storage.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from typing import Any
 from tinykube.apiserver.kubeconfig import write_admin_kubeconfig, write_kubeconfig
 from tinykube.apiserver.tls import ensure_pki, issue_client_cert
 from tinykube.client.rest import Client
-from tinykube.cluster import daemon, manifests, nodes
+from tinykube.cluster import daemon, etcd, manifests, nodes
 from tinykube.cluster.addons import dns_service_ip, ensure_addons
 from tinykube.controllers import servicelb
 from tinykube.proxy.netif import release_range
@@ -72,6 +77,10 @@ class UpConfig:
     shutdown_grace_period: float = 4.0
     shutdown_grace_period_critical_pods: float = 2.0
     notify_fd: int | None = None  # ``up -d``: where to say that the cluster is up
+    etcd: bool = False  # a stacked etcd static pod instead of SQLite
+    etcd_port: int = 2379
+    etcd_peer_port: int = 2380
+    etcd_metrics_port: int = 2381
 
     @property
     def url(self) -> str:
@@ -225,15 +234,30 @@ def init(cfg: UpConfig) -> None:
     for name, user, groups in identities:
         if not (cfg.data_dir / f"{name}.kubeconfig").exists():
             component_kubeconfig(cfg, name, user, groups)
+    apiserver_args = [*cfg.apiserver_args, *_stacked_etcd(cfg)]
     pods = manifests.control_plane(
         cfg.data_dir,
         cfg.port,
         cfg.bind_address,
-        cfg.apiserver_args,
+        apiserver_args,
         scheduler_port=cfg.scheduler_port,
         controller_manager_port=cfg.controller_manager_port,
     )
     manifests.write(cfg.data_dir / "manifests", pods)
+
+
+def _stacked_etcd(cfg: UpConfig) -> list[str]:
+    """With ``--etcd`` (or an etcd manifest from an earlier ``up --etcd``): its PKI and
+    manifest, and the API server's flags to reach it; otherwise nothing."""
+    directory = cfg.data_dir / "manifests"
+    if not cfg.etcd and not (directory / etcd.MANIFEST).exists():
+        return []
+    bind = cfg.bind_address
+    node_ip = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
+    etcd.ensure_pki(cfg.data_dir, cfg.node_name, node_ip)
+    ports = etcd.Ports(cfg.etcd_port, cfg.etcd_peer_port, cfg.etcd_metrics_port)
+    url = etcd.ensure_manifest(directory, cfg.data_dir, cfg.node_name, ports)
+    return etcd.apiserver_args(cfg.data_dir, url)
 
 
 async def wait_ready(url: str, timeout: float = 60.0) -> None:  # noqa: ASYNC109
