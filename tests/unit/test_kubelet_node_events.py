@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tinykube.api import errors
-from tinykube.kubelet import kubelet as kubelet_module
-from tinykube.kubelet import lease, nodeevents
+from tinykube.kubelet import lease, nodeevents, nodesync
 from tinykube.kubelet.kubelet import Kubelet, KubeletConfig
 
 pytestmark = pytest.mark.unit
@@ -115,12 +114,12 @@ class Recorder:
         self.events.append((obj, type_, reason, message))
 
 
-def kubelet(tmp_path: Path, client: FakeNodes) -> tuple[Kubelet, Recorder]:
+def node_sync(tmp_path: Path, client: FakeNodes) -> tuple[nodesync.NodeSync, Recorder]:
     config = KubeletConfig(node_name="n1", root_dir=tmp_path, runtime="simulated")
     kl = Kubelet(config, client)  # type: ignore[arg-type]
     recorder = Recorder()
     kl.recorder = recorder  # type: ignore[assignment]
-    return kl, recorder
+    return nodesync.NodeSync(kl), recorder
 
 
 def reasons(recorder: Recorder) -> list[str]:
@@ -129,9 +128,9 @@ def reasons(recorder: Recorder) -> list[str]:
 
 def test_startup_events_after_registration(tmp_path: Path) -> None:
     client = FakeNodes(None)
-    kl, recorder = kubelet(tmp_path, client)
-    node = asyncio.run(kl.register())
-    kl._record_startup_events(node)
+    sync, recorder = node_sync(tmp_path, client)
+    node = asyncio.run(sync.register())
+    sync.record_startup_events(node)
     assert reasons(recorder) == [
         "Starting",
         "NodeHasSufficientMemory",
@@ -150,17 +149,17 @@ def test_startup_events_after_registration(tmp_path: Path) -> None:
 
 def test_status_pass_records_cordon_and_uncordon(tmp_path: Path) -> None:
     client = FakeNodes(None)
-    kl, recorder = kubelet(tmp_path, client)
+    sync, recorder = node_sync(tmp_path, client)
 
     async def passes() -> None:
-        await kl.register()
+        await sync.register()
         assert client.node is not None
-        await kl._sync_node_status(0.0)
+        await sync.sync_status(0.0)
         client.node["spec"]["unschedulable"] = True
-        await kl._sync_node_status(0.0)
-        await kl._sync_node_status(0.0)
+        await sync.sync_status(0.0)
+        await sync.sync_status(0.0)
         del client.node["spec"]["unschedulable"]
-        await kl._sync_node_status(0.0)
+        await sync.sync_status(0.0)
 
     asyncio.run(passes())
     assert reasons(recorder) == ["NodeNotSchedulable", "NodeSchedulable"]
@@ -169,15 +168,15 @@ def test_status_pass_records_cordon_and_uncordon(tmp_path: Path) -> None:
 
 def test_status_pass_records_ready_again_after_the_controller_set_unknown(tmp_path: Path) -> None:
     client = FakeNodes(None)
-    kl, recorder = kubelet(tmp_path, client)
+    sync, recorder = node_sync(tmp_path, client)
 
     async def passes() -> None:
-        await kl.register()
+        await sync.register()
         assert client.node is not None
         for c in client.node["status"]["conditions"]:
             if c["type"] == "Ready":
                 c["status"] = "Unknown"
-        await kl._sync_node_status(0.0)
+        await sync.sync_status(0.0)
 
     asyncio.run(passes())
     assert reasons(recorder) == ["NodeReady"]
@@ -189,20 +188,20 @@ def test_a_deleted_node_is_not_registered_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Upstream registers once per start: the status loop keeps failing instead."""
-    monkeypatch.setattr(kubelet_module, "STATUS_INTERVAL", 0.01)
+    monkeypatch.setattr(nodesync, "STATUS_INTERVAL", 0.01)
     client = FakeNodes(None)
-    kl, _ = kubelet(tmp_path, client)
+    sync, _ = node_sync(tmp_path, client)
 
     async def delete_then_run_the_loop() -> None:
-        await kl.register()
+        await sync.register()
         client.node = None
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(kl._status_loop(), 0.3)
+            await asyncio.wait_for(sync.status_loop(), 0.3)
 
     asyncio.run(delete_then_run_the_loop())
     assert client.node is None
     assert len(client.created) == 1
-    assert kl.node is None  # so no mirror pod is made with a dangling owner
+    assert sync.kubelet.node is None  # so no mirror pod is made with a dangling owner
 
 
 class LeaseClient:

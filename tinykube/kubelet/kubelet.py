@@ -15,22 +15,21 @@ Every new pod is first admitted (``admission.py``): checked against this
 node and the pods already admitted, as upstream's kubelet does before it runs
 anything; a refused pod fails at once.
 
-Alongside: the Node registration and status loop (``nodestatus.py``, with
-the Events about the Node: ``nodeevents.py``), the Lease heartbeat (``lease.py``), the Event recorder and the HTTPS server on
-port 10250 (``server.py``). Everything runs in one TaskGroup; cancelling
-``run`` stops the workers, gives the running containers their termination
-grace within ``--shutdown-grace-period`` (``nodeshutdown.py``: regular pods
-first, critical ones last), then ``Runtime.close`` kills whatever is left and
-removes every namespace, veth, bridge address and cgroup this kubelet made.
+Alongside: the Node's registration, status passes, Events and Lease
+(``nodesync.py``, ``nodestatus.py``, ``nodeevents.py``, ``lease.py``), the
+Event recorder and the HTTPS server on port 10250 (``server.py``).
+Everything runs in one TaskGroup; cancelling ``run`` stops the workers, gives
+the running containers their termination grace within
+``--shutdown-grace-period`` (``nodeshutdown.py``: regular pods first, critical
+ones last), then ``Runtime.close`` kills whatever is left and removes every
+namespace, veth, bridge address and cgroup this kubelet made.
 
 The runtime starts before the Node is registered, and registration retries
 in the background, because a control-plane kubelet must run the API server's
 own static pod before any API server answers (until then, pods are admitted
-against the Node as this kubelet would register it).
-
-Registration happens once per start, as upstream's ``registrationCompleted``
-makes it: a Node deleted while the kubelet runs is not created again (its
-status updates keep failing) until the kubelet restarts.
+against the Node as this kubelet would register it). Registration happens
+once per start, as upstream's: a Node deleted while the kubelet runs is not
+created again.
 """
 
 from __future__ import annotations
@@ -48,17 +47,15 @@ import aiohttp
 
 from tinykube.api import errors
 from tinykube.client import Client
-from tinykube.client.backoff import Backoff
 from tinykube.client.events import EventRecorder
 from tinykube.client.informers import InformerFactory
 from tinykube.kubelet import (
     admission,
     dns,
     envvars,
-    lease,
-    nodeevents,
     nodeshutdown,
     nodestatus,
+    nodesync,
     server,
     staticpods,
     stats,
@@ -74,7 +71,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 DEFAULT_POD_CIDR = "10.244.0.0/24"
-STATUS_INTERVAL = 10.0
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 TRANSIENT = (errors.APIError, aiohttp.ClientError, OSError, TimeoutError)
 SERVICES_SYNC_TIMEOUT = 10.0  # a container starts without service variables after this
@@ -124,7 +120,6 @@ class Kubelet:
         # The Node as this kubelet would register it: what pods are admitted against
         # until the registered one is known.
         self.local_node: Obj | None = None
-        self.schedulable = nodeevents.SchedulableWatch()
         self.runtime: Runtime = new_runtime(
             config.runtime,
             RuntimeOptions(
@@ -161,7 +156,7 @@ class Kubelet:
                 tg.create_task(self.recorder.run())
                 tg.create_task(server.serve(self))
                 tg.create_task(self.stats.run())
-                tg.create_task(self._node_loop())
+                tg.create_task(nodesync.NodeSync(self).run())
                 if self.config.pod_manifest_path is not None:
                     tg.create_task(staticpods.StaticPods(self).run())
                 self.pods.add_handler(
@@ -201,107 +196,13 @@ class Kubelet:
             simulated=self.runtime.simulated,
         )
 
-    async def _node_loop(self) -> None:
-        retry = Backoff(initial=0.5, cap=10)
-        while True:
-            try:
-                self.node = await self.register()
-                break
-            except TRANSIENT as exc:
-                log.info("node=%s registration failed, retrying: %s", self.node_name, exc)
-                await retry.sleep()
-        self._record_startup_events(self.node)
-        await self._adopt_pod_cidr(self.node)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(lease.LeaseRenewer(self.client, self.node).run())
-            tg.create_task(self._status_loop())
-
-    def node_event(self, reason: str, message: str = "") -> None:
-        """A Normal Event on this Node; the message defaults to ``status is now: <reason>``."""
-        text = message or nodeevents.status_message(self.node_name, reason)
-        self.recorder.event(nodeevents.node_ref(self.node_name), "Normal", reason, text)
-
-    def _record_startup_events(self, node: Obj) -> None:
-        """Recorded once registered, not at start: before that there may be no API server
-        to take them (upstream's recorder retries for a while; this one does not)."""
-        self.node_event(nodeevents.STARTING, nodeevents.STARTING_MESSAGE)
-        conditions = (node.get("status") or {}).get("conditions") or []
-        for reason in nodeevents.condition_events([], conditions):
-            self.node_event(reason)
-        self.node_event(nodeevents.ALLOCATABLE_ENFORCED, nodeevents.ALLOCATABLE_ENFORCED_MESSAGE)
-
-    async def _adopt_pod_cidr(self, node: Obj) -> None:
+    async def adopt_pod_cidr(self, node: Obj) -> None:
         """Without ``--pod-cidr``, use the range the node IPAM controller allocated."""
         cidr = (node.get("spec") or {}).get("podCIDR", "")
         if self.config.pod_cidr or not cidr or cidr == self._pod_cidr:
             return
         if await self.runtime.update_pod_cidr(cidr):
             self._pod_cidr = cidr
-
-    async def register(self) -> Obj:
-        """POST the Node; if it exists already, bring its labels and status up to date."""
-        facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
-        self.allocatable.update(nodestatus.capacity(facts))
-        node = nodestatus.build_node(self.node_config(), facts, time.time())
-        try:
-            created: Obj = await self.client.create("v1", "nodes", node)
-            log.info("node=%s registered", self.node_name)
-            return created
-        except errors.AlreadyExists:
-            pass
-        patch = {"metadata": {"labels": node["metadata"]["labels"]}}
-        await self.client.patch("v1", "nodes", self.node_name, patch)
-        existing: Obj = await self.client.patch_status(
-            "v1", "nodes", self.node_name, {"status": node["status"]}
-        )
-        log.info("node=%s registered (existing Node updated)", self.node_name)
-        return existing
-
-    async def _status_loop(self) -> None:
-        """Post node status when it differs from the server's copy, or every 5 minutes.
-
-        The comparison is with the Node as the API server has it, as upstream's
-        kubelet does: after a partition the node lifecycle controller has set
-        Ready to Unknown, and the next pass puts it back at once (and records
-        NodeReady). A Node deleted behind the kubelet's back is not registered
-        again: upstream registers once per start, so every pass fails until the
-        kubelet restarts.
-        """
-        reported = time.monotonic()
-        while True:
-            await asyncio.sleep(STATUS_INTERVAL)
-            try:
-                reported = await self._sync_node_status(reported)
-            except errors.NotFound:
-                # No Node to own mirror pods either (upstream fails to create them
-                # then); a Node created again by hand is picked up by the next pass.
-                self.node = None
-                log.warning(
-                    "node=%s status update failed: node %r not found",
-                    self.node_name,
-                    self.node_name,
-                )
-            except TRANSIENT as exc:
-                log.warning("node=%s status update failed: %s", self.node_name, exc)
-
-    async def _sync_node_status(self, reported: float) -> float:
-        """One status pass; returns when the status was last written (monotonic)."""
-        current = await self.client.get("v1", "nodes", self.node_name)
-        last: Obj = current.get("status") or {}
-        facts = await asyncio.to_thread(nodestatus.host_facts, self.config.root_dir)
-        new = nodestatus.node_status(self.node_config(), facts, last, time.time())
-        for reason in nodeevents.condition_events(last.get("conditions") or [], new["conditions"]):
-            self.node_event(reason)
-        changed = self.schedulable.observe(current)
-        if changed is not None:
-            self.node_event(changed)
-        due = time.monotonic() - reported >= nodestatus.REPORT_FREQUENCY
-        if due or nodestatus.status_changed(last, new):
-            current = await self.client.patch_status("v1", "nodes", self.node_name, {"status": new})
-            reported = time.monotonic()
-        self.node = current
-        await self._adopt_pod_cidr(current)
-        return reported
 
     # ---- pods --------------------------------------------------------------------
 
