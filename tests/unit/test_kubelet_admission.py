@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from builders import MakeNode, MakePod, expr
 
 from tinykube.kubelet import admission
+from tinykube.kubelet.kubelet import Kubelet, KubeletConfig
 from tinykube.kubelet.podworkers import PodWorker
 
 pytestmark = pytest.mark.unit
@@ -288,3 +290,73 @@ def test_a_pod_already_failed_is_not_admitted_again() -> None:
     asyncio.run(worker.sync())
     assert not worker.admitted
     assert host.statuses == []
+
+
+# ---- the kubelet: which pods count, and a second look at the Node -------------------
+
+
+class NodeClient:
+    """Answers GET of the Node with ``node``."""
+
+    def __init__(self, node: Obj) -> None:
+        self.node = node
+        self.gets = 0
+
+    async def get(self, version: str, resource: str, name: str, namespace: str = "") -> Obj:
+        self.gets += 1
+        return self.node
+
+
+def a_kubelet(tmp_path: Path, node_obj: Obj, fresh: Obj | None = None) -> Kubelet:
+    config = KubeletConfig(node_name="n1", root_dir=tmp_path, runtime="simulated")
+    kl = Kubelet(config, NodeClient(fresh or node_obj))  # type: ignore[arg-type]
+    kl.node = node_obj
+    return kl
+
+
+def running(kl: Kubelet, pod: Obj, **flags: bool) -> PodWorker:
+    worker = PodWorker(kl, pod)
+    worker.admitted = flags.get("admitted", True)
+    worker.terminal = flags.get("terminal", False)
+    worker.gone = flags.get("gone", False)
+    kl.workers[worker.uid] = worker
+    return worker
+
+
+@pytest.mark.parametrize(
+    ("flags", "counted"),
+    [
+        pytest.param({}, True, id="admitted"),
+        pytest.param({"admitted": False}, False, id="not-yet-admitted"),
+        pytest.param({"terminal": True}, False, id="finished"),
+        pytest.param({"gone": True}, False, id="deleted-or-file-removed"),
+    ],
+)
+def test_which_pods_count_against_the_node(
+    tmp_path: Path, flags: dict[str, bool], counted: bool
+) -> None:
+    kl = a_kubelet(tmp_path, node().obj())
+    running(kl, bound(MakePod().req(cpu="1500m")), **flags)
+    rejection = asyncio.run(kl.admit(bound(MakePod().req(cpu="1"))))
+    assert (rejection is not None) == counted
+    if counted:
+        assert rejection == admission.Rejection(
+            "OutOfcpu",
+            "Node didn't have enough resource: cpu, requested: 1000, used: 1500, capacity: 2000",
+        )
+
+
+def test_a_pod_refused_for_affinity_is_checked_against_the_node_read_again(
+    tmp_path: Path,
+) -> None:
+    """The Node the kubelet holds may predate a label the pod selects (upstream looks again)."""
+    kl = a_kubelet(tmp_path, node().obj(), fresh=node().label("disk", "ssd").obj())
+    pod = bound(MakePod().container().node_selector({"disk": "ssd"}))
+    assert asyncio.run(kl.admit(pod)) is None
+    assert kl.client.gets == 1  # type: ignore[attr-defined]
+
+
+def test_resource_refusals_do_not_read_the_node_again(tmp_path: Path) -> None:
+    kl = a_kubelet(tmp_path, node().obj())
+    assert asyncio.run(kl.admit(bound(MakePod().req(cpu="3")))) is not None
+    assert kl.client.gets == 0  # type: ignore[attr-defined]

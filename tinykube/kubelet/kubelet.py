@@ -271,8 +271,13 @@ class Kubelet:
         return admission.admit(pod, self.node, self._admitted_pods(uid))
 
     def _admitted_pods(self, uid: str) -> list[Obj]:
+        """Admitted pods still counted against the node: not finished, and still known
+        (a pod deleted from the API, or a static pod whose file went, no longer counts
+        while it shuts down, as upstream's pod manager forgets it at once)."""
         return [
-            w.pod for w in self.workers.values() if w.admitted and not w.terminal and w.uid != uid
+            w.pod
+            for w in self.workers.values()
+            if w.admitted and not w.terminal and not w.gone and w.uid != uid
         ]
 
     def event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
