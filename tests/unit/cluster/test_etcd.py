@@ -186,3 +186,28 @@ def test_missing_binary_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     message = etcd.missing_binary()
     assert message is not None
     assert "etcd-server" in message
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["init", "--etcd"], "etcd-server", id="no-binary"),
+        pytest.param(
+            ["init", "--etcd", "--storage", "sqlite:///x.db"], "cannot be combined", id="storage"
+        ),
+    ],
+)
+def test_init_etcd_refuses_before_writing_anything(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tinykube import cli
+
+    if message == "etcd-server":
+        monkeypatch.setenv("PATH", "")
+    assert cli.main([*argv, "--data-dir", str(tmp_path / "data")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
