@@ -78,7 +78,10 @@ def _setup_tls(ctx: ServerContext) -> Any:
 
 
 async def wait_for_store(store: Store, name: str) -> None:
-    """Return once the store answers a read; retry with a capped, jittered back-off."""
+    """Return once the store answers a read; retry with a capped, jittered back-off.
+
+    (The client's ``Backoff`` helper is out of reach: the API server may not
+    import the client package.)"""
     delay = STORE_WAIT_INITIAL
     attempt = 0
     while True:
