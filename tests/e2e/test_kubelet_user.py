@@ -6,7 +6,8 @@ the node has is refused by the kubelet: it fails with reason ``OutOfcpu`` and
 upstream's message, and the Warning event says why. ``kubectl describe node``
 shows the kubelet's own events, and a cordon and an uncordon show up there as
 ``NodeNotSchedulable`` and ``NodeSchedulable`` once the kubelet's next status
-pass (every 10 s) has seen them.
+pass (every 10 s) has seen them. A Node a user deletes is not registered again
+while its kubelet runs.
 """
 
 from __future__ import annotations
@@ -137,3 +138,12 @@ def test_cordon_and_uncordon_are_recorded_by_the_kubelet(apiserver: ApiServer) -
     finally:
         assert kubectl(apiserver, "uncordon", NODE).strip() == f"node/{NODE} uncordoned"
     eventually(lambda: schedulable.search(describe_node(apiserver)))
+
+
+def test_a_deleted_node_stays_deleted_while_its_kubelet_runs(apiserver: ApiServer) -> None:
+    """Upstream's kubelet registers once per start. Last in the module: the node is gone."""
+    assert kubectl(apiserver, "delete", "node", NODE).strip() == f'node "{NODE}" deleted'
+    time.sleep(25)  # two and a half status passes; tinykube used to register it again in 10 s
+    result = run_kubectl(apiserver, "get", "node", NODE)
+    assert result.returncode == 1
+    assert f'nodes "{NODE}" not found' in result.stderr
