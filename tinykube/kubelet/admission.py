@@ -24,7 +24,9 @@ The checks, in upstream's order (the first failure is the one reported):
 
 Upstream lets a critical pod that fails only on resources preempt other pods
 to make room (``HandleAdmissionFailure``); tinykube does not: such a pod is
-rejected like any other. Pure functions over dicts.
+rejected like any other. Without preemption and device plugins, upstream's
+``UnexpectedAdmissionError`` (either of them failing) cannot happen here.
+Pure functions over dicts.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ OS_SELECTOR_MISMATCH = "PodOSSelectorNodeLabelDoesNotMatch"
 OS_SELECTOR_MESSAGE = "Failed to admit pod as the `kubernetes.io/os` label doesn't match node label"
 OS_NOT_SUPPORTED = "PodOSNotSupported"
 OS_NOT_SUPPORTED_MESSAGE = "Failed to admit pod as the OS field doesn't match node OS"
-UNEXPECTED_ERROR = "UnexpectedAdmissionError"
 
 # (predicate name, description) as the scheduler plugins name their failures.
 NODE_AFFINITY = ("NodeAffinity", "node(s) didn't match Pod's node affinity/selector")
