@@ -85,16 +85,12 @@ def is_static(pod: Mapping[str, Any]) -> bool:
     return annotations.get(SOURCE_ANNOTATION, "api") != "api"
 
 
-def is_terminal(pod: Mapping[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
 # ---- the checks --------------------------------------------------------------------
 
 
 def admit(pod: Obj, node: Obj, admitted: Sequence[Obj]) -> Rejection | None:
     """None when ``node`` takes ``pod`` next to the ``admitted`` (non-terminal) pods."""
-    rejection = _os_check(pod, node)
+    rejection = _os_check(pod)
     if rejection is not None:
         return rejection
     allocatable = resource_list((node.get("status") or {}).get("allocatable"))
@@ -103,11 +99,10 @@ def admit(pod: Obj, node: Obj, admitted: Sequence[Obj]) -> Rejection | None:
     return failures[0] if failures else None
 
 
-def _os_check(pod: Obj, node: Obj) -> Rejection | None:
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    node_os = labels.get(OS_LABEL) or LINUX
+def _os_check(pod: Obj) -> Rejection | None:
+    """The node's OS is the kubelet's own (upstream ignores a node label saying otherwise)."""
     pod_labels = (pod.get("metadata") or {}).get("labels") or {}
-    if OS_LABEL in pod_labels and pod_labels[OS_LABEL] != node_os:
+    if OS_LABEL in pod_labels and pod_labels[OS_LABEL] != LINUX:
         return Rejection(OS_SELECTOR_MISMATCH, OS_SELECTOR_MESSAGE)
     os_field = (pod.get("spec") or {}).get("os")
     if os_field is not None and os_field.get("name") != LINUX:
