@@ -3,14 +3,16 @@
 The etcd here runs the exact command line of the ``etcd.yaml`` static pod
 (kubeadm's flags, client certificates required), with the PKI that ``up``
 writes; the store reaches it as the API server does, with
-``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``. The last test
-restores a snapshot under a running watch: the watch must notice that the
-revision went back instead of waiting for revisions that will not come.
+``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``. One test restores
+a snapshot under a running watch: the watch must notice that the revision
+went back instead of waiting for revisions that will not come. Another starts
+the API server before etcd, as the kubelet may: it must wait, not exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cluster import free_port
+from cluster import ApiServer, free_port, run_kubectl
 
 from tinykube.cluster import etcd
 from tinykube.store import etcd as etcd_driver
@@ -195,3 +197,28 @@ async def test_a_watch_fails_as_compacted_when_etcd_is_restored_to_an_older_revi
     listed = await store.list("/registry/configmaps/")
     assert [kv.key for kv in listed.items] == ["/registry/configmaps/default/kept"]
     assert listed.revision < gone.mod_revision
+
+
+def test_the_api_server_waits_for_an_etcd_that_starts_later(tmp_path: Path) -> None:
+    """The kubelet starts etcd and the API server together: the server must wait
+    (and say so), not exit."""
+    etcd.ensure_pki(tmp_path, "controlplane", "127.0.0.1")
+    member = TlsEtcd(tmp_path, etcd.Ports(free_port(), free_port(), free_port()))
+    api = ApiServer(
+        tmp_path / "apiserver",
+        extra_args=etcd.apiserver_args(tmp_path, member.url),
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        started = pool.submit(api.start, 90.0)
+        try:
+            time.sleep(6)
+            assert not started.done(), api.logs()  # neither ready nor exited
+            member.start()
+            started.result()
+            out = run_kubectl(api, "get", "namespaces", "kube-system", "-o", "name")
+            assert out.stdout.strip() == "namespace/kube-system", out.stderr
+            assert "storage not reachable yet storage=https" in api.logs()
+        finally:
+            started.cancel()
+            api.stop()
+            member.stop()

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 STORE_WAIT_INITIAL = 0.2  # seconds before the first retry of an unreachable store
 STORE_WAIT_CAP = 5.0
+STORE_WAIT_ATTEMPT = 3.0  # seconds one try may take
 
 
 def first_service_ip(cidr: str) -> str:
@@ -86,7 +87,10 @@ async def wait_for_store(store: Store, name: str) -> None:
     attempt = 0
     while True:
         try:
-            await store.current_revision()
+            # Each try is short, so that the log says what is going on while the
+            # store's own retries (up to 15 s for etcd) would still be quiet.
+            async with asyncio.timeout(STORE_WAIT_ATTEMPT):
+                await store.current_revision()
         except Exception as exc:  # the loop boundary: any failure means "not yet"
             attempt += 1
             log.warning(
@@ -95,7 +99,7 @@ async def wait_for_store(store: Store, name: str) -> None:
                 name,
                 attempt,
                 delay,
-                exc,
+                exc or type(exc).__name__,
             )
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, STORE_WAIT_CAP)
