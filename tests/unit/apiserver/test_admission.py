@@ -301,3 +301,38 @@ def test_a_pod_without_a_class_gets_the_global_default() -> None:
     )
     plain = admitted(basic_spec())["spec"]
     assert plain["priority"] == 0 and "priorityClassName" not in plain
+
+
+def test_an_ingress_without_a_class_gets_the_newest_default() -> None:
+    ingresses = by_kind("networking.k8s.io", "v1", "Ingress")
+    assert ingresses is not None
+
+    def cls(name: str, created: str, default: bool) -> dict[str, Any]:
+        notes = {"ingressclass.kubernetes.io/is-default-class": "true"} if default else {}
+        return {"metadata": {"name": name, "creationTimestamp": created, "annotations": notes}}
+
+    classes = [
+        cls("old", "2026-01-01T00:00:00Z", True),
+        cls("new", "2026-02-01T00:00:00Z", True),
+        cls("other", "2026-03-01T00:00:00Z", False),
+    ]
+
+    def admitted_ingress(spec: dict[str, Any], **notes: str) -> dict[str, Any]:
+        ing = {
+            "metadata": {"name": "i", "namespace": "default", "annotations": notes},
+            "spec": spec,
+        }
+        problems = admit(
+            ingresses,
+            ing,
+            None,
+            lookup_priority_class=no_classes,
+            list_ingress_classes=lambda: classes,
+        )
+        assert problems == []
+        return ing["spec"]
+
+    assert admitted_ingress({})["ingressClassName"] == "new"
+    assert admitted_ingress({"ingressClassName": "other"})["ingressClassName"] == "other"
+    legacy = admitted_ingress({}, **{"kubernetes.io/ingress.class": "nginx"})
+    assert "ingressClassName" not in legacy

@@ -19,6 +19,7 @@ registry's own check and is not repeated here.
     Priority                   Pod         create
     DefaultTolerationSeconds   Pod         create
     DefaultStorageClass        PVC         create
+    DefaultIngressClass        Ingress     create
     StorageObjectInUseProtection  PVC, PV  create
     (Service strategy)         Service     create, update
 
@@ -34,6 +35,7 @@ from tinykube.api.errors import FieldError
 from tinykube.api.resources import Resource
 from tinykube.api.validation import malformed
 from tinykube.apiserver.admission import (
+    ingressclass,
     limitranger,
     priority,
     service,
@@ -42,11 +44,18 @@ from tinykube.apiserver.admission import (
     storageprotection,
     tolerations,
 )
+from tinykube.apiserver.admission.ingressclass import ListIngressClasses
 from tinykube.apiserver.admission.limitranger import ListLimitRanges
 from tinykube.apiserver.admission.priority import LookupPriorityClass
 from tinykube.apiserver.admission.storageclass import ListStorageClasses
 
-__all__ = ["ListLimitRanges", "ListStorageClasses", "LookupPriorityClass", "admit"]
+__all__ = [
+    "ListIngressClasses",
+    "ListLimitRanges",
+    "ListStorageClasses",
+    "LookupPriorityClass",
+    "admit",
+]
 
 
 def _no_classes() -> list[dict[str, Any]]:
@@ -65,8 +74,15 @@ def admit(
     lookup_priority_class: LookupPriorityClass,
     list_storage_classes: ListStorageClasses = _no_classes,
     list_limit_ranges: ListLimitRanges = _no_ranges,
+    list_ingress_classes: ListIngressClasses = _no_classes,
 ) -> list[FieldError]:
     """Apply every admission plugin that concerns ``res``; returns field problems, if any."""
+    if res.group == "networking.k8s.io" and res.kind == "Ingress" and old is None:
+        try:
+            ingressclass.admit_ingress(obj, list_ingress_classes)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise malformed(res, exc) from exc
+        return []
     if res.group != "":
         return []
     try:

@@ -25,13 +25,15 @@ DEFAULT_CLASS_ANNOTATIONS = (
 )
 
 
-def default_class(classes: list[Obj]) -> Obj | None:
+def default_class(
+    classes: list[Obj], keys: tuple[str, ...] = DEFAULT_CLASS_ANNOTATIONS
+) -> Obj | None:
+    """The class marked default by one of ``keys`` (IngressClasses use the same rule)."""
     marked = [
         sc
         for sc in classes
         if any(
-            ((sc.get("metadata") or {}).get("annotations") or {}).get(key) == "true"
-            for key in DEFAULT_CLASS_ANNOTATIONS
+            ((sc.get("metadata") or {}).get("annotations") or {}).get(key) == "true" for key in keys
         )
     ]
     if not marked:

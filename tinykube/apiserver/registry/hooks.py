@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 NAMESPACES = lookup("", "v1", "namespaces")
 PRIORITY_CLASSES = lookup("scheduling.k8s.io", "v1", "priorityclasses")
 STORAGE_CLASSES = lookup("storage.k8s.io", "v1", "storageclasses")
+INGRESS_CLASSES = lookup("networking.k8s.io", "v1", "ingressclasses")
 LIMIT_RANGES = lookup("", "v1", "limitranges")
 RESOURCE_QUOTAS = lookup("", "v1", "resourcequotas")
 QUOTA_FIELD_MANAGER = "kube-apiserver"
@@ -125,6 +126,7 @@ class Hooks:
             old,
             lookup_priority_class=self._priority_class,
             list_storage_classes=self._storage_classes,
+            list_ingress_classes=self._ingress_classes,
             list_limit_ranges=self._limit_ranges,
         )
         if problems:
@@ -145,6 +147,10 @@ class Hooks:
     def _storage_classes(self) -> list[dict[str, Any]]:
         assert STORAGE_CLASSES is not None
         return self.cache.items(STORAGE_CLASSES.list_prefix())
+
+    def _ingress_classes(self) -> list[dict[str, Any]]:
+        assert INGRESS_CLASSES is not None
+        return self.cache.items(INGRESS_CLASSES.list_prefix())
 
     def _limit_ranges(self, namespace: str) -> list[dict[str, Any]]:
         assert LIMIT_RANGES is not None
