@@ -180,10 +180,45 @@ def kube_proxy_daemonset(
     }
 
 
+def corefile(domain: str) -> str:
+    """kubeadm's Corefile: what ``kubectl -n kube-system edit cm coredns`` changes."""
+    return f""".:53 {{
+    errors
+    health {{
+       lameduck 5s
+    }}
+    ready
+    kubernetes {domain} in-addr.arpa ip6.arpa {{
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }}
+    prometheus :9153
+    forward . /etc/resolv.conf {{
+       max_concurrent 1000
+    }}
+    cache 30
+    loop
+    reload
+    loadbalance
+}}
+"""
+
+
+def coredns_configmap(domain: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta("coredns"),
+        "data": {"Corefile": corefile(domain)},
+    }
+
+
 def coredns_deployment(
     domain: str, dns_port: int, replicas: int = 2, python: str = sys.executable
 ) -> Obj:
-    """The DNS server pods; each listens on its own pod address."""
+    """The DNS server pods; each listens on its own pod address and reads the Corefile
+    from the ``coredns`` ConfigMap, mounted where kubeadm mounts it."""
     labels = {"k8s-app": "kube-dns"}
     ports = [
         {"name": "dns", "containerPort": dns_port, "protocol": "UDP"},
@@ -200,9 +235,12 @@ def coredns_deployment(
             "$(POD_IP)",
             "--port",
             str(dns_port),
+            "--conf",
+            "/etc/coredns/Corefile",
         ],
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
         "ports": ports,
+        "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": True}],
         "readinessProbe": {"tcpSocket": {"port": dns_port}, "periodSeconds": 2},
     }
     return {
@@ -223,6 +261,15 @@ def coredns_deployment(
                         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
                     ],
                     "containers": [container],
+                    "volumes": [
+                        {
+                            "name": "config-volume",
+                            "configMap": {
+                                "name": "coredns",
+                                "items": [{"key": "Corefile", "path": "Corefile"}],
+                            },
+                        }
+                    ],
                 },
             },
         },
@@ -419,6 +466,7 @@ async def ensure_addons(
         *rbac_objects(),
         ("apps/v1", "daemonsets", kube_proxy_daemonset(api_server_url, python, proxy_args)),
         ("v1", "services", kube_dns_service(dns_service_ip(service_cidr))),
+        ("v1", "configmaps", coredns_configmap(cluster_domain)),
         ("apps/v1", "deployments", coredns_deployment(cluster_domain, port, dns_replicas, python)),
         ("storage.k8s.io/v1", "storageclasses", default_storage_class()),
         *(ingress_objects(python) if ingress else []),

@@ -83,3 +83,25 @@ async def test_a_rejected_object_is_not_retried():
     with pytest.raises(errors.Invalid):
         await addons._with_retries(attempt)
     assert calls == [1]
+
+
+def test_coredns_reads_kubeadms_corefile_from_its_configmap():
+    from tinykube.proxy.corefile import parse
+
+    cm = addons.coredns_configmap("corp.local")
+    assert (cm["kind"], cm["metadata"]["name"], cm["metadata"]["namespace"]) == (
+        "ConfigMap",
+        "coredns",
+        "kube-system",
+    )
+    text = cm["data"]["Corefile"]
+    assert "kubernetes corp.local in-addr.arpa ip6.arpa {" in text
+    config = parse(text, resolv_reader=lambda path: ["192.0.2.53"])
+    assert (config.domain, config.ttl) == ("corp.local", 30)  # the DNS server reads it
+    spec = addons.coredns_deployment("corp.local", 53)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["args"][-2:] == ["--conf", "/etc/coredns/Corefile"]
+    (mount,) = container["volumeMounts"]
+    (volume,) = spec["volumes"]
+    assert mount["mountPath"] == "/etc/coredns" and mount["name"] == volume["name"]
+    assert volume["configMap"]["name"] == "coredns"
