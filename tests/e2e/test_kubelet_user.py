@@ -127,6 +127,21 @@ def test_describe_node_shows_the_kubelets_events(apiserver: ApiServer) -> None:
         assert node_event_row(reason, message).search(out), f"{reason} missing:\n{out}"
 
 
+def test_tkctl_describe_node_shows_the_same_events(apiserver: ApiServer) -> None:
+    """The kubelet names the node by its name as uid; describe searches both uids."""
+    import os
+    import subprocess
+
+    from cluster import BIN
+
+    eventually(lambda: "NodeAllocatableEnforced" in describe_node(apiserver))
+    env = {**os.environ, "KUBECONFIG": str(apiserver.kubeconfig)}
+    ours = subprocess.run(
+        [str(BIN / "tkctl"), "describe", "node", NODE], capture_output=True, text=True, env=env
+    ).stdout
+    assert "Starting kubelet." in ours and "NodeAllocatableEnforced" in ours, ours
+
+
 def test_cordon_and_uncordon_are_recorded_by_the_kubelet(apiserver: ApiServer) -> None:
     not_schedulable = node_event_row(
         "NodeNotSchedulable", f"Node {NODE} status is now: NodeNotSchedulable"

@@ -35,14 +35,23 @@ FLAGS = [
 
 async def _events(f: Any, obj: Obj, kind: str | None) -> list[Obj]:
     meta = obj.get("metadata") or {}
+    if kind == "Node" and not meta.get("namespace"):
+        # A Node's events carry two uids, as kubectl's describe says: the kubelet writes
+        # the node's name, the controllers its uid. Both are searched, kubelet's first.
+        named = await _events_by_uid(f, meta, kind, meta.get("name", ""))
+        return named + await _events_by_uid(f, meta, kind, meta.get("uid", ""))
+    return await _events_by_uid(f, meta, kind, meta.get("uid", ""))
+
+
+async def _events_by_uid(f: Any, meta: Obj, kind: str | None, uid: str) -> list[Obj]:
     fields = [
         f"involvedObject.name={meta.get('name', '')}",
         f"involvedObject.namespace={meta.get('namespace', '')}",
     ]
     if kind:
         fields.append(f"involvedObject.kind={kind}")
-    if meta.get("uid"):
-        fields.append(f"involvedObject.uid={meta['uid']}")
+    if uid:
+        fields.append(f"involvedObject.uid={uid}")
     path = (
         f"/api/v1/namespaces/{meta['namespace']}/events"
         if meta.get("namespace")
