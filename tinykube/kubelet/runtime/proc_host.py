@@ -54,18 +54,29 @@ async def run(*argv: str, check: bool = True, stdin: bytes | None = None) -> str
 
 
 class IPAllocator:
-    """Hands out host addresses of a subnet, skipping the reserved ones."""
+    """Hands out host addresses of a subnet, skipping the reserved ones.
+
+    As the host-local CNI plugin does, the search starts after the address
+    handed out last and wraps around, so a released address is reused last:
+    a pod's replacement does not inherit the address of a pod still being
+    torn down, nor the bridge's stale neighbour entry for it.
+    """
 
     def __init__(self, cidr: str, reserved: int = 1) -> None:
         self.network = ipaddress.ip_network(cidr, strict=False)
         self._reserved = reserved
         self._used: set[str] = set()
+        self._hosts = [str(ip) for n, ip in enumerate(self.network.hosts()) if n >= reserved]
+        self._last = -1  # index in _hosts of the address handed out last
 
     def allocate(self) -> str:
-        for n, ip in enumerate(self.network.hosts()):
-            if n >= self._reserved and str(ip) not in self._used:
-                self._used.add(str(ip))
-                return str(ip)
+        count = len(self._hosts)
+        for step in range(1, count + 1):
+            i = (self._last + step) % count
+            if self._hosts[i] not in self._used:
+                self._used.add(self._hosts[i])
+                self._last = i
+                return self._hosts[i]
         raise RuntimeError_(f"no free address left in {self.network}", "CreatePodSandboxError")
 
     def claim(self, ip: str) -> None:
