@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -43,11 +44,33 @@ def run(coro: Coroutine[Any, Any, Any]) -> int:
     return 0
 
 
-async def until_signalled(coro: Coroutine[Any, Any, Any]) -> None:
-    """Run ``coro``; SIGTERM and SIGINT cancel it so its cleanup runs."""
+# A cleanup that has not finished this long after the signal never will (a task that
+# swallowed its cancellation): the process exits anyway, so nothing outlives its supervisor.
+STOP_DEADLINE = 30.0
+
+
+async def until_signalled(coro: Coroutine[Any, Any, Any], deadline: float = STOP_DEADLINE) -> None:
+    """Run ``coro``; SIGTERM and SIGINT cancel it so its cleanup runs.
+
+    A second signal, or ``deadline`` seconds without the cleanup ending, ends the
+    process at once (status 1), as a second Ctrl-C does for kubectl and friends.
+    """
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if task.cancelling():
+            _give_up("a second signal")
+        task.cancel()
+        loop.call_later(deadline, _give_up, f"no clean stop after {deadline:.0f}s")
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def _give_up(why: str) -> None:
+    logging.getLogger(__name__).error("stopping now: %s", why)
+    logging.shutdown()
+    os._exit(1)
