@@ -109,7 +109,7 @@ class ApiServer:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)  # a loaded machine's graceful node shutdown may take a while
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
