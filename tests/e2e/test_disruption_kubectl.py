@@ -187,7 +187,7 @@ def test_drain_retries_while_the_budget_allows_nothing(
     kubectl(cluster, "patch", "pdb", "web", "--type=merge", "-p", '{"spec":{"minAvailable":3}}')
     until(cluster, r"^web\s+3\s+N/A\s+0\s", "get", "pdb", "web")
     out = kubectl(
-        cluster, "drain", sim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=12s",
+        cluster, "drain", sim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=7s",
         ok=False,
     )  # fmt: skip
     retry = rf'error when evicting pods/"web-[a-z0-9-]+" -n "{NS}" \(will retry after 5s\): '
