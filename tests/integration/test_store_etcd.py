@@ -9,10 +9,12 @@ the tests skip only where it cannot be installed (not root).
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,6 +85,18 @@ class EtcdMember:
             stderr=subprocess.STDOUT,
         )
 
+    def wait_listening(self, timeout: float = 20.0) -> None:
+        """Until the client port accepts: a gRPC channel that finds it closed waits a full
+        second before it tries again, which every test would pay."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.client_port), timeout=1),
+            ):
+                return
+            time.sleep(0.02)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -101,6 +115,8 @@ class EtcdCluster:
         try:
             for member in members:
                 member.start(initial)
+            for member in members:
+                member.wait_listening()
         except BaseException:
             cluster.stop()
             raise
