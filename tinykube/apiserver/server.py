@@ -147,7 +147,11 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
                 tg.create_task(publisher.run(), name="root-ca-publisher")
             tg.create_task(bootstrap.expire_events(ctx, config.event_ttl_seconds))
             tg.create_task(run_compactor(store, config.compaction_interval))
-            runner = web.AppRunner(build_app(ctx), access_log=None, handler_cancellation=True)
+            # On shutdown open watches end at once (upstream's watch-termination grace period
+            # defaults to 0); aiohttp's default would wait a minute for them to finish.
+            runner = web.AppRunner(
+                build_app(ctx), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+            )
             await runner.setup()
             site = web.TCPSite(
                 runner,
