@@ -1,7 +1,7 @@
 """Which pod a ``TYPE/NAME`` stands for, where kubectl wants one (``logs``, ``exec``, ``attach``).
 
 A Pod is itself; a workload stands for the pods its selector matches, best
-first as kubectl orders them: running ones, then ready ones, then the oldest.
+first as kubectl orders them (its ByLogging sort).
 """
 
 from __future__ import annotations
@@ -13,13 +13,30 @@ from tinykube.kubectl.errors import CommandError
 Obj = dict[str, Any]
 
 
-def rank(pod: Obj) -> tuple[int, int, str]:
-    """kubectl's pick among a workload's pods: running and ready ones first, then the oldest."""
-    status = pod.get("status") or {}
-    conditions = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    created = (pod.get("metadata") or {}).get("creationTimestamp", "")
-    return (0 if status.get("phase") == "Running" else 1, 0 if ready else 1, created)
+PHASE_ORDER = {"Running": 0, "Unknown": 1, "Pending": 2}  # others count as 0, as in Go's map
+LAST = "~"  # sorts after any timestamp: a missing time goes last
+
+
+def rank(pod: Obj) -> tuple[int, int, int, str, int, str]:
+    """kubectl's ByLogging order: assigned, running, ready; then ready the longest, the most
+    restarts, the oldest (a missing time last). Ties keep the API's order."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    ready_since = ""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            ready_since = condition.get("lastTransitionTime") or LAST
+    restarts = max(
+        (c.get("restartCount") or 0 for c in status.get("containerStatuses") or []), default=0
+    )
+    created = (pod.get("metadata") or {}).get("creationTimestamp") or LAST
+    return (
+        0 if spec.get("nodeName") else 1,
+        PHASE_ORDER.get(status.get("phase") or "", 0),
+        0 if ready_since else 1,
+        ready_since,
+        -restarts,
+        created,
+    )
 
 
 async def pods_for(f: Any, kind: str, name: str) -> list[Obj]:
